@@ -1,0 +1,91 @@
+"""Errors of the service, rendered as RFC 9457 problem details.
+
+Hierarchy::
+
+    MynagateError (500)
+    ├── BadRequest (400)
+    ├── Unauthorized (401)
+    ├── Forbidden (403)
+    ├── NotFound (404)
+    ├── Conflict (409)
+    └── Unprocessable (422, only for payloads that are well-formed but unusable)
+
+A denied door is a normal result, never an exception.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class MynagateError(Exception):
+    status = 500
+    title = "Internal error"
+    type = "about:blank"
+
+    def __init__(self, message: str, *, field: str | None = None, **extra: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.extra = extra
+
+
+class BadRequest(MynagateError):
+    status, title = 400, "Bad request"
+
+
+class Unauthorized(MynagateError):
+    status, title = 401, "Unauthorized"
+
+
+class Forbidden(MynagateError):
+    status, title = 403, "Forbidden"
+
+
+class NotFound(MynagateError):
+    status, title = 404, "Not found"
+
+
+class Conflict(MynagateError):
+    status, title = 409, "Conflict"
+
+
+class Unprocessable(MynagateError):
+    status, title = 422, "Unprocessable content"
+
+
+def problem(status: int, title: str, detail: str, instance: str, **extra: Any) -> JSONResponse:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail,
+            "instance": instance, **extra}
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def install_handlers(app: FastAPI) -> None:
+    @app.exception_handler(MynagateError)
+    async def _mynagate(request: Request, exc: MynagateError) -> JSONResponse:
+        extra = dict(exc.extra)
+        if exc.field:
+            extra["field"] = exc.field
+        return problem(exc.status, exc.title, exc.message, request.url.path, **extra)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"field": ".".join(str(p) for p in e["loc"] if p != "body"), "message": e["msg"]}
+            for e in exc.errors()
+        ]
+        fields = ", ".join(e["field"] for e in errors)
+        return problem(422, "Invalid request", f"invalid field(s): {fields}", request.url.path,
+                       errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return problem(exc.status_code, str(exc.detail), str(exc.detail), request.url.path)

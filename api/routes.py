@@ -1,0 +1,16 @@
+"""Every router of the service, in one list; each domain adds its own line."""
+
+from __future__ import annotations
+
+import importlib
+
+from fastapi import APIRouter
+
+# Module paths of ``router`` objects. A module listed here must exist.
+ROUTER_MODULES: list[str] = [
+    "api.health",
+]
+
+
+def all_routers() -> list[APIRouter]:
+    return [importlib.import_module(m).router for m in ROUTER_MODULES]

@@ -175,11 +175,11 @@ def test_decision_depends_only_on_inputs(req: AccessRequest) -> None:
 
 
 @settings(max_examples=200)
-@given(requests(), st.integers(-3600 * 24, 3600 * 24))
+@given(requests(), st.integers(-14 * 60, 14 * 60))
 def test_same_instant_in_any_zone_gives_same_decision(req: AccessRequest, shift: int) -> None:
     from datetime import timezone
 
-    tz = timezone(timedelta(seconds=shift // 60 * 60))
+    tz = timezone(timedelta(minutes=shift))
     assert decide(req) == decide(dataclasses.replace(req, now=req.now.astimezone(tz)))
 
 

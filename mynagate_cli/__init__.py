@@ -12,6 +12,7 @@ app = typer.Typer(no_args_is_help=True, help="mynagate: My Number Card access co
 # (module, group name or None for top-level commands). A module exposes ``app`` (a Typer).
 COMMAND_MODULES: list[tuple[str, str | None]] = [
     ("mynagate_cli.db", "db"),
+    ("mynagate_cli.serve", None),
 ]
 
 for _module, _name in COMMAND_MODULES:

@@ -1,0 +1,26 @@
+"""``mynagate serve``: migrate, then run the central service."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer()
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="address to listen on"),
+    port: int = typer.Option(8000, help="port to listen on"),
+    migrate: bool = typer.Option(True, help="run alembic upgrade heads first"),
+) -> None:
+    """Run the central service (FastAPI under uvicorn)."""
+    import uvicorn
+
+    from api.app import create_app
+    from api.migrate import upgrade
+    from api.settings import get_settings
+
+    settings = get_settings()
+    if migrate:
+        upgrade(settings.database_url)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends, Request
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -44,7 +45,11 @@ class Database:
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    """FastAPI dependency: commit on success, roll back on any error."""
+    """FastAPI dependency: commit on success, roll back on any error.
+
+    Always use it as ``SessionDep`` (or ``Depends(get_session, scope="function")``): with the
+    default request scope FastAPI sends the response before the commit runs, so a failed commit
+    would still answer 200. ``tests/test_session_scope.py`` checks every route."""
     db: Database = request.app.state.db
     with db.session() as session:
         try:
@@ -53,3 +58,6 @@ def get_session(request: Request) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]

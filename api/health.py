@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from sqlalchemy import text
-from sqlalchemy.orm import Session
 
-from .db import get_session
+from .db import SessionDep
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz")
-def healthz(session: Session = Depends(get_session)) -> dict[str, str]:
+def healthz(session: SessionDep) -> dict[str, str]:
     """Service and database are up."""
     session.execute(text("SELECT 1"))
     return {"status": "ok"}

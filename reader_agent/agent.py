@@ -1,0 +1,301 @@
+"""The reader agent: the tap path and the process that runs it.
+
+One tap::
+
+    card present
+      → authenticate (challenge–response, in a worker thread under a timeout), verifying with
+        the public key of the *enrolled* credential from the verified snapshot
+      → gate.policy.decide with the snapshot's data at corrected device time
+      → offline rule: a snapshot older than ``max_offline_age`` denies (snapshot_stale) unless
+        the door is on the fail-open list
+      → Outbox.append (durable: fsync'd) — the tap event, plus the clock punch on clock points
+      → open the door (DoorIO), show the message (Display)
+
+Nothing opens and no clock point says OK before its event is on disk.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from gate.clock import Punch, PunchKind
+from gate.messages import reason_text
+from gate.policy import AccessRequest, Decision, Reason, decide
+
+from . import clock_point
+from .client import format_time
+from .display import Display, RecordingDisplay
+from .outbox import Outbox
+from .snapshot_cache import DoorView, Snapshot, SnapshotCache
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_OFFLINE_AGE = timedelta(hours=72)
+
+
+class DoorIO(Protocol):
+    """Drives one electric strike.
+
+    ``unlock`` releases the strike for ``seconds`` and returns at once; the door state machine
+    (``gate.door``) relocks on close and raises held-open/forced-open alarms.
+    """
+
+    def unlock(self, door_id: int, seconds: float) -> None: ...
+
+
+class RecordingDoorIO:
+    """A DoorIO that only records unlocks (tests, and agents bound to clock-only points)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.unlocks: list[tuple[int, float]] = []
+
+    def unlock(self, door_id: int, seconds: float) -> None:
+        with self._lock:
+            self.unlocks.append((door_id, seconds))
+
+
+class AuthResult(Protocol):
+    """What the card layer returns (``reader_agent.card_auth.CardAuthResult``)."""
+
+    ok: bool
+    kind: Any
+    credential_ref: str | None
+    failure: Any
+    detail: Any
+
+
+@dataclass(frozen=True)
+class TapContext:
+    """What an authenticator gets for one tap."""
+
+    door: DoorView | None
+    reader_id: str
+    now: datetime
+    lookup_public_key: Callable[[str], bytes | None]
+
+
+# Runs the card exchange for one tap (blocking, card I/O); returns the card layer's result.
+Authenticator = Callable[[TapContext], AuthResult]
+
+
+@dataclass(frozen=True)
+class _Failed:
+    """An AuthResult for a card exchange that raised or timed out."""
+
+    ok: bool = False
+    kind: Any = None
+    credential_ref: str | None = None
+    failure: Any = "card_error"
+    detail: Any = None
+
+
+@dataclass
+class TapOutcome:
+    door_id: int
+    granted: bool
+    reason: Reason
+    text: str
+    events: list[dict[str, Any]] = field(default_factory=list)
+    credential_ref: str | None = None
+    staff_id: int | None = None
+    punch: Punch | None = None
+    offline: bool = False
+
+
+@dataclass
+class AgentConfig:
+    reader_id: str
+    door_id: int
+    max_offline_age: timedelta = DEFAULT_MAX_OFFLINE_AGE
+    fail_open_doors: frozenset[int] = frozenset()
+    unlock_seconds: float = 5.0
+    card_timeout_s: float = 5.0
+    language: str = "ja"
+
+
+_CARD_ERROR_FAILURES = {"card_error", "io", "timeout", "removed", "mute", "malformed",
+                        "communication", "multiple_cards", "transport"}
+
+
+def _failure_reason(result: AuthResult, snap: Snapshot | None) -> Reason:
+    failure = str(getattr(result.failure, "value", result.failure) or "").lower()
+    ref = result.credential_ref
+    if any(f in failure for f in _CARD_ERROR_FAILURES):
+        return Reason.CARD_ERROR
+    if "pin_tries" in failure or "tries_low" in failure:
+        return Reason.PIN_TRIES_LOW
+    if "pin" in failure and ("wrong" in failure or "verify" in failure):
+        return Reason.PIN_WRONG
+    if "unknown" in failure or (snap is not None and ref is not None
+                                and ref not in snap.credentials):
+        return Reason.UNKNOWN_CREDENTIAL
+    return Reason.CARD_AUTH_FAILED
+
+
+class TapProcessor:
+    """The tap path of one reader bound to one door."""
+
+    def __init__(
+        self,
+        config: AgentConfig,
+        cache: SnapshotCache,
+        outbox: Outbox,
+        *,
+        door_io: DoorIO | None = None,
+        display: Display | None = None,
+        device_clock: Callable[[], datetime] | None = None,
+        clock_offset_ms: Callable[[], int] | None = None,
+        is_online: Callable[[], bool] | None = None,
+    ) -> None:
+        self.config = config
+        self.cache = cache
+        self.outbox = outbox
+        self.door_io: DoorIO = door_io or RecordingDoorIO()
+        self.display: Display = display or RecordingDisplay()
+        self._device_clock = device_clock or (lambda: datetime.now(UTC))
+        self._offset_ms = clock_offset_ms or (lambda: 0)
+        self._is_online = is_online or (lambda: False)
+        self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="card-io")
+        # Appends from several readers of one agent go through one outbox; the lock keeps a
+        # tap's events together.
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    # --- card I/O under a timeout ------------------------------------------------------------
+    def _run_card(self, authenticate: Authenticator, ctx: TapContext) -> AuthResult:
+        future = self._executor.submit(authenticate, ctx)
+        try:
+            return future.result(timeout=self.config.card_timeout_s)
+        except concurrent.futures.TimeoutError:
+            # The worker may be stuck in a blocking driver call: abandon it, start a new one.
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = concurrent.futures.ThreadPoolExecutor(
+                1, thread_name_prefix="card-io")
+            log.warning("agent.tap.card_timeout reader=%s", self.config.reader_id)
+            return _Failed(failure="timeout", detail="card exchange timed out")
+        except Exception as err:  # a driver bug must never crash the agent
+            log.warning("agent.tap.card_exception reader=%s error=%s", self.config.reader_id,
+                        type(err).__name__)
+            return _Failed(failure="card_error", detail=type(err).__name__)
+
+    # --- the tap path -------------------------------------------------------------------------
+    def tap(self, authenticate: Authenticator, *, explicit: PunchKind | None = None) -> TapOutcome:
+        """Process one card presentation end to end and return what happened."""
+        device_now = self._device_clock()
+        offset_ms = self._offset_ms()
+        now = device_now + timedelta(milliseconds=offset_ms)
+        snap = self.cache.current
+        door = snap.doors.get(self.config.door_id) if snap is not None else None
+        lookup: Callable[[str], bytes | None] = (
+            snap.public_key_for if snap is not None else (lambda _ref: None))
+        ctx = TapContext(door, self.config.reader_id, now, lookup)
+        result = self._run_card(authenticate, ctx)
+
+        ref = result.credential_ref
+        auth_kind = str(getattr(result.kind, "value", result.kind)) if result.kind else None
+        cred = snap.credentials.get(ref) if snap is not None and ref else None
+        staff_id = cred.info.staff_id if cred is not None else None
+        offline = not self._is_online()
+        kind = "tap"
+        data: dict[str, Any] = {"auth": auth_kind, "offline": offline,
+                                "snapshot_version": snap.version if snap else None,
+                                "reader": self.config.reader_id}
+
+        if snap is None:
+            decision = Decision.deny(Reason.NO_SNAPSHOT)
+        elif door is None:
+            # The snapshot does not list this reader's door: nothing may open it.
+            decision = Decision.deny(Reason.NO_PERMISSION)
+            data["door_unknown"] = True
+        elif not result.ok:
+            decision = Decision.deny(_failure_reason(result, snap))
+            if decision.reason is Reason.CARD_ERROR:
+                kind = "card_error"
+                data["error"] = str(getattr(result.failure, "value", result.failure))
+            else:
+                data["failure"] = str(getattr(result.failure, "value", result.failure))
+        else:
+            staff = snap.staff.get(cred.info.staff_id) if cred is not None else None
+            decision = decide(AccessRequest(
+                credential=cred.info if cred is not None else None,
+                staff=staff,
+                door=door.info,
+                now=now,
+                permissions=snap.permissions,
+                schedules=snap.schedules,
+                closed_days=snap.closed_days,
+                pin_verified=auth_kind == "jpki_auth",
+                tz=snap.tz,
+            ))
+            age = now - snap.issued_at
+            fail_open = door.info.fail_open or door.info.id in self.config.fail_open_doors
+            if age > self.config.max_offline_age:
+                data["snapshot_age_s"] = int(age.total_seconds())
+                if not fail_open:
+                    decision = Decision.deny(Reason.SNAPSHOT_STALE)
+                else:
+                    data["fail_open"] = True
+
+        event: dict[str, Any] = {
+            "kind": kind,
+            "occurred_at": format_time(device_now),
+            "clock_offset_ms": offset_ms,
+            "door_id": self.config.door_id,
+            "credential_ref": ref,
+            "staff_id": staff_id,
+            "granted": decision.granted,
+            "reason": decision.reason.value,
+            "data": data,
+        }
+        events = [event]
+        punch: Punch | None = None
+        mode = door.info.mode if door is not None else "access"
+        lang = self.config.language
+        with self._lock:
+            if decision.granted and mode in ("clock", "both") and staff_id is not None \
+                    and snap is not None:
+                punch = clock_point.classify(self.outbox, staff_id=staff_id, now=now,
+                                             tz=snap.tz, explicit=explicit)
+                events.append({
+                    "kind": "clock_punch",
+                    "occurred_at": event["occurred_at"],
+                    "clock_offset_ms": offset_ms,
+                    "door_id": self.config.door_id,
+                    "credential_ref": ref,
+                    "staff_id": staff_id,
+                    "granted": True,
+                    "reason": decision.reason.value,
+                    "data": {**clock_point.punch_event_data(punch), "offline": offline},
+                })
+            # Durable before anything opens or says OK.
+            stored = self.outbox.append_many(
+                events, punch=punch.state if punch is not None and
+                punch.kind is not PunchKind.REPEAT else None)
+
+        if decision.granted and mode in ("access", "both"):
+            try:
+                self.door_io.unlock(self.config.door_id, self.config.unlock_seconds)
+            except Exception as err:  # the event is stored; report, never crash
+                log.error("agent.door.unlock_failed door=%s error=%s", self.config.door_id,
+                          type(err).__name__)
+        if punch is not None and snap is not None and staff_id is not None:
+            text = clock_point.greeting(punch, snap.staff_names.get(staff_id, ""), snap.tz, lang)
+        else:
+            text = reason_text(decision.reason, lang)
+        try:
+            self.display.show(text, ok=decision.granted)
+        except Exception as err:
+            log.error("agent.display.failed error=%s", type(err).__name__)
+        log.info("agent.tap.%s door=%s reason=%s seq=%s", "granted" if decision.granted
+                 else "denied", self.config.door_id, decision.reason.value, stored[0]["seq"])
+        return TapOutcome(self.config.door_id, decision.granted, decision.reason, text, stored,
+                          ref, staff_id, punch, offline)

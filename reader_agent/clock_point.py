@@ -1,0 +1,32 @@
+"""Clock points: turn a granted tap into a 出勤/退勤 punch (rules in ``gate.clock``).
+
+The remembered punch per staff member lives in the outbox database and is written in the same
+transaction as the events, so after a crash the clock point and the event log agree.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from gate.clock import Punch, PunchKind, feedback_text, punch
+
+from .outbox import Outbox
+
+
+def classify(outbox: Outbox, *, staff_id: int, now: datetime, tz: ZoneInfo,
+             explicit: PunchKind | None = None) -> Punch:
+    """The punch this tap makes, given what the clock point remembers for the staff member."""
+    return punch(outbox.punch_state(staff_id), staff_id=staff_id, now=now, tz=tz,
+                 explicit=explicit)
+
+
+def punch_event_data(p: Punch) -> dict[str, object]:
+    data: dict[str, object] = {"punch": p.kind.value, "business_date": p.business_date.isoformat()}
+    if p.kind is PunchKind.REPEAT:
+        data["repeats"] = p.counted_kind.value
+    return data
+
+
+def greeting(p: Punch, name: str, tz: ZoneInfo, lang: str = "ja") -> str:
+    return feedback_text(p, name or "—", tz, lang)

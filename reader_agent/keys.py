@@ -1,0 +1,91 @@
+"""The agent's identity on disk: its Ed25519 device key and what enrollment returned.
+
+Layout of the data directory::
+
+    device-key.pem     Ed25519 private key (0600), made on first enrollment
+    identity.json      {"device_id", "service_url", "service_public_key", "service_key_id"}
+    snapshot.json      signed snapshot documents (see snapshot_cache)
+    outbox.sqlite3     the durable event outbox (see outbox)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from gate.signing import load_public_key
+
+KEY_FILE = "device-key.pem"
+IDENTITY_FILE = "identity.json"
+
+
+class NotEnrolledError(RuntimeError):
+    """The data directory holds no enrolled identity."""
+
+
+@dataclass(frozen=True)
+class Identity:
+    device_id: str
+    service_url: str
+    service_public_key: str
+    service_key_id: str
+
+    def service_key(self) -> Ed25519PublicKey:
+        return load_public_key(self.service_public_key)
+
+
+def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
+    """Write a file so a crash leaves either the old or the new content, never a mix."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    dfd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+
+
+def load_or_create_device_key(data_dir: Path) -> Ed25519PrivateKey:
+    path = data_dir / KEY_FILE
+    if path.exists():
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        if not isinstance(key, Ed25519PrivateKey):
+            raise ValueError(f"{path} does not hold an Ed25519 private key")
+        return key
+    key = Ed25519PrivateKey.generate()
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption())
+    atomic_write(path, pem, mode=0o600)
+    return key
+
+
+def load_device_key(data_dir: Path) -> Ed25519PrivateKey:
+    if not (data_dir / KEY_FILE).exists():
+        raise NotEnrolledError(f"no device key in {data_dir}: run `mynagate agent enroll` first")
+    return load_or_create_device_key(data_dir)
+
+
+def save_identity(data_dir: Path, identity: Identity) -> None:
+    atomic_write(data_dir / IDENTITY_FILE,
+                 json.dumps(asdict(identity), indent=2).encode())
+
+
+def load_identity(data_dir: Path) -> Identity:
+    path = data_dir / IDENTITY_FILE
+    if not path.exists():
+        raise NotEnrolledError(f"{data_dir} is not enrolled: run `mynagate agent enroll` first")
+    raw = json.loads(path.read_text())
+    return Identity(**{k: str(raw[k]) for k in
+                       ("device_id", "service_url", "service_public_key", "service_key_id")})

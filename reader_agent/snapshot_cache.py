@@ -1,0 +1,238 @@
+"""The signed decision snapshot, cached on disk and verified on every load.
+
+The file holds only documents exactly as the service signed them: the last full snapshot and
+the deltas since. Every load verifies each signature with the service's public key (from
+enrollment) and re-merges the deltas (credentials by ``ref``; the other lists are complete in
+every document, so the newest one wins). Nothing the agent computed itself is trusted from
+disk, so an edited file is refused: the agent logs ``snapshot.cache.rejected``, keeps the
+snapshot it already holds in memory, and with none it denies every tap (``no_snapshot``).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from gate.policy import (
+    CredentialInfo,
+    CredentialStatus,
+    DoorInfo,
+    Permission,
+    Schedule,
+    StaffInfo,
+    TimeWindow,
+)
+from gate.signing import SignatureError, verify_document
+
+from .keys import atomic_write
+
+log = logging.getLogger(__name__)
+
+MAX_DELTAS = 50
+
+
+class SnapshotError(ValueError):
+    """A snapshot document is unsigned, mis-signed, for another device, or out of order."""
+
+
+@dataclass(frozen=True)
+class EnrolledCredential:
+    info: CredentialInfo
+    public_key: bytes  # staff_ap: SEC1 point; jpki_auth: DER SubjectPublicKeyInfo
+
+
+@dataclass(frozen=True)
+class DoorView:
+    info: DoorInfo
+    code: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The merged, verified decision data of this device."""
+
+    device_id: str
+    version: int
+    issued_at: datetime
+    tz: ZoneInfo
+    doors: dict[int, DoorView]
+    credentials: dict[str, EnrolledCredential]
+    staff: dict[int, StaffInfo]
+    staff_names: dict[int, str]
+    permissions: tuple[Permission, ...]
+    schedules: dict[int, Schedule]
+    closed_days: frozenset[date]
+    payload: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
+
+    def public_key_for(self, ref: str) -> bytes | None:
+        cred = self.credentials.get(ref)
+        return None if cred is None else cred.public_key
+
+
+def _parse_dt(s: str | None) -> datetime | None:
+    if not s:
+        return None
+    return datetime.fromisoformat(s.replace("Z", "+00:00"))
+
+
+def merge_payloads(payloads: list[dict[str, Any]]) -> dict[str, Any]:
+    """Merge a full payload and the deltas after it into one payload (no verification)."""
+    if not payloads or not payloads[0].get("full"):
+        raise SnapshotError("the first snapshot document must be full")
+    merged = dict(payloads[0])
+    creds = {c["ref"]: c for c in payloads[0].get("credentials", [])}
+    for p in payloads[1:]:
+        if p.get("full"):
+            raise SnapshotError("a full snapshot after the first document")
+        since = int(p.get("since") if p.get("since") is not None else -1)
+        if since < 0 or since > int(merged["version"]):
+            raise SnapshotError(
+                f"delta since {since} does not follow version {merged['version']}")
+        if int(p["version"]) < int(merged["version"]):
+            raise SnapshotError("delta goes backwards")
+        for c in p.get("credentials", []):
+            creds[c["ref"]] = c
+        for key, value in p.items():
+            if key not in {"credentials", "full", "since"}:
+                merged[key] = value
+    merged["credentials"] = list(creds.values())
+    return merged
+
+
+def build_snapshot(payload: dict[str, Any]) -> Snapshot:
+    try:
+        tz = ZoneInfo(str(payload.get("timezone") or "Asia/Tokyo"))
+        doors = {
+            int(d["id"]): DoorView(
+                DoorInfo(int(d["id"]), str(d.get("mode", "access")),
+                         str(d.get("assurance", "card")), bool(d.get("lockdown", False)),
+                         bool(d.get("fail_open", False))),
+                str(d.get("code", "")), str(d.get("name", "")))
+            for d in payload.get("doors", [])
+        }
+        creds = {
+            str(c["ref"]): EnrolledCredential(
+                CredentialInfo(str(c["ref"]), int(c["staff_id"]), str(c["kind"]),
+                               CredentialStatus(c["status"]), _parse_dt(c.get("not_after"))),
+                base64.b64decode(c.get("public_key") or ""))
+            for c in payload.get("credentials", [])
+        }
+        staff = {
+            int(s["id"]): StaffInfo(int(s["id"]), date.fromisoformat(s["active_from"]),
+                                    date.fromisoformat(s["active_until"])
+                                    if s.get("active_until") else None,
+                                    frozenset(int(g) for g in s.get("group_ids", [])))
+            for s in payload.get("staff", [])
+        }
+        names = {int(s["id"]): str(s.get("display_name", "")) for s in payload.get("staff", [])}
+        perms = tuple(Permission(int(p["group_id"]), int(p["door_id"]), int(p["schedule_id"]))
+                      for p in payload.get("permissions", []))
+        schedules = {
+            int(s["id"]): Schedule(
+                int(s["id"]),
+                tuple(TimeWindow(int(w["weekday"]), int(w["start_minute"]), int(w["end_minute"]))
+                      for w in s.get("windows", [])),
+                bool(s.get("allow_closed_days", False)))
+            for s in payload.get("schedules", [])
+        }
+        closed = frozenset(date.fromisoformat(d) for d in payload.get("closed_days", []))
+        issued = _parse_dt(payload.get("issued_at"))
+        if issued is None:
+            raise SnapshotError("snapshot has no issued_at")
+        return Snapshot(str(payload["device_id"]), int(payload["version"]), issued, tz, doors,
+                        creds, staff, names, perms, schedules, closed, payload)
+    except (KeyError, TypeError, ValueError) as err:
+        if isinstance(err, SnapshotError):
+            raise
+        raise SnapshotError(f"malformed snapshot payload: {err!r}") from err
+
+
+class SnapshotCache:
+    """The on-disk cache of signed snapshot documents plus the verified in-memory snapshot."""
+
+    def __init__(self, path: Path, service_key: Ed25519PublicKey, device_id: str) -> None:
+        self.path = path
+        self._key = service_key
+        self._device_id = device_id
+        self._lock = threading.Lock()
+        self._docs: list[dict[str, Any]] = []
+        self.current: Snapshot | None = None
+
+    @property
+    def version(self) -> int | None:
+        snap = self.current
+        return None if snap is None else snap.version
+
+    @property
+    def delta_count(self) -> int:
+        return max(0, len(self._docs) - 1)
+
+    def _verify(self, docs: list[dict[str, Any]]) -> Snapshot:
+        payloads = []
+        for doc in docs:
+            try:
+                payload = verify_document(doc, self._key)
+            except SignatureError as err:
+                raise SnapshotError(str(err)) from err
+            if not isinstance(payload, dict):
+                raise SnapshotError("snapshot payload is not an object")
+            if str(payload.get("device_id")) != self._device_id:
+                raise SnapshotError("snapshot is for another device")
+            payloads.append(payload)
+        return build_snapshot(merge_payloads(payloads))
+
+    def load(self) -> Snapshot | None:
+        """Read and verify the file. On failure log, keep the current snapshot, return None."""
+        with self._lock:
+            if not self.path.exists():
+                return None
+            try:
+                raw = json.loads(self.path.read_bytes())
+                docs = raw["docs"] if isinstance(raw, dict) else None
+                if not isinstance(docs, list):
+                    raise SnapshotError("not a snapshot cache file")
+                snap = self._verify(docs)
+            except (SnapshotError, ValueError, KeyError, TypeError) as err:
+                log.error("snapshot.cache.rejected path=%s reason=%s kept_version=%s",
+                          self.path, err, self.version)
+                return None
+            self._docs = docs
+            self.current = snap
+            log.info("snapshot.cache.loaded version=%d", snap.version)
+            return snap
+
+    def apply(self, doc: dict[str, Any]) -> Snapshot:
+        """Verify a document from the service, merge it, persist it, and make it current."""
+        with self._lock:
+            try:
+                payload = verify_document(doc, self._key)
+            except SignatureError as err:
+                log.error("snapshot.fetch.rejected reason=%s", err)
+                raise SnapshotError(str(err)) from err
+            if not isinstance(payload, dict):
+                raise SnapshotError("snapshot payload is not an object")
+            if payload.get("full"):
+                docs = [doc]
+            else:
+                if not self._docs:
+                    raise SnapshotError("a delta without a full snapshot")
+                # Deltas that changed no credential are superseded by any later document.
+                docs = [self._docs[0]] + [
+                    d for d in self._docs[1:] if d["payload"].get("credentials")
+                ] + [doc]
+            snap = self._verify(docs)
+            atomic_write(self.path, json.dumps({"format": 1, "docs": docs},
+                                               ensure_ascii=False).encode())
+            self._docs = docs
+            self.current = snap
+            return snap

@@ -1,0 +1,260 @@
+"""The agent's background work: event upload, heartbeat, and the snapshot watcher.
+
+Each worker has a ``run_once`` (used by tests and the loop) and runs in its own daemon thread
+until ``stop`` is set. When the service is unreachable they back off exponentially (with
+jitter) and the tap path keeps working from the cached snapshot and the outbox.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from .client import ClientError, ServiceClient, ServiceUnavailable, Unauthorized, format_time
+from .outbox import Outbox
+from .snapshot_cache import MAX_DELTAS, SnapshotCache, SnapshotError
+
+log = logging.getLogger(__name__)
+
+BATCH_LIMIT = 500
+
+
+class Backoff:
+    """Exponential backoff with full jitter: 0.5 s, 1 s, 2 s … capped at ``cap``."""
+
+    def __init__(self, base: float = 0.5, cap: float = 30.0) -> None:
+        self.base = base
+        self.cap = cap
+        self.failures = 0
+
+    def reset(self) -> None:
+        self.failures = 0
+
+    def next_delay(self) -> float:
+        self.failures += 1
+        ceiling = min(self.cap, self.base * (2 ** (self.failures - 1)))
+        return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+class Connectivity:
+    """Whether the service answered recently (drives the events' ``offline`` flag)."""
+
+    def __init__(self, window_s: float = 90.0) -> None:
+        self._last_ok: float | None = None
+        self._window = window_s
+
+    def ok(self) -> None:
+        self._last_ok = time.monotonic()
+
+    def failed(self) -> None:
+        self._last_ok = None
+
+    def online(self) -> bool:
+        return self._last_ok is not None and time.monotonic() - self._last_ok < self._window
+
+
+class Worker:
+    name = "worker"
+
+    def __init__(self, stop: threading.Event) -> None:
+        self.stop = stop
+        self.backoff = Backoff()
+        self.thread: threading.Thread | None = None
+
+    def run_once(self) -> float:
+        """Do one round; return how long to wait before the next."""
+        raise NotImplementedError
+
+    def _loop(self) -> None:
+        while not self.stop.is_set():
+            try:
+                delay = self.run_once()
+                self.backoff.reset()
+            except ServiceUnavailable as err:
+                delay = self.backoff.next_delay()
+                log.warning("agent.%s.unavailable retry_in=%.1fs error=%s", self.name, delay, err)
+            except Unauthorized as err:
+                delay = max(self.backoff.next_delay(), 30.0)
+                log.error("agent.%s.unauthorized retry_in=%.0fs problem=%s", self.name, delay,
+                          err.problem)
+            except (ClientError, SnapshotError) as err:
+                delay = max(self.backoff.next_delay(), 5.0)
+                log.error("agent.%s.rejected retry_in=%.0fs error=%s", self.name, delay, err)
+            except Exception:  # never let a worker die
+                delay = self.backoff.next_delay()
+                log.exception("agent.%s.crashed retry_in=%.1fs", self.name, delay)
+            self._wait(delay)
+
+    def _wait(self, delay: float) -> None:
+        self.stop.wait(delay)
+
+    def start(self) -> threading.Thread:
+        self.thread = threading.Thread(target=self._loop, name=f"agent-{self.name}", daemon=True)
+        self.thread.start()
+        return self.thread
+
+
+class Uploader(Worker):
+    """Sends the outbox in batches of at most 500 and marks only what the service stored."""
+
+    name = "uploader"
+
+    def __init__(self, client: ServiceClient, outbox: Outbox, stop: threading.Event, *,
+                 connectivity: Connectivity | None = None, idle_s: float = 1.0,
+                 batch_limit: int = BATCH_LIMIT) -> None:
+        super().__init__(stop)
+        self.client = client
+        self.outbox = outbox
+        self.connectivity = connectivity or Connectivity()
+        self.idle_s = idle_s
+        self.batch_limit = min(batch_limit, BATCH_LIMIT)
+        self.wake = threading.Event()
+        self.delivered = 0
+        self.batches = 0
+
+    def notify(self) -> None:
+        """Called after an append so the event leaves at once."""
+        self.wake.set()
+
+    def _wait(self, delay: float) -> None:
+        self.wake.wait(delay)
+        self.wake.clear()
+
+    def run_once(self) -> float:
+        batch = self.outbox.pending(self.batch_limit)
+        if not batch:
+            return self.idle_s
+        try:
+            result = self.client.post_events(batch)
+        except ServiceUnavailable:
+            self.connectivity.failed()
+            raise
+        self.connectivity.ok()
+        last = int(batch[-1]["seq"])
+        # A 2xx answer means the service stored every event of the batch (or already had it).
+        self.outbox.mark_delivered(last)
+        self.delivered += len(batch)
+        self.batches += 1
+        if result.get("chain_ok") is False:
+            log.error("agent.uploader.chain_broken_reported through_seq=%d", last)
+        acked = result.get("acked_through_seq")
+        if acked is not None and int(acked) < last:
+            log.warning("agent.uploader.service_gap acked_through=%s sent_through=%d gaps=%s",
+                        acked, last, result.get("gaps"))
+        return 0.0 if len(batch) >= self.batch_limit else self.idle_s
+
+
+@dataclass
+class ClockStatus:
+    offset_ms: int = 0
+    skew_alarm: bool = False
+    last_rtt_ms: float | None = None
+
+
+class Heartbeat(Worker):
+    """Reports the device's state, measures its clock offset, raises a clock-skew alarm."""
+
+    name = "heartbeat"
+
+    def __init__(self, client: ServiceClient, outbox: Outbox, cache: SnapshotCache,
+                 stop: threading.Event, *, connectivity: Connectivity | None = None,
+                 interval_s: float = 30.0, skew_threshold_ms: int = 5000,
+                 config_version: int | None = None, uploader: Uploader | None = None) -> None:
+        super().__init__(stop)
+        self.client = client
+        self.outbox = outbox
+        self.cache = cache
+        self.connectivity = connectivity or Connectivity()
+        self.interval_s = interval_s
+        self.skew_threshold_ms = skew_threshold_ms
+        self.config_version = config_version
+        self.uploader = uploader
+        self.status = ClockStatus()
+
+    def run_once(self) -> float:
+        stats = self.outbox.stats()
+        try:
+            result = self.client.heartbeat(
+                config_version=self.config_version, snapshot_version=self.cache.version,
+                outbox_pending=stats["pending"], oldest_pending_at=stats["oldest_pending_at"],
+                last_seq=stats["last_seq"])
+        except ServiceUnavailable:
+            self.connectivity.failed()
+            raise
+        self.connectivity.ok()
+        offset = self.client.clock_offset_ms
+        self.status.offset_ms = offset
+        self.status.last_rtt_ms = result.get("rtt_ms")
+        skewed = bool(result.get("skew_alarm")) or abs(offset) > self.skew_threshold_ms
+        if skewed != self.status.skew_alarm:
+            self._record_skew(skewed, offset)
+        self.status.skew_alarm = skewed
+        return self.interval_s
+
+    def _record_skew(self, skewed: bool, offset: int) -> None:
+        now = self.client.device_now()
+        self.outbox.append({
+            "kind": "alarm", "occurred_at": format_time(now), "clock_offset_ms": offset,
+            "data": {"alarm": "clock_skew", "active": skewed, "offset_ms": offset,
+                     "threshold_ms": self.skew_threshold_ms}})
+        (log.error if skewed else log.info)(
+            "agent.clock.skew_%s offset_ms=%d", "alarm" if skewed else "cleared", offset)
+        if self.uploader is not None:
+            self.uploader.notify()
+
+
+class SnapshotWatcher(Worker):
+    """Keeps the snapshot current: long-poll for a new version, then fetch the delta.
+
+    Every round ends with a fetch, so the snapshot's signed ``issued_at`` also proves how
+    recently the agent was in sync (the offline age limit is measured from it).
+    """
+
+    name = "snapshot"
+
+    def __init__(self, client: ServiceClient, cache: SnapshotCache, stop: threading.Event, *,
+                 connectivity: Connectivity | None = None, wait_s: float = 25.0) -> None:
+        super().__init__(stop)
+        self.client = client
+        self.cache = cache
+        self.connectivity = connectivity or Connectivity()
+        self.wait_s = wait_s
+        self.applied = 0
+
+    def sync(self) -> Any:
+        """Fetch (delta or full) and apply; returns the new snapshot."""
+        version = self.cache.version
+        full = version is None or self.cache.delta_count >= MAX_DELTAS
+        try:
+            doc = self.client.snapshot(None if full else version)
+        except ServiceUnavailable:
+            self.connectivity.failed()
+            raise
+        self.connectivity.ok()
+        try:
+            snap = self.cache.apply(doc)
+        except SnapshotError:
+            if full:
+                raise
+            # A delta that does not fit (e.g. the service lost history): start over.
+            snap = self.cache.apply(self.client.snapshot(None))
+        self.applied += 1
+        if snap.version != version:
+            log.info("agent.snapshot.updated version=%s→%d", version, snap.version)
+        return snap
+
+    def run_once(self) -> float:
+        if self.cache.version is None:
+            self.sync()
+            return 0.0
+        try:
+            self.client.snapshot_wait(self.cache.version, self.wait_s)
+        except ServiceUnavailable:
+            self.connectivity.failed()
+            raise
+        self.sync()
+        return 0.0

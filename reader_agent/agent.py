@@ -22,6 +22,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, Protocol
 
 from gate.clock import Punch, PunchKind
@@ -29,10 +30,12 @@ from gate.messages import reason_text
 from gate.policy import AccessRequest, Decision, Reason, decide
 
 from . import clock_point
-from .client import format_time
+from .client import ServiceClient, enroll, format_time
 from .display import Display, RecordingDisplay
+from .keys import Identity, load_device_key, load_identity, load_or_create_device_key, save_identity
 from .outbox import Outbox
 from .snapshot_cache import DoorView, Snapshot, SnapshotCache
+from .uploader import Connectivity, Heartbeat, SnapshotWatcher, Uploader
 
 log = logging.getLogger(__name__)
 
@@ -299,3 +302,104 @@ class TapProcessor:
                  else "denied", self.config.door_id, decision.reason.value, stored[0]["seq"])
         return TapOutcome(self.config.door_id, decision.granted, decision.reason, text, stored,
                           ref, staff_id, punch, offline)
+
+
+# A source of taps: waits up to ``timeout`` seconds for a card and returns the authenticator
+# for it (the card exchange itself runs later, in the tap path's worker thread), or None.
+TapSource = Callable[[float], Authenticator | None]
+
+
+class ReaderAgent:
+    """The agent process: the tap path plus the uploader, heartbeat and snapshot watcher."""
+
+    def __init__(
+        self,
+        data_dir: Path | str,
+        config: AgentConfig,
+        *,
+        transport: Any = None,
+        door_io: DoorIO | None = None,
+        display: Display | None = None,
+        device_clock: Callable[[], datetime] | None = None,
+        heartbeat_s: float = 30.0,
+        wait_s: float = 25.0,
+        upload_idle_s: float = 1.0,
+        skew_threshold_ms: int = 5000,
+        config_version: int | None = None,
+    ) -> None:
+        self.data_dir = Path(data_dir)
+        identity = load_identity(self.data_dir)
+        self.identity = identity
+        self.client = ServiceClient(identity.service_url, identity.device_id,
+                                    load_device_key(self.data_dir), transport,
+                                    clock=device_clock)
+        self.cache = SnapshotCache(self.data_dir / "snapshot.json", identity.service_key(),
+                                   identity.device_id)
+        self.cache.load()
+        self.outbox = Outbox(self.data_dir / "outbox.sqlite3")
+        self.connectivity = Connectivity()
+        self.stop = threading.Event()
+        self.uploader = Uploader(self.client, self.outbox, self.stop,
+                                 connectivity=self.connectivity, idle_s=upload_idle_s)
+        self.heartbeat = Heartbeat(self.client, self.outbox, self.cache, self.stop,
+                                   connectivity=self.connectivity, interval_s=heartbeat_s,
+                                   skew_threshold_ms=skew_threshold_ms,
+                                   config_version=config_version, uploader=self.uploader)
+        self.watcher = SnapshotWatcher(self.client, self.cache, self.stop,
+                                       connectivity=self.connectivity, wait_s=wait_s)
+        self.taps = TapProcessor(config, self.cache, self.outbox, door_io=door_io,
+                                 display=display, device_clock=self.client.device_now,
+                                 clock_offset_ms=lambda: self.client.clock_offset_ms,
+                                 is_online=self.connectivity.online)
+        self._started = False
+
+    def start(self) -> None:
+        if self._started:
+            return
+        self._started = True
+        for worker in (self.heartbeat, self.watcher, self.uploader):
+            worker.start()
+
+    def tap(self, authenticate: Authenticator, *,
+            explicit: PunchKind | None = None) -> TapOutcome:
+        outcome = self.taps.tap(authenticate, explicit=explicit)
+        self.uploader.notify()
+        return outcome
+
+    def run(self, source: TapSource, poll_s: float = 0.5) -> None:
+        """Serve taps from ``source`` until ``stop`` is set."""
+        self.start()
+        log.info("agent.run.started device=%s door=%s snapshot_version=%s",
+                 self.identity.device_id, self.taps.config.door_id, self.cache.version)
+        while not self.stop.is_set():
+            try:
+                authenticate = source(poll_s)
+            except Exception as err:  # a reader fault must not end the process
+                log.warning("agent.reader.error error=%s", type(err).__name__)
+                self.stop.wait(poll_s)
+                continue
+            if authenticate is not None:
+                self.tap(authenticate)
+
+    def close(self, timeout: float = 5.0) -> None:
+        self.stop.set()
+        self.uploader.notify()
+        for worker in (self.heartbeat, self.watcher, self.uploader):
+            if worker.thread is not None:
+                worker.thread.join(timeout)
+        self.taps.close()
+        self.client.close()
+        self.outbox.close()
+
+
+def enroll_agent(data_dir: Path | str, service_url: str, token: str, *,
+                 transport: Any = None) -> Identity:
+    """Enroll this host: make (or reuse) the device key, register it, save the identity."""
+    path = Path(data_dir)
+    key = load_or_create_device_key(path)
+    result = enroll(service_url, token, key, transport=transport)
+    identity = Identity(str(result["device_id"]), service_url.rstrip("/"),
+                        str(result["service_public_key"]), str(result["service_key_id"]))
+    save_identity(path, identity)
+    log.info("agent.enroll.done device=%s", identity.device_id)
+    return identity

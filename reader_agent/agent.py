@@ -384,9 +384,12 @@ class ReaderAgent:
     def close(self, timeout: float = 5.0) -> None:
         self.stop.set()
         self.uploader.notify()
-        for worker in (self.heartbeat, self.watcher, self.uploader):
+        # The uploader may be between a post and its mark: let it finish. The watcher may sit
+        # in a long-poll; it is a daemon thread and holds nothing that needs flushing.
+        for worker, wait in ((self.uploader, timeout), (self.heartbeat, 0.2),
+                             (self.watcher, 0.1)):
             if worker.thread is not None:
-                worker.thread.join(timeout)
+                worker.thread.join(wait)
         self.taps.close()
         self.client.close()
         self.outbox.close()

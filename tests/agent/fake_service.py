@@ -140,3 +140,52 @@ class FakeService:
         return httpx.Response(200, json={"accepted": accepted, "duplicates": dup,
                                          "acked_through_seq": through, "gaps": [],
                                          "chain_ok": chain_ok})
+
+
+class FakeHTTPServer:
+    """Serves a FakeService over real HTTP on loopback (for agent subprocesses)."""
+
+    def __init__(self, svc: FakeService) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        fake = svc
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _do(self) -> None:
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n) if n else b""
+                url = f"http://127.0.0.1{self.path}"
+                req = httpx.Request(self.command, url, headers=dict(self.headers.items()),
+                                    content=body)
+                try:
+                    resp = fake.handle(req)
+                except httpx.TransportError:
+                    self.close_connection = True
+                    return
+                data = resp.content
+                self.send_response(resp.status_code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = _do  # noqa: N815
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                return
+
+        class Server(ThreadingHTTPServer):
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                return  # a client killed mid-request (the point of the kill -9 test)
+
+        self.httpd = Server(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()

@@ -105,8 +105,9 @@ class Uploader(Worker):
 
     def __init__(self, client: ServiceClient, outbox: Outbox, stop: threading.Event, *,
                  connectivity: Connectivity | None = None, idle_s: float = 1.0,
-                 batch_limit: int = BATCH_LIMIT) -> None:
+                 batch_limit: int = BATCH_LIMIT, keep_delivered: int = 50_000) -> None:
         super().__init__(stop)
+        self.keep_delivered = keep_delivered
         self.client = client
         self.outbox = outbox
         self.connectivity = connectivity or Connectivity()
@@ -139,6 +140,8 @@ class Uploader(Worker):
         self.outbox.mark_delivered(last)
         self.delivered += len(batch)
         self.batches += 1
+        if self.batches % 50 == 0:
+            self.outbox.prune(keep_last=self.keep_delivered)
         if result.get("chain_ok") is False:
             log.error("agent.uploader.chain_broken_reported through_seq=%d", last)
         acked = result.get("acked_through_seq")

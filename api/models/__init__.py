@@ -1,27 +1,47 @@
 """ORM models, one module per table or close family. Import them all here for Alembic."""
 
 from .access import AccessGroup, AccessGroupMember, ClosedDay, Permission, Schedule, ScheduleWindow
+from .attendance import (
+    AttendanceAmendment,
+    AttendanceCorrection,
+    AttendanceFrozenDay,
+    DayOverride,
+    DepartmentSupervisor,
+    StaffWorkPattern,
+    WorkPattern,
+)
 from .audit import AuditLog, SnapshotCounter
 from .base import Base
 from .credential import Credential
 from .device import Device, DeviceDoor, DeviceNonce, SequenceGap
 from .event import Event
+from .export import ExportProfile, ExportRun
 from .org import Department, Staff
+from .overtime import Divergence, OvertimeRequest
 from .site import Door, Site
 
 __all__ = [
     "AccessGroup",
     "AccessGroupMember",
+    "AttendanceAmendment",
+    "AttendanceCorrection",
+    "AttendanceFrozenDay",
     "AuditLog",
     "Base",
     "ClosedDay",
     "Credential",
+    "DayOverride",
     "Department",
+    "DepartmentSupervisor",
     "Device",
     "DeviceDoor",
     "DeviceNonce",
+    "Divergence",
     "Door",
     "Event",
+    "ExportProfile",
+    "ExportRun",
+    "OvertimeRequest",
     "Permission",
     "Schedule",
     "ScheduleWindow",
@@ -29,4 +49,6 @@ __all__ = [
     "Site",
     "SnapshotCounter",
     "Staff",
+    "StaffWorkPattern",
+    "WorkPattern",
 ]

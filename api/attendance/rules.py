@@ -1,0 +1,559 @@
+"""Attendance rules: pure functions over frozen dataclasses, with ``now`` passed in.
+
+Time inside a business day is handled as integer minutes since the day's start (the business
+day change, 05:00 local by default), so 22:00–05:00 night work and work past midnight are plain
+intervals ``[start, end)`` on one axis: 05:00 → 0, 08:30 → 210, 22:00 → 1020, 05:00 next → 1440.
+
+Sources for every rule are in ``docs/attendance.md``. Nothing here touches a database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+JST = ZoneInfo("Asia/Tokyo")
+MINUTES_PER_DAY = 1440
+
+Interval = tuple[int, int]
+
+
+class DayType(StrEnum):
+    WORKDAY = "workday"  # 勤務日
+    WEEKLY_OFF = "weekly_off"  # 週休日 (Sat/Sun by default, or moved there by 振替)
+    HOLIDAY = "holiday"  # 休日 (祝日法 holidays, 年末年始, municipal closed days)
+    COMPENSATORY = "compensatory"  # 代休日 (replaces a worked 休日)
+
+
+DAY_TYPE_JA = {DayType.WORKDAY: "勤務日", DayType.WEEKLY_OFF: "週休日", DayType.HOLIDAY: "休日",
+               DayType.COMPENSATORY: "代休日"}
+
+
+class Bucket(StrEnum):
+    """Overtime pay brackets (支給割合 in percent) and 休日勤務."""
+
+    R125 = "125"  # 勤務日, outside hours, 05:00–22:00
+    R135 = "135"  # 週休日 etc., 05:00–22:00
+    R150 = "150"  # 勤務日, 22:00–05:00
+    R160 = "160"  # 週休日 etc., 22:00–05:00
+    R150_OVER60 = "150_over60"  # beyond 60 h in the month, daytime
+    R175 = "175"  # beyond 60 h in the month, night
+    HOLIDAY = "holiday"  # 休日勤務 (scheduled hours of a 休日), kept separately
+
+
+BUCKETS: tuple[Bucket, ...] = tuple(Bucket)
+BUCKET_JA = {Bucket.R125: "時間外125", Bucket.R135: "時間外135", Bucket.R150: "時間外150",
+             Bucket.R160: "時間外160", Bucket.R150_OVER60: "時間外150(60h超)",
+             Bucket.R175: "時間外175(60h超)", Bucket.HOLIDAY: "休日勤務"}
+
+
+class DivergenceReason(StrEnum):
+    """Reasons for a 乖離 between time on the premises and approved overtime."""
+
+    POST_ORDER = "post_order"  # 業務(事後命令)
+    SELF_STUDY = "self_study"  # 自己啓発
+    PRIVATE = "private"  # 私用
+    FORGOT_PUNCH = "forgot_punch"  # 打刻忘れ
+    BREAK = "break"  # 休憩
+    OTHER = "other"  # その他
+
+
+DIVERGENCE_REASON_JA = {
+    DivergenceReason.POST_ORDER: "業務(事後命令)", DivergenceReason.SELF_STUDY: "自己啓発",
+    DivergenceReason.PRIVATE: "私用", DivergenceReason.FORGOT_PUNCH: "打刻忘れ",
+    DivergenceReason.BREAK: "休憩", DivergenceReason.OTHER: "その他"}
+
+
+@dataclass(frozen=True)
+class RuleConfig:
+    tz: ZoneInfo = JST
+    day_change: time = time(5, 0)
+    night_start: time = time(22, 0)
+    night_end: time = time(5, 0)
+    divergence_threshold_min: int = 30
+    over60_threshold_min: int = 60 * 60
+    weekly_off: frozenset[int] = frozenset({5, 6})  # Monday = 0
+
+    def offset(self, t: time) -> int:
+        """Minutes from the business-day start to local clock time ``t`` (0 ≤ m < 1440)."""
+        m = t.hour * 60 + t.minute - (self.day_change.hour * 60 + self.day_change.minute)
+        return m % MINUTES_PER_DAY
+
+    @property
+    def night(self) -> tuple[Interval, ...]:
+        """The night window (22:00–05:00) as intervals on the business-day axis."""
+        s, e = self.offset(self.night_start), self.offset(self.night_end) or MINUTES_PER_DAY
+        if s < e:
+            return ((s, e),)
+        return ((0, e), (s, MINUTES_PER_DAY))
+
+
+DEFAULT_CONFIG = RuleConfig()
+
+
+@dataclass(frozen=True)
+class WorkPattern:
+    """Scheduled hours of a working day (default 8:30–17:15, break 12:00–13:00 = 7h45m)."""
+
+    code: str = "standard"
+    start: time = time(8, 30)
+    end: time = time(17, 15)
+    break_start: time | None = time(12, 0)
+    break_end: time | None = time(13, 0)
+
+    def schedule(self, cfg: RuleConfig = DEFAULT_CONFIG) -> Interval:
+        return (cfg.offset(self.start), cfg.offset(self.end) or MINUTES_PER_DAY)
+
+    def break_interval(self, cfg: RuleConfig = DEFAULT_CONFIG) -> Interval | None:
+        if self.break_start is None or self.break_end is None:
+            return None
+        return (cfg.offset(self.break_start), cfg.offset(self.break_end))
+
+    @property
+    def scheduled_minutes(self) -> int:
+        s, e = self.schedule()
+        b = self.break_interval()
+        return e - s - (b[1] - b[0] if b else 0)
+
+
+DEFAULT_PATTERN = WorkPattern()
+
+
+# --- intervals --------------------------------------------------------------------------------
+
+def normalize(intervals: Iterable[Interval]) -> tuple[Interval, ...]:
+    """Sorted, merged, non-empty intervals."""
+    out: list[list[int]] = []
+    for s, e in sorted(i for i in intervals if i[1] > i[0]):
+        if out and s <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], e)
+        else:
+            out.append([s, e])
+    return tuple((s, e) for s, e in out)
+
+
+def subtract(a: Sequence[Interval], b: Sequence[Interval]) -> tuple[Interval, ...]:
+    """Parts of ``a`` not covered by ``b`` (both normalized)."""
+    out: list[Interval] = []
+    for s, e in a:
+        cur = s
+        for bs, be in b:
+            if be <= cur or bs >= e:
+                continue
+            if bs > cur:
+                out.append((cur, bs))
+            cur = max(cur, be)
+            if cur >= e:
+                break
+        if cur < e:
+            out.append((cur, e))
+    return tuple(out)
+
+
+def intersect(a: Sequence[Interval], b: Sequence[Interval]) -> tuple[Interval, ...]:
+    out: list[Interval] = []
+    for s, e in a:
+        for bs, be in b:
+            lo, hi = max(s, bs), min(e, be)
+            if lo < hi:
+                out.append((lo, hi))
+    return normalize(out)
+
+
+def total(intervals: Iterable[Interval]) -> int:
+    return sum(e - s for s, e in intervals)
+
+
+# --- calendar ---------------------------------------------------------------------------------
+
+def business_date(at: datetime, cfg: RuleConfig = DEFAULT_CONFIG) -> date:
+    """The business day a moment belongs to (local date, shifted back before the day change)."""
+    if at.tzinfo is None:
+        raise ValueError("at must be timezone-aware")
+    local = at.astimezone(cfg.tz)
+    return (local - timedelta(hours=cfg.day_change.hour, minutes=cfg.day_change.minute)).date()
+
+
+def day_start(day: date, cfg: RuleConfig = DEFAULT_CONFIG) -> datetime:
+    """The aware moment the business day ``day`` begins (its day-change time, local)."""
+    return datetime.combine(day, cfg.day_change, tzinfo=cfg.tz)
+
+
+def minute_of_day(at: datetime, day: date, cfg: RuleConfig = DEFAULT_CONFIG) -> int:
+    """Whole minutes from the start of business day ``day`` to ``at`` (seconds truncated)."""
+    return int((at - day_start(day, cfg)).total_seconds() // 60)
+
+
+def classify_day(day: date, *, holidays: Mapping[date, str] | Iterable[date],
+                 overrides: Mapping[date, DayType] | None = None,
+                 cfg: RuleConfig = DEFAULT_CONFIG) -> DayType:
+    """Day type: an override (振替, 代休日) wins, then 休日, then the weekly 週休日."""
+    if overrides and day in overrides:
+        return overrides[day]
+    if day in holidays:
+        return DayType.HOLIDAY
+    if day.weekday() in cfg.weekly_off:
+        return DayType.WEEKLY_OFF
+    return DayType.WORKDAY
+
+
+def fiscal_year(day: date) -> int:
+    """Japanese fiscal year (4/1–3/31) named by its starting calendar year."""
+    return day.year if day.month >= 4 else day.year - 1
+
+
+# --- daily attendance -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Point:
+    """A moment the staff member was objectively seen: a clock punch or a granted door tap."""
+
+    at: datetime
+    source: str = "clock"  # clock | door
+    hint: str | None = None  # in | out | repeat, as the reader labelled it (only a hint)
+
+
+@dataclass(frozen=True)
+class Correction:
+    """An approved correction of the day's 出勤 (kind "in") or 退勤 ("out")."""
+
+    kind: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class DailyLine:
+    """One staff-day of attendance (日次勤務実績)."""
+
+    business_date: date
+    day_type: DayType
+    first_in: datetime | None  # 出勤
+    last_out: datetime | None  # 退勤
+    in_source: str | None  # clock | door | correction
+    out_source: str | None
+    premises: Interval | None  # 在庁 interval on the business-day axis
+    premises_minutes: int  # 在庁時間
+    break_minutes: int
+    scheduled_minutes: int
+    worked_in_schedule_minutes: int
+    unscheduled: tuple[Interval, ...]  # presence outside the schedule (and outside the break)
+    late: bool = False  # 遅刻
+    early: bool = False  # 早退
+    missing_in: bool = False  # 出勤打刻漏れ
+    missing_out: bool = False  # 退勤打刻漏れ
+    in_progress: bool = False
+    no_clock: bool = False  # seen at a door, but never punched
+    absent: bool = False  # a working day with no record at all
+    corrected: bool = False
+    punches: int = 0
+
+    @property
+    def unscheduled_minutes(self) -> int:
+        return total(self.unscheduled)
+
+    @property
+    def flags(self) -> tuple[str, ...]:
+        names = ("late", "early", "missing_in", "missing_out", "in_progress", "no_clock",
+                 "absent", "corrected")
+        return tuple(n for n in names if getattr(self, n))
+
+
+FLAG_JA = {"late": "遅刻", "early": "早退", "missing_in": "出勤打刻漏れ",
+           "missing_out": "退勤打刻漏れ", "in_progress": "勤務中", "no_clock": "打刻なし(入館記録あり)",
+           "absent": "記録なし", "corrected": "訂正あり"}
+
+
+def _single_punch_is_in(p: Point, m: int, schedule: Interval) -> bool:
+    if p.hint == "in":
+        return True
+    if p.hint == "out":
+        return False
+    return m < (schedule[0] + schedule[1]) // 2
+
+
+def compute_day(day: date, day_type: DayType, points: Sequence[Point], *, now: datetime,
+                pattern: WorkPattern = DEFAULT_PATTERN,
+                corrections: Sequence[Correction] = (),
+                cfg: RuleConfig = DEFAULT_CONFIG) -> DailyLine:
+    """The day's line from its points (all belonging to business day ``day``).
+
+    First clock punch = 出勤, last = 退勤. A single punch is an 出勤 or a 退勤 by its hint or by
+    which half of the scheduled day it falls in; the other one is then missing. Because points
+    are grouped per business day, a forgotten 退勤 never flips the next day's punches. Door taps
+    extend the time on the premises (在庁) but never make a punch."""
+    start0 = day_start(day, cfg)
+    schedule = pattern.schedule(cfg)
+    brk = pattern.break_interval(cfg)
+    clock: list[tuple[int, Point]] = []
+    door: list[int] = []
+    for p in points:
+        m = int((p.at - start0).total_seconds() // 60)
+        if p.source == "clock":
+            clock.append((m, p))
+        else:
+            door.append(m)
+    clock.sort(key=lambda t: t[0])
+    first_in: datetime | None = None
+    last_out: datetime | None = None
+    in_m = out_m = None
+    in_src = out_src = None
+    if len(clock) >= 2:
+        in_m, first_in, in_src = clock[0][0], clock[0][1].at, "clock"
+        out_m, last_out, out_src = clock[-1][0], clock[-1][1].at, "clock"
+    elif len(clock) == 1:
+        m, p = clock[0]
+        if _single_punch_is_in(p, m, schedule):
+            in_m, first_in, in_src = m, p.at, "clock"
+        else:
+            out_m, last_out, out_src = m, p.at, "clock"
+    corrected = False
+    for c in corrections:
+        m = int((c.at - start0).total_seconds() // 60)
+        corrected = True
+        if c.kind == "in":
+            in_m, first_in, in_src = m, c.at, "correction"
+        else:
+            out_m, last_out, out_src = m, c.at, "correction"
+    if in_m is not None and out_m is not None and out_m < in_m:
+        in_m, out_m = out_m, in_m
+        first_in, last_out = last_out, first_in
+        in_src, out_src = out_src, in_src
+    day_end = start0 + timedelta(days=1)
+    in_progress = first_in is not None and last_out is None and now < day_end
+    missing_out = first_in is not None and last_out is None and not in_progress
+    missing_in = last_out is not None and first_in is None
+    # Time on the premises: punches (or corrections) with door presence around them.
+    seen = [m for m in (in_m, out_m) if m is not None] + door
+    premises: Interval | None = (min(seen), max(seen)) if len(seen) >= 2 else None
+    presence = normalize([premises]) if premises else ()
+    breaks = normalize([brk]) if brk else ()
+    scheduled_here = day_type is DayType.WORKDAY
+    sched = normalize([schedule]) if scheduled_here else ()
+    break_minutes = total(intersect(presence, breaks))
+    worked_in = total(subtract(intersect(presence, sched), breaks))
+    unscheduled = subtract(subtract(presence, sched), breaks)
+    late = bool(scheduled_here and in_m is not None and in_m > schedule[0])
+    early = bool(scheduled_here and out_m is not None and out_m < schedule[1])
+    return DailyLine(
+        business_date=day, day_type=day_type, first_in=first_in, last_out=last_out,
+        in_source=in_src, out_source=out_src, premises=premises,
+        premises_minutes=premises[1] - premises[0] if premises else 0,
+        break_minutes=break_minutes,
+        scheduled_minutes=pattern.scheduled_minutes if scheduled_here else 0,
+        worked_in_schedule_minutes=worked_in, unscheduled=unscheduled, late=late, early=early,
+        missing_in=missing_in, missing_out=missing_out, in_progress=in_progress,
+        no_clock=not clock and bool(door) and not corrected,
+        absent=scheduled_here and not clock and not door and not corrected and now >= day_end,
+        corrected=corrected, punches=len(clock))
+
+
+# --- overtime: 乖離, pay buckets, rounding, caps --------------------------------------------------
+
+def paid_intervals(line: DailyLine, approved: Sequence[Interval]) -> tuple[Interval, ...]:
+    """Overtime that counts: approved overtime that the objective record confirms."""
+    return intersect(line.unscheduled, normalize(approved))
+
+
+def divergence_minutes(line: DailyLine, approved: Sequence[Interval]) -> int:
+    """乖離: time on the premises outside the schedule that no approved overtime covers."""
+    return line.unscheduled_minutes - total(paid_intervals(line, approved))
+
+
+def needs_reason(line: DailyLine, approved: Sequence[Interval],
+                 cfg: RuleConfig = DEFAULT_CONFIG) -> bool:
+    return divergence_minutes(line, approved) > cfg.divergence_threshold_min
+
+
+@dataclass(frozen=True)
+class OvertimeDay:
+    """One day's paid overtime, for the monthly pay buckets."""
+
+    day: date
+    day_type: DayType
+    intervals: tuple[Interval, ...]
+    schedule: Interval = (210, 735)  # 08:30–17:15 on the default axis
+
+
+def _split(intervals: Sequence[Interval], cuts: Iterable[int]) -> list[Interval]:
+    points = sorted(set(cuts))
+    out: list[Interval] = []
+    for s, e in intervals:
+        cur = s
+        for c in points:
+            if cur < c < e:
+                out.append((cur, c))
+                cur = c
+        out.append((cur, e))
+    return out
+
+
+def month_buckets(days: Iterable[OvertimeDay], cfg: RuleConfig = DEFAULT_CONFIG) -> dict[str, int]:
+    """Exact minutes per pay bracket for a month of paid overtime (days in any order).
+
+    - 勤務日 (and a 休日 outside its scheduled hours): 125 by day, 150 at night;
+    - 週休日 and 代休日: 135 by day, 160 at night;
+    - a 休日's scheduled hours: 休日勤務, kept separately and not counted towards 60 h;
+    - once the month's counted overtime passes 60 h: 150 by day, 175 at night.
+    Every minute lands in exactly one bracket."""
+    out = dict.fromkeys((b.value for b in BUCKETS), 0)
+    night = cfg.night
+    night_cuts = [c for iv in night for c in iv]
+    cum = 0
+    limit = cfg.over60_threshold_min
+    for d in sorted(days, key=lambda d: d.day):
+        ivs = normalize(d.intervals)
+        if not ivs:
+            continue
+        cuts = list(night_cuts)
+        if d.day_type is DayType.HOLIDAY:
+            cuts += list(d.schedule)
+        other = d.day_type in (DayType.WEEKLY_OFF, DayType.COMPENSATORY)
+        for s, e in _split(ivs, cuts):
+            length = e - s
+            if d.day_type is DayType.HOLIDAY and d.schedule[0] <= s and e <= d.schedule[1]:
+                out[Bucket.HOLIDAY] += length
+                continue
+            is_night = any(ns <= s and e <= ne for ns, ne in night)
+            under = max(0, min(length, limit - cum))
+            cum += length
+            if is_night:
+                out[Bucket.R160 if other else Bucket.R150] += under
+                out[Bucket.R175] += length - under
+            else:
+                out[Bucket.R135 if other else Bucket.R125] += under
+                out[Bucket.R150_OVER60] += length - under
+    return out
+
+
+def round_30(minutes: int) -> int:
+    """Hours for payment: a remainder of 30 minutes or more rounds up, less rounds down."""
+    hours, rest = divmod(minutes, 60)
+    return hours + (1 if rest >= 30 else 0)
+
+
+def round_buckets(buckets: Mapping[str, int]) -> dict[str, int]:
+    """Monthly totals rounded per bracket (never the grand total), in hours."""
+    return {k: round_30(v) for k, v in buckets.items()}
+
+
+def cap_minutes(buckets: Mapping[str, int]) -> int:
+    """Overtime counted against the caps: every bracket except 休日勤務."""
+    return sum(v for k, v in buckets.items() if k != Bucket.HOLIDAY)
+
+
+@dataclass(frozen=True)
+class CapAlert:
+    code: str  # alert_45h | alert_80h | alert_100h | month_cap | year_cap | avg_80h | months_over_45h | projection
+    severity: str  # warning | exceeded | exceeded_special
+    value_minutes: int
+    limit_minutes: int
+    message: str
+
+
+@dataclass(frozen=True)
+class CapInput:
+    """Overtime minutes per (year, month) of one fiscal year, across departments."""
+
+    overtime_class: str  # ordinary | high_external
+    months: Mapping[tuple[int, int], int]
+    current: tuple[int, int]
+    special: bool = False  # 特例業務
+    projected_month_minutes: int | None = None
+    months_before: Mapping[tuple[int, int], int] = field(default_factory=dict)
+
+
+def _prev(ym: tuple[int, int], n: int) -> tuple[int, int]:
+    y, m = ym
+    idx = y * 12 + (m - 1) - n
+    return (idx // 12, idx % 12 + 1)
+
+
+def check_caps(inp: CapInput) -> tuple[CapAlert, ...]:
+    """Caps of 人事院規則15-14 as municipalities adopt them, and the 45/80/100 h alerts."""
+    h = 60
+    cur = inp.months.get(inp.current, 0)
+    fy_total = sum(inp.months.values())
+    over = "exceeded_special" if inp.special else "exceeded"
+    alerts: list[CapAlert] = []
+    for level in (100, 80, 45):
+        if cur >= level * h:
+            alerts.append(CapAlert(f"alert_{level}h", "warning", cur, level * h,
+                                   f"時間外勤務が月{level}時間に達しました"))
+            break
+    if inp.overtime_class == "high_external":
+        if cur >= 100 * h:
+            alerts.append(CapAlert("month_cap", over, cur, 100 * h, "月100時間未満の上限を超えました"))
+        if fy_total > 720 * h:
+            alerts.append(CapAlert("year_cap", over, fy_total, 720 * h, "年720時間の上限を超えました"))
+        every = {**inp.months_before, **inp.months}
+        for n in range(2, 7):
+            window = [every.get(_prev(inp.current, i), 0) for i in range(n)]
+            avg = sum(window) // n
+            if avg > 80 * h:
+                alerts.append(CapAlert("avg_80h", over, avg, 80 * h,
+                                       f"{n}か月平均80時間の上限を超えました"))
+                break
+        months45 = sum(1 for v in inp.months.values() if v > 45 * h)
+        if months45 > 6:
+            alerts.append(CapAlert("months_over_45h", over, months45, 6,
+                                   "月45時間超は年6か月までです"))
+        month_limit = 100 * h - 1
+    else:
+        if cur > 45 * h:
+            alerts.append(CapAlert("month_cap", over, cur, 45 * h, "月45時間の上限を超えました"))
+        if fy_total > 360 * h:
+            alerts.append(CapAlert("year_cap", over, fy_total, 360 * h, "年360時間の上限を超えました"))
+        month_limit = 45 * h
+    proj = inp.projected_month_minutes
+    if proj is not None and proj > month_limit and cur <= month_limit:
+        alerts.append(CapAlert("projection", "warning", proj, month_limit,
+                               "今月の見込みが上限を超えます"))
+    return tuple(alerts)
+
+
+def project_month(minutes_so_far: int, elapsed_workdays: int, total_workdays: int) -> int:
+    """Linear projection of the month's overtime from the working days elapsed."""
+    if elapsed_workdays <= 0:
+        return minutes_so_far
+    return minutes_so_far * total_workdays // elapsed_workdays
+
+
+# --- exported months stay frozen ---------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Amendment:
+    """A staff-day of an exported (frozen) month whose recomputation differs."""
+
+    key: tuple[int, date]
+    exported: Mapping[str, object] | None
+    current: Mapping[str, object] | None
+
+
+def reconcile(fresh: Mapping[tuple[int, date], Mapping[str, object]],
+              frozen: Mapping[tuple[int, date], Mapping[str, object]],
+              frozen_periods: Iterable[tuple[date, date]]
+              ) -> tuple[dict[tuple[int, date], Mapping[str, object]], list[Amendment]]:
+    """What an export may show: frozen lines stay as exported; differences become amendments.
+
+    ``fresh`` holds freshly computed lines, ``frozen`` the exported ones; any key whose date
+    falls inside a frozen period is served from ``frozen`` (or left out, if it was not there)."""
+    periods = tuple(frozen_periods)
+
+    def is_frozen(d: date) -> bool:
+        return any(a <= d <= b for a, b in periods)
+
+    effective: dict[tuple[int, date], Mapping[str, object]] = {}
+    amendments: list[Amendment] = []
+    for key in sorted(set(fresh) | set(frozen)):
+        new, old = fresh.get(key), frozen.get(key)
+        if is_frozen(key[1]):
+            if old is not None:
+                effective[key] = old
+            if new != old:
+                amendments.append(Amendment(key, old, new))
+        elif new is not None:
+            effective[key] = new
+    return effective, amendments

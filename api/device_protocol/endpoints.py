@@ -1,0 +1,92 @@
+"""The device API, ``/device/v1`` (docs/device-protocol.md)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from api.db import SessionDep
+from api.errors import BadRequest
+from api.events.ingest import IncomingEvent, ingest
+from api.models.base import utcnow
+from api.snapshot.service import build_signed
+
+from . import service
+from .auth import DeviceDep, raw_body
+from .schemas import (
+    DecideRequest,
+    DecideResponse,
+    EnrollRequest,
+    EnrollResponse,
+    EventBatch,
+    EventBatchResult,
+    HeartbeatRequest,
+    HeartbeatResponse,
+    WaitResponse,
+)
+from .watcher import get_watcher
+
+router = APIRouter(prefix="/device/v1", tags=["device"])
+MAX_WAIT_S = 30
+
+
+@router.post("/enroll", response_model=EnrollResponse)
+def enroll(data: EnrollRequest, request: Request, session: SessionDep) -> EnrollResponse:
+    """Register the agent's public key with a one-time enrollment token (unsigned)."""
+    return service.enroll(session, data, now=utcnow(),
+                          service_key=request.app.state.signing_key)
+
+
+@router.post("/heartbeat", response_model=HeartbeatResponse)
+def heartbeat(data: HeartbeatRequest, request: Request, device: DeviceDep,
+              session: SessionDep) -> HeartbeatResponse:
+    """Liveness, clock offset and the delivery watermark."""
+    return service.heartbeat(session, device.id, data, now=utcnow(),
+                             skew_alarm_ms=request.app.state.settings.clock_skew_alarm_ms)
+
+
+@router.get("/snapshot")
+def snapshot(request: Request, device: DeviceDep, session: SessionDep,
+             since: Annotated[int | None, Query(ge=0)] = None) -> dict[str, Any]:
+    """The signed decision data for this device's doors: full, or a delta since a version."""
+    settings = request.app.state.settings
+    return build_signed(session, device_id=device.id, since=since, now=utcnow(),
+                        tz=ZoneInfo(settings.timezone), signing_key=request.app.state.signing_key)
+
+
+@router.get("/snapshot/wait", response_model=WaitResponse)
+async def snapshot_wait(request: Request, device: DeviceDep,
+                        version: Annotated[int, Query(ge=0)],
+                        timeout: Annotated[int, Query(ge=0, le=MAX_WAIT_S)] = 25
+                        ) -> WaitResponse:
+    """Long-poll: answers as soon as the snapshot version exceeds ``version``, or at the timeout.
+
+    Holds no database connection while waiting."""
+    watcher = get_watcher(request.app)
+    return WaitResponse(version=await watcher.wait_above(version, float(timeout)))
+
+
+@router.post("/events", response_model=EventBatchResult)
+def post_events(batch: EventBatch, body: Annotated[bytes, Depends(raw_body)],
+                device: DeviceDep, session: SessionDep) -> EventBatchResult:
+    """Store a batch of events: idempotent by id and (device, seq), gaps and chain checked."""
+    raw = json.loads(body)["events"]
+    if len(raw) != len(batch.events):  # cannot happen for a body that validated
+        raise BadRequest("events could not be read", field="events")
+    events = [IncomingEvent(raw=r, **e.model_dump()) for e, r in zip(batch.events, raw,
+                                                                      strict=True)]
+    result = ingest(session, device_id=device.id, events=events, now=utcnow())
+    return EventBatchResult(accepted=result.accepted, duplicates=result.duplicates,
+                            acked_through_seq=result.acked_through_seq, gaps=result.gaps,
+                            chain_ok=result.chain_ok)
+
+
+@router.post("/decide", response_model=DecideResponse)
+def decide(data: DecideRequest, request: Request, device: DeviceDep,
+           session: SessionDep) -> DecideResponse:
+    """An online decision for a tap, from the database at server time."""
+    return service.decide(session, device.id, data, now=utcnow(),
+                          tz=ZoneInfo(request.app.state.settings.timezone))

@@ -1,0 +1,135 @@
+"""Device API services: enrollment, heartbeat (clock offset, watermark), online decisions."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.access.versioning import current
+from api.audit.service import record
+from api.calendar.service import closed_days
+from api.devices import repository as device_repository
+from api.devices.service import hash_token
+from api.errors import BadRequest, Forbidden, Unauthorized
+from api.events.ingest import lock_device, record_service_alarm
+from api.models import AccessGroupMember, Credential, Door, Staff
+from api.snapshot import repository as snapshot_repository
+from gate import policy
+from gate.signing import SignatureError, key_id, load_public_key, public_key_b64
+
+from .schemas import (
+    DecideRequest,
+    DecideResponse,
+    EnrollRequest,
+    EnrollResponse,
+    HeartbeatRequest,
+    HeartbeatResponse,
+)
+from .timefmt import format_time
+
+log = logging.getLogger(__name__)
+
+
+def enroll(session: Session, data: EnrollRequest, *, now: datetime,
+           service_key: Ed25519PrivateKey) -> EnrollResponse:
+    """Bind the agent's public key to the device the one-time token was made for."""
+    device = device_repository.get_by_token_hash(session, hash_token(data.enrollment_token))
+    if device is None or device.status != "pending":
+        log.warning("device.enroll.unknown_token")
+        raise Unauthorized("unknown or already used enrollment token",
+                           field="enrollment_token")
+    if device.enrollment_expires_at is None or device.enrollment_expires_at <= now:
+        log.warning("device.enroll.expired device=%s", device.id)
+        raise Unauthorized("enrollment token expired", field="enrollment_token")
+    try:
+        load_public_key(data.public_key)
+    except SignatureError as err:
+        raise BadRequest("public_key must be a base64 raw Ed25519 public key",
+                         field="public_key") from err
+    device.public_key = data.public_key
+    device.status = "active"
+    device.enrolled_at = now
+    device.enrollment_token_hash = None
+    device.enrollment_expires_at = None
+    session.flush()
+    record(session, actor=f"device:{device.id}", action="device.enroll", entity="device",
+           entity_id=device.id, before={"status": "pending"},
+           after={"status": "active", "agent_version": data.agent_version})
+    public = service_key.public_key()
+    return EnrollResponse(device_id=device.id, service_public_key=public_key_b64(public),
+                          service_key_id=key_id(public), server_time=format_time(now))
+
+
+def heartbeat(session: Session, device_id: uuid.UUID, data: HeartbeatRequest, *,
+              now: datetime, skew_alarm_ms: int) -> HeartbeatResponse:
+    """Record liveness and clock offset; move the delivery watermark when the outbox is empty."""
+    device = lock_device(session, device_id)
+    offset = round((now - data.device_time).total_seconds() * 1000)
+    previous = device.clock_offset_ms
+    device.last_heartbeat_at = now
+    device.clock_offset_ms = offset
+    if data.config_version is not None:
+        device.config_version = data.config_version
+    if data.snapshot_version is not None:
+        device.snapshot_version = data.snapshot_version
+    skew = abs(offset) > skew_alarm_ms
+    if skew and (previous is None or abs(previous) <= skew_alarm_ms):
+        log.warning("device.heartbeat.clock_skew device=%s offset_ms=%d", device_id, offset)
+        record_service_alarm(session, device_id, alarm="clock_skew", now=now,
+                             detail={"offset_ms": offset, "threshold_ms": skew_alarm_ms})
+    # Everything up to device_time is here only if the outbox is empty AND nothing is missing.
+    if data.outbox_pending == 0 and (data.last_seq is None
+                                     or device.contiguous_seq >= data.last_seq):
+        if device.delivered_through is None or data.device_time > device.delivered_through:
+            device.delivered_through = data.device_time
+    session.flush()
+    return HeartbeatResponse(server_time=format_time(now), clock_offset_ms=offset,
+                             snapshot_version=current(session), skew_alarm=skew)
+
+
+def decide(session: Session, device_id: uuid.UUID, data: DecideRequest, *, now: datetime,
+           tz: ZoneInfo) -> DecideResponse:
+    """An online decision by ``gate.policy.decide`` from the database at server time."""
+    door_ids = {d.id for d in snapshot_repository.doors_of_device(session, device_id)}
+    if data.door_id not in door_ids:
+        raise Forbidden(f"door {data.door_id} is not served by this device", field="door_id")
+    door = session.get(Door, data.door_id)
+    assert door is not None
+    cred = session.execute(select(Credential).where(
+        Credential.credential_ref == data.credential_ref)).scalar_one_or_none()
+    cred_info = staff_info = None
+    if cred is not None:
+        cred_info = policy.CredentialInfo(ref=cred.credential_ref, staff_id=cred.staff_id,
+                                          kind=cred.kind,
+                                          status=policy.CredentialStatus(cred.status),
+                                          not_after=cred.not_after)
+        staff = session.get(Staff, cred.staff_id)
+        if staff is not None:
+            groups = frozenset(session.execute(select(AccessGroupMember.group_id).where(
+                AccessGroupMember.staff_id == staff.id)).scalars())
+            staff_info = policy.StaffInfo(id=staff.id, active_from=staff.active_from,
+                                          active_until=staff.active_until, group_ids=groups)
+    permissions = snapshot_repository.permissions_for_doors(session, [door.id])
+    schedules = snapshot_repository.schedules_by_ids(
+        session, {p.schedule_id for p in permissions})
+    today = now.astimezone(tz).date()
+    closed = closed_days(session, today - timedelta(days=1), today + timedelta(days=1))
+    result = policy.decide(policy.AccessRequest(
+        credential=cred_info, staff=staff_info,
+        door=policy.DoorInfo(id=door.id, mode=door.mode, assurance=door.assurance,
+                             lockdown=door.lockdown, fail_open=door.fail_open),
+        now=now,
+        permissions=tuple(policy.Permission(p.group_id, p.door_id, p.schedule_id)
+                          for p in permissions),
+        schedules={s.id: policy.Schedule(
+            id=s.id, allow_closed_days=s.allow_closed_days,
+            windows=tuple(policy.TimeWindow(w.weekday, w.start_minute, w.end_minute)
+                          for w in s.windows)) for s in schedules},
+        closed_days=frozenset(closed), pin_verified=data.pin_verified, tz=tz))
+    return DecideResponse(granted=result.granted, reason=result.reason.value)

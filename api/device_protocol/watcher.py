@@ -1,0 +1,207 @@
+"""Waking long-polls (``/snapshot/wait``) when the snapshot version changes.
+
+One ``VersionWatcher`` per app runs one background thread, started by the first waiter and
+ending after a while without waiters:
+
+- on PostgreSQL it ``LISTEN``s on ``mynagate_snapshot`` with its own psycopg connection, so a
+  ``bump`` committed by any API process (``pg_notify`` in ``api.access.versioning``) wakes the
+  waiters here within milliseconds; it also re-reads the version every ``safety_poll_s`` in
+  case a notification was lost (e.g. while reconnecting);
+- on SQLite (single host) it polls the counter every ``poll_s``.
+
+Waiters are asyncio events; the thread sets them through their loop. A woken waiter re-reads
+the version from the database, so a notification is only ever a hint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlalchemy.engine import make_url
+
+from api.access.versioning import NOTIFY_CHANNEL
+from api.models import SnapshotCounter
+
+log = logging.getLogger(__name__)
+
+
+class VersionWatcher:
+    def __init__(self, engine: Engine, *, poll_s: float = 0.5, safety_poll_s: float = 10.0,
+                 idle_exit_s: float = 15.0) -> None:
+        self.engine = engine
+        self.poll_s = poll_s
+        self.safety_poll_s = safety_poll_s
+        self.idle_exit_s = idle_exit_s
+        self.mode = "listen" if engine.dialect.name == "postgresql" else "poll"
+        self.notifications = 0  # NOTIFY messages received (for tests and diagnostics)
+        self.latest = -1
+        self._lock = threading.Lock()
+        self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._listening = threading.Event()
+
+    # --- reading --------------------------------------------------------------------------
+    def read_version(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(
+                select(SnapshotCounter.version).where(SnapshotCounter.id == 1)).scalar_one())
+
+    # --- waiting --------------------------------------------------------------------------
+    async def wait_above(self, version: int, timeout: float) -> int:
+        """The current version as soon as it exceeds ``version``, or at the timeout."""
+        loop = asyncio.get_running_loop()
+        event = asyncio.Event()
+        key = (loop, event)
+        with self._lock:
+            self._waiters.add(key)
+        self._ensure_thread()
+        deadline = loop.time() + timeout
+        try:
+            while True:
+                event.clear()  # before reading: a change after the read sets it again
+                cur = await asyncio.to_thread(self.read_version)
+                remaining = deadline - loop.time()
+                if cur > version or remaining <= 0:
+                    return cur
+                try:
+                    await asyncio.wait_for(event.wait(), remaining)
+                except TimeoutError:
+                    pass
+        finally:
+            with self._lock:
+                self._waiters.discard(key)
+
+    def wait_listening(self, timeout: float = 5.0) -> bool:
+        """Block until the LISTEN connection is up (tests); True at once in poll mode."""
+        return self.mode == "poll" or self._listening.wait(timeout)
+
+    def _wake_all(self) -> None:
+        with self._lock:
+            waiters = list(self._waiters)
+        for loop, event in waiters:
+            try:
+                loop.call_soon_threadsafe(event.set)
+            except RuntimeError:  # loop closed: the waiter is gone
+                pass
+
+    # --- the thread -----------------------------------------------------------------------
+    def _ensure_thread(self) -> None:
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                return
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="snapshot-watcher",
+                                            daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout=5)
+
+    def _idle_too_long(self, idle_since: float | None) -> bool:
+        return idle_since is not None and time.monotonic() - idle_since > self.idle_exit_s
+
+    def _has_waiters(self) -> bool:
+        with self._lock:
+            return bool(self._waiters)
+
+    def _run(self) -> None:
+        try:
+            if self.mode == "listen":
+                self._run_listen()
+            else:
+                self._run_poll()
+        except Exception:  # never let the thread die silently
+            log.exception("snapshot.watcher.crashed")
+        finally:
+            self._listening.clear()
+
+    def _check(self) -> None:
+        try:
+            v = self.read_version()
+        except Exception as err:
+            log.warning("snapshot.watcher.read_failed error=%s", type(err).__name__)
+            return
+        if v != self.latest:
+            self.latest = v
+            self._wake_all()
+
+    def _run_poll(self) -> None:
+        idle_since: float | None = None
+        while not self._stop.is_set():
+            if self._has_waiters():
+                idle_since = None
+                self._check()
+            elif idle_since is None:
+                idle_since = time.monotonic()
+            elif self._idle_too_long(idle_since):
+                return
+            self._stop.wait(self.poll_s)
+
+    def _psycopg_url(self) -> str:
+        url = make_url(self.engine.url.render_as_string(hide_password=False))
+        return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+    def _run_listen(self) -> None:
+        import psycopg
+
+        idle_since: float | None = None
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(self._psycopg_url(), autocommit=True) as conn:
+                    conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                    self._listening.set()
+                    log.info("snapshot.watcher.listening channel=%s", NOTIFY_CHANNEL)
+                    self._check()  # anything committed before LISTEN took effect
+                    last_check = time.monotonic()
+                    while not self._stop.is_set():
+                        for note in conn.notifies(timeout=0.5):
+                            self.notifications += 1
+                            self._on_notify(note.payload)
+                        if self._has_waiters():
+                            idle_since = None
+                        elif idle_since is None:
+                            idle_since = time.monotonic()
+                        elif self._idle_too_long(idle_since):
+                            return
+                        if time.monotonic() - last_check > self.safety_poll_s:
+                            self._check()
+                            last_check = time.monotonic()
+            except psycopg.Error as err:
+                self._listening.clear()
+                log.warning("snapshot.watcher.listen_failed error=%s; retrying",
+                            type(err).__name__)
+                self._check()
+                self._stop.wait(2.0)
+
+    def _on_notify(self, payload: Any) -> None:
+        try:
+            v = int(payload)
+        except (TypeError, ValueError):
+            v = self.latest + 1
+        if v > self.latest:
+            self.latest = v
+        self._wake_all()
+
+
+def get_watcher(app: Any) -> VersionWatcher:
+    """The app's watcher, created on first use."""
+    watcher: VersionWatcher | None = getattr(app.state, "snapshot_watcher", None)
+    if watcher is None:
+        with _create_lock:
+            watcher = getattr(app.state, "snapshot_watcher", None)
+            if watcher is None:
+                watcher = VersionWatcher(app.state.db.engine)
+                app.state.snapshot_watcher = watcher
+    return watcher
+
+
+_create_lock = threading.Lock()

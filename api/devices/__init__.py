@@ -1,0 +1,1 @@
+"""Admin management of reader agents: create (with a one-time enrollment token), list, revoke."""

@@ -1,0 +1,47 @@
+"""Admin payloads for devices."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class DeviceCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100)
+    site_id: int | None = None
+    door_ids: list[int] = Field(default_factory=list)
+
+
+class DeviceRevoke(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class DeviceRead(BaseModel):
+    id: uuid.UUID
+    name: str
+    site_id: int | None
+    status: str
+    door_ids: list[int]
+    created_at: datetime
+    enrolled_at: datetime | None
+    revoked_at: datetime | None
+    enrollment_expires_at: datetime | None
+    last_heartbeat_at: datetime | None
+    clock_offset_ms: int | None
+    config_version: int | None
+    snapshot_version: int | None
+    max_seq: int
+    contiguous_seq: int
+    delivered_through: datetime | None
+    open_gaps: list[tuple[int, int]]
+
+
+class DeviceCreated(DeviceRead):
+    # Shown once: only its SHA-256 is stored.
+    enrollment_token: str

@@ -1,0 +1,1 @@
+"""Events from reader agents: ingest (device API) and the admin query API."""

@@ -1,0 +1,321 @@
+"""Storing event batches from a device: idempotent, gap-tracking, hash-chain-verifying.
+
+``ingest`` runs in the request's transaction with the device row locked (``FOR UPDATE`` on
+PostgreSQL; on SQLite a write to the row takes the database write lock first), so two
+batches of one device never race on ``max_seq``, ``contiguous_seq`` or the gaps.
+
+- Each event is inserted with ``INSERT … ON CONFLICT DO NOTHING``: the event id (primary key)
+  and ``(device_id, seq)`` (unique) both make a resent event a no-op.
+- ``max_seq`` is the highest seq stored, ``contiguous_seq`` the highest below which none is
+  missing; every missing range in between is an open ``sequence_gap`` row, closed when filled.
+- The hash chain (``gate.events``) is checked for every new event against its stored or
+  newly stored neighbours; a break (or a seq re-sent with different content) is recorded as
+  an ``alarm`` event of the service (``data.alarm = "chain_broken"``) and reported as
+  ``chain_ok: false``. The events are stored all the same.
+
+Events the service writes itself (those alarms) carry negative sequence numbers, so they
+never collide with the device's own sequence, which starts at 1.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from api.models import Credential, Device, Door, Event, SequenceGap, Staff
+from gate.events import verify_chain
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 1000
+
+
+@dataclass
+class IncomingEvent:
+    """One validated event with the raw JSON object it came from (the chain covers the raw)."""
+
+    id: uuid.UUID
+    seq: int
+    kind: str
+    occurred_at: datetime
+    clock_offset_ms: int | None
+    door_id: int | None
+    credential_ref: str | None
+    staff_id: int | None
+    granted: bool | None
+    reason: str | None
+    data: dict[str, Any]
+    prev_hash: str | None
+    hash: str
+    raw: Mapping[str, Any]
+
+
+@dataclass
+class IngestResult:
+    accepted: int
+    duplicates: int
+    acked_through_seq: int
+    gaps: list[tuple[int, int]]
+    chain_ok: bool
+    broken_at: list[int] = field(default_factory=list)
+
+
+# --- repository functions ---------------------------------------------------------------------
+
+def lock_device(session: Session, device_id: uuid.UUID) -> Device:
+    """Load the device row locked for this transaction."""
+    if session.get_bind().dialect.name == "sqlite":
+        # SQLite has no row locks: a write takes the database write lock (waiting for it).
+        session.execute(update(Device).where(Device.id == device_id)
+                        .values(max_seq=Device.max_seq))
+    return session.execute(
+        select(Device).where(Device.id == device_id).with_for_update()
+        .execution_options(populate_existing=True)).scalar_one()
+
+
+def _insert_ignore(session: Session, rows: list[dict[str, Any]]) -> set[uuid.UUID]:
+    """Insert rows, skipping any that conflict on id or (device_id, seq); the ids inserted."""
+    if not rows:
+        return set()
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        stmt = postgresql.insert(Event).values(rows).on_conflict_do_nothing()
+    elif dialect == "sqlite":
+        stmt = sqlite.insert(Event).values(rows).on_conflict_do_nothing()
+    else:  # pragma: no cover - only the two supported backends
+        raise RuntimeError(f"unsupported database dialect {dialect}")
+    return set(session.execute(stmt.returning(Event.id)).scalars())
+
+
+def _stored_links(session: Session, device_id: uuid.UUID,
+                  seqs: set[int]) -> dict[int, tuple[uuid.UUID, str | None, str | None]]:
+    """seq → (id, hash, prev_hash) of already stored events of the device."""
+    if not seqs:
+        return {}
+    rows = session.execute(select(Event.seq, Event.id, Event.hash, Event.prev_hash)
+                           .where(Event.device_id == device_id, Event.seq.in_(sorted(seqs))))
+    return {s: (i, h, p) for s, i, h, p in rows}
+
+
+def _seqs_after(session: Session, device_id: uuid.UUID, after: int, through: int) -> list[int]:
+    return list(session.execute(
+        select(Event.seq).where(Event.device_id == device_id, Event.seq > after,
+                                Event.seq <= through).order_by(Event.seq)).scalars())
+
+
+def _open_gaps(session: Session, device_id: uuid.UUID) -> list[SequenceGap]:
+    return list(session.execute(
+        select(SequenceGap).where(SequenceGap.device_id == device_id,
+                                  SequenceGap.closed_at.is_(None))
+        .order_by(SequenceGap.first_seq)).scalars())
+
+
+def _next_service_seq(session: Session, device_id: uuid.UUID) -> int:
+    low = session.execute(select(func.min(Event.seq)).where(
+        Event.device_id == device_id, Event.seq < 0)).scalar_one()
+    return (low or 0) - 1
+
+
+def record_service_alarm(session: Session, device_id: uuid.UUID, *, alarm: str, now: datetime,
+                         detail: Mapping[str, Any]) -> Event:
+    """An alarm event written by the service about a device (negative seq). Lock the device
+    row first (``lock_device``)."""
+    ev = Event(id=uuid.uuid4(), device_id=device_id, seq=_next_service_seq(session, device_id),
+               kind="alarm", occurred_at=now, received_at=now,
+               data={"alarm": alarm, "source": "service", **detail})
+    session.add(ev)
+    session.flush()
+    return ev
+
+
+# --- gaps -------------------------------------------------------------------------------------
+
+def _missing_ranges(start: int, end: int, present: Sequence[int]) -> list[tuple[int, int]]:
+    """Ranges of (start, end] not in ``present`` (sorted)."""
+    out: list[tuple[int, int]] = []
+    cursor = start + 1
+    for s in present:
+        if s > cursor:
+            out.append((cursor, s - 1))
+        cursor = max(cursor, s + 1)
+    if cursor <= end:
+        out.append((cursor, end))
+    return out
+
+
+def _subtract(rng: tuple[int, int], covered: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    pieces = [rng]
+    for a, b in covered:
+        nxt: list[tuple[int, int]] = []
+        for x, y in pieces:
+            if b < x or a > y:
+                nxt.append((x, y))
+                continue
+            if x < a:
+                nxt.append((x, a - 1))
+            if b < y:
+                nxt.append((b + 1, y))
+        pieces = nxt
+    return pieces
+
+
+def _intersect(rng: tuple[int, int], ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    out = []
+    for a, b in ranges:
+        x, y = max(rng[0], a), min(rng[1], b)
+        if x <= y:
+            out.append((x, y))
+    return out
+
+
+def _reconcile_gaps(session: Session, device_id: uuid.UUID, missing: list[tuple[int, int]],
+                    now: datetime) -> list[tuple[int, int]]:
+    """Make the open gap rows match ``missing``: close filled ones, split partly filled ones
+    (keeping their detection time), open new ones. Returns the open gaps."""
+    kept: list[tuple[int, int]] = []
+    for row in _open_gaps(session, device_id):
+        rng = (row.first_seq, row.last_seq)
+        remaining = _intersect(rng, missing)
+        if remaining == [rng]:
+            kept.append(rng)
+            continue
+        row.closed_at = now
+        for a, b in remaining:
+            session.add(SequenceGap(device_id=device_id, first_seq=a, last_seq=b,
+                                    detected_at=row.detected_at))
+            kept.append((a, b))
+    for rng in missing:
+        for a, b in _subtract(rng, kept):
+            session.add(SequenceGap(device_id=device_id, first_seq=a, last_seq=b,
+                                    detected_at=now))
+            log.warning("events.ingest.gap device=%s first=%d last=%d", device_id, a, b)
+    session.flush()
+    return missing
+
+
+# --- ingest -----------------------------------------------------------------------------------
+
+def _resolve(session: Session, events: list[IncomingEvent]) -> tuple[
+        set[int], dict[str, int], set[int]]:
+    door_ids = {e.door_id for e in events if e.door_id is not None}
+    refs = {e.credential_ref for e in events if e.credential_ref}
+    staff_ids = {e.staff_id for e in events if e.staff_id is not None}
+    doors = set(session.execute(select(Door.id).where(Door.id.in_(door_ids))).scalars()) \
+        if door_ids else set()
+    cred_staff = dict(session.execute(
+        select(Credential.credential_ref, Credential.staff_id)
+        .where(Credential.credential_ref.in_(refs))).tuples().all()) if refs else {}
+    staff = set(session.execute(select(Staff.id).where(Staff.id.in_(staff_ids))).scalars()) \
+        if staff_ids else set()
+    return doors, cred_staff, staff
+
+
+def _row(device_id: uuid.UUID, e: IncomingEvent, now: datetime, doors: set[int],
+         cred_staff: dict[str, int], staff: set[int]) -> dict[str, Any]:
+    data = dict(e.data)
+    door_id = e.door_id if e.door_id in doors else None
+    if e.door_id is not None and door_id is None:
+        data["reported_door_id"] = e.door_id
+    # The staff member comes from the enrolled credential, never from the device's word alone.
+    if e.credential_ref:
+        staff_id = cred_staff.get(e.credential_ref)
+    else:
+        staff_id = e.staff_id if e.staff_id in staff else None
+    if e.staff_id is not None and staff_id != e.staff_id:
+        data["reported_staff_id"] = e.staff_id
+    return {"id": e.id, "device_id": device_id, "seq": e.seq, "kind": e.kind,
+            "occurred_at": e.occurred_at, "device_clock_offset_ms": e.clock_offset_ms,
+            "received_at": now, "door_id": door_id, "staff_id": staff_id,
+            "credential_ref": e.credential_ref, "granted": e.granted, "reason": e.reason,
+            "data": data, "prev_hash": e.prev_hash, "hash": e.hash}
+
+
+def ingest(session: Session, *, device_id: uuid.UUID, events: list[IncomingEvent],
+           now: datetime) -> IngestResult:
+    """Store one batch from a device (see the module docstring)."""
+    device = lock_device(session, device_id)
+    unique: dict[uuid.UUID, IncomingEvent] = {}
+    seen_seq: set[int] = set()
+    for e in events:
+        if e.id not in unique and e.seq not in seen_seq:
+            unique[e.id] = e
+            seen_seq.add(e.seq)
+    batch = sorted(unique.values(), key=lambda e: e.seq)
+    doors, cred_staff, staff = _resolve(session, batch)
+    inserted_ids = _insert_ignore(
+        session, [_row(device_id, e, now, doors, cred_staff, staff) for e in batch])
+    new = {e.seq: e for e in batch if e.id in inserted_ids}
+    broken: list[tuple[int, str]] = []
+
+    # A seq already stored under a different hash: the device rewrote its history.
+    resent = {e.seq: e for e in batch if e.id not in inserted_ids}
+    for s, (_id, stored_hash, _prev) in _stored_links(session, device_id, set(resent)).items():
+        if stored_hash != resent[s].hash:
+            broken.append((s, "seq_reused"))
+
+    # Sequence state and gaps.
+    if new:
+        device.max_seq = max(device.max_seq, max(new))
+        present = _seqs_after(session, device_id, device.contiguous_seq, device.max_seq)
+        contiguous = device.contiguous_seq
+        for s in present:
+            if s != contiguous + 1:
+                break
+            contiguous = s
+        missing = _missing_ranges(contiguous, device.max_seq, present)
+        if contiguous != device.contiguous_seq:
+            device.contiguous_seq = contiguous
+            head = new.get(contiguous)
+            device.last_event_hash = head.hash if head is not None else \
+                _stored_links(session, device_id, {contiguous})[contiguous][1]
+        gaps = _reconcile_gaps(session, device_id, missing, now)
+    else:
+        gaps = [(g.first_seq, g.last_seq) for g in _open_gaps(session, device_id)]
+
+    # Hash chain: each run of consecutive new events, anchored on the stored neighbours.
+    if new:
+        neighbours = {s - 1 for s in new} | {s + 1 for s in new}
+        stored = _stored_links(session, device_id,
+                               {s for s in neighbours if s > 0 and s not in new})
+        runs: list[list[IncomingEvent]] = []
+        for s in sorted(new):
+            if runs and runs[-1][-1].seq == s - 1:
+                runs[-1].append(new[s])
+            else:
+                runs.append([new[s]])
+        for run in runs:
+            first, last = run[0], run[-1]
+            if first.seq == 1:
+                anchor: str | None = None
+            elif first.seq - 1 in stored:
+                anchor = stored[first.seq - 1][1]
+            else:
+                anchor = first.prev_hash  # predecessor missing: checked when it arrives
+            at = verify_chain([e.raw for e in run], anchor)
+            if at is not None:
+                broken.append((at, "hash_mismatch"))
+            succ = stored.get(last.seq + 1)
+            if succ is not None and succ[2] != last.hash:
+                broken.append((last.seq + 1, "successor_mismatch"))
+    session.flush()
+
+    chain_ok = not broken
+    if broken:
+        seqs = sorted({s for s, _ in broken})
+        log.error("events.ingest.chain_broken device=%s seqs=%s", device_id, seqs[:20])
+        record_service_alarm(session, device_id, alarm="chain_broken", now=now,
+                             detail={"seqs": seqs[:100],
+                                     "problems": [{"seq": s, "problem": p}
+                                                  for s, p in broken[:100]]})
+    return IngestResult(accepted=len(new), duplicates=len(events) - len(new),
+                        acked_through_seq=device.contiguous_seq, gaps=gaps,
+                        chain_ok=chain_ok, broken_at=[s for s, _ in broken])
+

@@ -1,0 +1,1 @@
+"""The signed decision-data snapshot served to reader agents (full and delta)."""

@@ -1,0 +1,109 @@
+"""Building the snapshot a device decides from, signed with the service key.
+
+Scope: the device's own doors; the permissions on them; the groups, staff, credentials and
+schedules those permissions reach; the closed days from 7 days back to 400 days ahead.
+A delta (``since`` given) holds only the credentials changed after ``since`` (plus every
+non-active credential changed after it); every other list is complete.
+
+Deltas select on ``Credential.snapshot_version``. A change that brings a credential into a
+device's scope without touching the credential (a staff member added to a group, a new
+permission) must stamp the credentials concerned: call ``stamp_staff_credentials``.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from api.access.versioning import current
+from api.calendar.service import closed_days
+from api.device_protocol.timefmt import format_time
+from api.models import Credential
+from gate.signing import sign_document
+
+from . import repository
+
+FORMAT = 1
+CLOSED_DAYS_BACK = 7
+CLOSED_DAYS_AHEAD = 400
+
+
+def _iso(dt: datetime | None) -> str | None:
+    return None if dt is None else format_time(dt)
+
+
+def display_name(name: str) -> str:
+    """The family name, shown on the reader display (「山田さん」)."""
+    parts = re.split(r"[\s\u3000]+", name.strip())
+    return parts[0] if parts and parts[0] else name
+
+
+def build_payload(session: Session, *, device_id: uuid.UUID, since: int | None,
+                  now: datetime, tz: ZoneInfo) -> dict[str, Any]:
+    """The snapshot payload for one device (unsigned)."""
+    # Read the version first: data read afterwards is at least this new.
+    version = current(session)
+    if since is not None and (since > version or since < 0):
+        since = None  # unknown version (a reset database?): send everything
+    doors = repository.doors_of_device(session, device_id)
+    door_ids = [d.id for d in doors]
+    permissions = repository.permissions_for_doors(session, door_ids)
+    group_ids = {p.group_id for p in permissions}
+    schedule_ids = {p.schedule_id for p in permissions}
+    groups_of: dict[int, set[int]] = defaultdict(set)
+    for staff_id, group_id in repository.memberships(session, group_ids):
+        groups_of[staff_id].add(group_id)
+    staff = repository.staff_by_ids(session, groups_of.keys())
+    credentials = repository.credentials_for(session, [s.id for s in staff], since)
+    schedules = repository.schedules_by_ids(session, schedule_ids)
+    today = now.astimezone(tz).date()
+    days = closed_days(session, today - timedelta(days=CLOSED_DAYS_BACK),
+                       today + timedelta(days=CLOSED_DAYS_AHEAD))
+    return {
+        "format": FORMAT,
+        "device_id": str(device_id),
+        "version": version,
+        "since": since,
+        "full": since is None,
+        "issued_at": _iso(now),
+        "timezone": tz.key,
+        "doors": [{"id": d.id, "code": d.code, "name": d.name, "mode": d.mode,
+                   "assurance": d.assurance, "lockdown": d.lockdown, "fail_open": d.fail_open}
+                  for d in doors],
+        "credentials": [{"ref": c.credential_ref, "kind": c.kind, "staff_id": c.staff_id,
+                         "status": c.status, "public_key": c.public_key,
+                         "not_after": _iso(c.not_after)} for c in credentials],
+        "staff": [{"id": s.id, "display_name": display_name(s.name),
+                   "active_from": s.active_from.isoformat(),
+                   "active_until": s.active_until.isoformat() if s.active_until else None,
+                   "group_ids": sorted(groups_of[s.id])} for s in staff],
+        "permissions": [{"group_id": p.group_id, "door_id": p.door_id,
+                         "schedule_id": p.schedule_id} for p in permissions],
+        "schedules": [{"id": s.id, "allow_closed_days": s.allow_closed_days,
+                       "windows": [{"weekday": w.weekday, "start_minute": w.start_minute,
+                                    "end_minute": w.end_minute} for w in s.windows]}
+                      for s in schedules],
+        "closed_days": sorted(d.isoformat() for d in days),
+    }
+
+
+def build_signed(session: Session, *, device_id: uuid.UUID, since: int | None, now: datetime,
+                 tz: ZoneInfo, signing_key: Ed25519PrivateKey) -> dict[str, Any]:
+    """The signed snapshot document ``{payload, key_id, signature}``."""
+    payload = build_payload(session, device_id=device_id, since=since, now=now, tz=tz)
+    return sign_document(payload, signing_key)
+
+
+def stamp_staff_credentials(session: Session, staff_ids: list[int], version: int) -> None:
+    """Mark every credential of these staff as changed at ``version`` (scope changes)."""
+    if staff_ids:
+        session.execute(update(Credential).where(Credential.staff_id.in_(staff_ids))
+                        .values(snapshot_version=version))

@@ -22,6 +22,7 @@ __all__ = [
     "BuzzerPattern",
     "BuzzerPatterns",
     "DoorConfig",
+    "IndicatorPins",
     "LedPattern",
     "LedPatterns",
     "LockConfig",
@@ -201,6 +202,19 @@ class DoorConfig(_Strict):
         return self.mode in ("access", "both")
 
 
+class IndicatorPins(_Strict):
+    """GPIO pins of the reader's own LEDs and buzzer (door_io = "gpio"); all optional."""
+
+    green_pin: Pin | None = None
+    red_pin: Pin | None = None
+    buzzer_pin: Pin | None = None
+
+    @field_validator("green_pin", "red_pin", "buzzer_pin")
+    @classmethod
+    def _pin(cls, v: Pin | None) -> Pin | None:
+        return _check_pin(v)
+
+
 def _aid(v: str) -> str:
     v = v.replace(" ", "").upper()
     if not re.fullmatch(r"([0-9A-F]{2}){5,16}", v):
@@ -215,6 +229,7 @@ class _ReaderBase(_Strict):
                                     "sim:NAME")
     door_io: str = Field(default="sim", description="door I/O driver: gpio or sim")
     doors: Annotated[list[DoorConfig], Field(min_length=1, max_length=8)]
+    indicator: IndicatorPins = IndicatorPins()
 
     @field_validator("driver")
     @classmethod
@@ -235,7 +250,9 @@ class _ReaderBase(_Strict):
         dup = sorted({i for i in ids if ids.count(i) > 1})
         if dup:
             raise ValueError(f"door_id {dup[0]} appears twice on this reader")
+        ind = self.indicator
         pins = [p for d in self.doors for p in (d.relay_pin, d.sensor_pin) if p is not None]
+        pins += [p for p in (ind.green_pin, ind.red_pin, ind.buzzer_pin) if p is not None]
         dup_pins = sorted({str(p) for p in pins if pins.count(p) > 1})
         if dup_pins:
             raise ValueError(f"pin {dup_pins[0]} is used twice on this reader")

@@ -212,7 +212,7 @@ def _resolve(session: Session, events: list[IncomingEvent]) -> tuple[
         if door_ids else set()
     cred_staff = dict(session.execute(
         select(Credential.credential_ref, Credential.staff_id)
-        .where(Credential.credential_ref.in_(refs))).tuples().all()) if refs else {}
+        .where(Credential.credential_ref.in_(refs))).all()) if refs else {}
     staff = set(session.execute(select(Staff.id).where(Staff.id.in_(staff_ids))).scalars()) \
         if staff_ids else set()
     return doors, cred_staff, staff

@@ -77,11 +77,11 @@ class SignedDevice:
         return self.http.request(method, full, content=content, headers=headers)
 
     # shortcuts
-    def heartbeat(self, **fields: Any) -> httpx.Response:
+    def heartbeat(self, *, timestamp: int | None = None, **fields: Any) -> httpx.Response:
         body = {"device_time": iso(datetime.now(UTC)), "config_version": 1,
                 "snapshot_version": 0, "outbox_pending": 0, "oldest_pending_at": None,
                 "last_seq": 0, **fields}
-        return self.request("POST", "/heartbeat", body)
+        return self.request("POST", "/heartbeat", body, timestamp=timestamp)
 
     def post_events(self, events: list[dict[str, Any]]) -> httpx.Response:
         return self.request("POST", "/events", {"events": events})

@@ -290,6 +290,13 @@ class TapProcessor:
             except Exception as err:  # the event is stored; report, never crash
                 log.error("agent.door.unlock_failed door=%s error=%s", self.config.door_id,
                           type(err).__name__)
+        signal = getattr(self.door_io, "signal", None)  # LED/buzzer (DoorController)
+        if callable(signal):
+            try:
+                signal("granted" if decision.granted else
+                       "error" if decision.reason is Reason.CARD_ERROR else "denied")
+            except Exception as err:
+                log.warning("agent.door.signal_failed error=%s", type(err).__name__)
         if punch is not None and snap is not None and staff_id is not None:
             text = clock_point.greeting(punch, snap.staff_names.get(staff_id, ""), snap.tz, lang)
         else:
@@ -366,6 +373,31 @@ class ReaderAgent:
         self.uploader.notify()
         return outcome
 
+    def record(self, kind: str, *, door_id: int | None = None,
+               data: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Append a non-tap event (door state, alarm) and wake the uploader."""
+        event = self.outbox.append({
+            "kind": kind, "occurred_at": format_time(self.client.device_now()),
+            "clock_offset_ms": self.client.clock_offset_ms, "door_id": door_id,
+            "data": data or {}})
+        self.uploader.notify()
+        return event
+
+    def record_door_notice(self, notice: Any) -> None:
+        """``DoorController`` ``on_notice``: alarms and refusals become events."""
+        alarm = getattr(notice, "alarm", None)
+        alarm_name = str(getattr(alarm, "value", alarm)) if alarm is not None else None
+        if notice.kind in ("alarm_raised", "alarm_cleared"):
+            self.record("alarm", door_id=notice.door_id,
+                        data={"alarm": alarm_name, "active": notice.kind == "alarm_raised"})
+        else:
+            self.record("alarm", door_id=notice.door_id,
+                        data={"alarm": notice.kind, "detail": notice.detail})
+
+    def record_door_state(self, door_id: int, is_open: bool) -> None:
+        self.record("door_state", door_id=door_id,
+                    data={"state": "open" if is_open else "closed"})
+
     def run(self, source: TapSource, poll_s: float = 0.5) -> None:
         """Serve taps from ``source`` until ``stop`` is set."""
         self.start()
@@ -384,14 +416,15 @@ class ReaderAgent:
     def close(self, timeout: float = 5.0) -> None:
         self.stop.set()
         self.uploader.notify()
-        # The uploader may be between a post and its mark: let it finish. The watcher may sit
-        # in a long-poll; it is a daemon thread and holds nothing that needs flushing.
-        for worker, wait in ((self.uploader, timeout), (self.heartbeat, 0.2),
-                             (self.watcher, 0.1)):
+        # The uploader may be between a post and its mark: let it finish first. Closing the
+        # client then cuts the watcher's long-poll short.
+        for worker, wait in ((self.uploader, timeout), (self.heartbeat, 1.0)):
             if worker.thread is not None:
                 worker.thread.join(wait)
-        self.taps.close()
         self.client.close()
+        if self.watcher.thread is not None:
+            self.watcher.thread.join(1.0)
+        self.taps.close()
         self.outbox.close()
 
 

@@ -1,0 +1,129 @@
+"""Long-poll /snapshot/wait: immediate answer, timeout, and a wake-up within ~1 s of a bump
+made through another database connection (another API process): LISTEN/NOTIFY on PostgreSQL,
+polling on SQLite."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from pathlib import Path
+
+import httpx
+from sqlalchemy import create_engine, text
+from sqlalchemy.orm import Session
+
+from api.access.versioning import bump
+from api.db import make_engine
+from api.device_protocol.watcher import VersionWatcher
+from api.migrate import upgrade
+
+from .signer import enroll
+
+
+def _bump_elsewhere(db_url: str) -> None:
+    """A bump committed through a separate engine, as another API process would."""
+    engine = create_engine(db_url) if not db_url.startswith("sqlite") else make_engine(db_url)
+    try:
+        with Session(engine) as s:
+            bump(s)
+            s.commit()
+    finally:
+        engine.dispose()
+
+
+def test_wait_answers_at_once_when_already_newer(admin, database):
+    dev, _ = enroll(admin)
+    with database.session() as s:
+        bump(s)
+        s.commit()
+    t0 = time.monotonic()
+    r = dev.request("GET", "/snapshot/wait", params={"version": 0, "timeout": 10})
+    assert r.status_code == 200 and r.json() == {"version": 1}
+    assert time.monotonic() - t0 < 2
+    admin.app.state.snapshot_watcher.stop()
+
+
+def test_wait_times_out_with_the_current_version(admin):
+    dev, _ = enroll(admin)
+    t0 = time.monotonic()
+    r = dev.request("GET", "/snapshot/wait", params={"version": 0, "timeout": 1})
+    elapsed = time.monotonic() - t0
+    assert r.json() == {"version": 0} and 0.9 <= elapsed < 4
+    assert dev.request("GET", "/snapshot/wait",
+                       params={"version": 0, "timeout": 31}).status_code == 422
+    admin.app.state.snapshot_watcher.stop()
+
+
+def test_bump_in_another_process_wakes_waiters_quickly(live_server, app, db_url, world):
+    with httpx.Client(base_url=live_server.url, timeout=30,
+                      headers={"Authorization": "Bearer test-admin-token"}) as http:
+        devices = [enroll(http, name=f"r{i}")[0] for i in range(3)]
+        answers: list[tuple[int, float]] = []
+
+        def wait(dev):  # type: ignore[no-untyped-def]
+            with httpx.Client(base_url=live_server.url, timeout=40) as own:
+                me = type(dev)(own, dev.device_id, dev.key)
+                r = me.request("GET", "/snapshot/wait", params={"version": 0, "timeout": 20})
+                answers.append((r.json()["version"], time.monotonic()))
+
+        threads = [threading.Thread(target=wait, args=(d,)) for d in devices]
+        started = time.monotonic()
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + 10
+        while getattr(app.state, "snapshot_watcher", None) is None:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        watcher: VersionWatcher = app.state.snapshot_watcher
+        assert watcher.wait_listening(10)
+        time.sleep(0.8)  # let every waiter make its first read and go to sleep
+        bumped = time.monotonic()
+        _bump_elsewhere(db_url)
+        for t in threads:
+            t.join(30)
+    try:
+        assert len(answers) == 3
+        assert all(v == 1 for v, _ in answers)
+        latencies = [at - bumped for _, at in answers]
+        assert all(at - started > 0.8 for _, at in answers)  # they really waited
+        assert max(latencies) < 2.0, latencies
+        if db_url.startswith("postgresql"):
+            assert watcher.mode == "listen" and watcher.notifications >= 1
+        else:
+            assert watcher.mode == "poll"
+    finally:
+        watcher.stop()
+
+
+def _sqlite_db(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'poll.db'}"
+    upgrade(url)
+    with make_engine(url).begin() as conn:
+        conn.execute(text("INSERT INTO snapshot_counter (id, version, changed_at) "
+                          "SELECT 1, 0, CURRENT_TIMESTAMP WHERE NOT EXISTS "
+                          "(SELECT 1 FROM snapshot_counter WHERE id = 1)"))
+    return url
+
+
+def test_polling_fallback_on_sqlite_wakes_on_a_bump_from_another_connection(tmp_path):
+    url = _sqlite_db(tmp_path)
+    engine = make_engine(url)
+    watcher = VersionWatcher(engine, poll_s=0.2)
+    assert watcher.mode == "poll"
+
+    async def scenario() -> tuple[int, float]:
+        task = asyncio.create_task(watcher.wait_above(0, 10))
+        await asyncio.sleep(0.5)
+        assert not task.done()
+        t0 = time.monotonic()
+        await asyncio.to_thread(_bump_elsewhere, url)
+        version = await task
+        return version, time.monotonic() - t0
+
+    try:
+        version, latency = asyncio.run(scenario())
+        assert version == 1 and latency < 1.5
+    finally:
+        watcher.stop()
+        engine.dispose()

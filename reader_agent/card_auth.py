@@ -1,0 +1,193 @@
+"""The reader's side of a tap: run the card sequence, verify, and say what happened.
+
+:func:`authenticate_staff_ap` — staff card AP v1 challenge–response (docs/card-protocol.md)::
+
+    SELECT AID → SELECT EF 00 01 → READ BINARY (89 bytes, chunked reads tolerated)
+    → look up the ENROLLED key of the credential id → INTERNAL AUTHENTICATE with a fresh
+    challenge → verify with the enrolled key (never the key the card presents)
+
+:func:`authenticate_jpki` — JPKI card+PIN (see its docstring).
+
+Neither raises for anything the card or the reader does: every CardError, malformed response
+or unexpected status word becomes a failed :class:`CardAuthResult` with a reason and a clear
+``detail`` for the event. ``detail`` never contains a PIN, a key or a signature.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from gate.card.apdu import CommandAPDU, ResponseAPDU, ResponseError, parse_response, sw_text
+from gate.card.staff_ap import (
+    DEFAULT_AID,
+    NONCE_LENGTH,
+    RECORD_LENGTH,
+    CredentialRecord,
+    internal_authenticate,
+    make_challenge,
+    read_credential,
+    select_ap,
+    select_credential_file,
+    verify_signature,
+)
+from gate.policy import Reason
+
+from .drivers.base import CardChannel, CardError
+
+__all__ = ["CardAuthResult", "authenticate_staff_ap"]
+
+log = logging.getLogger(__name__)
+
+KIND_STAFF_AP = "staff_ap"
+KIND_JPKI = "jpki_auth"
+
+
+@dataclass(frozen=True)
+class CardAuthResult:
+    """What one card presentation proved.
+
+    ``credential_ref`` is set as soon as the card named a credential (also on most failures,
+    so the event says which card was refused); it is what the card *claims* unless ``ok``.
+    """
+
+    ok: bool
+    kind: str  # "staff_ap" | "jpki_auth"
+    credential_ref: str | None  # staff_ap: hex credential id; jpki_auth: sha256 hex of cert
+    failure: Reason | None
+    detail: str
+    apdus: int = 0  # command APDUs exchanged
+    transport_ms: float = 0.0  # time spent inside channel.transmit (reader + card)
+    total_ms: float = 0.0  # the whole call, our code included
+
+
+class _Fail(Exception):
+    def __init__(self, reason: Reason, detail: str, ref: str | None = None) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+        self.ref = ref
+
+
+class _Exchange:
+    """Times the channel, parses responses, follows 61 xx with GET RESPONSE."""
+
+    def __init__(self, channel: CardChannel) -> None:
+        self.channel = channel
+        self.apdus = 0
+        self.transport_s = 0.0
+
+    def raw(self, apdu: bytes) -> bytes:
+        self.apdus += 1
+        started = time.perf_counter()
+        try:
+            return self.channel.transmit(apdu)
+        finally:
+            self.transport_s += time.perf_counter() - started
+
+    def send(self, command: CommandAPDU) -> ResponseAPDU:
+        response = parse_response(self.raw(command.to_bytes()))
+        data = response.data
+        for _ in range(16):  # 61 xx: more data, fetch it with GET RESPONSE
+            if response.sw1 != 0x61:
+                break
+            response = parse_response(self.raw(CommandAPDU(
+                0x00, 0xC0, 0x00, 0x00, le=response.sw2 or 256).to_bytes()))
+            data += response.data
+        if data is not response.data:
+            response = ResponseAPDU(data, response.sw1, response.sw2)
+        return response
+
+
+def _expect_ok(response: ResponseAPDU, what: str, ref: str | None = None) -> None:
+    if not response.ok:
+        raise _Fail(Reason.CARD_ERROR,
+                    f"{what} answered SW {response.sw:04X} ({sw_text(response.sw)})", ref)
+
+
+def read_record(ex: _Exchange) -> bytes:
+    """READ BINARY the 89-byte credential record from offset 0, following chunked answers."""
+    data = b""
+    retried_le = False
+    le = 256
+    while len(data) < RECORD_LENGTH:
+        response = ex.send(read_credential(len(data)) if le == 256 else
+                           CommandAPDU(0x00, 0xB0, len(data) >> 8, len(data) & 0xFF, le=le))
+        if response.sw1 == 0x6C and not retried_le:  # wrong Le: the card names the right one
+            retried_le = True
+            le = response.sw2 or 256
+            continue
+        if response.sw == 0x6B00 and data:
+            break  # read past the end: the record is shorter than 89 bytes
+        if response.sw not in (0x9000, 0x6282):
+            _expect_ok(response, "READ BINARY")
+        if not response.data:
+            break
+        data += response.data
+        if response.sw == 0x6282:
+            break
+        if ex.apdus > RECORD_LENGTH + 8:
+            raise ResponseError("the card keeps answering READ BINARY with no end")
+    return data[:RECORD_LENGTH] if len(data) > RECORD_LENGTH else data
+
+
+def authenticate_staff_ap(
+    channel: CardChannel,
+    *,
+    lookup_public_key: Callable[[str], bytes | None],
+    reader_id: str,
+    now: datetime,
+    aid: bytes = DEFAULT_AID,
+    rng: Callable[[int], bytes] = os.urandom,
+) -> CardAuthResult:
+    """Staff card AP v1 challenge–response, verified with the enrolled key.
+
+    ``lookup_public_key(credential_ref)`` returns the enrolled SEC1 key from the agent's
+    snapshot, or None for a credential the snapshot does not know.
+    """
+    started = time.perf_counter()
+    ex = _Exchange(channel)
+    ref: str | None = None
+
+    def result(ok: bool, failure: Reason | None, detail: str) -> CardAuthResult:
+        return CardAuthResult(ok, KIND_STAFF_AP, ref, failure, detail, ex.apdus,
+                              round(ex.transport_s * 1000, 3),
+                              round((time.perf_counter() - started) * 1000, 3))
+
+    try:
+        response = ex.send(select_ap(aid))
+        if response.sw == 0x6A82:
+            return result(False, Reason.UNKNOWN_CREDENTIAL,
+                          "no staff card AP on this card (SELECT answered 6A82)")
+        _expect_ok(response, "SELECT staff AP")
+        _expect_ok(ex.send(select_credential_file()), "SELECT credential file")
+        record = CredentialRecord.parse(read_record(ex))
+        ref = record.credential_ref
+        enrolled = lookup_public_key(ref)
+        if enrolled is None:
+            return result(False, Reason.UNKNOWN_CREDENTIAL,
+                          "credential is not enrolled (or not in this reader's snapshot)")
+        nonce = rng(NONCE_LENGTH)
+        challenge = make_challenge(nonce, reader_id, int(now.timestamp()))
+        response = ex.send(internal_authenticate(challenge))
+        _expect_ok(response, "INTERNAL AUTHENTICATE", ref)
+        if not response.data:
+            raise ResponseError("INTERNAL AUTHENTICATE returned no signature")
+        if verify_signature(enrolled, record.credential_id, challenge, response.data):
+            return result(True, None, "challenge signed by the enrolled key")
+        presented = "" if bytes(enrolled) == record.public_key else \
+            "; the card presents a different key than the enrolled one"
+        return result(False, Reason.CARD_AUTH_FAILED,
+                      "signature does not verify with the enrolled key" + presented)
+    except _Fail as fail:
+        return result(False, fail.reason, fail.detail)
+    except CardError as err:
+        log.info("card.auth.card_error kind=staff_ap error=%s", err.code)
+        return result(False, Reason.CARD_ERROR, f"{err.code}: {err}")
+    except ResponseError as err:
+        return result(False, Reason.CARD_ERROR, f"malformed: {err}")
+

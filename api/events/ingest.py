@@ -105,12 +105,6 @@ def _stored_links(session: Session, device_id: uuid.UUID,
     return {s: (i, h, p) for s, i, h, p in rows}
 
 
-def _seqs_after(session: Session, device_id: uuid.UUID, after: int, through: int) -> list[int]:
-    return list(session.execute(
-        select(Event.seq).where(Event.device_id == device_id, Event.seq > after,
-                                Event.seq <= through).order_by(Event.seq)).scalars())
-
-
 def _open_gaps(session: Session, device_id: uuid.UUID) -> list[SequenceGap]:
     return list(session.execute(
         select(SequenceGap).where(SequenceGap.device_id == device_id,
@@ -176,12 +170,12 @@ def _intersect(rng: tuple[int, int], ranges: list[tuple[int, int]]) -> list[tupl
     return out
 
 
-def _reconcile_gaps(session: Session, device_id: uuid.UUID, missing: list[tuple[int, int]],
-                    now: datetime) -> list[tuple[int, int]]:
+def _reconcile_gaps(session: Session, device_id: uuid.UUID, open_rows: list[SequenceGap],
+                    missing: list[tuple[int, int]], now: datetime) -> list[tuple[int, int]]:
     """Make the open gap rows match ``missing``: close filled ones, split partly filled ones
     (keeping their detection time), open new ones. Returns the open gaps."""
     kept: list[tuple[int, int]] = []
-    for row in _open_gaps(session, device_id):
+    for row in open_rows:
         rng = (row.first_seq, row.last_seq)
         remaining = _intersect(rng, missing)
         if remaining == [rng]:
@@ -261,24 +255,30 @@ def ingest(session: Session, *, device_id: uuid.UUID, events: list[IncomingEvent
         if stored_hash != resent[s].hash:
             broken.append((s, "seq_reused"))
 
-    # Sequence state and gaps.
+    # Sequence state and gaps, incrementally: the open gaps are exactly the missing seqs in
+    # (contiguous_seq, max_seq]; new events fill some of them or extend max_seq.
+    open_rows = _open_gaps(session, device_id)
     if new:
-        device.max_seq = max(device.max_seq, max(new))
-        present = _seqs_after(session, device_id, device.contiguous_seq, device.max_seq)
-        contiguous = device.contiguous_seq
-        for s in present:
-            if s != contiguous + 1:
-                break
-            contiguous = s
-        missing = _missing_ranges(contiguous, device.max_seq, present)
+        new_seqs = sorted(new)
+        old_max = device.max_seq
+        missing: list[tuple[int, int]] = []
+        for row in open_rows:
+            inside = [x for x in new_seqs if row.first_seq <= x <= row.last_seq]
+            missing += _missing_ranges(row.first_seq - 1, row.last_seq, inside)
+        if new_seqs[-1] > old_max:
+            missing += _missing_ranges(old_max, new_seqs[-1],
+                                       [x for x in new_seqs if x > old_max])
+            device.max_seq = new_seqs[-1]
+        missing.sort()
+        contiguous = missing[0][0] - 1 if missing else device.max_seq
         if contiguous != device.contiguous_seq:
             device.contiguous_seq = contiguous
             head = new.get(contiguous)
             device.last_event_hash = head.hash if head is not None else \
                 _stored_links(session, device_id, {contiguous})[contiguous][1]
-        gaps = _reconcile_gaps(session, device_id, missing, now)
+        gaps = _reconcile_gaps(session, device_id, open_rows, missing, now)
     else:
-        gaps = [(g.first_seq, g.last_seq) for g in _open_gaps(session, device_id)]
+        gaps = [(g.first_seq, g.last_seq) for g in open_rows]
 
     # Hash chain: each run of consecutive new events, anchored on the stored neighbours.
     if new:

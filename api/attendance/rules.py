@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 JST = ZoneInfo("Asia/Tokyo")
 MINUTES_PER_DAY = 1440
+_MINUTE = timedelta(minutes=1)
 
 Interval = tuple[int, int]
 
@@ -154,13 +155,15 @@ def subtract(a: Sequence[Interval], b: Sequence[Interval]) -> tuple[Interval, ..
 
 
 def intersect(a: Sequence[Interval], b: Sequence[Interval]) -> tuple[Interval, ...]:
+    """Overlap of two normalized interval lists (normalized)."""
     out: list[Interval] = []
     for s, e in a:
         for bs, be in b:
-            lo, hi = max(s, bs), min(e, be)
+            lo = s if s > bs else bs
+            hi = e if e < be else be
             if lo < hi:
                 out.append((lo, hi))
-    return normalize(out)
+    return tuple(out)
 
 
 def total(intervals: Iterable[Interval]) -> int:
@@ -224,7 +227,7 @@ class Correction:
     at: datetime
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DailyLine:
     """One staff-day of attendance (日次勤務実績)."""
 
@@ -266,14 +269,6 @@ FLAG_JA = {"late": "遅刻", "early": "早退", "missing_in": "出勤打刻漏�
            "absent": "記録なし", "corrected": "訂正あり"}
 
 
-def _single_punch_is_in(p: Point, m: int, schedule: Interval) -> bool:
-    if p.hint == "in":
-        return True
-    if p.hint == "out":
-        return False
-    return m < (schedule[0] + schedule[1]) // 2
-
-
 def compute_day(day: date, day_type: DayType, points: Sequence[Point], *, now: datetime,
                 pattern: WorkPattern = DEFAULT_PATTERN,
                 corrections: Sequence[Correction] = (),
@@ -283,70 +278,108 @@ def compute_day(day: date, day_type: DayType, points: Sequence[Point], *, now: d
     First clock punch = 出勤, last = 退勤. A single punch is an 出勤 or a 退勤 by its hint or by
     which half of the scheduled day it falls in; the other one is then missing. Because points
     are grouped per business day, a forgotten 退勤 never flips the next day's punches. Door taps
-    extend the time on the premises (在庁) but never make a punch."""
+    extend the time on the premises (在庁) but never make a punch. Times count in whole minutes
+    (seconds truncated)."""
     start0 = day_start(day, cfg)
-    schedule = pattern.schedule(cfg)
-    brk = pattern.break_interval(cfg)
-    clock: list[tuple[int, Point]] = []
+    clock: list[tuple[int, str | None]] = []
     door: list[int] = []
     for p in points:
         m = int((p.at - start0).total_seconds() // 60)
         if p.source == "clock":
-            clock.append((m, p))
+            clock.append((m, p.hint))
         else:
             door.append(m)
     clock.sort(key=lambda t: t[0])
-    first_in: datetime | None = None
-    last_out: datetime | None = None
-    in_m = out_m = None
+    fixes = [(c.kind, int((c.at - start0).total_seconds() // 60)) for c in corrections]
+    now_m = int((now - start0).total_seconds() // 60)
+    return compute_day_minutes(day, day_type, clock, door, fixes, now_m,
+                               PatternAxis.of(pattern, cfg), start0)
+
+
+@dataclass(frozen=True)
+class PatternAxis:
+    """A work pattern placed on the business-day axis (precomputed once per pattern)."""
+
+    schedule: Interval
+    breaks: tuple[Interval, ...]
+    sched: tuple[Interval, ...]
+    scheduled_minutes: int
+
+    @classmethod
+    def of(cls, pattern: WorkPattern, cfg: RuleConfig = DEFAULT_CONFIG) -> PatternAxis:
+        schedule = pattern.schedule(cfg)
+        brk = pattern.break_interval(cfg)
+        return cls(schedule, normalize([brk]) if brk else (), normalize([schedule]),
+                   pattern.scheduled_minutes)
+
+
+def compute_day_minutes(day: date, day_type: DayType, clock: Sequence[tuple[int, str | None]],
+                        door: Sequence[int], corrections: Sequence[tuple[str, int]], now_m: int,
+                        axis: PatternAxis, start0: datetime) -> DailyLine:
+    """``compute_day`` on minutes since ``start0``, the business-day start (clock sorted)."""
+    schedule = axis.schedule
+    in_m: int | None = None
+    out_m: int | None = None
     in_src = out_src = None
     if len(clock) >= 2:
-        in_m, first_in, in_src = clock[0][0], clock[0][1].at, "clock"
-        out_m, last_out, out_src = clock[-1][0], clock[-1][1].at, "clock"
+        in_m, in_src = clock[0][0], "clock"
+        out_m, out_src = clock[-1][0], "clock"
     elif len(clock) == 1:
-        m, p = clock[0]
-        if _single_punch_is_in(p, m, schedule):
-            in_m, first_in, in_src = m, p.at, "clock"
+        m, hint = clock[0]
+        is_in = hint == "in" or (hint != "out" and m < (schedule[0] + schedule[1]) // 2)
+        if is_in:
+            in_m, in_src = m, "clock"
         else:
-            out_m, last_out, out_src = m, p.at, "clock"
-    corrected = False
-    for c in corrections:
-        m = int((c.at - start0).total_seconds() // 60)
-        corrected = True
-        if c.kind == "in":
-            in_m, first_in, in_src = m, c.at, "correction"
+            out_m, out_src = m, "clock"
+    for kind, m in corrections:
+        if kind == "in":
+            in_m, in_src = m, "correction"
         else:
-            out_m, last_out, out_src = m, c.at, "correction"
+            out_m, out_src = m, "correction"
     if in_m is not None and out_m is not None and out_m < in_m:
-        in_m, out_m = out_m, in_m
-        first_in, last_out = last_out, first_in
-        in_src, out_src = out_src, in_src
-    day_end = start0 + timedelta(days=1)
-    in_progress = first_in is not None and last_out is None and now < day_end
-    missing_out = first_in is not None and last_out is None and not in_progress
-    missing_in = last_out is not None and first_in is None
-    # Time on the premises: punches (or corrections) with door presence around them.
-    seen = [m for m in (in_m, out_m) if m is not None] + door
-    premises: Interval | None = (min(seen), max(seen)) if len(seen) >= 2 else None
-    presence = normalize([premises]) if premises else ()
-    breaks = normalize([brk]) if brk else ()
-    scheduled_here = day_type is DayType.WORKDAY
-    sched = normalize([schedule]) if scheduled_here else ()
-    break_minutes = total(intersect(presence, breaks))
-    worked_in = total(subtract(intersect(presence, sched), breaks))
-    unscheduled = subtract(subtract(presence, sched), breaks)
-    late = bool(scheduled_here and in_m is not None and in_m > schedule[0])
-    early = bool(scheduled_here and out_m is not None and out_m < schedule[1])
+        in_m, out_m, in_src, out_src = out_m, in_m, out_src, in_src
+    over = now_m >= MINUTES_PER_DAY
+    in_progress = in_m is not None and out_m is None and not over
+    missing_out = in_m is not None and out_m is None and over
+    missing_in = out_m is not None and in_m is None
+    if door:
+        seen = [m for m in (in_m, out_m) if m is not None]
+        seen.extend(door)
+        premises: Interval | None = (min(seen), max(seen)) if len(seen) >= 2 else None
+    elif in_m is not None and out_m is not None:
+        premises = (in_m, out_m)
+    else:
+        premises = None
+    workday = day_type is DayType.WORKDAY
+    if premises is None or premises[0] == premises[1]:
+        break_minutes = worked_in = 0
+        unscheduled: tuple[Interval, ...] = ()
+        pm = 0
+    else:
+        presence = (premises,)
+        breaks = axis.breaks
+        break_minutes = total(intersect(presence, breaks))
+        if workday:
+            worked_in = total(subtract(intersect(presence, axis.sched), breaks))
+            unscheduled = subtract(subtract(presence, axis.sched), breaks)
+        else:
+            worked_in = 0
+            unscheduled = subtract(presence, breaks)
+        pm = premises[1] - premises[0]
+    corrected = bool(corrections)
     return DailyLine(
-        business_date=day, day_type=day_type, first_in=first_in, last_out=last_out,
-        in_source=in_src, out_source=out_src, premises=premises,
-        premises_minutes=premises[1] - premises[0] if premises else 0,
+        business_date=day, day_type=day_type,
+        first_in=None if in_m is None else start0 + _MINUTE * in_m,
+        last_out=None if out_m is None else start0 + _MINUTE * out_m,
+        in_source=in_src, out_source=out_src, premises=premises, premises_minutes=pm,
         break_minutes=break_minutes,
-        scheduled_minutes=pattern.scheduled_minutes if scheduled_here else 0,
-        worked_in_schedule_minutes=worked_in, unscheduled=unscheduled, late=late, early=early,
+        scheduled_minutes=axis.scheduled_minutes if workday else 0,
+        worked_in_schedule_minutes=worked_in, unscheduled=unscheduled,
+        late=workday and in_m is not None and in_m > schedule[0],
+        early=workday and out_m is not None and out_m < schedule[1],
         missing_in=missing_in, missing_out=missing_out, in_progress=in_progress,
         no_clock=not clock and bool(door) and not corrected,
-        absent=scheduled_here and not clock and not door and not corrected and now >= day_end,
+        absent=workday and not clock and not door and not corrected and over,
         corrected=corrected, punches=len(clock))
 
 

@@ -4,7 +4,7 @@ from .access import AccessGroup, AccessGroupMember, ClosedDay, Permission, Sched
 from .attendance import (
     AttendanceAmendment,
     AttendanceCorrection,
-    AttendanceFrozenDay,
+    AttendanceFrozenMonth,
     DayOverride,
     DepartmentSupervisor,
     StaffWorkPattern,
@@ -16,6 +16,18 @@ from .credential import Credential
 from .device import Device, DeviceDoor, DeviceNonce, SequenceGap
 from .event import Event
 from .export import ExportProfile, ExportRun
+from .facility import (
+    Booking,
+    Facility,
+    IssuedPin,
+    LockAlert,
+    LockCommand,
+    LockLogEntry,
+    LockTelemetry,
+    PinMaster,
+    SmartLock,
+    WebhookReceipt,
+)
 from .org import Department, Staff
 from .overtime import Divergence, OvertimeRequest
 from .site import Door, Site
@@ -25,9 +37,10 @@ __all__ = [
     "AccessGroupMember",
     "AttendanceAmendment",
     "AttendanceCorrection",
-    "AttendanceFrozenDay",
+    "AttendanceFrozenMonth",
     "AuditLog",
     "Base",
+    "Booking",
     "ClosedDay",
     "Credential",
     "DayOverride",
@@ -39,16 +52,25 @@ __all__ = [
     "Divergence",
     "Door",
     "Event",
+    "IssuedPin",
+    "LockAlert",
+    "LockCommand",
+    "LockLogEntry",
+    "LockTelemetry",
     "ExportProfile",
     "ExportRun",
+    "Facility",
     "OvertimeRequest",
     "Permission",
+    "PinMaster",
     "Schedule",
     "ScheduleWindow",
     "SequenceGap",
     "Site",
+    "SmartLock",
     "SnapshotCounter",
     "Staff",
     "StaffWorkPattern",
+    "WebhookReceipt",
     "WorkPattern",
 ]

@@ -94,17 +94,20 @@ class DepartmentSupervisor(Base):
     effective_until: Mapped[date | None] = mapped_column(default=None)
 
 
-class AttendanceFrozenDay(Base):
-    """A staff-day line as a final export showed it. Exported months never change silently."""
+class AttendanceFrozenMonth(Base):
+    """A staff-month as a final export showed it (its day lines, keyed by ISO date).
 
-    __tablename__ = "attendance_frozen_day"
-    __table_args__ = (UniqueConstraint("staff_id", "business_date"),)
+    Exported months never change silently: later differences become amendments."""
+
+    __tablename__ = "attendance_frozen_month"
+    __table_args__ = (UniqueConstraint("staff_id", "month_start"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"))
-    business_date: Mapped[date] = mapped_column(index=True)
+    month_start: Mapped[date] = mapped_column(index=True)
     export_run_id: Mapped[int] = mapped_column(ForeignKey("export_run.id"))
-    line: Mapped[dict[str, Any]] = mapped_column(JSON)
+    frozen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    lines: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
 class AttendanceAmendment(Base):

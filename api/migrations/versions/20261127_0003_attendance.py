@@ -2,7 +2,7 @@
 
 Revision ID: 0003
 Revises: 0001
-Create Date: 2026-11-27 05:58:30.018920
+Create Date: 2026-11-27 05:59:19.636794
 """
 from collections.abc import Sequence
 
@@ -93,19 +93,20 @@ def upgrade() -> None:
     with op.batch_alter_table('attendance_correction', schema=None) as batch_op:
         batch_op.create_index('ix_attendance_correction_staff_day', ['staff_id', 'business_date'], unique=False)
 
-    op.create_table('attendance_frozen_day',
+    op.create_table('attendance_frozen_month',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('staff_id', sa.Integer(), nullable=False),
-    sa.Column('business_date', sa.Date(), nullable=False),
+    sa.Column('month_start', sa.Date(), nullable=False),
     sa.Column('export_run_id', sa.Integer(), nullable=False),
-    sa.Column('line', sa.JSON(), nullable=False),
-    sa.ForeignKeyConstraint(['export_run_id'], ['export_run.id'], name=op.f('fk_attendance_frozen_day_export_run_id_export_run')),
-    sa.ForeignKeyConstraint(['staff_id'], ['staff.id'], name=op.f('fk_attendance_frozen_day_staff_id_staff'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_attendance_frozen_day')),
-    sa.UniqueConstraint('staff_id', 'business_date', name=op.f('uq_attendance_frozen_day_staff_id_business_date'))
+    sa.Column('frozen_at', api.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('lines', sa.JSON(), nullable=False),
+    sa.ForeignKeyConstraint(['export_run_id'], ['export_run.id'], name=op.f('fk_attendance_frozen_month_export_run_id_export_run')),
+    sa.ForeignKeyConstraint(['staff_id'], ['staff.id'], name=op.f('fk_attendance_frozen_month_staff_id_staff'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_attendance_frozen_month')),
+    sa.UniqueConstraint('staff_id', 'month_start', name=op.f('uq_attendance_frozen_month_staff_id_month_start'))
     )
-    with op.batch_alter_table('attendance_frozen_day', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_attendance_frozen_day_business_date'), ['business_date'], unique=False)
+    with op.batch_alter_table('attendance_frozen_month', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_attendance_frozen_month_month_start'), ['month_start'], unique=False)
 
     op.create_table('day_override',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -217,10 +218,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_day_override_day'))
 
     op.drop_table('day_override')
-    with op.batch_alter_table('attendance_frozen_day', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_attendance_frozen_day_business_date'))
+    with op.batch_alter_table('attendance_frozen_month', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_attendance_frozen_month_month_start'))
 
-    op.drop_table('attendance_frozen_day')
+    op.drop_table('attendance_frozen_month')
     with op.batch_alter_table('attendance_correction', schema=None) as batch_op:
         batch_op.drop_index('ix_attendance_correction_staff_day')
 

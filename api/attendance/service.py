@@ -1,0 +1,401 @@
+"""Attendance service: loads a period in bulk, applies the pure rules, returns day lines.
+
+The demo and the console call :func:`daily_lines` (one staff member, one day); exports and the
+benchmark call :func:`compute_period` (every staff member, a month, a handful of queries)."""
+
+from __future__ import annotations
+
+import calendar as _cal
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from api.audit.service import record
+from api.calendar.service import closed_days
+from api.errors import BadRequest, Conflict, NotFound
+from api.models import AttendanceCorrection, DayOverride, Staff, StaffWorkPattern
+from api.models import WorkPattern as WorkPatternRow
+from api.models.base import utcnow
+
+from . import repository as repo
+from .config import rule_config
+from .rules import (
+    DAY_TYPE_JA,
+    DEFAULT_PATTERN,
+    FLAG_JA,
+    MINUTES_PER_DAY,
+    DailyLine,
+    DayType,
+    Interval,
+    OvertimeDay,
+    PatternAxis,
+    RuleConfig,
+    WorkPattern,
+    classify_day,
+    compute_day_minutes,
+    day_start,
+    month_buckets,
+    normalize,
+    total,
+)
+
+_REPEAT_MS = 60_000
+_DAY_MS = 86_400_000
+
+
+@dataclass(frozen=True, slots=True)
+class StaffInfo:
+    id: int
+    number: str
+    name: str
+    kana: str
+    dept_code: str
+    dept_name: str
+    overtime_class: str
+    department_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class DayResult:
+    staff_id: int
+    line: DailyLine
+    approved: tuple[Interval, ...]
+    paid: tuple[Interval, ...]
+    divergence: int
+    schedule: Interval
+
+
+@dataclass
+class PeriodResult:
+    start: date
+    end: date
+    cfg: RuleConfig
+    staff: dict[int, StaffInfo]
+    days: dict[int, list[DayResult]] = field(default_factory=dict)
+
+    def buckets(self, staff_id: int) -> dict[str, int]:
+        return month_buckets((OvertimeDay(r.line.business_date, r.line.day_type, r.paid,
+                                          r.schedule) for r in self.days.get(staff_id, ())),
+                             self.cfg)
+
+
+def month_bounds(month: str | date) -> tuple[date, date]:
+    """First and last day of a month given as ``YYYY-MM`` or any date in it."""
+    if isinstance(month, str):
+        try:
+            y, m = (int(x) for x in month.split("-"))
+            first = date(y, m, 1)
+        except ValueError as err:
+            raise BadRequest(f"month must be YYYY-MM, got {month!r}", field="month") from err
+    else:
+        first = month.replace(day=1)
+    return first, first.replace(day=_cal.monthrange(first.year, first.month)[1])
+
+
+def _pattern_from_row(row: WorkPatternRow) -> WorkPattern:
+    return WorkPattern(row.code, row.start_time, row.end_time, row.break_start, row.break_end)
+
+
+def compute_period(session: Session, start: date, end: date, *,
+                   staff_ids: Sequence[int] | None = None, now: datetime | None = None,
+                   cfg: RuleConfig | None = None) -> PeriodResult:
+    """Every active staff member's day lines for [start, end], from a handful of bulk queries."""
+    cfg = cfg or rule_config()
+    now = now or utcnow()
+    staff_rows = repo.staff_in_period(session, start, end, staff_ids)
+    result = PeriodResult(start, end, cfg, {})
+    ids = None if staff_ids is None else [r[0] for r in staff_rows]
+    active: dict[int, tuple[date, date | None]] = {}
+    pattern_code: dict[int, str] = {}
+    for r in staff_rows:
+        result.staff[r[0]] = StaffInfo(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[10])
+        active[r[0]] = (r[8], r[9])
+        pattern_code[r[0]] = r[7]
+    # Calendar: day types for everyone, then per-staff overrides (振替, 代休日).
+    holidays = closed_days(session, start, end)
+    days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
+    global_over: dict[date, DayType] = {}
+    staff_over: dict[int, dict[date, DayType]] = defaultdict(dict)
+    for o in repo.overrides(session, start, end):
+        (global_over if o.staff_id is None else staff_over[o.staff_id])[o.day] = DayType(o.day_type)
+    base_types = {d: classify_day(d, holidays=holidays, overrides=global_over, cfg=cfg)
+                  for d in days}
+    # Work patterns by code, and per-staff assignments with effective dates.
+    patterns = {p.code: PatternAxis.of(_pattern_from_row(p), cfg)
+                for p in repo.work_patterns(session)}
+    default_axis = patterns.get("standard") or PatternAxis.of(DEFAULT_PATTERN, cfg)
+    by_id = {p.id: p.code for p in repo.work_patterns(session)}
+    assigned: dict[int, list[tuple[date, date | None, str]]] = defaultdict(list)
+    for a in repo.pattern_assignments(session, start, end):
+        assigned[a.staff_id].append((a.effective_from, a.effective_until, by_id[a.work_pattern_id]))
+    # Day starts on the epoch-ms axis.
+    starts = {d: day_start(d, cfg) for d in days}
+    start_ms = {d: int(s.timestamp() * 1000) for d, s in starts.items()}
+    first_ms = start_ms[start]
+    end_ms = int(day_start(end + timedelta(days=1), cfg).timestamp() * 1000)
+    uniform = all(start_ms[d] - first_ms == i * _DAY_MS for i, d in enumerate(days))
+    ms_to_day = {i: d for i, d in enumerate(days)}
+    # Points, grouped per staff and business day, repeats within 60 s demoted to presence.
+    grouped: dict[int, dict[date, tuple[list[tuple[int, str | None]], list[int]]]] = {}
+    last_clock: dict[tuple[int, date], int] = {}
+    t0 = starts[start] - timedelta(hours=1)
+    t1 = day_start(end + timedelta(days=1), cfg) + timedelta(hours=1)
+    for sid, ms, kind, data in repo.point_rows(session, t0, t1, ids):
+        if ms < first_ms or ms >= end_ms or sid not in result.staff:
+            continue
+        if uniform:
+            idx = (ms - first_ms) // _DAY_MS
+            d = ms_to_day[idx]
+        else:
+            d = max(x for x in days if start_ms[x] <= ms)
+        minute = (ms - start_ms[d]) // 60_000
+        per = grouped.setdefault(sid, {})
+        slot = per.get(d)
+        if slot is None:
+            slot = per[d] = ([], [])
+        hint = data.get("punch") if kind == "clock_punch" and data else None
+        if kind == "clock_punch" and hint != "repeat":
+            prev = last_clock.get((sid, d))
+            if prev is None or ms - prev >= _REPEAT_MS:
+                last_clock[(sid, d)] = ms
+                slot[0].append((minute, hint))
+                continue
+        slot[1].append(minute)
+    fixes: dict[tuple[int, date], list[tuple[str, int]]] = defaultdict(list)
+    for c in repo.approved_corrections(session, start, end):
+        m = int((c.corrected_at - starts[c.business_date]).total_seconds() // 60)
+        fixes[(c.staff_id, c.business_date)].append((c.kind, m))
+    approved: dict[tuple[int, date], list[Interval]] = defaultdict(list)
+    for sid, wd, s_at, e_at, _special in repo.approved_overtime(session, start, end, ids):
+        s0 = starts[wd]
+        a = max(0, int((s_at - s0).total_seconds() // 60))
+        b = min(MINUTES_PER_DAY, int((e_at - s0).total_seconds() // 60))
+        approved[(sid, wd)].append((a, b))
+    empty: tuple[list[tuple[int, str | None]], list[int]] = ([], [])
+    for sid in result.staff:
+        a_from, a_until = active[sid]
+        per = grouped.get(sid, {})
+        over = staff_over.get(sid)
+        code = pattern_code[sid]
+        assigns = assigned.get(sid)
+        out: list[DayResult] = []
+        for d in days:
+            if d < a_from or (a_until is not None and d > a_until):
+                continue
+            s0 = starts[d]
+            now_m = int((now - s0).total_seconds() // 60)
+            if now_m < 0:
+                break
+            axis = patterns.get(code, default_axis)
+            if assigns:
+                for f, u, c in assigns:
+                    if f <= d and (u is None or d <= u):
+                        axis = patterns.get(c, default_axis)
+            dt = over[d] if over and d in over else base_types[d]
+            clock, door = per.get(d, empty)
+            line = compute_day_minutes(d, dt, clock, door, fixes.get((sid, d), ()), now_m, axis,
+                                       s0)
+            appr = approved.get((sid, d))
+            if appr:
+                ap = normalize(appr)
+                paid = _intersect(line.unscheduled, ap)
+            else:
+                ap = paid = ()
+            out.append(DayResult(sid, line, ap, paid, line.unscheduled_minutes - total(paid),
+                                 axis.schedule))
+        result.days[sid] = out
+    return result
+
+
+def _intersect(a: Sequence[Interval], b: Sequence[Interval]) -> tuple[Interval, ...]:
+    from .rules import intersect
+
+    return intersect(a, b)
+
+
+def daily_lines(session: Session, staff_id: int, day: date, *,
+                now: datetime | None = None) -> DailyLine:
+    """The day's attendance line of one staff member (出勤, 退勤, 在庁時間, flags)."""
+    res = compute_period(session, day, day, staff_ids=[staff_id], now=now)
+    lines = res.days.get(staff_id)
+    if not lines:
+        raise NotFound(f"staff {staff_id} has no attendance on {day}", field="staff_id")
+    return lines[0].line
+
+
+def hhmm(line_time: datetime | None, day: date, cfg: RuleConfig) -> str:
+    """Local clock time, written past midnight as 24:00+ (e.g. 25:30) on its business day."""
+    if line_time is None:
+        return ""
+    local = line_time.astimezone(cfg.tz)
+    minutes = local.hour * 60 + local.minute + (local.date() - day).days * MINUTES_PER_DAY
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def duration(minutes: int) -> str:
+    return f"{minutes // 60}:{minutes % 60:02d}"
+
+
+def format_line(line: DailyLine, name: str = "", lang: str = "ja",
+                cfg: RuleConfig | None = None) -> str:
+    """One printable line, e.g. ``2026-11-27 勤務日 出勤 08:27 退勤 17:32 在庁 9:05``."""
+    cfg = cfg or rule_config()
+    d = line.business_date
+    if lang == "en":
+        flags = ", ".join(line.flags)
+        return (f"{d} {line.day_type.value} in {hhmm(line.first_in, d, cfg) or '--:--'} "
+                f"out {hhmm(line.last_out, d, cfg) or '--:--'} on premises "
+                f"{duration(line.premises_minutes)}{' [' + flags + ']' if flags else ''}").strip()
+    flags = "・".join(FLAG_JA[f] for f in line.flags)
+    who = f"{name} " if name else ""
+    return (f"{who}{d} {DAY_TYPE_JA[line.day_type]} 出勤 {hhmm(line.first_in, d, cfg) or '--:--'} "
+            f"退勤 {hhmm(line.last_out, d, cfg) or '--:--'} 在庁 {duration(line.premises_minutes)}"
+            f"{' [' + flags + ']' if flags else ''}")
+
+
+def line_record(res: DayResult, cfg: RuleConfig) -> dict[str, Any]:
+    """The JSON-able record of a staff-day: what the daily export shows and what is frozen."""
+    ln = res.line
+    d = ln.business_date
+    return {
+        "date": d.isoformat(), "day_type": ln.day_type.value,
+        "in": hhmm(ln.first_in, d, cfg), "out": hhmm(ln.last_out, d, cfg),
+        "in_source": ln.in_source or "", "out_source": ln.out_source or "",
+        "premises": ln.premises_minutes, "break": ln.break_minutes,
+        "scheduled": ln.scheduled_minutes, "worked": ln.worked_in_schedule_minutes,
+        "unscheduled": ln.unscheduled_minutes, "approved": total(res.approved),
+        "overtime": total(res.paid), "divergence": res.divergence,
+        "paid": [list(iv) for iv in res.paid], "schedule": list(res.schedule),
+        "flags": list(ln.flags),
+    }
+
+
+# --- corrections, work patterns, day overrides (admin) -------------------------------------------
+
+def get_staff_or_raise(session: Session, staff_id: int) -> Staff:
+    staff = session.get(Staff, staff_id)
+    if staff is None:
+        raise NotFound(f"staff {staff_id} not found", field="staff_id")
+    return staff
+
+
+def create_correction(session: Session, *, staff_id: int, business_date: date, kind: str,
+                      corrected_at: datetime, reason: str, author: str) -> AttendanceCorrection:
+    """A correction request; the punch events themselves are never changed."""
+    get_staff_or_raise(session, staff_id)
+    if kind not in ("in", "out"):
+        raise BadRequest("kind must be 'in' or 'out'", field="kind")
+    if not reason.strip():
+        raise BadRequest("a reason is required", field="reason")
+    if corrected_at.tzinfo is None:
+        raise BadRequest("corrected_at needs a timezone", field="corrected_at")
+    cfg = rule_config()
+    s0 = day_start(business_date, cfg)
+    if not (s0 <= corrected_at < s0 + timedelta(days=1)):
+        raise BadRequest("corrected_at lies outside the business day", field="corrected_at")
+    row = AttendanceCorrection(staff_id=staff_id, business_date=business_date, kind=kind,
+                               corrected_at=corrected_at.astimezone(UTC), reason=reason,
+                               author=author)
+    session.add(row)
+    session.flush()
+    record(session, actor=author, action="attendance.correction.create",
+           entity="attendance_correction", entity_id=row.id, after=_correction_dict(row))
+    return row
+
+
+def decide_correction(session: Session, correction_id: int, *, approve: bool,
+                      approver: str) -> AttendanceCorrection:
+    row = session.get(AttendanceCorrection, correction_id, with_for_update=True)
+    if row is None:
+        raise NotFound(f"correction {correction_id} not found", field="correction_id")
+    if row.status != "pending":
+        raise Conflict(f"correction {correction_id} is already {row.status}")
+    if approver == row.author:
+        raise Conflict("the author of a correction cannot approve it", field="approver")
+    before = _correction_dict(row)
+    row.status = "approved" if approve else "rejected"
+    row.approver = approver
+    row.decided_at = utcnow()
+    session.flush()
+    record(session, actor=approver, action=f"attendance.correction.{row.status}",
+           entity="attendance_correction", entity_id=row.id, before=before,
+           after=_correction_dict(row))
+    return row
+
+
+def _correction_dict(row: AttendanceCorrection) -> dict[str, Any]:
+    return {"staff_id": row.staff_id, "business_date": row.business_date.isoformat(),
+            "kind": row.kind, "corrected_at": row.corrected_at.isoformat(),
+            "reason": row.reason, "status": row.status, "approver": row.approver}
+
+
+def create_work_pattern(session: Session, *, actor: str, **fields: Any) -> WorkPatternRow:
+    row = WorkPatternRow(**fields)
+    if row.end_time == row.start_time:
+        raise BadRequest("end_time must differ from start_time", field="end_time")
+    session.add(row)
+    session.flush()
+    record(session, actor=actor, action="attendance.work_pattern.create", entity="work_pattern",
+           entity_id=row.id, after={k: str(v) for k, v in fields.items()})
+    return row
+
+
+def assign_work_pattern(session: Session, *, actor: str, staff_id: int, code: str,
+                        effective_from: date, effective_until: date | None) -> StaffWorkPattern:
+    get_staff_or_raise(session, staff_id)
+    pattern = next((p for p in repo.work_patterns(session) if p.code == code), None)
+    if pattern is None:
+        raise NotFound(f"work pattern {code!r} not found", field="code")
+    row = StaffWorkPattern(staff_id=staff_id, work_pattern_id=pattern.id,
+                           effective_from=effective_from, effective_until=effective_until)
+    session.add(row)
+    session.flush()
+    record(session, actor=actor, action="attendance.work_pattern.assign",
+           entity="staff_work_pattern", entity_id=row.id,
+           after={"staff_id": staff_id, "code": code, "from": effective_from.isoformat()})
+    return row
+
+
+def create_override(session: Session, *, actor: str, staff_id: int | None, day: date,
+                    day_type: str, kind: str, linked_day: date | None,
+                    note: str | None) -> list[DayOverride]:
+    """A day-type override. 振替 (kind furikae) with a linked day writes both halves:
+    ``day`` becomes ``day_type`` and ``linked_day`` the opposite (勤務日 ↔ 週休日)."""
+    try:
+        dt = DayType(day_type)
+    except ValueError as err:
+        raise BadRequest(f"unknown day_type {day_type!r}", field="day_type") from err
+    if staff_id is not None:
+        get_staff_or_raise(session, staff_id)
+    rows = [DayOverride(staff_id=staff_id, day=day, day_type=dt.value, kind=kind,
+                        linked_day=linked_day, note=note)]
+    if kind == "furikae":
+        if linked_day is None:
+            raise BadRequest("振替 needs linked_day", field="linked_day")
+        if dt not in (DayType.WORKDAY, DayType.WEEKLY_OFF):
+            raise BadRequest("振替 swaps 勤務日 and 週休日", field="day_type")
+        lo, hi = day - timedelta(weeks=4), day + timedelta(weeks=8)
+        if not (lo <= linked_day <= hi):
+            raise BadRequest("振替 must fall 4 weeks before to 8 weeks after", field="linked_day")
+        other = DayType.WORKDAY if dt is DayType.WEEKLY_OFF else DayType.WEEKLY_OFF
+        rows.append(DayOverride(staff_id=staff_id, day=linked_day, day_type=other.value,
+                                kind=kind, linked_day=day, note=note))
+    if kind == "daikyu":
+        if dt is not DayType.COMPENSATORY or linked_day is None:
+            raise BadRequest("代休日 needs day_type compensatory and the worked 休日 as linked_day",
+                             field="linked_day")
+        if not (linked_day < day <= linked_day + timedelta(weeks=8)):
+            raise BadRequest("代休日 must fall within 8 weeks after the worked 休日",
+                             field="day")
+    session.add_all(rows)
+    session.flush()
+    for r in rows:
+        record(session, actor=actor, action="attendance.day_override.create",
+               entity="day_override", entity_id=r.id,
+               after={"staff_id": staff_id, "day": r.day.isoformat(), "day_type": r.day_type,
+                      "kind": kind})
+    return rows

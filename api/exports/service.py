@@ -1,0 +1,478 @@
+"""HR exports: 打刻, 日次勤務実績 and 月次時間外 for a month, through a profile.
+
+- The watermark: while an active reader agent has not delivered its events up to the period's
+  end, the export is provisional and refused unless ``allow_provisional``.
+- A final export freezes the month (its staff-day lines). Later exports of that month show the
+  frozen lines unchanged; whatever changed since (a late punch, an approved correction or
+  overtime) becomes an amendment, carried with 訂正区分 1 by the next export of a later month.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from api.attendance import repository as arepo
+from api.attendance.config import rule_config
+from api.attendance.rules import (
+    DAY_TYPE_JA,
+    FLAG_JA,
+    Bucket,
+    CapInput,
+    DayType,
+    OvertimeDay,
+    RuleConfig,
+    business_date,
+    check_caps,
+    day_start,
+    fiscal_year,
+    month_buckets,
+    reconcile,
+    round_buckets,
+)
+from api.attendance.service import (
+    PeriodResult,
+    StaffInfo,
+    compute_period,
+    hhmm,
+    line_record,
+    month_bounds,
+)
+from api.audit.service import record
+from api.errors import BadRequest, Conflict, NotFound
+from api.models import (
+    AttendanceAmendment,
+    AttendanceFrozenMonth,
+    ExportProfile,
+    ExportRun,
+)
+from api.models.base import utcnow
+
+from .profiles import BUILTIN, DATASETS, FILE_FORMATS, Profile, validate_spec
+from .writer import render
+
+Progress = Callable[[str, int, int], None]
+Key = tuple[int, date]
+
+
+@dataclass
+class ExportResult:
+    content: bytes
+    filename: str
+    media_type: str
+    provisional: bool
+    lagging_devices: list[str]
+    rows: int
+    amendments: int
+    run_id: int | None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+# --- profiles ----------------------------------------------------------------------------------
+
+def get_profile(session: Session, dataset: str, name: str = "standard",
+                version: int | None = None) -> Profile:
+    if dataset not in DATASETS:
+        raise BadRequest(f"dataset must be one of {', '.join(DATASETS)}", field="dataset")
+    q = select(ExportProfile).where(ExportProfile.name == name,
+                                    ExportProfile.dataset == dataset)
+    if version is not None:
+        q = q.where(ExportProfile.version == version)
+    row = session.execute(q.order_by(ExportProfile.version.desc()).limit(1)).scalar_one_or_none()
+    if row is not None:
+        p = validate_spec(dataset, row.spec)
+        return Profile(row.name, row.version, dataset, p.columns, p.header_row)
+    if name == "standard" and version in (None, 1):
+        return BUILTIN[dataset]
+    raise NotFound(f"export profile {name!r} (version {version or 'latest'}) for {dataset} "
+                   "not found", field="profile")
+
+
+def create_profile(session: Session, *, name: str, dataset: str, spec: dict[str, Any],
+                   actor: str) -> ExportProfile:
+    """A new version of a named profile (versions are never edited)."""
+    validate_spec(dataset, spec)
+    latest = session.execute(select(func.max(ExportProfile.version)).where(
+        ExportProfile.name == name)).scalar()
+    if name == "standard" and latest is None:
+        latest = 1  # the built-in standard is version 1
+    row = ExportProfile(name=name, version=(latest or 0) + 1, dataset=dataset, spec=spec,
+                        created_by=actor)
+    session.add(row)
+    session.flush()
+    record(session, actor=actor, action="exports.profile.create", entity="export_profile",
+           entity_id=row.id, after={"name": name, "version": row.version, "dataset": dataset})
+    return row
+
+
+def list_profiles(session: Session) -> list[dict[str, Any]]:
+    out = [{"name": p.name, "version": p.version, "dataset": p.dataset, "builtin": True,
+            "spec": p.spec()} for p in BUILTIN.values()]
+    for r in session.execute(select(ExportProfile).order_by(ExportProfile.name,
+                                                            ExportProfile.version)).scalars():
+        out.append({"name": r.name, "version": r.version, "dataset": r.dataset,
+                    "builtin": False, "spec": r.spec})
+    return out
+
+
+# --- watermark ---------------------------------------------------------------------------------
+
+def lagging_devices(session: Session, end: date, cfg: RuleConfig) -> list[str]:
+    """Active devices that have not delivered their events up to the period's end."""
+    end_at = day_start(end + timedelta(days=1), cfg)
+    return sorted(name for _id, name, through in arepo.active_devices_watermarks(session)
+                  if through is None or through < end_at)
+
+
+# --- freezing and amendments -------------------------------------------------------------------
+
+def _records(res: PeriodResult, cfg: RuleConfig) -> dict[Key, dict[str, Any]]:
+    return {(sid, r.line.business_date): line_record(r, cfg)
+            for sid, days in res.days.items() for r in days}
+
+
+def _frozen(session: Session, month_start: date,
+            staff_ids: Sequence[int] | None = None) -> tuple[dict[Key, Any], list[AttendanceFrozenMonth]]:
+    rows = arepo.frozen_months(session, month_start, staff_ids)
+    out: dict[Key, Any] = {}
+    for fm in rows:
+        for iso, rec in fm.lines.items():
+            out[(fm.staff_id, date.fromisoformat(iso))] = rec
+    return out, rows
+
+
+def detect_amendments(session: Session, *, before: date, now: datetime,
+                      cfg: RuleConfig) -> int:
+    """Recompute frozen months (before ``before``) for staff whose inputs changed after the
+    freeze; store each new difference as an amendment. Returns how many were added."""
+    added = 0
+    for month_start, frozen_at in arepo.frozen_month_starts(session):
+        if month_start >= before:
+            continue
+        start, end = month_bounds(month_start)
+        changed = arepo.staff_changed_since(session, day_start(start, cfg),
+                                            day_start(end + timedelta(days=1), cfg), frozen_at)
+        if not changed:
+            continue
+        ids = sorted(changed)
+        fresh = _records(compute_period(session, start, end, staff_ids=ids, now=now, cfg=cfg),
+                         cfg)
+        frozen, _ = _frozen(session, month_start, ids)
+        _eff, amendments = reconcile(fresh, frozen, [(start, end)])
+        for a in amendments:
+            sid, day = a.key
+            known = arepo.amendments_for(session, sid, day)
+            if known and known[-1].current_line == a.current:
+                continue
+            session.add(AttendanceAmendment(staff_id=sid, business_date=day,
+                                            exported_line=dict(a.exported or {}) or None,
+                                            current_line=dict(a.current or {}) or None))
+            added += 1
+    session.flush()
+    return added
+
+
+def _freeze(session: Session, run: ExportRun, month_start: date,
+            records: dict[Key, dict[str, Any]], staff: Sequence[int]) -> None:
+    per: dict[int, dict[str, Any]] = defaultdict(dict)
+    for (sid, d), rec in records.items():
+        per[sid][d.isoformat()] = rec
+    existing = {fm.staff_id for fm in arepo.frozen_months(session, month_start)}
+    now = utcnow()
+    session.execute(AttendanceFrozenMonth.__table__.insert(), [
+        {"staff_id": sid, "month_start": month_start, "export_run_id": run.id,
+         "frozen_at": now, "lines": per.get(sid, {})}
+        for sid in staff if sid not in existing])
+
+
+# --- rows --------------------------------------------------------------------------------------
+
+def _staff_cols(s: StaffInfo) -> dict[str, Any]:
+    return {"staff_number": s.number, "name": s.name, "name_kana": s.kana,
+            "dept_code": s.dept_code, "dept_name": s.dept_name}
+
+
+def _daily_row(s: StaffInfo, rec: dict[str, Any], amendment: bool) -> dict[str, Any]:
+    flags = rec["flags"]
+    return {**_staff_cols(s), "date": rec["date"],
+            "day_type": DAY_TYPE_JA[DayType(rec["day_type"])], "in": rec["in"],
+            "out": rec["out"], "premises": rec["premises"], "break": rec["break"],
+            "scheduled": rec["scheduled"], "worked": rec["worked"],
+            "approved": rec["approved"], "overtime": rec["overtime"],
+            "divergence": rec["divergence"], "late": "late" in flags, "early": "early" in flags,
+            "missing": "missing_in" in flags or "missing_out" in flags,
+            "corrected": "corrected" in flags,
+            "flags": "・".join(FLAG_JA[f] for f in flags),
+            "amendment": "1" if amendment else "0"}
+
+
+def _buckets_of(recs: Sequence[dict[str, Any]], cfg: RuleConfig) -> dict[str, int]:
+    days = [OvertimeDay(date.fromisoformat(r["date"]), DayType(r["day_type"]),
+                        tuple((a, b) for a, b in r["paid"]),
+                        (r["schedule"][0], r["schedule"][1]))
+            for r in recs if r["paid"]]
+    return month_buckets(days, cfg)
+
+
+def _monthly_row(s: StaffInfo, month_start: date, buckets: dict[str, int], alerts: str,
+                 amendment: bool) -> dict[str, Any]:
+    hours = round_buckets(buckets)
+    row = {**_staff_cols(s), "month": f"{month_start.year}{month_start.month:02d}",
+           "total": sum(v for k, v in buckets.items() if k != Bucket.HOLIDAY),
+           "overtime_class": "他律" if s.overtime_class == "high_external" else "一般",
+           "alerts": alerts, "amendment": "1" if amendment else "0"}
+    for b in Bucket:
+        row[f"m{b.value}"] = buckets[b.value]
+        row[f"h{b.value}"] = hours[b.value]
+    return row
+
+
+def _fy_months(session: Session, month_start: date,
+               cfg: RuleConfig) -> dict[int, dict[tuple[int, int], int]]:
+    """Overtime minutes (cap-counted) per staff for the frozen months of the fiscal year."""
+    fy = fiscal_year(month_start)
+    first = date(fy, 4, 1)
+    rows = session.execute(select(AttendanceFrozenMonth).where(
+        AttendanceFrozenMonth.month_start >= first,
+        AttendanceFrozenMonth.month_start < month_start)).scalars()
+    out: dict[int, dict[tuple[int, int], int]] = defaultdict(dict)
+    for fm in rows:
+        b = _buckets_of(list(fm.lines.values()), cfg)
+        out[fm.staff_id][(fm.month_start.year, fm.month_start.month)] = sum(
+            v for k, v in b.items() if k != Bucket.HOLIDAY)
+    return out
+
+
+# --- the export --------------------------------------------------------------------------------
+
+def export_dataset(session: Session, *, dataset: str, month: str | date,
+                   file_format: str = "cp932", profile: str = "standard",
+                   profile_version: int | None = None, allow_provisional: bool = False,
+                   actor: str = "admin", now: datetime | None = None,
+                   progress: Progress | None = None, record_run: bool = True) -> ExportResult:
+    """Compute and render one dataset for one month; a final run freezes the month."""
+    import time as _t
+
+    timings: dict[str, float] = {}
+    t = _t.perf_counter()
+    cfg = rule_config()
+    now = now or utcnow()
+    if file_format not in FILE_FORMATS:
+        raise BadRequest(f"format must be one of {', '.join(FILE_FORMATS)}", field="format")
+    prof = get_profile(session, dataset, profile, profile_version)
+    start, end = month_bounds(month)
+    step = progress or (lambda _stage, _done, _total: None)
+    lagging = lagging_devices(session, end, cfg)
+    provisional = bool(lagging)
+    if provisional and not allow_provisional:
+        raise Conflict(
+            f"{start:%Y-%m} はまだ確定できません: {len(lagging)} 台の端末が期間末までの打刻を"
+            f"送信していません ({', '.join(lagging[:5])}{' …' if len(lagging) > 5 else ''}). "
+            "--allow-provisional で暫定出力できます",
+            field="allow_provisional", lagging_devices=lagging)
+    step("amendments", 0, 4)
+    if record_run:
+        detect_amendments(session, before=start, now=now, cfg=cfg)
+    step("compute", 1, 4)
+    amendments_rows: list[dict[str, Any]] = []
+    carried: list[AttendanceAmendment] = []
+    if dataset == "punches":
+        rows = _punch_rows(session, start, end, cfg)
+        late = _late_punch_rows(session, start, cfg)
+        amendments_rows = late
+        rows.extend(late)
+        records: dict[Key, dict[str, Any]] = {}
+        staff_ids: list[int] = []
+    else:
+        res = compute_period(session, start, end, now=now, cfg=cfg)
+        timings["compute"] = _t.perf_counter() - t
+        fresh = _records(res, cfg)
+        frozen, frozen_rows = _frozen(session, start)
+        if frozen_rows:
+            frozen_staff = {fm.staff_id for fm in frozen_rows}
+            records = {k: (frozen.get(k) if k[0] in frozen_staff else v)
+                       for k, v in fresh.items()}
+            records = {k: v for k, v in records.items() if v is not None}
+            for k, v in frozen.items():
+                records.setdefault(k, v)
+        else:
+            records = fresh
+        staff_ids = sorted(res.staff)
+        carried = [a for a in arepo.open_amendments(session) if a.business_date < start]
+        step("rows", 2, 4)
+        if dataset == "daily":
+            rows = _daily_rows(res, records)
+            for a in carried:
+                info = _staff_info(session, res, a.staff_id)
+                if a.current_line:
+                    amendments_rows.append(_daily_row(info, a.current_line, True))
+            rows.extend(amendments_rows)
+        else:
+            rows = _monthly_rows(session, res, records, start, now, cfg)
+            amendments_rows = _monthly_amendment_rows(session, res, carried, cfg)
+            rows.extend(amendments_rows)
+    timings["rows"] = _t.perf_counter() - t
+    step("render", 3, 4)
+    content = render(rows, prof, file_format)
+    timings["render"] = _t.perf_counter() - t
+    ext = "xlsx" if file_format == "xlsx" else "csv"
+    filename = (f"{dataset}_{start:%Y%m}_{prof.name}v{prof.version}"
+                f"{'_provisional' if provisional else ''}.{ext}")
+    media = ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+             if ext == "xlsx" else
+             f"text/csv; charset={'shift_jis' if file_format == 'cp932' else 'utf-8'}")
+    run_id = None
+    if record_run:
+        run = ExportRun(dataset=dataset, profile=prof.name, profile_version=prof.version,
+                        period_start=start, period_end=end, file_format=file_format,
+                        provisional=provisional, row_count=len(rows),
+                        amendment_count=len(amendments_rows),
+                        sha256=hashlib.sha256(content).hexdigest(), actor=actor, created_at=now)
+        session.add(run)
+        session.flush()
+        run_id = run.id
+        if not provisional:
+            if dataset != "punches":
+                _freeze(session, run, start, records, staff_ids)
+                if dataset == "daily":
+                    for a in carried:
+                        a.carried_by_run_id = run.id
+            session.flush()
+        record(session, actor=actor, action="exports.run", entity="export_run", entity_id=run.id,
+               after={"dataset": dataset, "month": f"{start:%Y-%m}", "format": file_format,
+                      "profile": f"{prof.name}v{prof.version}", "provisional": provisional,
+                      "rows": len(rows), "sha256": run.sha256})
+    step("done", 4, 4)
+    timings["total"] = _t.perf_counter() - t
+    return ExportResult(content, filename, media, provisional, lagging, len(rows),
+                        len(amendments_rows), run_id, timings)
+
+
+def _staff_info(session: Session, res: PeriodResult, staff_id: int) -> StaffInfo:
+    if staff_id in res.staff:
+        return res.staff[staff_id]
+    r = arepo.staff_in_period(session, date(1900, 1, 1), date(9999, 12, 31), [staff_id])[0]
+    return StaffInfo(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[10])
+
+
+def _daily_rows(res: PeriodResult, records: dict[Key, dict[str, Any]]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for (sid, _d), rec in sorted(records.items()):
+        rows.append(_daily_row(res.staff[sid], rec, False))
+    return rows
+
+
+def _monthly_rows(session: Session, res: PeriodResult, records: dict[Key, dict[str, Any]],
+                  month_start: date, now: datetime, cfg: RuleConfig) -> list[dict[str, Any]]:
+    per: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for (sid, _d), rec in records.items():
+        per[sid].append(rec)
+    fy = _fy_months(session, month_start, cfg)
+    ym = (month_start.year, month_start.month)
+    rows = []
+    for sid in sorted(per):
+        s = res.staff[sid]
+        b = _buckets_of(per[sid], cfg)
+        months = dict(fy.get(sid, {}))
+        months[ym] = sum(v for k, v in b.items() if k != Bucket.HOLIDAY)
+        alerts = check_caps(CapInput(s.overtime_class, months, ym))
+        rows.append(_monthly_row(s, month_start, b, "・".join(a.code for a in alerts), False))
+    return rows
+
+
+def _monthly_amendment_rows(session: Session, res: PeriodResult,
+                            carried: Sequence[AttendanceAmendment],
+                            cfg: RuleConfig) -> list[dict[str, Any]]:
+    """One corrected row per staff-month touched by carried amendments: the month recomputed
+    from its frozen lines with the amended days replaced."""
+    touched = sorted({(a.staff_id, a.business_date.replace(day=1)) for a in carried})
+    rows = []
+    for sid, ms in touched:
+        frozen, _ = _frozen(session, ms, [sid])
+        recs = {k: v for k, v in frozen.items()}
+        for a in carried:
+            if a.staff_id == sid and a.business_date.replace(day=1) == ms:
+                key = (sid, a.business_date)
+                if a.current_line:
+                    recs[key] = a.current_line
+                else:
+                    recs.pop(key, None)
+        b = _buckets_of(list(recs.values()), cfg)
+        rows.append(_monthly_row(_staff_info(session, res, sid), ms, b, "", True))
+    return rows
+
+
+def _punch_row(info: StaffInfo, at: datetime, kind_code: str, device: str, cfg: RuleConfig,
+               amendment: bool) -> dict[str, Any]:
+    d = business_date(at, cfg)
+    local = at.astimezone(cfg.tz)
+    return {**_staff_cols(info), "date": d.isoformat(), "time": hhmm(at, d, cfg),
+            "calendar_date": local.date().isoformat(), "clock_time": f"{local:%H:%M}",
+            "next_day": "1" if local.date() != d else "0", "kind_code": kind_code,
+            "kind_name": {"01": "出勤", "02": "退勤"}.get(kind_code, "その他"),
+            "device": device, "amendment": "1" if amendment else "0"}
+
+
+def _punch_rows(session: Session, start: date, end: date, cfg: RuleConfig,
+                *, received_by: datetime | None = None) -> list[dict[str, Any]]:
+    s_at, e_at = day_start(start, cfg), day_start(end + timedelta(days=1), cfg)
+    frozen_at = {ms: at for ms, at in arepo.frozen_month_starts(session)}.get(start)
+    events = arepo.punch_events(session, s_at, e_at)
+    if frozen_at is not None:
+        events = [e for e in events if e.received_at <= frozen_at]
+    return _label_punches(session, events, start, end, cfg, amendment=False)
+
+
+def _label_punches(session: Session, events: Sequence[Any], start: date, end: date,
+                   cfg: RuleConfig, *, amendment: bool) -> list[dict[str, Any]]:
+    devices = arepo.device_names(session)
+    staff = {r[0]: StaffInfo(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[10])
+             for r in arepo.staff_in_period(session, start, end,
+                                            sorted({e.staff_id for e in events}))}
+    by_day: dict[Key, list[Any]] = defaultdict(list)
+    for e in events:
+        at = e.occurred_at + timedelta(milliseconds=e.device_clock_offset_ms or 0)
+        by_day[(e.staff_id, business_date(at, cfg))].append((at, e))
+    rows = []
+    for (sid, _d), items in sorted(by_day.items(), key=lambda kv: kv[0]):
+        items.sort(key=lambda t: t[0])
+        counted = [x for x in items if (x[1].data or {}).get("punch") != "repeat"]
+        for at, e in items:
+            if len(counted) >= 2 and (at, e) is counted[0]:
+                code = "01"
+            elif len(counted) >= 2 and (at, e) is counted[-1]:
+                code = "02"
+            elif len(counted) == 1 and (at, e) is counted[0]:
+                code = "02" if (e.data or {}).get("punch") == "out" else "01"
+            else:
+                code = "00"
+            if sid in staff:
+                rows.append(_punch_row(staff[sid], at, code, devices.get(e.device_id, ""), cfg,
+                                       amendment))
+    return rows
+
+
+def _late_punch_rows(session: Session, start: date, cfg: RuleConfig) -> list[dict[str, Any]]:
+    """Punches of earlier frozen months received after the freeze and not yet carried by a
+    final punches export of a later month."""
+    rows: list[dict[str, Any]] = []
+    for ms, frozen_at in sorted(arepo.frozen_month_starts(session)):
+        if ms >= start:
+            continue
+        prev = session.execute(select(func.max(ExportRun.created_at)).where(
+            ExportRun.dataset == "punches", ExportRun.provisional.is_(False),
+            ExportRun.period_start > ms)).scalar()
+        since = max(frozen_at, prev) if prev is not None else frozen_at
+        m_start, m_end = month_bounds(ms)
+        events = arepo.punch_events(session, day_start(m_start, cfg),
+                                    day_start(m_end + timedelta(days=1), cfg),
+                                    received_after=since)
+        rows.extend(_label_punches(session, events, m_start, m_end, cfg, amendment=True))
+    return rows

@@ -11,7 +11,7 @@ from api.auth import require_admin
 from api.db import SessionDep
 
 from . import service
-from .schemas import DeviceCreate, DeviceCreated, DeviceRead, DeviceRevoke
+from .schemas import DeviceCreate, DeviceCreated, DeviceDoorsUpdate, DeviceRead, DeviceRevoke
 
 router = APIRouter(prefix="/admin/devices", tags=["devices"])
 AdminDep = Annotated[str, Depends(require_admin)]
@@ -35,6 +35,13 @@ def list_devices(session: SessionDep, actor: AdminDep) -> list[DeviceRead]:
 def get_device(device_id: uuid.UUID, session: SessionDep, actor: AdminDep) -> DeviceRead:
     """One device: status, last heartbeat, clock offset, versions, sequence state, open gaps."""
     return service.get(session, device_id)
+
+
+@router.put("/{device_id}/doors", response_model=DeviceRead)
+def set_device_doors(device_id: uuid.UUID, data: DeviceDoorsUpdate, session: SessionDep,
+                     actor: AdminDep) -> DeviceRead:
+    """Change the doors a device serves (bumps the snapshot version)."""
+    return service.set_doors(session, device_id, data, actor=actor)
 
 
 @router.post("/{device_id}/revoke", response_model=DeviceRead)

@@ -6,7 +6,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from api.models import Device, DeviceDoor, Door, SequenceGap, Site
@@ -66,3 +66,9 @@ def open_gaps_of(session: Session,
         for dev, first, last in rows:
             out[dev].append((first, last))
     return out
+
+
+def replace_doors(session: Session, device_id: uuid.UUID, door_ids: list[int]) -> None:
+    session.execute(delete(DeviceDoor).where(DeviceDoor.device_id == device_id))
+    session.add_all(DeviceDoor(device_id=device_id, door_id=d) for d in door_ids)
+    session.flush()

@@ -16,6 +16,12 @@ class DeviceCreate(BaseModel):
     door_ids: list[int] = Field(default_factory=list)
 
 
+class DeviceDoorsUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    door_ids: list[int]
+
+
 class DeviceRevoke(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

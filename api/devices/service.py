@@ -13,13 +13,15 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from api.access.versioning import bump
 from api.audit.service import record
 from api.errors import BadRequest, Conflict, NotFound
 from api.models import Device, DeviceDoor
 from api.models.base import utcnow
+from api.snapshot.service import staff_in_scope, stamp_staff_credentials
 
 from . import repository
-from .schemas import DeviceCreate, DeviceCreated, DeviceRead
+from .schemas import DeviceCreate, DeviceCreated, DeviceDoorsUpdate, DeviceRead
 
 
 def hash_token(token: str) -> str:
@@ -104,6 +106,26 @@ def get(session: Session, device_id: uuid.UUID) -> DeviceRead:
     doors = repository.door_ids_of(session, [device.id])
     gaps = repository.open_gaps_of(session, [device.id])
     return _read(device, doors.get(device.id, []), gaps.get(device.id, []))
+
+
+def set_doors(session: Session, device_id: uuid.UUID, data: DeviceDoorsUpdate, *,
+              actor: str) -> DeviceRead:
+    """Change the doors a device serves; its next snapshot (delta or full) reflects it."""
+    device = get_or_raise(session, device_id, lock=True)
+    door_ids = sorted(set(data.door_ids))
+    missing = sorted(set(door_ids) - repository.existing_door_ids(session, door_ids))
+    if missing:
+        raise BadRequest(f"unknown door id(s): {missing}", field="door_ids")
+    before = repository.door_ids_of(session, [device.id]).get(device.id, [])
+    if before == door_ids:
+        return get(session, device_id)
+    repository.replace_doors(session, device.id, door_ids)
+    # Staff the new doors bring into scope: their credentials must be in the next delta.
+    version = bump(session)
+    stamp_staff_credentials(session, sorted(staff_in_scope(session, device.id)), version)
+    record(session, actor=actor, action="device.set_doors", entity="device",
+           entity_id=device.id, before={"door_ids": before}, after={"door_ids": door_ids})
+    return get(session, device_id)
 
 
 def revoke(session: Session, device_id: uuid.UUID, *, reason: str, actor: str) -> DeviceRead:

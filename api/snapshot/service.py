@@ -102,6 +102,13 @@ def build_signed(session: Session, *, device_id: uuid.UUID, since: int | None, n
     return sign_document(payload, signing_key)
 
 
+def staff_in_scope(session: Session, device_id: uuid.UUID) -> set[int]:
+    """Ids of the staff whose groups hold a permission on one of the device's doors."""
+    door_ids = [d.id for d in repository.doors_of_device(session, device_id)]
+    group_ids = {p.group_id for p in repository.permissions_for_doors(session, door_ids)}
+    return {staff_id for staff_id, _ in repository.memberships(session, group_ids)}
+
+
 def stamp_staff_credentials(session: Session, staff_ids: list[int], version: int) -> None:
     """Mark every credential of these staff as changed at ``version`` (scope changes)."""
     if staff_ids:

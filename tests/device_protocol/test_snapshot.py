@@ -98,3 +98,17 @@ def test_since_from_the_future_gets_a_full_snapshot(admin, world, database):
     assert p["doors"][0]["name"] == "書庫(新)"
     r = dev.request("GET", "/snapshot", params={"since": -1})
     assert r.status_code == 422
+
+
+def test_adding_a_door_brings_its_staff_into_the_next_delta(admin, world):
+    dev, _ = enroll(admin, door_ids=[world.archive.id])
+    v0 = _snapshot(dev)["payload"]["version"]
+    r = admin.put(f"/admin/devices/{dev.device_id}/doors",
+                  json={"door_ids": [world.archive.id, world.other.id]})
+    assert r.status_code == 200 and r.json()["door_ids"] == [world.archive.id, world.other.id]
+    delta = _snapshot(dev, since=v0)["payload"]
+    assert delta["version"] > v0 and delta["full"] is False
+    assert {c["ref"] for c in delta["credentials"]} >= {world.sato_cred.credential_ref}
+    assert {d["code"] for d in delta["doors"]} == {"shoko", "kyujitsu"}
+    r = admin.put(f"/admin/devices/{dev.device_id}/doors", json={"door_ids": [777]})
+    assert r.status_code == 400 and r.json()["field"] == "door_ids"

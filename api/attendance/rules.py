@@ -269,6 +269,15 @@ FLAG_JA = {"late": "遅刻", "early": "早退", "missing_in": "出勤打刻漏�
            "absent": "記録なし", "corrected": "訂正あり"}
 
 
+def group_points(points: Iterable[Point], cfg: RuleConfig = DEFAULT_CONFIG
+                 ) -> dict[date, list[Point]]:
+    """Points per business day (the day change, 05:00 by default, splits them)."""
+    out: dict[date, list[Point]] = {}
+    for p in sorted(points, key=lambda p: p.at):
+        out.setdefault(business_date(p.at, cfg), []).append(p)
+    return out
+
+
 def compute_day(day: date, day_type: DayType, points: Sequence[Point], *, now: datetime,
                 pattern: WorkPattern = DEFAULT_PATTERN,
                 corrections: Sequence[Correction] = (),

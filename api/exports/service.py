@@ -186,10 +186,11 @@ def _freeze(session: Session, run: ExportRun, month_start: date,
         per[sid][d.isoformat()] = rec
     existing = {fm.staff_id for fm in arepo.frozen_months(session, month_start)}
     now = utcnow()
-    session.execute(AttendanceFrozenMonth.__table__.insert(), [
-        {"staff_id": sid, "month_start": month_start, "export_run_id": run.id,
-         "frozen_at": now, "lines": per.get(sid, {})}
-        for sid in staff if sid not in existing])
+    params = [{"staff_id": sid, "month_start": month_start, "export_run_id": run.id,
+               "frozen_at": now, "lines": per.get(sid, {})}
+              for sid in staff if sid not in existing]
+    if params:
+        session.execute(AttendanceFrozenMonth.__table__.insert(), params)
 
 
 # --- rows --------------------------------------------------------------------------------------
@@ -443,13 +444,13 @@ def _label_punches(session: Session, events: Sequence[Any], start: date, end: da
     rows = []
     for (sid, _d), items in sorted(by_day.items(), key=lambda kv: kv[0]):
         items.sort(key=lambda t: t[0])
-        counted = [x for x in items if (x[1].data or {}).get("punch") != "repeat"]
-        for at, e in items:
-            if len(counted) >= 2 and (at, e) is counted[0]:
+        counted = [i for i, x in enumerate(items) if (x[1].data or {}).get("punch") != "repeat"]
+        for i, (at, e) in enumerate(items):
+            if len(counted) >= 2 and i == counted[0]:
                 code = "01"
-            elif len(counted) >= 2 and (at, e) is counted[-1]:
+            elif len(counted) >= 2 and i == counted[-1]:
                 code = "02"
-            elif len(counted) == 1 and (at, e) is counted[0]:
+            elif len(counted) == 1 and i == counted[0]:
                 code = "02" if (e.data or {}).get("punch") == "out" else "01"
             else:
                 code = "00"

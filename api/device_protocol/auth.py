@@ -64,6 +64,7 @@ def _insert_nonce(session: Session, device_id: uuid.UUID, nonce: str, expires_at
     """Store the nonce; False if this device already used it (a replay)."""
     values = {"device_id": device_id, "nonce": nonce, "expires_at": expires_at}
     dialect = session.get_bind().dialect.name
+    stmt: postgresql.Insert | sqlite.Insert
     if dialect == "postgresql":
         stmt = postgresql.insert(DeviceNonce).values(**values).on_conflict_do_nothing()
     elif dialect == "sqlite":

@@ -106,12 +106,19 @@ class VersionWatcher:
         if thread is not None:
             thread.join(timeout=5)
 
-    def _idle_too_long(self, idle_since: float | None) -> bool:
-        return idle_since is not None and time.monotonic() - idle_since > self.idle_exit_s
-
-    def _has_waiters(self) -> bool:
+    def _should_exit(self, idle_since: float | None) -> tuple[bool, float | None]:
+        """(exit now?, new idle_since). Decided under the lock, so a waiter arriving at the
+        same moment either keeps this thread or finds it gone and starts a new one."""
         with self._lock:
-            return bool(self._waiters)
+            if self._waiters:
+                return False, None
+            now = time.monotonic()
+            if idle_since is None:
+                return False, now
+            if now - idle_since > self.idle_exit_s:
+                self._thread = None
+                return True, idle_since
+            return False, idle_since
 
     def _run(self) -> None:
         try:
@@ -137,13 +144,11 @@ class VersionWatcher:
     def _run_poll(self) -> None:
         idle_since: float | None = None
         while not self._stop.is_set():
-            if self._has_waiters():
-                idle_since = None
-                self._check()
-            elif idle_since is None:
-                idle_since = time.monotonic()
-            elif self._idle_too_long(idle_since):
+            done, idle_since = self._should_exit(idle_since)
+            if done:
                 return
+            if idle_since is None:
+                self._check()
             self._stop.wait(self.poll_s)
 
     def _psycopg_url(self) -> str:
@@ -166,11 +171,8 @@ class VersionWatcher:
                         for note in conn.notifies(timeout=0.5):
                             self.notifications += 1
                             self._on_notify(note.payload)
-                        if self._has_waiters():
-                            idle_since = None
-                        elif idle_since is None:
-                            idle_since = time.monotonic()
-                        elif self._idle_too_long(idle_since):
+                        done, idle_since = self._should_exit(idle_since)
+                        if done:
                             return
                         if time.monotonic() - last_check > self.safety_poll_s:
                             self._check()
@@ -180,6 +182,9 @@ class VersionWatcher:
                 log.warning("snapshot.watcher.listen_failed error=%s; retrying",
                             type(err).__name__)
                 self._check()
+                done, idle_since = self._should_exit(idle_since)
+                if done:
+                    return
                 self._stop.wait(2.0)
 
     def _on_notify(self, payload: Any) -> None:

@@ -86,6 +86,7 @@ def _insert_ignore(session: Session, rows: list[dict[str, Any]]) -> set[uuid.UUI
     if not rows:
         return set()
     dialect = session.get_bind().dialect.name
+    stmt: postgresql.Insert | sqlite.Insert
     if dialect == "postgresql":
         stmt = postgresql.insert(Event).values(rows).on_conflict_do_nothing()
     elif dialect == "sqlite":

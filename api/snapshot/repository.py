@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from api.models import (
@@ -64,6 +64,7 @@ def credentials_for(session: Session, staff_ids: Collection[int],
     after ``since``, plus every non-active credential changed after ``since`` (so a revocation
     reaches every agent, in scope or not)."""
     ids = list(staff_ids)
+    cond: ColumnElement[bool]
     if since is None:
         if not ids:
             return []

@@ -127,3 +127,27 @@ def test_polling_fallback_on_sqlite_wakes_on_a_bump_from_another_connection(tmp_
     finally:
         watcher.stop()
         engine.dispose()
+
+
+def test_watcher_thread_ends_when_idle_and_restarts_for_the_next_waiter(tmp_path):
+    url = _sqlite_db(tmp_path)
+    engine = make_engine(url)
+    watcher = VersionWatcher(engine, poll_s=0.05, idle_exit_s=0.2)
+    try:
+        assert asyncio.run(watcher.wait_above(0, 0.3)) == 0
+        first = watcher._thread
+        assert first is not None
+        first.join(3)
+        assert not first.is_alive() and watcher._thread is None
+
+        async def again() -> int:
+            task = asyncio.create_task(watcher.wait_above(0, 10))
+            await asyncio.sleep(0.3)
+            await asyncio.to_thread(_bump_elsewhere, url)
+            return await asyncio.wait_for(task, 3)
+
+        assert asyncio.run(again()) == 1
+        assert watcher._thread is not None and watcher._thread is not first
+    finally:
+        watcher.stop()
+        engine.dispose()

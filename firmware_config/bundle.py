@@ -54,6 +54,7 @@ __all__ = [
     "BUNDLE_KIND",
     "BundleError",
     "ReaderBundle",
+    "agent_settings",
     "bundle_file_name",
     "bundle_payload",
     "load_bundle",
@@ -184,6 +185,29 @@ def verify_bundle(doc: Any, service_public_key: Ed25519PublicKey | str, *,
         municipality_code=str(payload.get("municipality_code", "")),
         issued_at=str(payload.get("issued_at", "")), key_id=key_id(key),
         digest=hashlib.sha256(canonical_json(payload)).hexdigest(), document=doc)
+
+
+def agent_settings(bundle: ReaderBundle) -> dict[str, Any]:
+    """The reader agent's run settings from a verified bundle (``mynagate agent run --bundle``).
+
+    The agent serves one door: the first door of the reader. ``door_io`` is left to the caller
+    (``reader_agent.door_io.controller_from_config(bundle.config)``).
+    """
+    cfg = bundle.config
+    door = cfg.doors[0]
+    return {
+        "reader": cfg.driver,
+        "door": door.door_id,
+        "max_offline_hours": cfg.offline.max_offline_age_hours,
+        "fail_open_doors": sorted(cfg.fail_open_doors()),
+        "unlock_seconds": door.unlock_seconds,
+        "lang": cfg.language,
+        "heartbeat_s": cfg.heartbeat_seconds,
+        "skew_alarm_ms": cfg.offline.clock_skew_alarm_ms,
+        "config_version": bundle.config_version,
+        "staff_ap_aid": cfg.staff_ap_aid,
+        "service_url": cfg.service_url,
+    }
 
 
 def _read_doc(path: Path) -> Any:

@@ -254,3 +254,15 @@ def test_load_private_key_refuses_non_ed25519(tmp_path):
                                   serialization.NoEncryption()))
     with pytest.raises(BundleError, match="must be Ed25519"):
         load_private_key(p)
+
+
+def test_agent_settings_from_a_bundle(tmp_path, service_key):
+    from firmware_config.bundle import agent_settings
+
+    out = render(tmp_path, service_key, version=4)
+    b = load_bundle(out / "honcho-kyujitsu.bundle.json", service_key.public_key())
+    s = agent_settings(b)
+    assert s["reader"] == "nfc:usb" and s["door"] == 2
+    assert s["fail_open_doors"] == [2] and s["config_version"] == 4
+    assert s["max_offline_hours"] == 72 and s["skew_alarm_ms"] == 5000
+    assert s["unlock_seconds"] == 5.0 and s["lang"] == "ja"

@@ -18,11 +18,25 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from gate.card.apdu import CommandAPDU, ResponseAPDU, ResponseError, parse_response, sw_text
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from gate.card import jpki
+from gate.card.apdu import (
+    CommandAPDU,
+    ResponseAPDU,
+    ResponseError,
+    parse_response,
+    read_binary,
+    select_file,
+    sw_text,
+)
 from gate.card.staff_ap import (
     DEFAULT_AID,
     NONCE_LENGTH,
@@ -35,11 +49,12 @@ from gate.card.staff_ap import (
     select_credential_file,
     verify_signature,
 )
+from gate.messages import reason_text
 from gate.policy import Reason
 
 from .drivers.base import CardChannel, CardError
 
-__all__ = ["CardAuthResult", "authenticate_staff_ap"]
+__all__ = ["CardAuthResult", "authenticate_jpki", "authenticate_staff_ap", "read_file"]
 
 log = logging.getLogger(__name__)
 
@@ -191,3 +206,159 @@ def authenticate_staff_ap(
     except ResponseError as err:
         return result(False, Reason.CARD_ERROR, f"malformed: {err}")
 
+
+
+def read_file(ex: _Exchange, what: str, max_length: int = 8192) -> bytes:
+    """Read a whole DER file of the current EF: 7 bytes, parse the length, the rest in ≤256."""
+    head = ex.send(read_binary(0, jpki.HEADER_READ))
+    _expect_ok(head, f"READ BINARY {what}")
+    data = head.data
+    total = jpki.der_total_length(data)
+    if total > max_length:
+        raise ResponseError(f"{what} claims {total} bytes (limit {max_length})")
+    while len(data) < total:
+        chunk = ex.send(read_binary(len(data), min(256, total - len(data))))
+        _expect_ok(chunk, f"READ BINARY {what}")
+        if not chunk.data:
+            raise ResponseError(f"{what} ends at {len(data)} of {total} bytes")
+        data += chunk.data
+    return data[:total]
+
+
+def _check_certificate(cert: x509.Certificate, ca_certs: Sequence[x509.Certificate],
+                       now: datetime) -> str | None:
+    """None if ``cert`` was issued by one of ``ca_certs`` and is valid at ``now``, else why."""
+    if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
+        return (f"certificate not valid at this time (valid {cert.not_valid_before_utc:%Y-%m-%d}"
+                f" to {cert.not_valid_after_utc:%Y-%m-%d})")
+    for ca in ca_certs:
+        if ca.subject != cert.issuer:
+            continue
+        try:
+            cert.verify_directly_issued_by(ca)
+        except (ValueError, TypeError, InvalidSignature):
+            continue
+        if not ca.not_valid_before_utc <= now <= ca.not_valid_after_utc:
+            return "the issuing CA certificate is not valid at this time"
+        return None
+    return "certificate not issued by a configured JPKI authentication CA"
+
+
+def authenticate_jpki(
+    channel: CardChannel,
+    *,
+    lookup_public_key: Callable[[str], bytes | None],
+    read_pin: Callable[[], str],
+    show: Callable[[str], None],
+    ca_certs: Sequence[x509.Certificate],
+    reader_id: str,
+    now: datetime,
+    challenge: bytes | None = None,
+    rng: Callable[[int], bytes] = os.urandom,
+    lang: str = "ja",
+) -> CardAuthResult:
+    """JPKI card+PIN (two-factor) with the user-authentication key.
+
+    1. Read the auth certificate (EF 00 0A, no PIN) and match its SHA-256 fingerprint to an
+       enrolled credential; ``lookup_public_key(fingerprint)`` returns the enrolled DER
+       SubjectPublicKeyInfo, which must be the certificate's key.
+    2. Check the chain against ``ca_certs`` and the validity period at ``now`` (done here,
+       before the PIN, so a certificate that cannot pass never costs a PIN try).
+    3. Read the tries left (EF 00 18, ``00 20 00 80`` → 63 Cx). With one try or fewer left,
+       do not VERIFY: ``show`` says so (a blocked PIN means a trip to the counter).
+    4. ``show`` asks for the PIN, ``read_pin`` reads the 4 digits from the keypad, VERIFY.
+    5. Sign the DigestInfo of SHA-256(challenge) with the auth key (EF 00 17).
+    6. Verify the RSA PKCS#1 v1.5 signature with the enrolled key.
+
+    The PIN is never logged, stored, or put in a result; it lives only in this call.
+    """
+    started = time.perf_counter()
+    ex = _Exchange(channel)
+    ref: str | None = None
+    display = show
+
+    def show(text: str) -> None:  # a display fault must not end the exchange
+        try:
+            display(text)
+        except Exception as err:
+            log.warning("card.auth.display_failed error=%s", type(err).__name__)
+
+    def result(ok: bool, failure: Reason | None, detail: str) -> CardAuthResult:
+        return CardAuthResult(ok, KIND_JPKI, ref, failure, detail, ex.apdus,
+                              round(ex.transport_s * 1000, 3),
+                              round((time.perf_counter() - started) * 1000, 3))
+
+    try:
+        response = ex.send(jpki.select_jpki())
+        if response.sw == 0x6A82:
+            return result(False, Reason.UNKNOWN_CREDENTIAL,
+                          "no JPKI AP on this card (SELECT answered 6A82)")
+        _expect_ok(response, "SELECT JPKI AP")
+        _expect_ok(ex.send(select_file(jpki.EF_AUTH_CERT)), "SELECT auth certificate")
+        der = read_file(ex, "auth certificate")
+        try:
+            cert = x509.load_der_x509_certificate(der)
+        except ValueError as err:
+            raise ResponseError("the auth certificate is not a DER X.509 certificate") from err
+        ref = cert.fingerprint(hashes.SHA256()).hex()
+        enrolled = lookup_public_key(ref)
+        if enrolled is None:
+            return result(False, Reason.UNKNOWN_CREDENTIAL,
+                          "certificate is not enrolled (or not in this reader's snapshot)")
+        spki = cert.public_key().public_bytes(serialization.Encoding.DER,
+                                              serialization.PublicFormat.SubjectPublicKeyInfo)
+        if spki != bytes(enrolled):
+            return result(False, Reason.CARD_AUTH_FAILED,
+                          "the certificate's key is not the enrolled key")
+        problem = _check_certificate(cert, ca_certs, now)
+        if problem is not None:
+            return result(False, Reason.CARD_AUTH_FAILED, problem)
+        key = serialization.load_der_public_key(bytes(enrolled))
+        if not isinstance(key, rsa.RSAPublicKey) or key.key_size != 2048:
+            return result(False, Reason.CARD_AUTH_FAILED, "the enrolled key is not RSA-2048")
+
+        _expect_ok(ex.send(select_file(jpki.EF_AUTH_PIN)), "SELECT PIN file", ref)
+        tries = jpki.pin_tries_left(ex.send(jpki.verify_status()))
+        if tries is not None and tries <= 1:
+            show(reason_text(Reason.PIN_TRIES_LOW, lang))
+            state = "blocked" if tries == 0 else "1 try left"
+            return result(False, Reason.PIN_TRIES_LOW,
+                          f"PIN {state}: VERIFY not attempted")
+        show(reason_text(Reason.PIN_REQUIRED, lang))
+        try:
+            pin = read_pin()
+        except Exception as err:  # keypad timeout / cancel: nothing was sent
+            return result(False, Reason.PIN_REQUIRED, f"no PIN entered ({type(err).__name__})")
+        if not jpki.is_valid_pin(pin):
+            del pin
+            show(reason_text(Reason.PIN_WRONG, lang))
+            return result(False, Reason.PIN_WRONG, "PIN is not 4 digits: VERIFY not sent")
+        verify = jpki.verify_pin(pin)
+        del pin
+        response = ex.send(verify)
+        del verify
+        if not response.ok:
+            left = jpki.pin_tries_left(response)
+            show(reason_text(Reason.PIN_WRONG, lang))
+            return result(False, Reason.PIN_WRONG, f"wrong PIN, {left} tries left")
+
+        if challenge is None:
+            challenge = make_challenge(rng(NONCE_LENGTH), reader_id, int(now.timestamp()))
+        digest = hashes.Hash(hashes.SHA256())
+        digest.update(challenge)
+        _expect_ok(ex.send(select_file(jpki.EF_AUTH_KEY)), "SELECT auth key", ref)
+        response = ex.send(jpki.compute_signature(jpki.digest_info_sha256(digest.finalize())))
+        _expect_ok(response, "COMPUTE DIGITAL SIGNATURE", ref)
+        try:
+            key.verify(response.data, challenge, padding.PKCS1v15(), hashes.SHA256())
+        except InvalidSignature:
+            return result(False, Reason.CARD_AUTH_FAILED,
+                          "signature does not verify with the enrolled key")
+        return result(True, None, "PIN verified and challenge signed by the enrolled key")
+    except _Fail as fail:
+        return result(False, fail.reason, fail.detail)
+    except CardError as err:
+        log.info("card.auth.card_error kind=jpki_auth error=%s", err.code)
+        return result(False, Reason.CARD_ERROR, f"{err.code}: {err}")
+    except ResponseError as err:
+        return result(False, Reason.CARD_ERROR, f"malformed: {err}")

@@ -35,6 +35,7 @@ __all__ = [
     "is_forbidden_select",
     "parse_response",
     "read_binary",
+    "redact",
     "select_aid",
     "select_file",
     "sw_text",
@@ -93,6 +94,15 @@ def check_command(apdu: bytes) -> None:
     label = is_forbidden_select(bytes(apdu))
     if label is not None:
         raise ForbiddenApplication(f"refused to SELECT {label}: it holds the individual number")
+
+
+def redact(apdu: bytes) -> bytes:
+    """``apdu`` with the data of a VERIFY (INS 20) replaced by ``2A`` ('*') bytes, for traces
+    and logs: a PIN never appears in either."""
+    apdu = bytes(apdu)
+    if len(apdu) > 5 and apdu[1] == 0x20:
+        return apdu[:5] + b"*" * (len(apdu) - 5)
+    return apdu
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,8 @@ from __future__ import annotations
 import threading
 from typing import Protocol
 
+from gate.card.apdu import redact
+
 from .base import CardMute, CardRemoved, MalformedResponse, MultipleCards, guard
 
 __all__ = ["SimCard", "SimChannel", "SimReader", "forget_sim_readers", "get_sim_reader"]
@@ -38,7 +40,7 @@ class SimReader:
         self._present: list[tuple[int, SimCard]] = []  # (presentation token, card)
         self._next_token = 0
         self._handed_out: set[int] = set()
-        self.sent: list[bytes] = []  # every APDU transmitted (tests read it)
+        self.sent: list[bytes] = []  # every APDU transmitted, VERIFY data redacted
 
     # --- the test/demo side -------------------------------------------------------------------
     def insert(self, card: SimCard) -> None:
@@ -96,7 +98,7 @@ class SimReader:
 
     def _exchange(self, token: int, apdu: bytes) -> bytes:
         card = self._card(token)
-        self.sent.append(apdu)
+        self.sent.append(redact(apdu))
         response = card.process(apdu)
         self._card(token)  # removed (or joined by another card) while it was answering?
         if response is None:

@@ -30,6 +30,7 @@ __all__ = [
     "Loc",
     "key_positions",
     "load_site",
+    "production_issues",
     "validate_site_text",
 ]
 
@@ -388,6 +389,23 @@ def validate_site_text(text: str, file: str = "site.toml", base_dir: Path | None
         except ValidationError as err:  # a site setting that does not fit this reader
             issues += _schema_issues(err, text, file, prefix=("readers", i))
     return (None, issues) if issues else (site, [])
+
+
+def production_issues(site: SiteConfig, text: str, file: str) -> list[ConfigIssue]:
+    """What must not reach a real door: simulated card drivers and simulated door I/O."""
+    positions = key_positions(text)
+    issues: list[ConfigIssue] = []
+    for i, r in enumerate(site.readers):
+        if r.driver.startswith("sim:"):
+            line, col = _locate(("readers", i, "driver"), positions)[1]
+            issues.append(ConfigIssue(file, line, col, f"readers[{i}].driver: {r.driver!r} is a "
+                                      "simulated card reader (virtual cards), not for a real "
+                                      "door"))
+        if any(d.has_strike for d in r.doors) and r.door_io.startswith("sim"):
+            line, col = _locate(("readers", i, "door_io"), positions)[1]
+            issues.append(ConfigIssue(file, line, col, f"readers[{i}].door_io: a simulated door "
+                                      "I/O does not drive the strike"))
+    return issues
 
 
 def load_site(path: str | Path) -> SiteConfig:

@@ -28,9 +28,22 @@ def _load_site_or_exit(site_file: Path):  # type: ignore[no-untyped-def]
 
 
 @app.command()
-def validate(site_file: Path = typer.Argument(..., help="the site file, e.g. site.toml")) -> None:
+def validate(
+    site_file: Path = typer.Argument(..., help="the site file, e.g. site.toml"),
+    production: bool = typer.Option(False, "--production",
+                                    help="also refuse simulated card readers and door I/O"),
+) -> None:
     """Check a site file; print file:line:col: message for every problem."""
+    from firmware_config.validate import production_issues
+
     site = _load_site_or_exit(site_file)
+    if production:
+        issues = production_issues(site, site_file.read_text(encoding="utf-8"), str(site_file))
+        for issue in issues:
+            typer.echo(str(issue), err=True)
+        if issues:
+            typer.echo(f"{len(issues)} 件のエラー / error(s): not fit for production", err=True)
+            raise typer.Exit(1)
     doors = sum(len(r.doors) for r in site.readers)
     typer.echo(f"OK: {site.name} ({site.municipality_code}) config_version "
                f"{site.config_version}: {len(site.readers)} readers, {doors} doors/clock "

@@ -240,3 +240,20 @@ def test_cli_validate(tmp_path: Path):
         in res.output
     missing = runner.invoke(app, ["config", "validate", str(tmp_path / "none.toml")])
     assert missing.exit_code == 1
+
+
+def test_production_check_points_at_simulated_drivers():
+    runner = CliRunner()
+    res = runner.invoke(app, ["config", "validate", "--production", str(EXAMPLE)])
+    assert res.exit_code == 1
+    text = EXAMPLE.read_text(encoding="utf-8")
+    drv = line_of(text, 'driver = "sim:rehearsal"')
+    dio = line_of(text, 'door_io = "sim"')
+    assert f"{EXAMPLE}:{drv}:1: readers[19].driver: 'sim:rehearsal' is a simulated" in res.output
+    assert f"{EXAMPLE}:{dio}:1: readers[19].door_io: a simulated door" in res.output
+    # the same file without the rehearsal desk is fit for production
+    cut = text[:text.index('[[readers]]\nname = "rehearsal"')] + text[text.index("[[locks]]"):]
+    site, issues = validate_site_text(cut, "site.toml", EXAMPLE.parent)
+    assert site is not None and issues == []
+    from firmware_config.validate import production_issues
+    assert production_issues(site, cut, "site.toml") == []

@@ -218,13 +218,16 @@ def test_gpio_led_and_buzzer_patterns(factory):
     assert green.state and red.state
     io.led(Blink("off"))
     assert not green.state and not red.state
+    red.clear_states()
+    buzz.clear_states()
     io.led(Blink("red", 5, 5, 2))
     io.buzzer(Beep(2, 5, 5))
     deadline = time.monotonic() + 2
     while (len(red.states) < 5 or len(buzz.states) < 5) and time.monotonic() < deadline:
         time.sleep(0.005)
-    assert [s.state for s in red.states[-4:]] == [True, False, True, False]
-    assert [s.state for s in buzz.states[-4:]] == [True, False, True, False]
+    time.sleep(0.05)  # n=2: nothing more may follow
+    assert [s.state for s in red.states] == [False, True, False, True, False]
+    assert [s.state for s in buzz.states] == [False, True, False, True, False]
     assert not green.state
     io.close()
 

@@ -302,7 +302,7 @@ def ingest(session: Session, *, device_id: uuid.UUID, events: list[IncomingEvent
                 anchor = first.prev_hash  # predecessor missing: checked when it arrives
             at = verify_chain([e.raw for e in run], anchor)
             if at is not None:
-                broken.append((at, "hash_mismatch"))
+                broken.append((at, "chain_mismatch"))
             succ = stored.get(last.seq + 1)
             if succ is not None and succ[2] != last.hash:
                 broken.append((last.seq + 1, "successor_mismatch"))

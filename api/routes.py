@@ -9,6 +9,9 @@ from fastapi import APIRouter
 # Module paths of ``router`` objects. A module listed here must exist.
 ROUTER_MODULES: list[str] = [
     "api.health",
+    "api.facilities.endpoints",
+    "api.bookings.endpoints",
+    "api.locks.endpoints",
     "api.devices.endpoints",
     "api.device_protocol.endpoints",
 ]

@@ -1,0 +1,380 @@
+"""Bookings: creation (API, CSV import, signed webhook), payment → PIN issue and email,
+reissue and cancel with revocation, and the demo flow."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import hmac
+import io
+import json
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from api.audit.service import record
+from api.errors import BadRequest, Conflict, NotFound, Unauthorized
+from api.facilities import repository as facility_repo
+from api.facilities.service import get_or_raise as get_facility
+from api.locks import repository as lock_repo
+from api.locks.pins import accepted_times, issue_on_lock, pending_codes, pin_of, revoke
+from api.locks.settings import LockSettings
+from api.mail.sender import send
+from api.mail.settings import SmtpSettings
+from api.mail.templates import PinLine, cancel_email, pin_email
+from api.models import Booking, WebhookReceipt
+from api.models.base import utcnow
+from gate.pin import SLOT_SECONDS, split_days
+
+from . import repository
+from .schemas import BookingCreate, PinInfo
+
+log = logging.getLogger(__name__)
+JST = ZoneInfo("Asia/Tokyo")
+
+
+def get_or_raise(session: Session, booking_id: int, *, for_update: bool = False) -> Booking:
+    b = repository.get(session, booking_id, for_update=for_update)
+    if b is None:
+        raise NotFound(f"booking {booking_id} not found", field="booking_id")
+    return b
+
+
+def create(session: Session, data: BookingCreate, *, source: str, actor: str) -> Booking:
+    """Create a booking (pending or already paid; a paid one gets its PINs now)."""
+    get_facility(session, data.facility_id)
+    if data.external_ref and repository.get_by_ref(session, data.external_ref):
+        raise Conflict(f"booking {data.external_ref!r} already exists", field="external_ref")
+    b = Booking(facility_id=data.facility_id, start_at=data.start_at, end_at=data.end_at,
+                booker_name=data.booker_name, booker_email=data.booker_email,
+                payment_status="pending", source=source, external_ref=data.external_ref)
+    session.add(b)
+    session.flush()
+    record(session, actor=actor, action="booking.create", entity="booking", entity_id=b.id,
+           after={"facility_id": b.facility_id, "start_at": b.start_at.isoformat(),
+                  "end_at": b.end_at.isoformat(), "source": source})
+    return b
+
+
+def _slots(b: Booking) -> tuple[int, int]:
+    start = int(b.start_at.timestamp()) // SLOT_SECONDS
+    end = math.ceil(b.end_at.timestamp() / SLOT_SECONDS)
+    return start, end
+
+
+def _issue(session: Session, settings: LockSettings, b: Booking) -> int:
+    locks = lock_repo.for_facility(session, b.facility_id)
+    if not locks:
+        raise Conflict("the facility has no lock to issue a PIN for", field="facility_id")
+    start, end = _slots(b)
+    count = 0
+    for lock in locks:
+        locked = lock_repo.get(session, lock.id, for_update=True)
+        assert locked is not None
+        from api.locks.pins import grace_of
+
+        for s, d in split_days(start, end, grace_of(locked)):
+            issue_on_lock(session, settings, locked, booking_id=b.id, start_slot=s,
+                          duration_slots=d)
+            count += 1
+    return count
+
+
+def mark_paid(session: Session, settings: LockSettings, booking_id: int, *, actor: str,
+              now: datetime | None = None) -> Booking:
+    """Payment confirmed: issue the booking's PINs (one per lock and day). Idempotent."""
+    now = now or utcnow()
+    b = get_or_raise(session, booking_id, for_update=True)
+    if b.payment_status == "paid":
+        return b
+    if b.payment_status == "cancelled":
+        raise Conflict("the booking is cancelled", field="payment_status")
+    b.payment_status, b.paid_at = "paid", now
+    n = _issue(session, settings, b)
+    record(session, actor=actor, action="booking.paid", entity="booking", entity_id=b.id,
+           after={"pins_issued": n})
+    return b
+
+
+def _revoke_all(session: Session, b: Booking, now: datetime) -> int:
+    count = 0
+    locks = {lk.id: lk for lk in lock_repo.for_facility(session, b.facility_id)}
+    for p in lock_repo.pins_of_booking(session, b.id):
+        if p.status == "active":
+            revoke(locks[p.lock_id], p, now)
+            count += 1
+    session.flush()
+    return count
+
+
+def reissue(session: Session, settings: LockSettings, booking_id: int, *, actor: str,
+            now: datetime | None = None) -> Booking:
+    """New PINs for a paid booking; the old ones are revoked (offline: pending revocation)."""
+    now = now or utcnow()
+    b = get_or_raise(session, booking_id, for_update=True)
+    if b.payment_status != "paid":
+        raise Conflict("only a paid booking has PINs to reissue", field="payment_status")
+    revoked = _revoke_all(session, b, now)
+    n = _issue(session, settings, b)
+    record(session, actor=actor, action="booking.reissue", entity="booking", entity_id=b.id,
+           after={"revoked": revoked, "pins_issued": n})
+    return b
+
+
+def cancel(session: Session, booking_id: int, *, actor: str,
+           now: datetime | None = None) -> Booking:
+    """Cancel: online locks lose the code at their next poll; offline locks get a pending
+    revocation, carried to the lock by the next visitor or staff member."""
+    now = now or utcnow()
+    b = get_or_raise(session, booking_id, for_update=True)
+    if b.payment_status == "cancelled":
+        return b
+    before = b.payment_status
+    b.payment_status, b.cancelled_at = "cancelled", now
+    revoked = _revoke_all(session, b, now)
+    record(session, actor=actor, action="booking.cancel", entity="booking", entity_id=b.id,
+           before={"payment_status": before}, after={"revoked": revoked})
+    return b
+
+
+def pin_info(session: Session, settings: LockSettings, booking_id: int,
+             now: datetime | None = None) -> list[PinInfo]:
+    """The booking's PINs (recomputed from the master) and codes to enter first."""
+    now = now or utcnow()
+    b = get_or_raise(session, booking_id)
+    locks = {lk.id: lk for lk in lock_repo.for_facility(session, b.facility_id)}
+    out: list[PinInfo] = []
+    for p in lock_repo.pins_of_booking(session, b.id):
+        lock = locks[p.lock_id]
+        start, stop = accepted_times(lock, p)
+        first = [] if p.status != "active" else pending_codes(session, settings, lock, now)
+        out.append(PinInfo(lock_id=lock.lock_id, lock_kind=lock.kind,
+                           pin=pin_of(session, settings, lock, p), valid_from=start,
+                           valid_until=stop, status=p.status, enter_first=first))
+    return out
+
+
+def send_pin_email(session: Session, settings: LockSettings, smtp: SmtpSettings,
+                   booking_id: int, *, reissue: bool = False,
+                   now: datetime | None = None) -> None:
+    """Email the booker the PINs of their booking (Japanese, JST)."""
+    now = now or utcnow()
+    b = get_or_raise(session, booking_id)
+    f = get_facility(session, b.facility_id)
+    names = {lk.lock_id: (lk.name or lk.lock_id) for lk in lock_repo.for_facility(session, f.id)}
+    lines = [PinLine(names[i.lock_id], i.pin, i.valid_from, i.valid_until, tuple(i.enter_first))
+             for i in pin_info(session, settings, b.id, now) if i.status == "active"]
+    if not lines:
+        raise Conflict("the booking has no active PIN to send", field="booking_id")
+    send(pin_email(to=b.booker_email, booker_name=b.booker_name, facility_name=f.name,
+                   facility_address=f.address, start=b.start_at, end=b.end_at, pins=lines,
+                   instructions=f.instructions, contact=f.contact, booking_id=b.id,
+                   reissue=reissue), smtp)
+    b.emailed_at = now
+    session.flush()
+
+
+def send_cancel_email(session: Session, smtp: SmtpSettings, booking_id: int) -> None:
+    b = get_or_raise(session, booking_id)
+    f = get_facility(session, b.facility_id)
+    send(cancel_email(to=b.booker_email, booker_name=b.booker_name, facility_name=f.name,
+                      start=b.start_at, end=b.end_at, booking_id=b.id, contact=f.contact), smtp)
+
+
+# -- CSV import ------------------------------------------------------------------------------
+CSV_COLUMNS = {  # Japanese header (default) → field; English headers are accepted too
+    "予約番号": "external_ref", "施設コード": "facility_code", "開始": "start",
+    "終了": "end", "氏名": "booker_name", "メールアドレス": "booker_email",
+    "支払状況": "payment_status",
+}
+CSV_EN = {v: v for v in CSV_COLUMNS.values()}
+PAYMENT_WORDS = {"paid": "paid", "支払済": "paid", "支払済み": "paid", "pending": "pending",
+                 "未払": "pending", "未払い": "pending"}
+
+
+@dataclass
+class CsvRowError:
+    line: int
+    field: str
+    message: str
+
+
+def _parse_time(value: str) -> datetime:
+    """'2026-12-01 09:00' (JST when no offset is given) or ISO 8601 with an offset."""
+    dt = datetime.fromisoformat(value.strip().replace("/", "-"))
+    return dt.replace(tzinfo=JST) if dt.tzinfo is None else dt
+
+
+def import_csv(session: Session, settings: LockSettings, text: str, *,
+               actor: str) -> list[Booking]:
+    """Import bookings from the booking system's CSV; all or nothing, errors name the line."""
+    text = text.lstrip("\ufeff")
+    reader = csv.reader(io.StringIO(text))
+    try:
+        header = next(reader)
+    except StopIteration as err:
+        raise BadRequest("the CSV is empty", field="file") from err
+    cols = [CSV_COLUMNS.get(h.strip(), CSV_EN.get(h.strip())) for h in header]
+    missing = set(CSV_COLUMNS.values()) - {c for c in cols if c}
+    if missing:
+        raise BadRequest(f"line 1: missing column(s): {', '.join(sorted(missing))}",
+                         field="file", line=1)
+    errors: list[CsvRowError] = []
+    rows: list[tuple[int, BookingCreate]] = []
+    seen_refs: set[str] = set()
+    for row in reader:
+        line = reader.line_num
+        if not any(v.strip() for v in row):
+            continue
+        if len(row) != len(cols):
+            errors.append(CsvRowError(line, "row", f"{len(row)} values, expected {len(cols)}"))
+            continue
+        r = {c: v.strip() for c, v in zip(cols, row, strict=True) if c}
+        facility = facility_repo.get_by_code(session, r["facility_code"])
+        if facility is None:
+            errors.append(CsvRowError(line, "facility_code", f"unknown facility {r['facility_code']!r}"))
+            continue
+        status = PAYMENT_WORDS.get(r["payment_status"].lower())
+        if status is None:
+            errors.append(CsvRowError(line, "payment_status", "must be paid/支払済 or pending/未払"))
+            continue
+        try:
+            start, end = _parse_time(r["start"]), _parse_time(r["end"])
+        except ValueError:
+            errors.append(CsvRowError(line, "start/end", "times must look like 2026-12-01 09:00"))
+            continue
+        ref = r["external_ref"] or None
+        if ref and (ref in seen_refs or repository.get_by_ref(session, ref)):
+            errors.append(CsvRowError(line, "external_ref", f"booking {ref!r} already exists"))
+            continue
+        if ref:
+            seen_refs.add(ref)
+        try:
+            data = BookingCreate(facility_id=facility.id, start_at=start, end_at=end,
+                                 booker_name=r["booker_name"], booker_email=r["booker_email"],
+                                 payment_status=status, external_ref=ref)  # type: ignore[arg-type]
+        except ValidationError as err:
+            e = err.errors()[0]
+            field = ".".join(str(x) for x in e["loc"]) or "row"
+            errors.append(CsvRowError(line, field, e["msg"]))
+            continue
+        rows.append((line, data))
+    if errors:
+        detail = "; ".join(f"line {e.line}: {e.field}: {e.message}" for e in errors[:20])
+        raise BadRequest(f"CSV rejected, nothing imported: {detail}", field="file",
+                         errors=[e.__dict__ for e in errors])
+    created = []
+    for _line, data in rows:
+        b = create(session, data, source="csv", actor=actor)
+        if data.payment_status == "paid":
+            mark_paid(session, settings, b.id, actor=actor)
+        created.append(b)
+    return created
+
+
+# -- signed webhook --------------------------------------------------------------------------
+def webhook_signature(secret: str, timestamp: str, body: bytes) -> str:
+    """Hex HMAC-SHA256 over ``timestamp "." body`` (what the booking system sends)."""
+    return hmac.new(secret.encode(), timestamp.encode() + b"." + body,
+                    hashlib.sha256).hexdigest()
+
+
+def receive_webhook(session: Session, settings: LockSettings, body: bytes, timestamp: str,
+                    signature: str, *, now: datetime | None = None) -> tuple[Booking, bool]:
+    """A booking event from the booking system: verified, replay-protected, then applied.
+
+    Events: ``booking.created`` / ``booking.paid`` / ``booking.cancelled`` with the booking's
+    fields; returns (booking, whether PINs must be emailed)."""
+    now = now or utcnow()
+    secret = settings.booking_webhook_secret.get_secret_value()
+    if not timestamp.isdigit() or abs(int(timestamp) - now.timestamp()) > \
+            settings.webhook_tolerance_s:
+        raise Unauthorized("webhook timestamp missing or outside the tolerance")
+    expected = webhook_signature(secret, timestamp, body)
+    if not hmac.compare_digest(expected, signature.removeprefix("sha256=")):
+        raise Unauthorized("bad webhook signature")
+    if repository.receipt_seen(session, expected):
+        raise Conflict("webhook already received (replay)", field="signature")
+    session.add(WebhookReceipt(signature=expected, received_at=now))
+    session.flush()
+    try:
+        event: dict[str, Any] = json.loads(body)
+        kind = event["event"]
+        ref = str(event["external_ref"])
+    except (ValueError, KeyError, TypeError) as err:
+        raise BadRequest("the webhook body needs event and external_ref", field="body") from err
+    actor = "webhook"
+    b = repository.get_by_ref(session, ref)
+    if b is None:
+        if kind == "booking.cancelled":
+            raise NotFound(f"booking {ref!r} not found", field="external_ref")
+        facility = facility_repo.get_by_code(session, str(event.get("facility_code", "")))
+        if facility is None:
+            raise BadRequest("unknown facility_code", field="facility_code")
+        try:
+            data = BookingCreate(facility_id=facility.id, start_at=event.get("start_at"),
+                                 end_at=event.get("end_at"),
+                                 booker_name=event.get("booker_name", ""),
+                                 booker_email=event.get("booker_email", ""),
+                                 external_ref=ref)  # type: ignore[arg-type]
+        except ValidationError as err:
+            e = err.errors()[0]
+            raise BadRequest(e["msg"], field=".".join(str(x) for x in e["loc"])) from err
+        b = create(session, data, source="webhook", actor=actor)
+    if kind == "booking.cancelled":
+        return cancel(session, b.id, actor=actor, now=now), False
+    if kind == "booking.paid" or event.get("payment_status") == "paid":
+        was_paid = b.payment_status == "paid"
+        return mark_paid(session, settings, b.id, actor=actor, now=now), not was_paid
+    if kind != "booking.created":
+        raise BadRequest(f"unknown event {kind!r}", field="event")
+    return b, False
+
+
+def demo_flow(session: Session, settings: LockSettings, smtp: SmtpSettings, *,
+              facility_code: str = "aso-gym", lock_id: str = "aso-gym-01",
+              booker_email: str = "yamada@example.jp", now: datetime | None = None,
+              actor: str = "demo") -> dict[str, Any]:
+    """The demo: a facility with an offline key box, a booking now, paid → PIN emailed.
+
+    Returns ``{"booking_id", "lock_id", "lock_key" (bytes, to provision the emulator),
+    "generation"}``; the caller commits, then types the emailed PIN on a KeyBox."""
+    from api.facilities.schemas import FacilityCreate
+    from api.facilities.service import create as create_facility
+    from api.locks.schemas import LockCreate
+    from api.locks.service import create as create_lock
+    from api.locks.service import provisioning_key
+
+    now = now or utcnow()
+    facility = facility_repo.get_by_code(session, facility_code) or create_facility(
+        session, FacilityCreate(code=facility_code, name="阿蘇市体育館",
+                                address="熊本県阿蘇市", contact="阿蘇市 施設管理係",
+                                instructions="キーボックスのテンキーで暗証番号を入力し、確認キーを押して"
+                                             "鍵を取り出してください。利用後は鍵を戻して扉を閉めてください。"),
+        actor=actor)
+    lock = lock_repo.get_by_lock_id(session, lock_id) or create_lock(
+        session, LockCreate(facility_id=facility.id, lock_id=lock_id, name="正面キーボックス",
+                            kind="offline"), actor=actor)
+    from datetime import timedelta
+
+    slot_start = datetime.fromtimestamp(int(now.timestamp()) // 900 * 900, now.tzinfo)
+    b = create(session, BookingCreate(facility_id=facility.id, start_at=slot_start,
+                                      end_at=slot_start + timedelta(hours=2),
+                                      booker_name="山田 花子", booker_email=booker_email),
+               source="api", actor=actor)
+    mark_paid(session, settings, b.id, actor=actor, now=now)
+    send_pin_email(session, settings, smtp, b.id, now=now)
+    key = provisioning_key(session, settings, lock, actor=actor)
+    return {"booking_id": b.id, "lock_id": lock.lock_id, "lock_key": key,
+            "generation": lock.generation}
+
+
+def list_recent(session: Session, facility_id: int | None = None) -> Sequence[Booking]:
+    return repository.list_recent(session, facility_id)

@@ -1,0 +1,33 @@
+"""Settings of the lock and booking domains, read from ``MYNAGATE_*`` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import Request
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class LockSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MYNAGATE_", extra="ignore")
+
+    data_dir: Path = Path("var")
+    # 32-byte AES key (hex) wrapping the PIN master secret; else ``data_dir/pin-wrap.key``.
+    pin_wrap_key: SecretStr | None = None
+    # Shared secret of the booking system's webhook (HMAC-SHA256 of "timestamp.body").
+    booking_webhook_secret: SecretStr = SecretStr("dev-webhook-secret")
+    webhook_tolerance_s: int = 300
+    low_battery_percent: float = 20.0
+    # Online locks receive the codes of windows starting within this many hours.
+    slot_lookahead_h: int = 24
+    wrong_code_burst: int = 5
+
+
+def get_lock_settings(request: Request) -> LockSettings:
+    """The app's lock settings (data dir from the service settings unless set)."""
+    app = request.app
+    if getattr(app.state, "lock_settings", None) is None:
+        app.state.lock_settings = LockSettings(data_dir=app.state.settings.data_dir)
+    s: LockSettings = app.state.lock_settings
+    return s

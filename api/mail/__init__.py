@@ -1,0 +1,1 @@
+"""Outgoing email: SMTP settings (``MYNAGATE_SMTP_*``), sending, Japanese templates."""

@@ -1,0 +1,28 @@
+"""SMTP settings: ``MYNAGATE_SMTP_HOST``, ``_PORT``, ``_FROM``, ``_USERNAME``, ``_PASSWORD``,
+``_STARTTLS``."""
+
+from __future__ import annotations
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SmtpSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MYNAGATE_SMTP_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 25
+    from_addr: str = "noreply@example.lg.jp"
+    username: str | None = None
+    password: SecretStr | None = None
+    starttls: bool = False
+    timeout_s: float = 10.0
+
+
+def get_smtp_settings(request: object) -> SmtpSettings:
+    """FastAPI dependency: the app's SMTP settings (``app.state.smtp_settings`` or env)."""
+    app = request.app  # type: ignore[attr-defined]
+    if getattr(app.state, "smtp_settings", None) is None:
+        app.state.smtp_settings = SmtpSettings()
+    s: SmtpSettings = app.state.smtp_settings
+    return s

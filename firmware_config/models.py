@@ -15,7 +15,7 @@ import base64
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = [
     "DEFAULT_STAFF_AP_AID",
@@ -122,12 +122,22 @@ class BuzzerPatterns(_Strict):
     alarm: BuzzerPattern = BuzzerPattern(beeps=10, on_ms=500, off_ms=500)
 
 
+def _check_pem(pem: str) -> str:
+    from cryptography import x509
+
+    try:
+        x509.load_pem_x509_certificate(pem.encode())
+    except ValueError as err:
+        raise ValueError("not a PEM X.509 certificate") from err
+    return pem
+
+
 class TrustAnchors(_Strict):
     """What the device trusts: the service's Ed25519 signing key and the JPKI auth CAs."""
 
     service_public_key: str = Field(description="base64 of the raw 32-byte Ed25519 public key")
-    jpki_ca_certs: list[str] = Field(default_factory=list,
-                                     description="PEM certificates of the JPKI authentication CAs")
+    jpki_ca_certs: list[Annotated[str, AfterValidator(_check_pem)]] = Field(
+        default_factory=list, description="PEM certificates of the JPKI authentication CAs")
 
     @field_validator("service_public_key")
     @classmethod
@@ -138,18 +148,6 @@ class TrustAnchors(_Strict):
             raise ValueError("service_public_key is not valid base64") from err
         if len(raw) != 32:
             raise ValueError(f"an Ed25519 public key is 32 bytes, this one is {len(raw)}")
-        return v
-
-    @field_validator("jpki_ca_certs")
-    @classmethod
-    def _pem(cls, v: list[str]) -> list[str]:
-        from cryptography import x509
-
-        for i, pem in enumerate(v):
-            try:
-                x509.load_pem_x509_certificate(pem.encode())
-            except ValueError as err:
-                raise ValueError(f"jpki_ca_certs[{i}] is not a PEM X.509 certificate") from err
         return v
 
 

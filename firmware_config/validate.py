@@ -269,13 +269,16 @@ def _locate(loc: Loc, positions: dict[Loc, tuple[int, int]]) -> tuple[Loc, tuple
     return (), (1, 1)
 
 
-def _schema_issues(err: ValidationError, text: str, file: str,
-                   prefix: Loc = ()) -> list[ConfigIssue]:
+def _schema_issues(err: ValidationError, text: str, file: str, prefix: Loc = (),
+                   aliases: dict[Loc, Loc] | None = None) -> list[ConfigIssue]:
     positions = key_positions(text)
     grouped: dict[tuple[Loc, tuple[int, int]], list[str]] = {}
     order: list[tuple[Loc, tuple[int, int]]] = []
     for e in err.errors(include_url=False):
         loc: Loc = prefix + tuple(e["loc"])
+        for src, dst in (aliases or {}).items():
+            if loc[:len(src)] == src:
+                loc = dst + loc[len(src):]
         found, where = _locate(loc, positions)
         msg = e["msg"]
         if msg.startswith("Value error, "):
@@ -299,8 +302,10 @@ def _schema_issues(err: ValidationError, text: str, file: str,
             for loc, where in order]
 
 
-def _inline_ca_files(data: dict[str, Any], text: str, file: str,
-                     base_dir: Path | None) -> list[ConfigIssue]:
+def _inline_ca_files(data: dict[str, Any], text: str, file: str, base_dir: Path | None,
+                     aliases: dict[Loc, Loc]) -> list[ConfigIssue]:
+    """Read ``jpki_ca_files`` into ``jpki_ca_certs``; ``aliases`` maps each inlined
+    certificate's location back to its file entry, for error messages."""
     tables: list[tuple[Loc, Any]] = [(("trust",), data.get("trust"))]
     readers = data.get("readers")
     if isinstance(readers, list):
@@ -323,12 +328,15 @@ def _inline_ca_files(data: dict[str, Any], text: str, file: str,
         for j, name in enumerate(files):
             path = (base_dir or Path(".")) / name
             try:
-                certs.append(path.read_text(encoding="ascii"))
+                pem = path.read_text(encoding="ascii")
             except (OSError, UnicodeDecodeError) as err:
                 where = _locate(loc + ("jpki_ca_files", j), positions)[1]
                 issues.append(ConfigIssue(file, where[0], where[1],
                                           f"{_dotted(loc)}.jpki_ca_files[{j}]: cannot read "
                                           f"{path}: {getattr(err, 'strerror', None) or err}"))
+                continue
+            aliases[loc + ("jpki_ca_certs", len(certs))] = loc + ("jpki_ca_files", j)
+            certs.append(pem)
         trust["jpki_ca_certs"] = certs
     return issues
 
@@ -375,13 +383,15 @@ def validate_site_text(text: str, file: str = "site.toml", base_dir: Path | None
             line = text.count("\n") + 1
             col = len(text.rsplit("\n", 1)[-1]) + 1
         return None, [ConfigIssue(file, line, col, f"TOML syntax: {msg}")]
-    file_issues = _inline_ca_files(data, text, file, base_dir) + _duplicates(data, text, file)
+    aliases: dict[Loc, Loc] = {}
+    file_issues = (_inline_ca_files(data, text, file, base_dir, aliases)
+                   + _duplicates(data, text, file))
     if file_issues:
         return None, file_issues
     try:
         site = SiteConfig.model_validate(data)
     except ValidationError as err:
-        return None, _schema_issues(err, text, file)
+        return None, _schema_issues(err, text, file, aliases=aliases)
     issues: list[ConfigIssue] = []
     for i, entry in enumerate(site.readers):
         try:

@@ -193,10 +193,16 @@ def test_missing_ca_file_points_at_the_list_element(tmp_path: Path):
     [issue] = err.value.issues
     assert (issue.line, issue.col) == (line_of(text, "nope.pem"), col_of(text, '"nope.pem"'))
     assert "nope.pem" in issue.message
-    # once the file exists, its content is checked as a certificate
+    # once the file exists, its content is checked as a certificate, reported at the file entry
     (tmp_path / "nope.pem").write_text("junk")
-    with pytest.raises(ConfigError, match="not a PEM X.509 certificate"):
+    with pytest.raises(ConfigError) as err:
         load_site(site_file)
+    a_at = (line_of(text, "a.pem"), col_of(text, '"a.pem"'))
+    nope_at = (line_of(text, "nope.pem"), col_of(text, '"nope.pem"'))
+    assert [str(i) for i in err.value.issues] == [
+        f"{site_file}:{a_at[0]}:{a_at[1]}: trust.jpki_ca_files[0]: not a PEM X.509 certificate",
+        f"{site_file}:{nope_at[0]}:{nope_at[1]}: trust.jpki_ca_files[1]: "
+        "not a PEM X.509 certificate"]
 
 
 def test_key_positions_handles_strings_arrays_and_dotted_keys():

@@ -297,9 +297,10 @@ def _schema_issues(err: ValidationError, text: str, file: str, prefix: Loc = (),
             order.append(key)
         if msg not in grouped[key]:
             grouped[key].append(msg)
-    return [ConfigIssue(file, where[0], where[1],
-                        f"{_dotted(loc)}: {' / '.join(grouped[(loc, where)])}")
-            for loc, where in order]
+    issues = [ConfigIssue(file, where[0], where[1],
+                          f"{_dotted(loc)}: {' / '.join(grouped[(loc, where)])}")
+              for loc, where in order]
+    return sorted(issues, key=lambda i: (i.line, i.col))
 
 
 def _inline_ca_files(data: dict[str, Any], text: str, file: str, base_dir: Path | None,

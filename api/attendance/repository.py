@@ -45,7 +45,7 @@ def staff_in_period(session: Session, start: date, end: date,
 
 def point_rows(session: Session, start_at: datetime, end_at: datetime,
                staff_ids: Sequence[int] | None = None) -> Iterable[tuple[int, int, str, Any]]:
-    """(staff_id, epoch ms corrected by the device clock offset, kind, data) of clock punches
+    """(staff_id, epoch ms corrected by the device clock offset, kind, punch hint) of punches
     and granted door taps in [start_at, end_at), ordered by staff and time.
 
     The device clock offset is server − device (measured at heartbeat), so the true moment is
@@ -60,13 +60,14 @@ def point_rows(session: Session, start_at: datetime, end_at: datetime,
         cond.append(Event.staff_id.in_(list(staff_ids)))
     if bind.dialect.name == "postgresql":
         ms = (func.floor(func.extract("epoch", Event.occurred_at) * 1000) + offset)
-        q = select(Event.staff_id, ms.cast(_BigInt()), Event.kind, Event.data).where(*cond)
+        hint = Event.data["punch"].as_string()
+        q = select(Event.staff_id, ms.cast(_BigInt()), Event.kind, hint).where(*cond)
         q = q.order_by(Event.staff_id, Event.occurred_at)
-        return ((r[0], int(r[1]), r[2], r[3]) for r in session.execute(q))
+        return ((r[0], r[1], r[2], r[3]) for r in session.execute(q))
     q2 = select(Event.staff_id, Event.occurred_at, offset, Event.kind, Event.data).where(*cond)
     q2 = q2.order_by(Event.staff_id, Event.occurred_at)
-    return ((r[0], int((r[1] - _EPOCH).total_seconds() * 1000) + int(r[2]), r[3], r[4])
-            for r in session.execute(q2))
+    return ((r[0], int((r[1] - _EPOCH).total_seconds() * 1000) + int(r[2]), r[3],
+             (r[4] or {}).get("punch")) for r in session.execute(q2))
 
 
 def _BigInt() -> Any:

@@ -167,7 +167,10 @@ def intersect(a: Sequence[Interval], b: Sequence[Interval]) -> tuple[Interval, .
 
 
 def total(intervals: Iterable[Interval]) -> int:
-    return sum(e - s for s, e in intervals)
+    n = 0
+    for s, e in intervals:
+        n += e - s
+    return n
 
 
 # --- calendar ---------------------------------------------------------------------------------
@@ -243,6 +246,9 @@ class DailyLine:
     scheduled_minutes: int
     worked_in_schedule_minutes: int
     unscheduled: tuple[Interval, ...]  # presence outside the schedule (and outside the break)
+    unscheduled_minutes: int
+    in_minute: int | None  # 出勤, minutes since the business-day start
+    out_minute: int | None  # 退勤
     late: bool = False  # 遅刻
     early: bool = False  # 早退
     missing_in: bool = False  # 出勤打刻漏れ
@@ -254,16 +260,15 @@ class DailyLine:
     punches: int = 0
 
     @property
-    def unscheduled_minutes(self) -> int:
-        return total(self.unscheduled)
-
-    @property
     def flags(self) -> tuple[str, ...]:
-        names = ("late", "early", "missing_in", "missing_out", "in_progress", "no_clock",
-                 "absent", "corrected")
-        return tuple(n for n in names if getattr(self, n))
+        if not (self.late or self.early or self.missing_in or self.missing_out
+                or self.in_progress or self.no_clock or self.absent or self.corrected):
+            return ()
+        return tuple(n for n in _FLAG_NAMES if getattr(self, n))
 
 
+_FLAG_NAMES = ("late", "early", "missing_in", "missing_out", "in_progress", "no_clock", "absent",
+               "corrected")
 FLAG_JA = {"late": "遅刻", "early": "早退", "missing_in": "出勤打刻漏れ",
            "missing_out": "退勤打刻漏れ", "in_progress": "勤務中", "no_clock": "打刻なし(入館記録あり)",
            "absent": "記録なし", "corrected": "訂正あり"}
@@ -313,13 +318,15 @@ class PatternAxis:
     breaks: tuple[Interval, ...]
     sched: tuple[Interval, ...]
     scheduled_minutes: int
+    simple: bool = False  # exactly one break, inside the schedule
 
     @classmethod
     def of(cls, pattern: WorkPattern, cfg: RuleConfig = DEFAULT_CONFIG) -> PatternAxis:
         schedule = pattern.schedule(cfg)
         brk = pattern.break_interval(cfg)
-        return cls(schedule, normalize([brk]) if brk else (), normalize([schedule]),
-                   pattern.scheduled_minutes)
+        breaks = normalize([brk]) if brk else ()
+        simple = len(breaks) == 1 and schedule[0] <= breaks[0][0] and breaks[0][1] <= schedule[1]
+        return cls(schedule, breaks, normalize([schedule]), pattern.scheduled_minutes, simple)
 
 
 def compute_day_minutes(day: date, day_type: DayType, clock: Sequence[tuple[int, str | None]],
@@ -360,7 +367,26 @@ def compute_day_minutes(day: date, day_type: DayType, clock: Sequence[tuple[int,
     else:
         premises = None
     workday = day_type is DayType.WORKDAY
-    if premises is None or premises[0] == premises[1]:
+    if premises is not None and workday and not door and premises[0] < premises[1] \
+            and axis.simple:
+        # The common case on one axis: a schedule [s, e) holding one break [bs, be).
+        a, b = premises
+        s_, e_ = schedule
+        bs, be = axis.breaks[0]
+        break_minutes = max(0, min(b, be) - max(a, bs))
+        worked_in = max(0, min(b, e_) - max(a, s_)) - break_minutes
+        before = (a, min(b, s_)) if a < s_ else None
+        after = (max(a, e_), b) if b > e_ else None
+        if before and after:
+            unscheduled = (before, after)
+        elif before:
+            unscheduled = (before,)
+        elif after:
+            unscheduled = (after,)
+        else:
+            unscheduled = ()
+        pm = b - a
+    elif premises is None or premises[0] == premises[1]:
         break_minutes = worked_in = 0
         unscheduled: tuple[Interval, ...] = ()
         pm = 0
@@ -384,6 +410,7 @@ def compute_day_minutes(day: date, day_type: DayType, clock: Sequence[tuple[int,
         break_minutes=break_minutes,
         scheduled_minutes=axis.scheduled_minutes if workday else 0,
         worked_in_schedule_minutes=worked_in, unscheduled=unscheduled,
+        unscheduled_minutes=total(unscheduled), in_minute=in_m, out_minute=out_m,
         late=workday and in_m is not None and in_m > schedule[0],
         early=workday and out_m is not None and out_m < schedule[1],
         missing_in=missing_in, missing_out=missing_out, in_progress=in_progress,

@@ -38,6 +38,7 @@ from .rules import (
     classify_day,
     compute_day_minutes,
     day_start,
+    intersect,
     month_buckets,
     normalize,
     total,
@@ -76,6 +77,24 @@ class PeriodResult:
     cfg: RuleConfig
     staff: dict[int, StaffInfo]
     days: dict[int, list[DayResult]] = field(default_factory=dict)
+    _records: dict[tuple[int, date], dict[str, Any]] | None = None
+
+    def records(self) -> dict[tuple[int, date], dict[str, Any]]:
+        """Every staff-day's JSON-able record (computed once)."""
+        if self._records is None:
+            cache: dict[int, dict[str, Any]] = {}
+            out: dict[tuple[int, date], dict[str, Any]] = {}
+            for sid, days in self.days.items():
+                for r in days:
+                    if r.line.punches == 0 and r.line.premises is None and not r.approved:
+                        rec = cache.get(id(r.line))  # shared empty days
+                        if rec is None:
+                            rec = cache[id(r.line)] = line_record(r, self.cfg)
+                    else:
+                        rec = line_record(r, self.cfg)
+                    out[(sid, r.line.business_date)] = rec
+            self._records = out
+        return self._records
 
     def buckets(self, staff_id: int) -> dict[str, int]:
         return month_buckets((OvertimeDay(r.line.business_date, r.line.day_type, r.paid,
@@ -144,7 +163,7 @@ def compute_period(session: Session, start: date, end: date, *,
     last_clock: dict[tuple[int, date], int] = {}
     t0 = starts[start] - timedelta(hours=1)
     t1 = day_start(end + timedelta(days=1), cfg) + timedelta(hours=1)
-    for sid, ms, kind, data in repo.point_rows(session, t0, t1, ids):
+    for sid, ms, kind, hint in repo.point_rows(session, t0, t1, ids):
         if ms < first_ms or ms >= end_ms or sid not in result.staff:
             continue
         if uniform:
@@ -157,7 +176,6 @@ def compute_period(session: Session, start: date, end: date, *,
         slot = per.get(d)
         if slot is None:
             slot = per[d] = ([], [])
-        hint = data.get("punch") if kind == "clock_punch" and data else None
         if kind == "clock_punch" and hint != "repeat":
             prev = last_clock.get((sid, d))
             if prev is None or ms - prev >= _REPEAT_MS:
@@ -176,6 +194,8 @@ def compute_period(session: Session, start: date, end: date, *,
         b = min(MINUTES_PER_DAY, int((e_at - s0).total_seconds() // 60))
         approved[(sid, wd)].append((a, b))
     empty: tuple[list[tuple[int, str | None]], list[int]] = ([], [])
+    now_ms = {d: int((now - starts[d]).total_seconds() // 60) for d in days}
+    empty_lines: dict[tuple[date, DayType, PatternAxis], DailyLine] = {}
     for sid in result.staff:
         a_from, a_until = active[sid]
         per = grouped.get(sid, {})
@@ -187,7 +207,7 @@ def compute_period(session: Session, start: date, end: date, *,
             if d < a_from or (a_until is not None and d > a_until):
                 continue
             s0 = starts[d]
-            now_m = int((now - s0).total_seconds() // 60)
+            now_m = now_ms[d]
             if now_m < 0:
                 break
             axis = patterns.get(code, default_axis)
@@ -197,8 +217,15 @@ def compute_period(session: Session, start: date, end: date, *,
                         axis = patterns.get(c, default_axis)
             dt = over[d] if over and d in over else base_types[d]
             clock, door = per.get(d, empty)
-            line = compute_day_minutes(d, dt, clock, door, fixes.get((sid, d), ()), now_m, axis,
-                                       s0)
+            fx = fixes.get((sid, d), ())
+            if not clock and not door and not fx:
+                ck = (d, dt, axis)
+                line = empty_lines.get(ck)  # type: ignore[assignment]
+                if line is None:
+                    line = empty_lines[ck] = compute_day_minutes(d, dt, (), (), (), now_m, axis,
+                                                                 s0)
+            else:
+                line = compute_day_minutes(d, dt, clock, door, fx, now_m, axis, s0)
             appr = approved.get((sid, d))
             if appr:
                 ap = normalize(appr)
@@ -212,8 +239,6 @@ def compute_period(session: Session, start: date, end: date, *,
 
 
 def _intersect(a: Sequence[Interval], b: Sequence[Interval]) -> tuple[Interval, ...]:
-    from .rules import intersect
-
     return intersect(a, b)
 
 
@@ -257,20 +282,27 @@ def format_line(line: DailyLine, name: str = "", lang: str = "ja",
             f"{' [' + flags + ']' if flags else ''}")
 
 
+def _hm(minute: int | None, cfg: RuleConfig) -> str:
+    if minute is None:
+        return ""
+    m = minute + cfg.day_change.hour * 60 + cfg.day_change.minute
+    return f"{m // 60:02d}:{m % 60:02d}"
+
+
 def line_record(res: DayResult, cfg: RuleConfig) -> dict[str, Any]:
     """The JSON-able record of a staff-day: what the daily export shows and what is frozen."""
     ln = res.line
     d = ln.business_date
     return {
         "date": d.isoformat(), "day_type": ln.day_type.value,
-        "in": hhmm(ln.first_in, d, cfg), "out": hhmm(ln.last_out, d, cfg),
+        "in": _hm(ln.in_minute, cfg), "out": _hm(ln.out_minute, cfg),
         "in_source": ln.in_source or "", "out_source": ln.out_source or "",
         "premises": ln.premises_minutes, "break": ln.break_minutes,
         "scheduled": ln.scheduled_minutes, "worked": ln.worked_in_schedule_minutes,
         "unscheduled": ln.unscheduled_minutes, "approved": total(res.approved),
         "overtime": total(res.paid), "divergence": res.divergence,
-        "paid": [list(iv) for iv in res.paid], "schedule": list(res.schedule),
-        "flags": list(ln.flags),
+        "paid": [list(iv) for iv in res.paid] if res.paid else [],
+        "schedule": list(res.schedule), "flags": list(ln.flags) if ln.flags else [],
     }
 
 

@@ -42,7 +42,6 @@ from api.attendance.service import (
     StaffInfo,
     compute_period,
     hhmm,
-    line_record,
     month_bounds,
 )
 from api.audit.service import record
@@ -134,8 +133,7 @@ def lagging_devices(session: Session, end: date, cfg: RuleConfig) -> list[str]:
 # --- freezing and amendments -------------------------------------------------------------------
 
 def _records(res: PeriodResult, cfg: RuleConfig) -> dict[Key, dict[str, Any]]:
-    return {(sid, r.line.business_date): line_record(r, cfg)
-            for sid, days in res.days.items() for r in days}
+    return res.records()
 
 
 def _frozen(session: Session, month_start: date,
@@ -200,9 +198,9 @@ def _staff_cols(s: StaffInfo) -> dict[str, Any]:
             "dept_code": s.dept_code, "dept_name": s.dept_name}
 
 
-def _daily_row(s: StaffInfo, rec: dict[str, Any], amendment: bool) -> dict[str, Any]:
+def _daily_part(rec: dict[str, Any]) -> dict[str, Any]:
     flags = rec["flags"]
-    return {**_staff_cols(s), "date": rec["date"],
+    return {"date": rec["date"],
             "day_type": DAY_TYPE_JA[DayType(rec["day_type"])], "in": rec["in"],
             "out": rec["out"], "premises": rec["premises"], "break": rec["break"],
             "scheduled": rec["scheduled"], "worked": rec["worked"],
@@ -210,8 +208,11 @@ def _daily_row(s: StaffInfo, rec: dict[str, Any], amendment: bool) -> dict[str, 
             "divergence": rec["divergence"], "late": "late" in flags, "early": "early" in flags,
             "missing": "missing_in" in flags or "missing_out" in flags,
             "corrected": "corrected" in flags,
-            "flags": "・".join(FLAG_JA[f] for f in flags),
-            "amendment": "1" if amendment else "0"}
+            "flags": "・".join(FLAG_JA[f] for f in flags) if flags else ""}
+
+
+def _daily_row(s: StaffInfo, rec: dict[str, Any], amendment: bool) -> dict[str, Any]:
+    return {**_staff_cols(s), **_daily_part(rec), "amendment": "1" if amendment else "0"}
 
 
 def _buckets_of(recs: Sequence[dict[str, Any]], cfg: RuleConfig) -> dict[str, int]:
@@ -257,8 +258,11 @@ def export_dataset(session: Session, *, dataset: str, month: str | date,
                    file_format: str = "cp932", profile: str = "standard",
                    profile_version: int | None = None, allow_provisional: bool = False,
                    actor: str = "admin", now: datetime | None = None,
-                   progress: Progress | None = None, record_run: bool = True) -> ExportResult:
-    """Compute and render one dataset for one month; a final run freezes the month."""
+                   progress: Progress | None = None, record_run: bool = True,
+                   period: PeriodResult | None = None) -> ExportResult:
+    """Compute and render one dataset for one month; a final run freezes the month.
+
+    ``period`` reuses a computation of the same month (several datasets from one pass)."""
     import time as _t
 
     timings: dict[str, float] = {}
@@ -292,9 +296,10 @@ def export_dataset(session: Session, *, dataset: str, month: str | date,
         records: dict[Key, dict[str, Any]] = {}
         staff_ids: list[int] = []
     else:
-        res = compute_period(session, start, end, now=now, cfg=cfg)
+        res = period if period is not None else compute_period(session, start, end, now=now,
+                                                                cfg=cfg)
         timings["compute"] = _t.perf_counter() - t
-        fresh = _records(res, cfg)
+        fresh = res.records()
         frozen, frozen_rows = _frozen(session, start)
         if frozen_rows:
             frozen_staff = {fm.staff_id for fm in frozen_rows}
@@ -365,8 +370,16 @@ def _staff_info(session: Session, res: PeriodResult, staff_id: int) -> StaffInfo
 
 def _daily_rows(res: PeriodResult, records: dict[Key, dict[str, Any]]) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
-    for (sid, _d), rec in sorted(records.items()):
-        rows.append(_daily_row(res.staff[sid], rec, False))
+    parts: dict[int, dict[str, Any]] = {}  # empty days share their record
+    staff_cols: dict[int, dict[str, Any]] = {}
+    for (sid, _d), rec in sorted(records.items(), key=lambda kv: kv[0]):
+        part = parts.get(id(rec))
+        if part is None:
+            part = parts[id(rec)] = _daily_part(rec)
+        sc = staff_cols.get(sid)
+        if sc is None:
+            sc = staff_cols[sid] = {**_staff_cols(res.staff[sid]), "amendment": "0"}
+        rows.append({**sc, **part})
     return rows
 
 

@@ -58,12 +58,28 @@ def _formatter(kind: str, fmt: str | None):  # type: ignore[no-untyped-def]
 
 
 def table(rows: Sequence[dict[str, Any]], profile: Profile) -> list[list[str]]:
-    """The cells of every data row, in profile column order, as strings."""
+    """The cells of every data row, in profile column order, as strings.
+
+    Values repeat a lot (minutes, dates, flags), so each column memoizes its formatted
+    values."""
     catalogue = FIELDS[profile.dataset]
-    fields = [c.field for c in profile.columns]
-    fns = [_formatter(catalogue[c.field][0], c.format) for c in profile.columns]
-    pairs = list(zip(fields, fns, strict=True))
-    return [[fn(r.get(f, "")) for f, fn in pairs] for r in rows]
+    cols = [(c.field, _formatter(catalogue[c.field][0], c.format), {})
+            for c in profile.columns]
+    out: list[list[str]] = []
+    append = out.append
+    for r in rows:
+        line = []
+        for f, fn, memo in cols:
+            v = r.get(f, "")
+            try:
+                cell = memo[v]
+            except KeyError:
+                cell = memo[v] = fn(v)
+            except TypeError:  # unhashable: format directly
+                cell = fn(v)
+            line.append(cell)
+        append(line)
+    return out
 
 
 def _encoding_error(rows: Sequence[dict[str, Any]], cells: list[list[str]], profile: Profile,

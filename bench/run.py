@@ -1,0 +1,221 @@
+"""Benchmarks (not timed tests): ``python -m bench.run`` (``make bench``) → bench/results.json.
+
+``attendance_month_20k``: compute and export (日次勤務実績 and 月次時間外, CP932) a month of
+attendance for 20,000 staff from their punches on PostgreSQL. Its baseline is a plain SQL
+aggregate over the same punches in the same run (first and last punch per staff and business
+day), so ``ratio`` says how much the full rules cost over merely reading the punches.
+
+The database is a scratch database created (and dropped) on the server named by
+``MYNAGATE_BENCH_DATABASE_URL`` (default postgresql+psycopg://postgres@127.0.0.1:5432/test).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import random
+import sys
+import time
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+RESULTS = Path(__file__).parent / "results.json"
+DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+STAFF = int(os.environ.get("MYNAGATE_BENCH_STAFF", "20000"))
+MONTH = date(2026, 11, 1)
+
+
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _copy(conn: Any, table: str, columns: list[str], rows: Any) -> int:
+    """COPY rows into a table (tab-separated text) through the raw psycopg connection."""
+    raw = conn.connection.dbapi_connection
+    n = 0
+    with raw.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as cp:
+        buf = io.StringIO()
+        for r in rows:
+            buf.write("\t".join("\\N" if v is None else str(v) for v in r))
+            buf.write("\n")
+            n += 1
+            if n % 50000 == 0:
+                cp.write(buf.getvalue())
+                buf = io.StringIO()
+        cp.write(buf.getvalue())
+    return n
+
+
+def seed(url: str, staff: int, rng: random.Random) -> dict[str, int]:
+    """Departments, staff, 10 clock devices, a month of punches and some approved overtime."""
+    from api.attendance.rules import JST
+    from api.calendar.service import closed_days
+
+    engine = create_engine(url)
+    end = date(2026, 11, 30)
+    holidays = closed_days(None, MONTH, end)
+    days = [MONTH + timedelta(days=i) for i in range(30)]
+    workdays = [d for d in days if d.weekday() < 5 and d not in holidays]
+    counts = {"events": 0, "overtime": 0}
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO site (code, name) VALUES ('main', '本庁舎')"))
+        for i in range(20):
+            cls = "high_external" if i % 5 == 0 else "ordinary"
+            conn.execute(text("INSERT INTO department (code, name, overtime_class) "
+                              "VALUES (:c, :n, :k)"), {"c": f"D{i:02d}", "n": f"課{i}", "k": cls})
+        _copy(conn, "staff", ["staff_number", "name", "name_kana", "department_id",
+                              "employment_type", "work_pattern", "active_from"],
+              ((f"S{i:06d}", f"職員 {i}", f"ショクイン {i}", 1 + i % 20, "regular", "standard",
+                "2020-04-01") for i in range(staff)))
+        devices = []
+        through = datetime(2026, 12, 2, tzinfo=UTC).isoformat()
+        for i in range(10):
+            dev = uuid.uuid4()
+            conn.execute(text("INSERT INTO door (site_id, code, name, mode, assurance, lockdown, "
+                              "fail_open) VALUES (1, :c, :n, 'clock', 'card', false, false)"),
+                         {"c": f"clock-{i}", "n": f"打刻{i}"})
+            conn.execute(text("INSERT INTO device (id, name, status, max_seq, contiguous_seq, "
+                              "delivered_through) VALUES (:id, :n, 'active', 0, 0, :t)"),
+                         {"id": dev, "n": f"clock-{i}", "t": through})
+            devices.append(dev)
+        seqs = [0] * 10
+
+        def events():  # type: ignore[no-untyped-def]
+            for sid in range(1, staff + 1):
+                dv = sid % 10
+                for d in workdays:
+                    base = datetime(d.year, d.month, d.day, tzinfo=JST)
+                    t_in = base + timedelta(hours=8, minutes=rng.randint(0, 35),
+                                            seconds=rng.randint(0, 59))
+                    late = rng.random() < 0.25
+                    t_out = base + timedelta(hours=17, minutes=rng.randint(15, 40) + (
+                        rng.randint(60, 300) if late else 0), seconds=rng.randint(0, 59))
+                    for t, hint in ((t_in, "in"), (t_out, "out")):
+                        if rng.random() < 0.005:
+                            continue  # a forgotten punch
+                        seqs[dv] += 1
+                        counts["events"] += 1
+                        yield (uuid.uuid4(), devices[dv], seqs[dv], "clock_punch",
+                               t.astimezone(UTC).isoformat(), 0, t.astimezone(UTC).isoformat(),
+                               dv + 1, sid, json.dumps({"punch": hint}))
+
+        _copy(conn, "event", ["id", "device_id", "seq", "kind", "occurred_at",
+                              "device_clock_offset_ms", "received_at", "door_id", "staff_id",
+                              "data"], events())
+
+        def overtime():  # type: ignore[no-untyped-def]
+            for sid in range(1, staff + 1):
+                for d in rng.sample(workdays, 4):
+                    base = datetime(d.year, d.month, d.day, tzinfo=JST)
+                    s_at = base + timedelta(hours=17, minutes=15)
+                    e_at = s_at + timedelta(minutes=rng.choice((30, 60, 90, 120, 240)))
+                    counts["overtime"] += 1
+                    yield (sid, 1 + (sid - 1) % 20, d.isoformat(), s_at.isoformat(),
+                           e_at.isoformat(), "order", "import", "", False, "approved", "bench")
+
+        _copy(conn, "overtime_request", ["staff_id", "department_id", "work_date", "start_at",
+                                         "end_at", "kind", "source", "reason", "special",
+                                         "status", "requested_by"], overtime())
+        conn.execute(text("ANALYZE"))
+    engine.dispose()
+    return counts
+
+
+def baseline(url: str) -> tuple[float, int]:
+    """The plain SQL aggregate: first and last punch per staff and business day."""
+    engine = create_engine(url)
+    sql = text("""
+        SELECT staff_id,
+               ((occurred_at AT TIME ZONE 'Asia/Tokyo') - interval '5 hours')::date AS d,
+               min(occurred_at), max(occurred_at), count(*)
+        FROM event
+        WHERE kind = 'clock_punch' AND staff_id IS NOT NULL
+          AND occurred_at >= :a AND occurred_at < :b
+        GROUP BY 1, 2""")
+    a = datetime(2026, 10, 31, 20, tzinfo=UTC)
+    b = datetime(2026, 11, 30, 20, tzinfo=UTC)
+    with engine.connect() as conn:
+        t = time.perf_counter()
+        n = len(conn.execute(sql, {"a": a, "b": b}).all())
+        elapsed = time.perf_counter() - t
+    engine.dispose()
+    return elapsed, n
+
+
+def attendance_month(url: str) -> tuple[float, dict[str, Any]]:
+    """Compute the month and export 日次勤務実績 and 月次時間外 (CP932) for every staff member."""
+    from api.attendance.rules import JST
+    from api.attendance.service import compute_period
+    from api.db import Database
+    from api.exports.service import export_dataset
+
+    db = Database(url)
+    now = datetime(2026, 12, 3, 9, tzinfo=JST)
+    with db.session() as s:
+        t = time.perf_counter()
+        period = compute_period(s, MONTH, date(2026, 11, 30), now=now)
+        t_compute = time.perf_counter() - t
+        daily = export_dataset(s, dataset="daily", month="2026-11", now=now, period=period,
+                               record_run=False)
+        monthly = export_dataset(s, dataset="monthly", month="2026-11", now=now, period=period,
+                                 record_run=False)
+        elapsed = time.perf_counter() - t
+        s.rollback()
+    db.dispose()
+    info = {"compute_s": round(t_compute, 3), "daily_rows": daily.rows,
+            "daily_bytes": len(daily.content), "monthly_rows": monthly.rows,
+            "staff": len(period.staff)}
+    return elapsed, info
+
+
+def main() -> None:
+    from api.migrate import upgrade
+
+    server = os.environ.get("MYNAGATE_BENCH_DATABASE_URL", DEFAULT_URL)
+    name = f"mng_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(server).set(database=name).render_as_string(hide_password=False)
+    results: list[dict[str, Any]] = []
+    try:
+        upgrade(url)
+        t = time.perf_counter()
+        counts = seed(url, STAFF, random.Random(20261127))
+        _log(f"seeded {STAFF} staff, {counts['events']} punches, {counts['overtime']} overtime "
+             f"orders in {time.perf_counter() - t:.1f} s")
+        base_s, groups = baseline(url)
+        value_s, info = attendance_month(url)
+        _log(f"baseline SQL aggregate: {base_s:.3f} s ({groups} staff-days); "
+             f"compute+export: {value_s:.3f} s {info}")
+        results.append({
+            "name": "attendance_month_20k" if STAFF == 20000 else f"attendance_month_{STAFF}",
+            "value": round(value_s, 3), "unit": "s",
+            "baseline": "SQL GROUP BY staff_id, business day: min/max/count of the same punches",
+            "baseline_value": round(base_s, 3),
+            "ratio": round(value_s / base_s, 2) if base_s else None,
+            "target": "< 10 s", "punches": counts["events"], **info,
+        })
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+    existing: list[dict[str, Any]] = []
+    if RESULTS.exists():
+        try:
+            existing = [r for r in json.loads(RESULTS.read_text())
+                        if r.get("name") not in {r2["name"] for r2 in results}]
+        except (ValueError, TypeError):
+            existing = []
+    RESULTS.write_text(json.dumps(existing + results, ensure_ascii=False, indent=2) + "\n")
+    print(json.dumps(results, ensure_ascii=False, indent=2))
+
+
+if __name__ == "__main__":
+    main()

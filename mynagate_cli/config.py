@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
+
+if TYPE_CHECKING:
+    from firmware_config.models import SiteConfig
 
 app = typer.Typer(no_args_is_help=True,
                   help="Device configuration (site.toml → signed per-device bundles)")
@@ -12,7 +16,7 @@ app = typer.Typer(no_args_is_help=True,
 INSTALLED_BUNDLE = "config.bundle.json"
 
 
-def _load_site_or_exit(site_file: Path):  # type: ignore[no-untyped-def]
+def _load_site_or_exit(site_file: Path) -> SiteConfig:
     from firmware_config.validate import ConfigError, load_site
 
     try:

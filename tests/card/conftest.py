@@ -41,3 +41,16 @@ def _fresh_sim_registry():
     forget_sim_readers()
     yield
     forget_sim_readers()
+
+
+@pytest.fixture(scope="session")
+def pcscd(tmp_path_factory, request):
+    """Our own pcscd with a vpcd reader (session-wide; one pcscd per machine)."""
+    from .stacks import run_pcscd
+
+    with run_pcscd(tmp_path_factory.mktemp("pcscd")) as stack:
+        reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(f"\nreal PC/SC stack: {stack.version}, vsmartcard-vpcd on TCP "
+                                f"{stack.port}")
+        yield stack

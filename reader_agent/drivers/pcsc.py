@@ -1,0 +1,215 @@
+"""``pcsc:<reader name substring>``: PC/SC readers through pcscd, with pyscard.
+
+Works with any CCID reader pcscd drives (Sony RC-S300/S and /P, ACS ACR1252U …) and, for tests
+and rehearsals, with vsmartcard's vpcd (never on a production host: see docs/card-protocol.md).
+
+``pcsc:`` alone takes the first reader; ``pcsc:Sony`` the first whose name contains "Sony".
+A presentation is detected with ``SCardGetStatusChange`` (no polling of the card), connected
+shared with T=0 or T=1, and disconnected with a card *reset* when the next presentation
+starts or the reader closes, so no security state (a verified PIN) outlives a tap.
+
+pyscard reports failures as return codes (and occasionally exceptions); both are translated
+here into :mod:`reader_agent.drivers.base` errors.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+from smartcard import scard
+
+from .base import (
+    CardError,
+    CardMute,
+    CardRemoved,
+    MalformedResponse,
+    ReaderUnavailable,
+    TransportError,
+    guard,
+)
+
+__all__ = ["PcscChannel", "PcscReader", "translate"]
+
+log = logging.getLogger(__name__)
+
+_REMOVED = {scard.SCARD_W_REMOVED_CARD, scard.SCARD_E_NO_SMARTCARD, scard.SCARD_W_RESET_CARD,
+            scard.SCARD_W_UNPOWERED_CARD}
+_MUTE = {scard.SCARD_E_TIMEOUT, scard.SCARD_W_UNRESPONSIVE_CARD}
+_READER = {scard.SCARD_E_NO_READERS_AVAILABLE, scard.SCARD_E_UNKNOWN_READER,
+           scard.SCARD_E_READER_UNAVAILABLE, scard.SCARD_E_NO_SERVICE,
+           scard.SCARD_E_SERVICE_STOPPED, scard.SCARD_E_INVALID_HANDLE}
+
+
+def _message(code: int) -> str:
+    try:
+        return f"{scard.SCardGetErrorMessage(code)} (0x{code & 0xFFFFFFFF:08X})"
+    except Exception:  # pragma: no cover - pyscard quirk
+        return f"0x{code & 0xFFFFFFFF:08X}"
+
+
+def translate(code: int, what: str) -> CardError:
+    """The CardError for a PC/SC return code."""
+    text = f"{what}: {_message(code)}"
+    if code in _REMOVED:
+        return CardRemoved(text)
+    if code in _MUTE:
+        return CardMute(text)
+    if code in _READER:
+        return ReaderUnavailable(text)
+    return TransportError(text)
+
+
+def _call(what: str, fn: Any, *args: Any) -> Any:
+    """Call a pyscard function, turning its exceptions into CardErrors at the boundary."""
+    try:
+        return fn(*args)
+    except (scard.error, SystemError, TypeError, ValueError) as err:
+        raise TransportError(f"{what}: {err}") from err
+
+
+class PcscChannel:
+    """One connected card. ``close`` disconnects with a card reset."""
+
+    def __init__(self, reader: PcscReader, hcard: int, protocol: int) -> None:
+        self._reader = reader
+        self._hcard = hcard
+        self._protocol = protocol
+        self._closed = False
+
+    def transmit(self, apdu: bytes) -> bytes:
+        data = guard(apdu)
+        if self._closed:
+            raise CardRemoved("the presentation is over (channel closed)")
+        with self._reader._lock:
+            hr, response = _call("SCardTransmit", scard.SCardTransmit, self._hcard,
+                                 self._protocol, list(data))
+        if hr != scard.SCARD_S_SUCCESS:
+            raise translate(hr, "SCardTransmit")
+        out = bytes(response)
+        if len(out) < 2 or len(out) > 258:
+            raise MalformedResponse(f"response of {len(out)} bytes")
+        return out
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        with self._reader._lock:
+            try:
+                scard.SCardDisconnect(self._hcard, scard.SCARD_RESET_CARD)
+            except Exception as err:  # the card may be gone already
+                log.debug("pcsc.disconnect.failed error=%s", type(err).__name__)
+
+
+class PcscReader:
+    """A PC/SC reader chosen by a substring of its name."""
+
+    def __init__(self, selector: str = "") -> None:
+        self.selector = selector
+        self.name = f"pcsc:{selector}"
+        self._lock = threading.RLock()
+        hr, ctx = _call("SCardEstablishContext", scard.SCardEstablishContext,
+                        scard.SCARD_SCOPE_USER)
+        if hr != scard.SCARD_S_SUCCESS:
+            raise translate(hr, "SCardEstablishContext (is pcscd running?)")
+        self._ctx = ctx
+        self._handed_count: int | None = None
+        self._channel: PcscChannel | None = None
+        self.reader_name: str | None = None
+
+    def _find(self) -> str | None:
+        hr, readers = _call("SCardListReaders", scard.SCardListReaders, self._ctx, [])
+        if hr in (scard.SCARD_E_NO_READERS_AVAILABLE,):
+            return None
+        if hr != scard.SCARD_S_SUCCESS:
+            raise translate(hr, "SCardListReaders")
+        for name in readers:
+            if self.selector in name:
+                return str(name)
+        return None
+
+    def wait_for_card(self, timeout: float) -> PcscChannel | None:
+        deadline = time.monotonic() + timeout
+        self._drop_channel()
+        reader = self._find()
+        while reader is None:
+            if time.monotonic() >= deadline:
+                raise ReaderUnavailable(f"no PC/SC reader matching {self.selector!r}")
+            time.sleep(0.1)
+            reader = self._find()
+        self.reader_name = reader
+        current = scard.SCARD_STATE_UNAWARE
+        while True:
+            remaining_ms = max(0, int((deadline - time.monotonic()) * 1000))
+            hr, states = _call("SCardGetStatusChange", scard.SCardGetStatusChange, self._ctx,
+                               remaining_ms, [(reader, current)])
+            if hr == scard.SCARD_E_TIMEOUT:
+                return None
+            if hr != scard.SCARD_S_SUCCESS:
+                raise translate(hr, "SCardGetStatusChange")
+            _name, event_state, _atr = states[0]
+            count = (event_state >> 16) & 0xFFFF
+            present = event_state & scard.SCARD_STATE_PRESENT and not \
+                event_state & scard.SCARD_STATE_MUTE
+            if event_state & scard.SCARD_STATE_EMPTY:
+                self._handed_count = None
+            if present and count != self._handed_count:
+                channel = self._connect(reader)
+                if channel is not None:
+                    self._handed_count = count
+                    self._channel = channel
+                    return channel
+            if time.monotonic() >= deadline:
+                return None
+            current = event_state & ~scard.SCARD_STATE_CHANGED
+
+    def wait_for_removal(self, timeout: float) -> bool:
+        """Wait until the reader reports no card; True if it does within ``timeout``."""
+        deadline = time.monotonic() + timeout
+        reader = self.reader_name or self._find()
+        if reader is None:
+            return True
+        current = scard.SCARD_STATE_UNAWARE
+        while True:
+            remaining_ms = max(0, int((deadline - time.monotonic()) * 1000))
+            hr, states = _call("SCardGetStatusChange", scard.SCardGetStatusChange, self._ctx,
+                               remaining_ms, [(reader, current)])
+            if hr == scard.SCARD_E_TIMEOUT:
+                return False
+            if hr != scard.SCARD_S_SUCCESS:
+                raise translate(hr, "SCardGetStatusChange")
+            event_state = states[0][1]
+            if event_state & scard.SCARD_STATE_EMPTY:
+                self._handed_count = None
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            current = event_state & ~scard.SCARD_STATE_CHANGED
+
+    def _connect(self, reader: str) -> PcscChannel | None:
+        with self._lock:
+            hr, hcard, protocol = _call(
+                "SCardConnect", scard.SCardConnect, self._ctx, reader,
+                scard.SCARD_SHARE_SHARED, scard.SCARD_PROTOCOL_T0 | scard.SCARD_PROTOCOL_T1)
+        if hr in _REMOVED or hr == scard.SCARD_W_UNRESPONSIVE_CARD:
+            return None  # gone (or mute) before we could connect: not a presentation
+        if hr != scard.SCARD_S_SUCCESS:
+            raise translate(hr, "SCardConnect")
+        return PcscChannel(self, hcard, protocol)
+
+    def _drop_channel(self) -> None:
+        if self._channel is not None:
+            self._channel.close()
+            self._channel = None
+
+    def close(self) -> None:
+        self._drop_channel()
+        ctx, self._ctx = self._ctx, None
+        if ctx is not None:
+            try:
+                scard.SCardReleaseContext(ctx)
+            except Exception as err:
+                log.debug("pcsc.release.failed error=%s", type(err).__name__)

@@ -154,7 +154,8 @@ def pin_info(session: Session, settings: LockSettings, booking_id: int,
     for p in lock_repo.pins_of_booking(session, b.id):
         lock = locks[p.lock_id]
         start, stop = accepted_times(lock, p)
-        first = [] if p.status != "active" else pending_codes(session, settings, lock, now)
+        first = [] if p.status != "active" else pending_codes(
+            session, settings, lock, now, typed_from_slot=p.start_slot - lock.grace_early)
         out.append(PinInfo(lock_id=lock.lock_id, lock_kind=lock.kind,
                            pin=pin_of(session, settings, lock, p), valid_from=start,
                            valid_until=stop, status=p.status, enter_first=first))

@@ -83,11 +83,15 @@ def revoke(lock: SmartLock, p: IssuedPin, now: datetime) -> None:
 
 
 def pending_codes(session: Session, settings: LockSettings, lock: SmartLock,
-                  now: datetime) -> list[str]:
-    """Revocation codes still to be typed on an offline lock ("enter this code first")."""
+                  now: datetime, *, typed_from_slot: int | None = None) -> list[str]:
+    """Revocation codes still to be typed on an offline lock ("enter this code first").
+
+    ``typed_from_slot``: the first slot the visitor can type them (their PIN window's start);
+    a code whose target window is over by then is moot and left out (the lock would not take
+    it: a revocation names a window that has not ended)."""
     if lock.kind != "offline":
         return []
-    n = int(now.timestamp()) // SLOT_SECONDS
+    n = max(int(now.timestamp()) // SLOT_SECONDS, typed_from_slot or 0)
     rows: Sequence[IssuedPin] = repository.pending_revocations(
         session, lock.id, lock.generation, n - lock.grace_late)
     key = lock_key(session, settings, lock)

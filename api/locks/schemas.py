@@ -58,7 +58,7 @@ class SyncUpload(BaseModel):
 
 
 class EmergencyRequest(BaseModel):
-    reason: str = Field(min_length=3, max_length=200)
+    reason: str = Field(min_length=2, max_length=200)
 
 
 class EmergencyCodeRead(BaseModel):

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from fastapi import Request
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -19,9 +20,9 @@ class SmtpSettings(BaseSettings):
     timeout_s: float = 10.0
 
 
-def get_smtp_settings(request: object) -> SmtpSettings:
+def get_smtp_settings(request: Request) -> SmtpSettings:
     """FastAPI dependency: the app's SMTP settings (``app.state.smtp_settings`` or env)."""
-    app = request.app  # type: ignore[attr-defined]
+    app = request.app
     if getattr(app.state, "smtp_settings", None) is None:
         app.state.smtp_settings = SmtpSettings()
     s: SmtpSettings = app.state.smtp_settings

@@ -1,0 +1,93 @@
+"""Helpers for the lock tests: a real SMTP server (aiosmtpd) on loopback, app wiring."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+import socket
+import time
+from email.message import EmailMessage
+from pathlib import Path
+
+from aiosmtpd.controller import Controller
+
+from api.locks.settings import LockSettings
+from api.mail.settings import SmtpSettings
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Inbox:
+    """aiosmtpd handler keeping every message received."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self.envelopes: list[tuple[str, list[str]]] = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd API)
+        msg = email.message_from_bytes(envelope.original_content or envelope.content,
+                                       policy=email.policy.default)
+        self.messages.append(msg)  # type: ignore[arg-type]
+        self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+        return "250 OK"
+
+    def wait(self, count: int, timeout: float = 10.0) -> list[EmailMessage]:
+        deadline = time.monotonic() + timeout
+        while len(self.messages) < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"expected {count} mail(s), got {len(self.messages)}")
+            time.sleep(0.02)
+        return self.messages
+
+
+class SmtpServer:
+    def __init__(self) -> None:
+        self.inbox = Inbox()
+        self.port = free_port()
+        self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
+
+    def __enter__(self) -> SmtpServer:
+        self.controller.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.controller.stop()
+
+    def settings(self) -> SmtpSettings:
+        return SmtpSettings(host="127.0.0.1", port=self.port, from_addr="shisetsu@example.lg.jp")
+
+
+def wire(app, data_dir: Path, smtp: SmtpSettings | None = None) -> LockSettings:  # type: ignore[no-untyped-def]
+    ls = LockSettings(data_dir=data_dir, booking_webhook_secret="test-webhook-secret")
+    app.state.lock_settings = ls
+    app.state.smtp_settings = smtp or SmtpSettings(host="127.0.0.1", port=free_port())
+    return ls
+
+
+def text_of(msg: EmailMessage) -> str:
+    part = msg.get_body(preferencelist=("plain",))
+    assert part is not None
+    return str(part.get_content())
+
+
+PIN_RE = re.compile(r"暗証番号（(?P<lock>[^）]+)）: (?P<pin>\d{10})")
+FIRST_RE = re.compile(r"最初にこのコードを入力してください: (?P<code>\d{12})")
+
+
+def create_site(admin, *, kind: str = "offline", lock_id: str = "aso-keybox-07",  # type: ignore[no-untyped-def]
+                slot_limit: int = 10, code: str = "aso-gym") -> tuple[int, int]:
+    r = admin.post("/api/v1/facilities", json={
+        "code": code, "name": "阿蘇市総合体育館", "address": "熊本県阿蘇市一の宮町",
+        "contact": "阿蘇市教育課 0967-00-0000",
+        "instructions": "テンキーで暗証番号を入力し「確認」を押してください。利用後は扉を閉め施錠してください。"})
+    assert r.status_code == 201, r.text
+    fid = r.json()["id"]
+    r = admin.post("/api/v1/locks", json={"facility_id": fid, "lock_id": lock_id, "kind": kind,
+                                          "name": "正面入口", "slot_limit": slot_limit})
+    assert r.status_code == 201, r.text
+    return fid, r.json()["id"]

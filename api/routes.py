@@ -14,6 +14,9 @@ ROUTER_MODULES: list[str] = [
     "api.locks.endpoints",
     "api.devices.endpoints",
     "api.device_protocol.endpoints",
+    "api.attendance.endpoints",
+    "api.overtime.endpoints",
+    "api.exports.endpoints",
 ]
 
 

@@ -1,0 +1,129 @@
+"""Payloads of the attendance API."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class DailyLineRead(BaseModel):
+    staff_id: int
+    business_date: date
+    day_type: str
+    first_in: datetime | None
+    last_out: datetime | None
+    in_time: str  # HH:MM, past midnight as 25:30
+    out_time: str
+    in_source: str | None
+    out_source: str | None
+    premises_minutes: int
+    break_minutes: int
+    scheduled_minutes: int
+    worked_in_schedule_minutes: int
+    unscheduled_minutes: int
+    approved_overtime_minutes: int
+    overtime_minutes: int
+    divergence_minutes: int
+    flags: list[str]
+    text: str
+
+
+class CorrectionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    staff_id: int
+    business_date: date
+    kind: str = Field(pattern="^(in|out)$")
+    corrected_at: datetime
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+class CorrectionDecision(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    approve: bool
+
+
+class CorrectionRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    staff_id: int
+    business_date: date
+    kind: str
+    corrected_at: datetime
+    reason: str
+    author: str
+    status: str
+    approver: str | None
+    decided_at: datetime | None
+
+
+class WorkPatternCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(min_length=1, max_length=32)
+    name: str = Field(min_length=1, max_length=100)
+    start_time: time
+    end_time: time
+    break_start: time | None = None
+    break_end: time | None = None
+
+
+class WorkPatternRead(WorkPatternCreate):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+
+
+class WorkPatternAssign(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    staff_id: int
+    code: str
+    effective_from: date
+    effective_until: date | None = None
+
+
+class DayOverrideCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    staff_id: int | None = None
+    day: date
+    day_type: str
+    kind: str = Field(default="furikae", pattern="^(furikae|daikyu|other)$")
+    linked_day: date | None = None
+    note: str | None = Field(default=None, max_length=200)
+
+
+class DayOverrideRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    staff_id: int | None
+    day: date
+    day_type: str
+    kind: str
+    linked_day: date | None
+
+
+class SupervisorCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    department_id: int
+    staff_id: int
+    effective_from: date
+    effective_until: date | None = None
+
+
+class AmendmentRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    staff_id: int
+    business_date: date
+    detected_at: datetime
+    exported_line: dict | None  # type: ignore[type-arg]
+    current_line: dict | None  # type: ignore[type-arg]
+    carried_by_run_id: int | None

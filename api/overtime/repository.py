@@ -1,0 +1,69 @@
+"""Queries for overtime requests and 乖離 reasons."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.models import Divergence, OvertimeRequest, Staff
+
+
+def get_for_update(session: Session, request_id: int) -> OvertimeRequest | None:
+    return session.get(OvertimeRequest, request_id, with_for_update=True)
+
+
+def by_external_ref(session: Session, ref: str) -> OvertimeRequest | None:
+    q = select(OvertimeRequest).where(OvertimeRequest.external_ref == ref)
+    return session.execute(q).scalar_one_or_none()
+
+
+def list_requests(session: Session, *, staff_id: int | None = None,
+                  department_ids: list[int] | None = None, status: str | None = None,
+                  start: date | None = None, end: date | None = None,
+                  limit: int = 500) -> list[OvertimeRequest]:
+    q = select(OvertimeRequest)
+    if staff_id is not None:
+        q = q.where(OvertimeRequest.staff_id == staff_id)
+    if department_ids is not None:
+        q = q.where(OvertimeRequest.department_id.in_(department_ids))
+    if status is not None:
+        q = q.where(OvertimeRequest.status == status)
+    if start is not None:
+        q = q.where(OvertimeRequest.work_date >= start)
+    if end is not None:
+        q = q.where(OvertimeRequest.work_date <= end)
+    q = q.order_by(OvertimeRequest.work_date, OvertimeRequest.id).limit(limit)
+    return list(session.execute(q).scalars())
+
+
+def staff_ids_of_department(session: Session, department_id: int) -> list[int]:
+    q = select(Staff.id).where(Staff.department_id == department_id)
+    return [r[0] for r in session.execute(q)]
+
+
+def divergences(session: Session, start: date, end: date,
+                staff_ids: list[int]) -> list[Divergence]:
+    q = select(Divergence).where(Divergence.business_date >= start,
+                                 Divergence.business_date <= end,
+                                 Divergence.staff_id.in_(staff_ids))
+    return list(session.execute(q).scalars())
+
+
+def divergence_for(session: Session, staff_id: int, day: date) -> Divergence | None:
+    q = select(Divergence).where(Divergence.staff_id == staff_id,
+                                 Divergence.business_date == day)
+    return session.execute(q).scalar_one_or_none()
+
+
+def divergence_get(session: Session, divergence_id: int) -> Divergence | None:
+    return session.get(Divergence, divergence_id, with_for_update=True)
+
+
+def special_staff(session: Session, start: date, end: date) -> set[int]:
+    """Staff with an approved 特例業務 overtime in the period."""
+    q = select(OvertimeRequest.staff_id).where(
+        OvertimeRequest.special.is_(True), OvertimeRequest.status == "approved",
+        OvertimeRequest.work_date >= start, OvertimeRequest.work_date <= end).distinct()
+    return {r[0] for r in session.execute(q)}

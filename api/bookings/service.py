@@ -251,6 +251,9 @@ def import_csv(session: Session, settings: LockSettings, text: str, *,
         except ValueError:
             errors.append(CsvRowError(line, "start/end", "times must look like 2026-12-01 09:00"))
             continue
+        if end <= start:
+            errors.append(CsvRowError(line, "end", "the end must be after the start"))
+            continue
         ref = r["external_ref"] or None
         if ref and (ref in seen_refs or repository.get_by_ref(session, ref)):
             errors.append(CsvRowError(line, "external_ref", f"booking {ref!r} already exists"))

@@ -166,3 +166,58 @@ def test_emergency_code_is_one_time_and_one_hour(admin, app, database, tmp_path)
         .status_code == 422
     assert admin.post(f"/api/v1/locks/{lock_pk}/remote-unlock", json={"reason": "停電"}) \
         .status_code == 400  # offline box: no remote unlock
+
+
+def test_sync_raises_booking_aware_alerts_and_predicts_battery(admin, app, database, tmp_path):
+    from api.locks import service
+    from api.models import LockAlert
+
+    ls = wire(app, tmp_path)
+    fid, lock_pk = create_site(admin)
+    t0 = datetime(2026, 12, 2, 0, 0, tzinfo=UTC)
+    b_noshow = book(admin, fid, t0, 1, "x@example.jp")
+    b_used = book(admin, fid, t0 + timedelta(hours=3), 1, "y@example.jp")
+    t = {"now": t0.timestamp() - 86400}
+    box = KeyBox("aso-keybox-07", key_of(database, ls, lock_pk), 0, tmp_path / "box.json",
+                 DriftingClock(lambda: t["now"]), battery=60.0)
+
+    def sync(at: datetime) -> None:
+        t["now"] = at.timestamp()
+        with database.session() as s:
+            answer = service.staff_sync(s, ls, s.get(SmartLock, lock_pk), box.sync_upload(),
+                                        now=at, actor="staff")
+            s.commit()
+        assert box.sync_apply(answer)
+
+    sync(t0 - timedelta(days=1))
+    with database.session() as s:
+        pin_used = [p for p in s.query(IssuedPin).filter_by(booking_id=b_used)]
+        assert len(pin_used) == 1
+    pin = admin.get(f"/api/v1/bookings/{b_used}/pins").json()[0]["pin"]
+    t["now"] = (t0 + timedelta(hours=3, minutes=5)).timestamp()
+    assert box.enter(pin).opened
+    box.door(True)  # opened, and never closed: left open after the booking
+    t["now"] = (t0 + timedelta(hours=8)).timestamp()
+    box.door(False)
+    box.door(True)  # opened outside any booking (a key kept back)
+    box.door(False)
+    for i in range(6):  # someone trying codes
+        t["now"] = (t0 + timedelta(hours=9, minutes=i)).timestamp()
+        box.enter(f"{i:010d}")
+    box.battery = 55.0
+    sync(t0 + timedelta(hours=10))
+    with database.session() as s:
+        alerts = {(a.kind, a.booking_id) for a in s.query(LockAlert).all()}
+    assert ("no_show", b_noshow) in alerts
+    assert ("left_open", b_used) in alerts
+    assert ("opened_outside_booking", None) in alerts
+    assert ("repeated_wrong_codes", None) in alerts
+    assert ("no_show", b_used) not in alerts
+    # a second sync with nothing new adds no duplicate alert
+    n = len(alerts)
+    sync(t0 + timedelta(hours=11))
+    with database.session() as s:
+        assert s.query(LockAlert).count() == n
+    status = admin.get(f"/api/v1/locks/{lock_pk}").json()
+    assert status["battery_percent"] == 55.0 and not status["low_battery"]
+    assert status["battery_days_left"] is not None and status["battery_days_left"] > 0

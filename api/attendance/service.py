@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import calendar as _cal
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -121,7 +121,8 @@ def _pattern_from_row(row: WorkPatternRow) -> WorkPattern:
 
 def compute_period(session: Session, start: date, end: date, *,
                    staff_ids: Sequence[int] | None = None, now: datetime | None = None,
-                   cfg: RuleConfig | None = None) -> PeriodResult:
+                   cfg: RuleConfig | None = None,
+                   progress: Callable[[int, int], None] | None = None) -> PeriodResult:
     """Every active staff member's day lines for [start, end], from a handful of bulk queries."""
     cfg = cfg or rule_config()
     now = now or utcnow()
@@ -196,7 +197,10 @@ def compute_period(session: Session, start: date, end: date, *,
     empty: tuple[list[tuple[int, str | None]], list[int]] = ([], [])
     now_ms = {d: int((now - starts[d]).total_seconds() // 60) for d in days}
     empty_lines: dict[tuple[date, DayType, PatternAxis], DailyLine] = {}
-    for sid in result.staff:
+    n_staff = len(result.staff)
+    for i, sid in enumerate(result.staff):
+        if progress is not None and i % 1000 == 0:
+            progress(i, n_staff)
         a_from, a_until = active[sid]
         per = grouped.get(sid, {})
         over = staff_over.get(sid)
@@ -235,6 +239,8 @@ def compute_period(session: Session, start: date, end: date, *,
             out.append(DayResult(sid, line, ap, paid, line.unscheduled_minutes - total(paid),
                                  axis.schedule))
         result.days[sid] = out
+    if progress is not None:
+        progress(n_staff, n_staff)
     return result
 
 

@@ -296,8 +296,9 @@ def export_dataset(session: Session, *, dataset: str, month: str | date,
         records: dict[Key, dict[str, Any]] = {}
         staff_ids: list[int] = []
     else:
-        res = period if period is not None else compute_period(session, start, end, now=now,
-                                                                cfg=cfg)
+        res = period if period is not None else compute_period(
+            session, start, end, now=now, cfg=cfg,
+            progress=lambda done, n: step("compute", done, max(n, 1)))
         timings["compute"] = _t.perf_counter() - t
         fresh = res.records()
         frozen, frozen_rows = _frozen(session, start)

@@ -1,0 +1,199 @@
+"""The attendance, overtime and export APIs end to end through the app (PostgreSQL)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from api.exports.writer import decode
+from api.models import AuditLog, DepartmentSupervisor
+
+from . import factories as f
+from .test_exports import DELIVERED, scenario
+
+
+def _seed(database):  # type: ignore[no-untyped-def]
+    with database.session() as s:
+        a, b, c, dev, door = scenario(s)
+        boss = f.staff(s, _dept(s, a), "B0001", "課長 一郎", "カチョウ イチロウ")
+        s.add(DepartmentSupervisor(department_id=a.department_id, staff_id=boss.id,
+                                   effective_from=date(2020, 4, 1)))
+        s.commit()
+        return a.id, c.id, boss.id
+
+
+def _dept(s, person):  # type: ignore[no-untyped-def]
+    from api.models import Department
+
+    return s.get(Department, person.department_id)
+
+
+def test_daily_endpoint_and_self_service_timesheet(admin, database):
+    a, _c, _boss = _seed(database)
+    r = admin.get("/admin/attendance/daily", params={"staff_id": a, "from": "2026-11-02"})
+    assert r.status_code == 200, r.text
+    [line] = r.json()
+    assert (line["in_time"], line["out_time"], line["premises_minutes"]) == ("08:27", "17:32", 545)
+    assert "出勤 08:27" in line["text"]
+    me = admin.get("/me/timesheet", params={"month": "2026-10"},
+                   headers={"X-Staff-Number": "A0001"})  # a past month: every day is shown
+    assert me.status_code == 200 and len(me.json()) == 31
+    assert {x["day_type"] for x in me.json()} == {"workday", "weekly_off", "holiday"}  # 10/12
+    assert admin.get("/me/timesheet", params={"month": "2026-11"}).status_code == 401
+
+
+def test_overtime_application_is_decided_by_the_supervisor_only(admin, database):
+    _a, _c, _boss = _seed(database)
+    body = {"work_date": "2026-11-26", "start_at": "2026-11-26T17:15:00+09:00",
+            "end_at": "2026-11-26T19:00:00+09:00", "reason": "議会資料作成"}
+    r = admin.post("/me/overtime", json=body, headers={"X-Staff-Number": "A0001"})
+    assert r.status_code == 201, r.text
+    rid = r.json()["id"]
+    # A colleague (not the supervisor) cannot approve; the supervisor can.
+    no = admin.post(f"/me/overtime/{rid}/decision", json={"approve": True},
+                    headers={"X-Staff-Number": "A0003"})
+    assert no.status_code == 403
+    pending = admin.get("/me/overtime/to-approve", headers={"X-Staff-Number": "B0001"})
+    assert [p["id"] for p in pending.json()] == [rid]
+    ok = admin.post(f"/me/overtime/{rid}/decision", json={"approve": True},
+                    headers={"X-Staff-Number": "B0001"})
+    assert ok.status_code == 200 and ok.json()["status"] == "approved"
+    again = admin.post(f"/me/overtime/{rid}/decision", json={"approve": False},
+                       headers={"X-Staff-Number": "B0001"})
+    assert again.status_code == 409
+    bad = dict(body, end_at="2026-11-26T17:00:00+09:00")
+    err = admin.post("/me/overtime", json=bad, headers={"X-Staff-Number": "A0001"})
+    assert err.status_code == 400 and err.json()["field"] == "end_at"
+    with database.session() as s:
+        assert {r.action for r in s.query(AuditLog)} >= {"overtime.apply", "overtime.approved"}
+
+
+def test_divergence_reason_confirmed_as_post_order_creates_the_order(admin, database):
+    a, _c, _boss = _seed(database)
+    with database.session() as s:
+        dev, door = f.device(s, "clock-x", delivered_through=DELIVERED)
+        from api.models import Staff
+
+        person = s.get(Staff, a)
+        f.day(s, dev, door, person, date(2026, 11, 26), "08:25", "20:00")  # 2h45m unapproved
+        s.commit()
+    report = admin.get("/admin/overtime/divergences", params={"month": "2026-11"}).json()
+    mine = [x for x in report if x["staff_number"] == "A0001"]
+    assert [(x["date"], x["divergence_minutes"], x["state"]) for x in mine] == [
+        ("2026-11-26", 170, "open")]
+    sub = admin.post("/me/divergences", json={"business_date": "2026-11-26",
+                                              "reason_code": "post_order", "note": "窓口対応"},
+                     headers={"X-Staff-Number": "A0001"})
+    assert sub.status_code == 201, sub.text
+    bad = admin.post("/me/divergences", json={"business_date": "2026-11-02",
+                                              "reason_code": "private"},
+                     headers={"X-Staff-Number": "A0001"})
+    assert bad.status_code == 409  # 20 min is under the threshold
+    conf = admin.post(f"/me/divergences/{sub.json()['id']}/confirmation", json={"confirm": True},
+                      headers={"X-Staff-Number": "B0001"})
+    assert conf.status_code == 200 and conf.json()["status"] == "confirmed"
+    after = admin.get("/admin/overtime/divergences", params={"month": "2026-11"}).json()
+    assert [x for x in after if x["staff_number"] == "A0001"] == []
+    orders = admin.get("/admin/overtime/requests",
+                       params={"staff_id": a, "month": "2026-11"}).json()
+    assert any(o["source"] == "divergence" and o["status"] == "approved" for o in orders)
+
+
+def test_import_orders_reports_every_bad_line_and_imports_nothing(admin, database):
+    _seed(database)
+    bad = ("職員番号,勤務日,開始時刻,終了時刻,業務内容,特例,命令番号\r\n"
+           "A0001,2026/11/26,17:15,19:00,予算,0,R1\r\n"
+           "Z9999,2026/11/26,17:15,19:00,予算,0,R2\r\n"
+           "A0003,2026/11/31,17:15,19:00,予算,0,R3\r\n"
+           "A0003,2026/11/27,19:00,18:00,予算,0,R4\r\n").encode("cp932")
+    r = admin.post("/admin/overtime/orders/import", content=bad)
+    assert r.status_code == 400
+    errs = r.json()["errors"]
+    assert [(e["line"], e["field"]) for e in errs] == [(3, "職員番号"), (4, "勤務日"),
+                                                       (5, "終了時刻")]
+    assert admin.get("/admin/overtime/requests", params={"month": "2026-11",
+                                                        "status": "approved"}).json().__len__() == 4
+    good = ("職員番号,勤務日,開始時刻,終了時刻,業務内容,特例,命令番号\r\n"
+            "A0001,2026/11/26,17:15,19:00,予算,0,R1\r\n"
+            "A0003,2026/11/27,17:15,25:30,災害対応,1,R2\r\n").encode("cp932")
+    ok = admin.post("/admin/overtime/orders/import", content=good)
+    assert ok.status_code == 200 and ok.json() == {"created": 2, "skipped_existing": 0}
+    again = admin.post("/admin/overtime/orders/import", content=good)
+    assert again.json() == {"created": 0, "skipped_existing": 2}
+
+
+def test_caps_report_alerts(admin, database):
+    _seed(database)
+    rows = admin.get("/admin/overtime/caps", params={"month": "2026-11"}).json()
+    b = next(r for r in rows if r["staff_number"] == "A0002")
+    assert b["month_minutes"] == 900 and b["overtime_class"] == "high_external"
+    assert b["alerts"] == []
+
+
+def test_correction_needs_a_second_person_and_is_used(admin, database):
+    _a, c, _boss = _seed(database)
+    body = {"staff_id": c, "business_date": "2026-11-05", "kind": "out",
+            "corrected_at": "2026-11-05T17:30:00+09:00", "reason": "退勤打刻忘れ"}
+    r = admin.post("/admin/attendance/corrections", json=body, headers={"X-Actor": "hr1"})
+    assert r.status_code == 201, r.text
+    cid = r.json()["id"]
+    same = admin.post(f"/admin/attendance/corrections/{cid}/decision", json={"approve": True},
+                      headers={"X-Actor": "hr1"})
+    assert same.status_code == 409
+    ok = admin.post(f"/admin/attendance/corrections/{cid}/decision", json={"approve": True},
+                    headers={"X-Actor": "hr2"})
+    assert ok.status_code == 200 and ok.json()["approver"] == "hr2"
+    [line] = admin.get("/admin/attendance/daily",
+                       params={"staff_id": c, "from": "2026-11-05"}).json()
+    assert (line["in_time"], line["out_time"]) == ("08:20", "17:30")
+    assert line["out_source"] == "correction" and "corrected" in line["flags"]
+    assert "missing_out" not in line["flags"]
+
+
+def test_furikae_override_writes_both_days(admin, database):
+    _a, c, _boss = _seed(database)
+    r = admin.post("/admin/attendance/day-overrides",
+                   json={"staff_id": c, "day": "2026-11-21", "day_type": "workday",
+                         "kind": "furikae", "linked_day": "2026-11-25"})
+    assert r.status_code == 201, r.text
+    assert [(x["day"], x["day_type"]) for x in r.json()] == [("2026-11-21", "workday"),
+                                                             ("2026-11-25", "weekly_off")]
+    far = admin.post("/admin/attendance/day-overrides",
+                     json={"staff_id": c, "day": "2026-11-22", "day_type": "workday",
+                           "kind": "furikae", "linked_day": "2027-03-01"})
+    assert far.status_code == 400 and far.json()["field"] == "linked_day"
+
+
+def test_export_download_profile_and_watermark(admin, database):
+    _seed(database)
+    r = admin.get("/admin/exports/daily", params={"month": "2026-11", "format": "utf8bom"})
+    assert r.status_code == 200, r.text
+    assert r.headers["x-export-provisional"] == "false"
+    rows = decode(r.content, "utf8bom")
+    assert rows[0][:4] == ["職員番号", "氏名", "所属コード", "勤務日"]
+    # A town maps its vendor's columns with a profile of its own.
+    spec = {"columns": [{"header": "SHAIN_NO", "field": "staff_number"},
+                        {"header": "YMD", "field": "date", "format": "yyyymmdd"},
+                        {"header": "IN", "field": "in", "format": "hhmm"},
+                        {"header": "ZAICHO_H", "field": "premises", "format": "hours"}]}
+    p = admin.post("/admin/exports/profiles", json={"name": "vendor-x", "dataset": "daily",
+                                                    "spec": spec})
+    assert p.status_code == 201 and p.json()["version"] == 1
+    bad = admin.post("/admin/exports/profiles", json={
+        "name": "vendor-x", "dataset": "daily",
+        "spec": {"columns": [{"header": "X", "field": "nope"}]}})
+    assert bad.status_code == 400 and bad.json()["field"] == "columns[0].field"
+    v = admin.get("/admin/exports/daily", params={"month": "2026-11", "profile": "vendor-x",
+                                                  "allow_provisional": "true"})
+    got = decode(v.content, "cp932")
+    assert got[0] == ["SHAIN_NO", "YMD", "IN", "ZAICHO_H"]
+    assert ["A0001", "20261102", "0827", "9.08"] in got
+    with database.session() as s:
+        f.device(s, "late-reader", delivered_through=f.jst(2026, 11, 20))
+        s.commit()
+    refused = admin.get("/admin/exports/monthly", params={"month": "2026-11"})
+    assert refused.status_code == 409 and refused.json()["lagging_devices"] == ["late-reader"]
+    prov = admin.get("/admin/exports/monthly", params={"month": "2026-11",
+                                                       "allow_provisional": "true"})
+    assert prov.status_code == 200 and prov.headers["x-export-provisional"] == "true"
+    runs = admin.get("/admin/exports/runs").json()
+    assert [r["provisional"] for r in runs][:2] == [True, False]

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 
 from api.db import SessionDep
 from api.errors import BadRequest
@@ -29,7 +32,17 @@ from .schemas import (
 )
 from .watcher import get_watcher
 
-router = APIRouter(prefix="/device/v1", tags=["device"])
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Stop the long-poll watcher thread (and its LISTEN connection) at shutdown."""
+    yield None
+    watcher = getattr(app.state, "snapshot_watcher", None)
+    if watcher is not None:
+        await asyncio.to_thread(watcher.stop)
+
+
+router = APIRouter(prefix="/device/v1", tags=["device"], lifespan=_lifespan)
 MAX_WAIT_S = 30
 
 

@@ -151,3 +151,17 @@ def test_watcher_thread_ends_when_idle_and_restarts_for_the_next_waiter(tmp_path
     finally:
         watcher.stop()
         engine.dispose()
+
+
+def test_app_shutdown_stops_the_watcher(app):
+    from fastapi.testclient import TestClient
+
+    with TestClient(app) as c:
+        c.headers["Authorization"] = "Bearer test-admin-token"
+        dev, _ = enroll(c)
+        assert dev.request("GET", "/snapshot/wait",
+                           params={"version": 0, "timeout": 0}).json() == {"version": 0}
+        thread = app.state.snapshot_watcher._thread
+        assert thread is not None and thread.is_alive()
+    thread.join(1)
+    assert not thread.is_alive()

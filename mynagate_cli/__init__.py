@@ -13,6 +13,7 @@ app = typer.Typer(no_args_is_help=True, help="mynagate: My Number Card access co
 COMMAND_MODULES: list[tuple[str, str | None]] = [
     ("mynagate_cli.db", "db"),
     ("mynagate_cli.serve", None),
+    ("mynagate_cli.locks", "locks"),
     ("mynagate_cli.export", "export"),
     ("mynagate_cli.config", "config"),
 ]

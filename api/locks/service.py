@@ -126,12 +126,10 @@ def evaluate_alerts(session: Session, settings: LockSettings, lock: SmartLock,
     events = [LockEvent(e.at, e.kind) for e in repository.log_entries(session, lock.id, since)]
     bookings = [BookingWindow(b.id, b.start_at, b.end_at, True)
                 for b in repository.bookings_between(session, lock.facility_id, since, now)]
-    if lock.kind == "offline" and (lock.last_contact_at is None or lock.log_seq == 0):
-        bookings_for_noshow: list[BookingWindow] = []  # no log yet: no-show is unknowable
-    else:
-        seen_until = lock.last_contact_at or now
-        bookings_for_noshow = [b for b in bookings if b.end <= seen_until]
-    for a in anomalies(events, bookings_for_noshow, now, wrong_burst=settings.wrong_code_burst):
+    # no log uploaded yet: nothing is known, so no no-show can be concluded
+    seen_until = lock.last_contact_at if lock.log_seq or lock.kind == "online" else None
+    for a in anomalies(events, bookings, now, wrong_burst=settings.wrong_code_burst,
+                       log_complete_until=seen_until or since):
         _alert(session, lock, a.kind, a.at, a.booking_id, a.detail)
     if lock.battery_percent is not None and lock.battery_percent < settings.low_battery_percent:
         day = (lock.battery_at or now).date().isoformat()

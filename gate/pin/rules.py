@@ -49,9 +49,13 @@ def _in_any(at: datetime, bookings: Sequence[BookingWindow], grace: timedelta) -
 def anomalies(events: Sequence[LockEvent], bookings: Sequence[BookingWindow], now: datetime,
               *, grace: timedelta = timedelta(minutes=15),
               left_open_after: timedelta = timedelta(minutes=15),
-              wrong_burst: int = 5, wrong_window: timedelta = timedelta(minutes=15)
-              ) -> list[Alert]:
-    """Alerts over one lock's events and bookings (a pure function; idempotent by content)."""
+              wrong_burst: int = 5, wrong_window: timedelta = timedelta(minutes=15),
+              log_complete_until: datetime | None = None) -> list[Alert]:
+    """Alerts over one lock's events and bookings (a pure function; idempotent by content).
+
+    ``log_complete_until``: the lock's log is known complete up to here (its last upload);
+    a no-show is only concluded for bookings over by then (default ``now``)."""
+    complete = now if log_complete_until is None else min(now, log_complete_until)
     events = sorted(events, key=lambda e: e.at)
     alerts: list[Alert] = []
     for e in events:
@@ -82,7 +86,7 @@ def anomalies(events: Sequence[LockEvent], bookings: Sequence[BookingWindow], no
             alerts.append(Alert("repeated_wrong_codes", at, None, f"{j - i + 1} wrong codes"))
             last_alert = at
     for b in bookings:
-        if not b.paid or b.end + grace > now:
+        if not b.paid or b.end + grace > complete:
             continue
         opened = any(e.kind in OPEN_KINDS and b.start - grace <= e.at < b.end + grace
                      for e in events)

@@ -45,6 +45,8 @@ def test_each_anomaly_and_a_clean_day():
     assert anomalies(slow, [b], T0 + 5 * H) == []
     # a paid booking never opened
     assert kinds(anomalies([], [b], T0 + 5 * H)) == [("no_show", 1)]
+    # the lock's log is only known up to its last upload: no conclusion before that
+    assert anomalies([], [b], T0 + 5 * H, log_complete_until=T0 + H) == []
     assert anomalies([], [BookingWindow(2, T0, T0 + 2 * H, paid=False)], T0 + 5 * H) == []
 
 

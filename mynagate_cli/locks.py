@@ -1,0 +1,165 @@
+"""``mynagate locks``: lock status, alert evaluation and the booking → PIN → opening demo."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+import socket
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import typer
+
+app = typer.Typer(no_args_is_help=True, help="Facility locks and key boxes")
+
+PIN_RE = re.compile(r"暗証番号（[^）]+）: (\d{10})")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def demo_scenario(database_url: str, data_dir: Path, *, smtp_host: str | None = None,
+                  smtp_port: int | None = None, now: datetime | None = None,
+                  echo: Callable[[str], None] = print) -> dict[str, Any]:
+    """A paid booking, its PIN emailed over SMTP, and the key-box emulator opening with it.
+
+    Without ``smtp_host`` a local aiosmtpd server on a free loopback port receives the mail and
+    the PIN is read from it; with one, the mail goes there and the PIN is recomputed from the
+    master. The PIN itself is never printed."""
+    from api.bookings.service import demo_flow, pin_info
+    from api.db import Database
+    from api.locks import service as lock_service
+    from api.locks.settings import LockSettings
+    from api.mail.settings import SmtpSettings
+    from api.models import SmartLock
+    from reader_agent.lock_emulator import DriftingClock, KeyBox
+
+    now = now or datetime.now(UTC)
+    ls = LockSettings(data_dir=data_dir)
+    db = Database(database_url)
+    received: list[email.message.EmailMessage] = []
+    controller = None
+    if smtp_host is None:
+        from aiosmtpd.controller import Controller
+
+        class _Inbox:
+            async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]  # noqa: N802
+                received.append(email.message_from_bytes(  # type: ignore[arg-type]
+                    envelope.content, policy=email.policy.default))
+                return "250 OK"
+
+        smtp_port = _free_port()
+        controller = Controller(_Inbox(), hostname="127.0.0.1", port=smtp_port)
+        controller.start()
+        smtp_host = "127.0.0.1"
+    try:
+        smtp = SmtpSettings(host=smtp_host, port=smtp_port or 25)
+        with db.session() as s:
+            flow = demo_flow(s, ls, smtp, now=now)
+            s.commit()
+        echo(f"予約 {flow['booking_id']}: 支払確認 → 暗証番号をメール送信しました "
+             f"({smtp_host}:{smtp.port})")
+        if received:
+            deadline = time.monotonic() + 5
+            while not received and time.monotonic() < deadline:
+                time.sleep(0.02)
+            part = received[0].get_body(preferencelist=("plain",))
+            m = PIN_RE.search(str(part.get_content()) if part else "")
+            if m is None:
+                raise RuntimeError("the PIN email has no PIN")
+            pin = m.group(1)
+        else:
+            with db.session() as s:
+                pin = pin_info(s, ls, flow["booking_id"], now)[0].pin
+        state = Path(data_dir) / f"demo-{flow['lock_id']}.json"
+        state.unlink(missing_ok=True)
+        offset = now.timestamp() - time.time()
+        box = KeyBox(flow["lock_id"], flow["lock_key"], flow["generation"], state,
+                     DriftingClock(time.time, offset_s=offset))
+        opened = box.enter(pin).opened
+        echo("キーボックス: " + ("解錠しました" if opened else "解錠できませんでした"))
+        box.door(True)
+        box.door(False)
+        later = KeyBox(flow["lock_id"], flow["lock_key"], flow["generation"],
+                       state.with_name(state.stem + "-later.json"),
+                       DriftingClock(time.time, offset_s=offset + 6 * 3600))
+        later_opened = later.enter(pin).opened
+        echo("6時間後の同じ暗証番号: " + ("解錠" if later_opened else "拒否（有効時間外）"))
+        with db.session() as s:
+            lock = s.query(SmartLock).filter_by(lock_id=flow["lock_id"]).one()
+            answer = lock_service.staff_sync(s, ls, lock, box.sync_upload(), now=now,
+                                             actor="demo")
+            s.commit()
+        box.sync_apply(answer)
+        echo(f"職員同期: ログ {answer['ack_seq']} 件まで受信")
+        return {"booking_id": flow["booking_id"], "emailed": True, "opened": opened,
+                "opened_outside_slot": later_opened}
+    finally:
+        if controller is not None:
+            controller.stop()
+        db.dispose()
+
+
+@app.command()
+def demo(smtp_host: str = typer.Option(None, help="SMTP host (default: a local test server)"),
+         smtp_port: int = typer.Option(None, help="SMTP port")) -> None:
+    """Paid booking → PIN email → the key-box emulator opens with it."""
+    from api.migrate import upgrade
+    from api.settings import get_settings
+
+    settings = get_settings()
+    upgrade(settings.database_url)
+    result = demo_scenario(settings.database_url, settings.data_dir, smtp_host=smtp_host,
+                           smtp_port=smtp_port, echo=typer.echo)
+    if not result["opened"] or result["opened_outside_slot"]:
+        raise typer.Exit(1)
+
+
+@app.command()
+def status() -> None:
+    """Every lock: battery, days left, last contact, clock offset, pending revocations."""
+    from api.db import Database
+    from api.locks import repository, service
+    from api.locks.settings import LockSettings
+    from api.settings import get_settings
+
+    settings = get_settings()
+    db = Database(settings.database_url)
+    ls = LockSettings(data_dir=settings.data_dir)
+    now = datetime.now(UTC)
+    with db.session() as s:
+        for lock in repository.list_all(s):
+            st = service.status(s, ls, lock, now)
+            typer.echo(f"{st['lock_id']:<20} {st['kind']:<8} 電池 {st['battery_percent']}% "
+                       f"残り日数 {st['battery_days_left']} 最終通信 {st['last_contact_at']} "
+                       f"時計差 {st['clock_offset_s']} s 取消待ち {st['pending_revocations']}")
+    db.dispose()
+
+
+@app.command("check-alerts")
+def check_alerts() -> None:
+    """Evaluate the anomaly rules (no-show, left open, ...) for every lock now."""
+    from api.db import Database
+    from api.locks import repository, service
+    from api.locks.settings import LockSettings
+    from api.settings import get_settings
+
+    settings = get_settings()
+    db = Database(settings.database_url)
+    ls = LockSettings(data_dir=settings.data_dir)
+    now = datetime.now(UTC)
+    with db.session() as s:
+        for lock in repository.list_all(s):
+            service.evaluate_alerts(s, ls, lock, now)
+        s.commit()
+        for a in repository.alerts(s)[:50]:
+            if a.at >= now - timedelta(days=14):
+                typer.echo(f"{a.at:%Y-%m-%d %H:%M} {a.kind} lock={a.lock_id} {a.detail}")
+    db.dispose()

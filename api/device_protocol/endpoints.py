@@ -79,7 +79,8 @@ async def snapshot_wait(request: Request, device: DeviceDep,
 
     Holds no database connection while waiting."""
     watcher = get_watcher(request.app)
-    return WaitResponse(version=await watcher.wait_above(version, float(timeout)))
+    return WaitResponse(version=await watcher.wait_above(version, float(timeout),
+                                                        gone=request.is_disconnected))
 
 
 @router.post("/events", response_model=EventBatchResult)

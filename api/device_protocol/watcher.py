@@ -19,6 +19,7 @@ import asyncio
 import logging
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import Engine, select
@@ -53,8 +54,12 @@ class VersionWatcher:
                 select(SnapshotCounter.version).where(SnapshotCounter.id == 1)).scalar_one())
 
     # --- waiting --------------------------------------------------------------------------
-    async def wait_above(self, version: int, timeout: float) -> int:
-        """The current version as soon as it exceeds ``version``, or at the timeout."""
+    async def wait_above(self, version: int, timeout: float,
+                         gone: Callable[[], Awaitable[bool]] | None = None) -> int:
+        """The current version as soon as it exceeds ``version``, or at the timeout.
+
+        ``gone`` (e.g. ``request.is_disconnected``) is checked every second, so a waiter whose
+        client went away does not linger until its timeout."""
         loop = asyncio.get_running_loop()
         event = asyncio.Event()
         key = (loop, event)
@@ -66,13 +71,18 @@ class VersionWatcher:
             while True:
                 event.clear()  # before reading: a change after the read sets it again
                 cur = await asyncio.to_thread(self.read_version)
-                remaining = deadline - loop.time()
-                if cur > version or remaining <= 0:
+                if cur > version:
                     return cur
-                try:
-                    await asyncio.wait_for(event.wait(), remaining)
-                except TimeoutError:
-                    pass
+                while not event.is_set():
+                    remaining = deadline - loop.time()
+                    if remaining <= 0:
+                        return await asyncio.to_thread(self.read_version)
+                    if gone is not None and await gone():
+                        return cur
+                    try:
+                        await asyncio.wait_for(event.wait(), min(remaining, 1.0))
+                    except TimeoutError:
+                        pass
         finally:
             with self._lock:
                 self._waiters.discard(key)

@@ -165,3 +165,29 @@ def test_app_shutdown_stops_the_watcher(app):
         assert thread is not None and thread.is_alive()
     thread.join(1)
     assert not thread.is_alive()
+
+
+def test_a_waiter_whose_client_went_away_does_not_linger(live_server, app):
+    import socket
+
+    with httpx.Client(base_url=live_server.url, timeout=30,
+                      headers={"Authorization": "Bearer test-admin-token"}) as http:
+        dev, _ = enroll(http)
+    path = "/device/v1/snapshot/wait?version=0&timeout=30"
+    headers = dev.sign("GET", path, b"")
+    raw = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n" + "".join(
+        f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
+    sock = socket.create_connection(("127.0.0.1", live_server.port))
+    try:
+        sock.sendall(raw.encode())
+        deadline = time.monotonic() + 10
+        while not getattr(app.state, "snapshot_watcher", None) or \
+                not app.state.snapshot_watcher._waiters:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        sock.close()
+    t0 = time.monotonic()
+    while app.state.snapshot_watcher._waiters:
+        assert time.monotonic() - t0 < 5, "the waiter outlived its client"
+        time.sleep(0.05)

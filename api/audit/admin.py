@@ -1,0 +1,111 @@
+"""Plumbing shared by the admin REST API: the acting admin, problem details for invalid
+payloads (with the offending ``field`` at the top level), paging and JSON views for the audit log.
+
+Paging: list endpoints take ``limit`` (1–500) and either ``offset`` (answer ``{items, total}``)
+or, for the append-only logs (events, audit), an opaque keyset ``cursor`` (answer
+``{items, next_cursor}``; ``next_cursor`` is null on the last page).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable, Coroutine
+from datetime import date, datetime
+from typing import Annotated, Any, Generic, TypeVar
+
+from fastapi import Depends, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from pydantic import BaseModel
+from sqlalchemy import inspect
+
+from api.auth import require_admin
+from api.errors import BadRequest, Unprocessable
+
+T = TypeVar("T")
+AdminDep = Annotated[str, Depends(require_admin)]
+MAX_LIMIT = 500
+LimitQuery = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="page size (≤500)")]
+OffsetQuery = Annotated[int, Query(ge=0, description="rows to skip")]
+CursorQuery = Annotated[str | None, Query(max_length=400, description="next_cursor of the "
+                                                                       "previous page")]
+
+
+def _field_of(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path")]
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if p.isdigit() else (f".{p}" if out else p)
+    return out
+
+
+class AdminRoute(APIRoute):
+    """An APIRoute whose invalid payloads answer 422 problem details naming the first bad
+    ``field`` at the top level (and every error under ``errors``), with its message as
+    ``detail`` so a person reads why."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route_handler(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError as exc:
+                errors = [{"field": _field_of(tuple(e.get("loc", ()))),
+                           "message": str(e.get("msg", "invalid"))} for e in exc.errors()]
+                first = errors[0] if errors else {"field": "", "message": "invalid request"}
+                raise Unprocessable(f"{first['field']}: {first['message']}",
+                                    field=first["field"], errors=errors) from exc
+
+        return route_handler
+
+
+class OffsetPage(BaseModel, Generic[T]):
+    items: list[T]
+    total: int
+    limit: int
+    offset: int
+
+
+class CursorPage(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None
+    limit: int
+
+
+def encode_cursor(values: dict[str, Any]) -> str:
+    raw = json.dumps(values, separators=(",", ":"), default=str).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> dict[str, Any]:
+    """The values of an opaque cursor, or 400 naming ``cursor``."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        values = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise BadRequest("cursor is not a cursor this API issued", field="cursor") from err
+    if not isinstance(values, dict):
+        raise BadRequest("cursor is not a cursor this API issued", field="cursor")
+    return values
+
+
+def json_value(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return [json_value(v) for v in value]
+    if isinstance(value, dict):
+        return {k: json_value(v) for k, v in value.items()}
+    if isinstance(value, bool | int | float | str) or value is None:
+        return value
+    return str(value)
+
+
+def row_view(obj: Any, *, exclude: tuple[str, ...] = ("created_at", "updated_at")
+             ) -> dict[str, Any]:
+    """A JSON-safe dict of an ORM row's columns (for the audit log's before/after)."""
+    mapper = inspect(obj).mapper
+    return {c.key: json_value(getattr(obj, c.key)) for c in mapper.column_attrs
+            if c.key not in exclude}

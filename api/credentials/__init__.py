@@ -1,0 +1,1 @@
+"""Admin management of credentials: enrolment from public key material and status changes."""

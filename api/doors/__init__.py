@@ -1,0 +1,1 @@
+"""Admin management of sites (buildings) and doors: mode, assurance, lockdown, fail-open."""

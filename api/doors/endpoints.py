@@ -1,0 +1,93 @@
+"""Admin REST API for sites and doors."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.audit.admin import AdminDep, AdminRoute
+from api.db import SessionDep
+
+from . import repository, service
+from .schemas import (
+    DoorCreate,
+    DoorLockdown,
+    DoorMode,
+    DoorRead,
+    DoorUpdate,
+    SiteCreate,
+    SiteRead,
+    SiteUpdate,
+)
+
+router = APIRouter(prefix="/admin", tags=["doors"], route_class=AdminRoute)
+
+
+@router.get("/sites", response_model=list[SiteRead])
+def list_sites(session: SessionDep, actor: AdminDep) -> list[SiteRead]:
+    """Every site, by code."""
+    return [SiteRead.model_validate(s) for s in repository.list_sites(session)]
+
+
+@router.post("/sites", status_code=201, response_model=SiteRead)
+def create_site(data: SiteCreate, session: SessionDep, actor: AdminDep) -> SiteRead:
+    """Create a site (building)."""
+    return SiteRead.model_validate(service.create_site(session, data, actor=actor))
+
+
+@router.get("/sites/{site_id}", response_model=SiteRead)
+def get_site(site_id: int, session: SessionDep, actor: AdminDep) -> SiteRead:
+    """One site."""
+    return SiteRead.model_validate(service.get_site_or_raise(session, site_id))
+
+
+@router.patch("/sites/{site_id}", response_model=SiteRead)
+def update_site(site_id: int, data: SiteUpdate, session: SessionDep, actor: AdminDep) -> SiteRead:
+    """Rename a site or change its code."""
+    return SiteRead.model_validate(service.update_site(session, site_id, data, actor=actor))
+
+
+@router.delete("/sites/{site_id}", status_code=204)
+def delete_site(site_id: int, session: SessionDep, actor: AdminDep) -> None:
+    """Delete a site without doors or devices."""
+    service.delete_site(session, site_id, actor=actor)
+
+
+@router.get("/doors", response_model=list[DoorRead])
+def list_doors(session: SessionDep, actor: AdminDep, site_id: int | None = None,
+               mode: DoorMode | None = None) -> list[DoorRead]:
+    """Doors and clock points, by code."""
+    return [DoorRead.model_validate(d)
+            for d in repository.list_doors(session, site_id=site_id, mode=mode)]
+
+
+@router.post("/doors", status_code=201, response_model=DoorRead)
+def create_door(data: DoorCreate, session: SessionDep, actor: AdminDep) -> DoorRead:
+    """Create a door or clock point."""
+    return DoorRead.model_validate(service.create_door(session, data, actor=actor))
+
+
+@router.get("/doors/{door_id}", response_model=DoorRead)
+def get_door(door_id: int, session: SessionDep, actor: AdminDep) -> DoorRead:
+    """One door."""
+    return DoorRead.model_validate(service.get_door_or_raise(session, door_id))
+
+
+@router.patch("/doors/{door_id}", response_model=DoorRead)
+def update_door(door_id: int, data: DoorUpdate, session: SessionDep,
+                actor: AdminDep) -> DoorRead:
+    """Change a door (mode, assurance, fail_open, …); bumps the snapshot version."""
+    return DoorRead.model_validate(service.update_door(session, door_id, data, actor=actor))
+
+
+@router.post("/doors/{door_id}/lockdown", response_model=DoorRead)
+def set_door_lockdown(door_id: int, data: DoorLockdown, session: SessionDep,
+                      actor: AdminDep) -> DoorRead:
+    """Put a door in lockdown (every tap denied) or lift it, with a reason."""
+    return DoorRead.model_validate(service.set_lockdown(
+        session, door_id, lockdown=data.lockdown, reason=data.reason, actor=actor))
+
+
+@router.delete("/doors/{door_id}", status_code=204)
+def delete_door(door_id: int, session: SessionDep, actor: AdminDep) -> None:
+    """Delete a door without events (409 otherwise)."""
+    service.delete_door(session, door_id, actor=actor)

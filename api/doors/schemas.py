@@ -1,0 +1,84 @@
+"""Admin payloads for sites and doors."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from api.staff.validation import Code, Name, Reason
+
+DoorMode = Literal["access", "clock", "both"]
+Assurance = Literal["card", "card+pin"]
+
+
+class SiteCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: Code
+    name: Name
+
+
+class SiteUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: Code | None = None
+    name: Name | None = None
+
+
+class SiteRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    code: str
+    name: str
+
+
+class DoorCreate(BaseModel):
+    """``mode``: access (opens), clock (打刻 only), both. ``assurance``: card, or card+pin (JPKI
+    PIN). ``fail_open``: keeps admitting enrolled cards when the offline snapshot is stale."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    site_id: int
+    code: Code
+    name: Name
+    mode: DoorMode = "access"
+    assurance: Assurance = "card"
+    lockdown: bool = False
+    fail_open: bool = False
+
+
+class DoorUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    site_id: int | None = None
+    code: Code | None = None
+    name: Name | None = None
+    mode: DoorMode | None = None
+    assurance: Assurance | None = None
+    lockdown: bool | None = None
+    fail_open: bool | None = None
+
+
+class DoorLockdown(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    lockdown: bool
+    reason: Reason
+
+
+class DoorRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    site_id: int
+    code: str
+    name: str
+    mode: str
+    assurance: str
+    lockdown: bool
+    fail_open: bool
+    created_at: datetime
+    updated_at: datetime

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from api.access.versioning import current
@@ -18,7 +18,7 @@ from api.devices import repository as device_repository
 from api.devices.service import hash_token
 from api.errors import BadRequest, Forbidden, Unauthorized
 from api.events.ingest import lock_device, record_service_alarm
-from api.models import AccessGroupMember, Credential, Door, Staff
+from api.models import AccessGroupMember, Credential, Device, Door, Staff
 from api.snapshot import repository as snapshot_repository
 from gate import policy
 from gate.signing import SignatureError, key_id, load_public_key, public_key_b64
@@ -52,12 +52,20 @@ def enroll(session: Session, data: EnrollRequest, *, now: datetime,
     except SignatureError as err:
         raise BadRequest("public_key must be a base64 raw Ed25519 public key",
                          field="public_key") from err
-    device.public_key = data.public_key
-    device.status = "active"
-    device.enrolled_at = now
-    device.enrollment_token_hash = None
-    device.enrollment_expires_at = None
-    session.flush()
+    # Conditional on the token still being unused: two racing enrollments (SQLite has no row
+    # lock) cannot both win.
+    won = session.execute(
+        update(Device)
+        .where(Device.id == device.id, Device.status == "pending",
+               Device.enrollment_token_hash == hash_token(data.enrollment_token))
+        .values(public_key=data.public_key, status="active", enrolled_at=now,
+                enrollment_token_hash=None, enrollment_expires_at=None)
+        .returning(Device.id)
+        .execution_options(synchronize_session=False)).first()
+    if won is None:
+        raise Unauthorized("unknown or already used enrollment token",
+                           field="enrollment_token")
+    session.refresh(device)
     record(session, actor=f"device:{device.id}", action="device.enroll", entity="device",
            entity_id=device.id, before={"status": "pending"},
            after={"status": "active", "agent_version": data.agent_version})

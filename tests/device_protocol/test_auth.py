@@ -161,3 +161,28 @@ def test_public_key_registered_is_the_one_that_verifies(admin, database):
         assert stored is not None and stored.public_key is not None
         assert load_public_key(stored.public_key) is not None
         assert stored.public_key == public_key_b64(dev.key.public_key())
+
+
+def test_racing_enrollments_with_one_token_have_one_winner(live_server):
+    import threading
+
+    import httpx
+
+    with httpx.Client(base_url=live_server.url, timeout=30,
+                      headers={"Authorization": "Bearer test-admin-token"}) as http:
+        token = http.post("/admin/devices", json={"name": "race"}).json()["enrollment_token"]
+    barrier = threading.Barrier(4)
+    codes: list[int] = []
+
+    def attempt() -> None:
+        with httpx.Client(base_url=live_server.url, timeout=30) as own:
+            barrier.wait()
+            codes.append(own.post("/device/v1/enroll", json={
+                "enrollment_token": token, "public_key": _pk()}).status_code)
+
+    threads = [threading.Thread(target=attempt) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(codes) == [200, 401, 401, 401]

@@ -128,6 +128,8 @@ _CARD_ERROR_FAILURES = {"card_error", "io", "timeout", "removed", "mute", "malfo
 
 
 def _failure_reason(result: AuthResult, snap: Snapshot | None) -> Reason:
+    if isinstance(result.failure, Reason):  # reader_agent.card_auth says why itself
+        return result.failure
     failure = str(getattr(result.failure, "value", result.failure) or "").lower()
     ref = result.credential_ref
     if any(f in failure for f in _CARD_ERROR_FAILURES):
@@ -212,6 +214,10 @@ class TapProcessor:
         data: dict[str, Any] = {"auth": auth_kind, "offline": offline,
                                 "snapshot_version": snap.version if snap else None,
                                 "reader": self.config.reader_id}
+        if getattr(result, "apdus", 0):
+            data["apdus"] = result.apdus  # type: ignore[attr-defined]
+            data["transport_ms"] = getattr(result, "transport_ms", None)
+            data["card_ms"] = getattr(result, "total_ms", None)
 
         if snap is None:
             decision = Decision.deny(Reason.NO_SNAPSHOT)
@@ -221,11 +227,14 @@ class TapProcessor:
             data["door_unknown"] = True
         elif not result.ok:
             decision = Decision.deny(_failure_reason(result, snap))
+            detail = getattr(result, "detail", None)
             if decision.reason is Reason.CARD_ERROR:
                 kind = "card_error"
-                data["error"] = str(getattr(result.failure, "value", result.failure))
+                data["error"] = str(detail or getattr(result.failure, "value", result.failure))
             else:
                 data["failure"] = str(getattr(result.failure, "value", result.failure))
+                if detail:
+                    data["detail"] = str(detail)[:200]
         else:
             staff = snap.staff.get(cred.info.staff_id) if cred is not None else None
             decision = decide(AccessRequest(

@@ -116,6 +116,8 @@ class Uploader(Worker):
         self.wake = threading.Event()
         self.delivered = 0
         self.batches = 0
+        self.last_result: dict[str, Any] | None = None
+        self.chain_reported_broken = False
 
     def notify(self) -> None:
         """Called after an append so the event leaves at once."""
@@ -142,7 +144,9 @@ class Uploader(Worker):
         self.batches += 1
         if self.batches % 50 == 0:
             self.outbox.prune(keep_last=self.keep_delivered)
+        self.last_result = result
         if result.get("chain_ok") is False:
+            self.chain_reported_broken = True
             log.error("agent.uploader.chain_broken_reported through_seq=%d", last)
         acked = result.get("acked_through_seq")
         if acked is not None and int(acked) < last:

@@ -148,29 +148,26 @@ def baseline(url: str) -> tuple[float, int]:
     return elapsed, n
 
 
-def attendance_month(url: str) -> tuple[float, dict[str, Any]]:
-    """Compute the month and export 日次勤務実績 and 月次時間外 (CP932) for every staff member."""
+def attendance_month(url: str, *, record_run: bool) -> tuple[float, dict[str, Any]]:
+    """Compute the month and export 日次勤務実績 and 月次時間外 (CP932) for every staff member,
+    through the same call the CLI makes (``export_month``; all cores). With ``record_run`` the
+    exports are final: the runs are recorded and the month is frozen, as in production."""
     from api.attendance.rules import JST
-    from api.attendance.service import compute_period
     from api.db import Database
-    from api.exports.service import export_dataset
+    from api.exports.service import export_month
 
     db = Database(url)
     now = datetime(2026, 12, 3, 9, tzinfo=JST)
     with db.session() as s:
         t = time.perf_counter()
-        period = compute_period(s, MONTH, date(2026, 11, 30), now=now)
-        t_compute = time.perf_counter() - t
-        daily = export_dataset(s, dataset="daily", month="2026-11", now=now, period=period,
-                               record_run=False)
-        monthly = export_dataset(s, dataset="monthly", month="2026-11", now=now, period=period,
-                                 record_run=False)
+        out = export_month(s, datasets=["daily", "monthly"], month="2026-11", now=now,
+                           record_run=record_run)
+        s.flush()
         elapsed = time.perf_counter() - t
         s.rollback()
     db.dispose()
-    info = {"compute_s": round(t_compute, 3), "daily_rows": daily.rows,
-            "daily_bytes": len(daily.content), "monthly_rows": monthly.rows,
-            "staff": len(period.staff)}
+    info = {"daily_rows": out["daily"].rows, "daily_bytes": len(out["daily"].content),
+            "monthly_rows": out["monthly"].rows, "provisional": out["daily"].provisional}
     return elapsed, info
 
 
@@ -191,17 +188,21 @@ def main() -> None:
         _log(f"seeded {STAFF} staff, {counts['events']} punches, {counts['overtime']} overtime "
              f"orders in {time.perf_counter() - t:.1f} s")
         base_s, groups = baseline(url)
-        value_s, info = attendance_month(url)
+        value_s, info = attendance_month(url, record_run=False)
+        final_s, _ = attendance_month(url, record_run=True)
         _log(f"baseline SQL aggregate: {base_s:.3f} s ({groups} staff-days); "
-             f"compute+export: {value_s:.3f} s {info}")
-        results.append({
-            "name": "attendance_month_20k" if STAFF == 20000 else f"attendance_month_{STAFF}",
-            "value": round(value_s, 3), "unit": "s",
-            "baseline": "SQL GROUP BY staff_id, business day: min/max/count of the same punches",
-            "baseline_value": round(base_s, 3),
-            "ratio": round(value_s / base_s, 2) if base_s else None,
-            "target": "< 10 s", "punches": counts["events"], **info,
-        })
+             f"compute+export: {value_s:.3f} s; final export incl. freezing: {final_s:.3f} s "
+             f"{info}")
+        name = "attendance_month_20k" if STAFF == 20000 else f"attendance_month_{STAFF}"
+        base = "SQL GROUP BY staff_id, business day: min/max/count of the same punches"
+        common = {"unit": "s", "baseline": base, "baseline_value": round(base_s, 3),
+                  "target": "< 10 s", "punches": counts["events"], "cpus": os.cpu_count(),
+                  **info}
+        results.append({"name": name, "value": round(value_s, 3),
+                        "ratio": round(value_s / base_s, 2) if base_s else None, **common})
+        results.append({"name": f"{name}_final", "value": round(final_s, 3),
+                        "ratio": round(final_s / base_s, 2) if base_s else None,
+                        "note": "also records the runs and freezes the month", **common})
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -259,10 +259,12 @@ def export_dataset(session: Session, *, dataset: str, month: str | date,
                    profile_version: int | None = None, allow_provisional: bool = False,
                    actor: str = "admin", now: datetime | None = None,
                    progress: Progress | None = None, record_run: bool = True,
-                   period: PeriodResult | None = None) -> ExportResult:
+                   period: PeriodResult | None = None,
+                   workers: int | None = None) -> ExportResult:
     """Compute and render one dataset for one month; a final run freezes the month.
 
-    ``period`` reuses a computation of the same month (several datasets from one pass)."""
+    ``period`` reuses a computation of the same month (several datasets from one pass);
+    ``workers`` (default: the CPU count) splits a large unfrozen month over processes."""
     import time as _t
 
     timings: dict[str, float] = {}
@@ -295,6 +297,20 @@ def export_dataset(session: Session, *, dataset: str, month: str | date,
         rows.extend(late)
         records: dict[Key, dict[str, Any]] = {}
         staff_ids: list[int] = []
+    elif (parallel := _parallel_plan(session, dataset, start, end, file_format, period,
+                                     workers)) is not None:
+        outs = _export_parallel(
+            session, parallel, datasets=[dataset], start=start, end=end, now=now, profs=[prof],
+            file_format=file_format, cfg=cfg, want_lines=record_run and not provisional,
+            workers=workers, step=step)
+        content, rows_n, lines, carried, amendments_rows = outs[dataset]
+        timings["render"] = _t.perf_counter() - t
+        return _finish(session, dataset=dataset, start=start, end=end, prof=prof,
+                       file_format=file_format, provisional=provisional, lagging=lagging,
+                       content=content, rows=rows_n, amendments_rows=amendments_rows,
+                       carried=carried, record_run=record_run, actor=actor, now=now,
+                       freeze=lambda run: _freeze_json(session, run, start, lines),
+                       step=step, timings=timings, t=t)
     else:
         res = period if period is not None else compute_period(
             session, start, end, now=now, cfg=cfg,
@@ -329,6 +345,23 @@ def export_dataset(session: Session, *, dataset: str, month: str | date,
     step("render", 3, 4)
     content = render(rows, prof, file_format)
     timings["render"] = _t.perf_counter() - t
+    return _finish(session, dataset=dataset, start=start, end=end, prof=prof,
+                   file_format=file_format, provisional=provisional, lagging=lagging,
+                   content=content, rows=len(rows), amendments_rows=amendments_rows,
+                   carried=carried, record_run=record_run, actor=actor, now=now,
+                   freeze=(lambda run: _freeze(session, run, start, records, staff_ids))
+                   if dataset != "punches" else None, step=step, timings=timings, t=t)
+
+
+def _finish(session: Session, *, dataset: str, start: date, end: date, prof: Profile,
+            file_format: str, provisional: bool, lagging: list[str], content: bytes, rows: int,
+            amendments_rows: Sequence[Any], carried: Sequence[AttendanceAmendment],
+            record_run: bool, actor: str, now: datetime,
+            freeze: Callable[[ExportRun], None] | None, step: Progress,
+            timings: dict[str, float], t: float) -> ExportResult:
+    """Record the run (and, when final, freeze the month and mark carried amendments)."""
+    import time as _t
+
     ext = "xlsx" if file_format == "xlsx" else "csv"
     filename = (f"{dataset}_{start:%Y%m}_{prof.name}v{prof.version}"
                 f"{'_provisional' if provisional else ''}.{ext}")
@@ -339,15 +372,15 @@ def export_dataset(session: Session, *, dataset: str, month: str | date,
     if record_run:
         run = ExportRun(dataset=dataset, profile=prof.name, profile_version=prof.version,
                         period_start=start, period_end=end, file_format=file_format,
-                        provisional=provisional, row_count=len(rows),
+                        provisional=provisional, row_count=rows,
                         amendment_count=len(amendments_rows),
                         sha256=hashlib.sha256(content).hexdigest(), actor=actor, created_at=now)
         session.add(run)
         session.flush()
         run_id = run.id
         if not provisional:
-            if dataset != "punches":
-                _freeze(session, run, start, records, staff_ids)
+            if freeze is not None:
+                freeze(run)
                 if dataset == "daily":
                     for a in carried:
                         a.carried_by_run_id = run.id
@@ -355,11 +388,151 @@ def export_dataset(session: Session, *, dataset: str, month: str | date,
         record(session, actor=actor, action="exports.run", entity="export_run", entity_id=run.id,
                after={"dataset": dataset, "month": f"{start:%Y-%m}", "format": file_format,
                       "profile": f"{prof.name}v{prof.version}", "provisional": provisional,
-                      "rows": len(rows), "sha256": run.sha256})
+                      "rows": rows, "sha256": run.sha256})
     step("done", 4, 4)
     timings["total"] = _t.perf_counter() - t
-    return ExportResult(content, filename, media, provisional, lagging, len(rows),
+    return ExportResult(content, filename, media, provisional, lagging, rows,
                         len(amendments_rows), run_id, timings)
+
+
+def _parallel_plan(session: Session, dataset: str, start: date, end: date, file_format: str,
+                   period: PeriodResult | None, workers: int | None) -> list[int] | None:
+    """The staff ids to split over workers, or None when one process should do it."""
+    from .parallel import MIN_STAFF
+
+    if (dataset == "punches" or period is not None or file_format == "xlsx"
+            or workers is not None and workers <= 1):
+        return None
+    bind = session.get_bind()
+    if bind.dialect.name != "postgresql":
+        return None
+    if arepo.frozen_months(session, start, staff_ids=None)[:1]:
+        return None
+    ids = [r[0] for r in arepo.staff_in_period(session, start, end)]
+    return ids if len(ids) >= MIN_STAFF else None
+
+
+def _export_parallel(session: Session, staff_ids: list[int], *, datasets: Sequence[str],
+                     start: date, end: date, now: datetime, profs: Sequence[Profile],
+                     file_format: str, cfg: RuleConfig, want_lines: bool, workers: int | None,
+                     step: Progress) -> dict[str, tuple[bytes, int, list[tuple[int, str]],
+                                                        list[AttendanceAmendment],
+                                                        list[dict[str, Any]]]]:
+    """Each dataset's (content, rows, frozen lines, carried amendments, amendment rows)."""
+    from dataclasses import replace
+
+    from .parallel import default_workers, run_chunks
+    from .writer import ExportEncodingError
+
+    url = session.get_bind().url.render_as_string(hide_password=False)
+    step("compute", 1, 4)
+    outs = run_chunks(url, datasets=datasets, start=start, end=end, now=now,
+                      staff_ids=staff_ids, profiles=profs, file_format=file_format, cfg=cfg,
+                      want_lines=want_lines, workers=workers or default_workers())
+    for o in outs:
+        if o.error is not None:
+            err = dict(o.error)
+            raise ExportEncodingError(err.pop("message"), field=err.pop("field", None), **err)
+    step("rows", 2, 4)
+    res = PeriodResult(start, end, cfg, {})
+    carried = [a for a in arepo.open_amendments(session) if a.business_date < start]
+    lines = [x for o in outs for x in o.lines]
+    step("render", 3, 4)
+    result = {}
+    for ds, prof in zip(datasets, profs, strict=True):
+        if ds == "daily":
+            amendments_rows = [_daily_row(_staff_info(session, res, a.staff_id), a.current_line,
+                                          True) for a in carried if a.current_line]
+        else:
+            amendments_rows = _monthly_amendment_rows(session, res, carried, cfg)
+        header = render([], prof, file_format)
+        tail = render(amendments_rows, replace(prof, header_row=False), file_format)
+        if file_format == "utf8bom":
+            tail = tail[3:]
+        content = b"".join([header, *(o.bodies[ds] for o in outs), tail])
+        result[ds] = (content, sum(o.rows[ds] for o in outs) + len(amendments_rows), lines,
+                      carried, amendments_rows)
+    return result
+
+
+def export_month(session: Session, *, datasets: Sequence[str], month: str | date,
+                 file_format: str = "cp932", allow_provisional: bool = False,
+                 actor: str = "admin", now: datetime | None = None,
+                 progress: Progress | None = None, record_run: bool = True,
+                 workers: int | None = None) -> dict[str, ExportResult]:
+    """Several datasets of one month (standard profiles) from a single computation."""
+    import time as _t
+
+    cfg = rule_config()
+    now = now or utcnow()
+    datasets = list(dict.fromkeys(datasets))
+    start, end = month_bounds(month)
+    step = progress or (lambda _stage, _done, _total: None)
+    rest = [d for d in datasets if d == "punches"]
+    month_sets = [d for d in datasets if d != "punches"]
+    out: dict[str, ExportResult] = {}
+    plan = (_parallel_plan(session, "daily", start, end, file_format, None, workers)
+            if month_sets else None)
+    if plan is None or len(month_sets) < 2:
+        period = None
+        if len(month_sets) >= 2:
+            period = compute_period(session, start, end, now=now, cfg=cfg,
+                                    progress=lambda done, n: step("compute", done, max(n, 1)))
+        for d in month_sets + rest:
+            out[d] = export_dataset(session, dataset=d, month=month, file_format=file_format,
+                                    allow_provisional=allow_provisional, actor=actor, now=now,
+                                    progress=progress, record_run=record_run,
+                                    period=period if d != "punches" else None, workers=workers)
+        return out
+    t = _t.perf_counter()
+    lagging = lagging_devices(session, end, cfg)
+    provisional = bool(lagging)
+    if provisional and not allow_provisional:
+        raise Conflict(f"{start:%Y-%m} はまだ確定できません: {len(lagging)} 台の端末が未送信です "
+                       f"({', '.join(lagging[:5])})", field="allow_provisional",
+                       lagging_devices=lagging)
+    if record_run:
+        detect_amendments(session, before=start, now=now, cfg=cfg)
+    profs = [get_profile(session, d) for d in month_sets]
+    outs = _export_parallel(session, plan, datasets=month_sets, start=start, end=end, now=now,
+                            profs=profs, file_format=file_format, cfg=cfg,
+                            want_lines=record_run and not provisional, workers=workers,
+                            step=step)
+    frozen_done = False
+    for d, prof in zip(month_sets, profs, strict=True):
+        content, rows_n, lines, carried, amendments_rows = outs[d]
+
+        def freeze(run: ExportRun, lines: list[tuple[int, str]] = lines) -> None:
+            nonlocal frozen_done
+            if not frozen_done:
+                _freeze_json(session, run, start, lines)
+                frozen_done = True
+
+        out[d] = _finish(session, dataset=d, start=start, end=end, prof=prof,
+                         file_format=file_format, provisional=provisional, lagging=lagging,
+                         content=content, rows=rows_n, amendments_rows=amendments_rows,
+                         carried=carried, record_run=record_run, actor=actor, now=now,
+                         freeze=freeze, step=step, timings={}, t=t)
+    for d in rest:
+        out[d] = export_dataset(session, dataset=d, month=month, file_format=file_format,
+                                allow_provisional=allow_provisional, actor=actor, now=now,
+                                progress=progress, record_run=record_run)
+    return out
+
+
+def _freeze_json(session: Session, run: ExportRun, month_start: date,
+                 lines: list[tuple[int, str]]) -> None:
+    """Freeze a month from the workers' JSON (PostgreSQL only, like the parallel path)."""
+    from sqlalchemy import text
+
+    if not lines:
+        return
+    now = utcnow()
+    session.execute(text(
+        "INSERT INTO attendance_frozen_month (staff_id, month_start, export_run_id, frozen_at, "
+        "lines) VALUES (:sid, :ms, :run, :at, CAST(:lines AS JSON))"),
+        [{"sid": sid, "ms": month_start, "run": run.id, "at": now, "lines": js}
+         for sid, js in lines])
 
 
 def _staff_info(session: Session, res: PeriodResult, staff_id: int) -> StaffInfo:

@@ -1,0 +1,104 @@
+"""Computing and rendering a large month on every core.
+
+Staff are split into contiguous chunks (by id); each worker process opens its own connection,
+computes its chunk's month with the same rules, and renders its rows as CSV bytes without a
+header. The parent concatenates them in chunk order, so the file is byte-identical to the one a
+single process writes (a test checks this). Only used on PostgreSQL for unfrozen months."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from typing import Any
+
+from api.attendance.rules import RuleConfig
+
+from .profiles import Profile
+
+MIN_STAFF = 2000  # below this one process is faster than starting workers
+
+
+@dataclass(frozen=True)
+class ChunkJob:
+    url: str
+    datasets: tuple[str, ...]
+    start: date
+    end: date
+    now: datetime
+    staff_ids: tuple[int, ...]
+    profiles: tuple[Profile, ...]
+    file_format: str
+    cfg: RuleConfig
+    want_lines: bool
+
+
+@dataclass
+class ChunkOut:
+    bodies: dict[str, bytes]
+    rows: dict[str, int]
+    lines: list[tuple[int, str]]  # (staff_id, JSON of its day records) when freezing
+    error: dict[str, Any] | None = None
+
+
+def default_workers() -> int:
+    return max(1, min(os.cpu_count() or 1, int(os.environ.get("MYNAGATE_EXPORT_WORKERS", "8"))))
+
+
+def _work(job: ChunkJob) -> ChunkOut:
+    from api.attendance.service import compute_period
+    from api.db import Database
+
+    from .service import _daily_rows, _monthly_rows
+    from .writer import ExportEncodingError, render
+
+    db = Database(job.url)
+    try:
+        with db.session() as session:
+            res = compute_period(session, job.start, job.end, staff_ids=list(job.staff_ids),
+                                 now=job.now, cfg=job.cfg)
+            records = res.records()
+            rows_by: dict[str, list[dict[str, Any]]] = {}
+            for ds in job.datasets:
+                if ds == "daily":
+                    rows_by[ds] = _daily_rows(res, records)
+                else:
+                    rows_by[ds] = _monthly_rows(session, res, records, job.start, job.now,
+                                                job.cfg)
+            lines: list[tuple[int, str]] = []
+            if job.want_lines:
+                per: dict[int, dict[str, Any]] = {sid: {} for sid in res.staff}
+                for (sid, d), rec in records.items():
+                    per[sid][d.isoformat()] = rec
+                lines = [(sid, json.dumps(v, ensure_ascii=False, separators=(",", ":")))
+                         for sid, v in per.items()]
+            session.rollback()
+        bodies: dict[str, bytes] = {}
+        for ds, prof in zip(job.datasets, job.profiles, strict=True):
+            try:
+                body = render(rows_by[ds], replace(prof, header_row=False), job.file_format)
+            except ExportEncodingError as err:
+                return ChunkOut({}, {}, [], {"message": err.message, "field": err.field,
+                                             **err.extra})
+            bodies[ds] = body[3:] if job.file_format == "utf8bom" else body
+        return ChunkOut(bodies, {ds: len(r) for ds, r in rows_by.items()}, lines)
+    finally:
+        db.dispose()
+
+
+def run_chunks(url: str, *, datasets: Sequence[str], start: date, end: date, now: datetime,
+               staff_ids: Sequence[int], profiles: Sequence[Profile], file_format: str,
+               cfg: RuleConfig, want_lines: bool, workers: int) -> list[ChunkOut]:
+    """Every chunk's output, in staff order."""
+    ids = sorted(staff_ids)
+    n = max(1, workers)
+    size = -(-len(ids) // n)
+    jobs = [ChunkJob(url, tuple(datasets), start, end, now, tuple(ids[i:i + size]),
+                     tuple(profiles), file_format, cfg, want_lines)
+            for i in range(0, len(ids), size)]
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(len(jobs)) as pool:
+        return pool.map(_work, jobs)

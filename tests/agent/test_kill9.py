@@ -17,6 +17,8 @@ from reader_agent.agent import enroll_agent
 
 from .fake_service import FakeHTTPServer, FakeService
 from .helpers import cred
+from .sim_cards import new_card, save_card
+from .town import add_credential, device_token, seed_town, stored_events
 
 ROOT = Path(__file__).resolve().parents[2]
 REF = "aa" * 16
@@ -83,3 +85,31 @@ def test_kill9_loop_against_stand_in_service(tmp_path: Path):
     missing = [eid for eid in acked if eid not in by_id]
     assert not missing, f"{len(missing)} acknowledged events never delivered"
     assert all(by_id[eid] == seq for eid, seq in acked.items())
+
+
+@pytest.mark.slow
+def test_kill9_loop_real_service(live_server, admin, database, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """The agent subprocess taps a sim card (real card sequence) against the real service."""
+    town = seed_town(database)
+    card = new_card()
+    add_credential(database, town.staff_id, card.credential_ref, card.public_key)
+    card_file = tmp_path / "card.json"
+    save_card(card, card_file)
+    data_dir = tmp_path / "agent"
+    identity = enroll_agent(data_dir, live_server.url, device_token(admin, [town.door_id]))
+    seed = int(time.time())
+    acked = kill9_loop(data_dir, ["--door", str(town.door_id), "--card-file", str(card_file)],
+                       iterations=20, seed=seed)
+    rows = stored_events(database, identity.device_id)
+    seqs = [r.seq for r in rows]
+    assert seqs == list(range(1, len(seqs) + 1)), f"gap or duplicate (seed {seed})"
+    chain = [(r.seq, r.prev_hash, r.hash) for r in rows]
+    assert all(chain[i][1] == chain[i - 1][2] for i in range(1, len(chain))), "chain broken"
+    by_id = {str(r.id): r.seq for r in rows}
+    missing = [eid for eid in acked if eid not in by_id]
+    assert not missing, f"{len(missing)} acknowledged events never delivered (seed {seed})"
+    assert all(by_id[eid] == seq for eid, seq in acked.items())
+    assert len(acked) > 20 and all(r.reason == "granted" for r in rows)
+    dev = admin.get(f"/admin/devices/{identity.device_id}").json()
+    assert dev["contiguous_seq"] == dev["max_seq"] == len(rows)
+    print(f"\nkill -9 loop (seed {seed}): {len(acked)} acknowledged, {len(rows)} delivered")

@@ -16,6 +16,7 @@ COMMAND_MODULES: list[tuple[str, str | None]] = [
     ("mynagate_cli.locks", "locks"),
     ("mynagate_cli.export", "export"),
     ("mynagate_cli.config", "config"),
+    ("mynagate_cli.agent", "agent"),
 ]
 
 for _module, _name in COMMAND_MODULES:

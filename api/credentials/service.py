@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from datetime import UTC
 
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import load_der_public_key
@@ -130,7 +131,8 @@ def create(session: Session, data: CredentialCreate, *, actor: str) -> Credentia
     now = utcnow()
     cred = Credential(staff_id=data.staff_id, kind=data.kind, credential_ref=ref,
                       public_key=data.public_key, issuer_code=data.issuer_code,
-                      not_after=data.not_after, status="active", status_reason="enrolled",
+                      not_after=data.not_after.astimezone(UTC) if data.not_after else None,
+                      status="active", status_reason="enrolled",
                       status_changed_at=now, snapshot_version=0)
     session.add(cred)
     _flush(session)

@@ -23,6 +23,7 @@ ROUTER_MODULES: list[str] = [
     "api.attendance.endpoints",
     "api.overtime.endpoints",
     "api.exports.endpoints",
+    "api.enrollment.endpoints",
 ]
 
 

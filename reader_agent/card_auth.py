@@ -54,7 +54,14 @@ from gate.policy import Reason
 
 from .drivers.base import CardChannel, CardError
 
-__all__ = ["CardAuthResult", "authenticate_jpki", "authenticate_staff_ap", "read_file"]
+__all__ = [
+    "CardAuthResult",
+    "EnrollmentReading",
+    "authenticate_jpki",
+    "authenticate_staff_ap",
+    "read_for_enrollment",
+    "read_file",
+]
 
 log = logging.getLogger(__name__)
 
@@ -362,3 +369,39 @@ def authenticate_jpki(
         return result(False, Reason.CARD_ERROR, f"{err.code}: {err}")
     except ResponseError as err:
         return result(False, Reason.CARD_ERROR, f"malformed: {err}")
+
+
+@dataclass(frozen=True)
+class EnrollmentReading:
+    """What an enrollment reader sends the service: the credential file and the card's
+    signature over the service's enrollment challenge."""
+
+    record: bytes
+    signature: bytes
+
+    @property
+    def credential(self) -> CredentialRecord:
+        return CredentialRecord.parse(self.record)
+
+
+def read_for_enrollment(channel: CardChannel, challenge: bytes, *,
+                        aid: bytes = DEFAULT_AID) -> EnrollmentReading:
+    """Read the credential file and have the card sign the enrollment ``challenge``.
+
+    Unlike the tap path this raises: CardError for the reader and the card, ResponseError for
+    a response that is not the staff AP v1 (the enrollment command reports it).
+    """
+    ex = _Exchange(channel)
+    for command, what in ((select_ap(aid), "SELECT staff AP"),
+                          (select_credential_file(), "SELECT credential file")):
+        response = ex.send(command)
+        if not response.ok:
+            raise ResponseError(f"{what} answered SW {response.sw:04X} "
+                                f"({sw_text(response.sw)})")
+    record = read_record(ex)
+    CredentialRecord.parse(record)
+    response = ex.send(internal_authenticate(challenge))
+    if not response.ok or not response.data:
+        raise ResponseError(f"INTERNAL AUTHENTICATE answered SW {response.sw:04X} "
+                            f"({sw_text(response.sw)})")
+    return EnrollmentReading(record, response.data)

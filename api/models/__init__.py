@@ -14,6 +14,7 @@ from .audit import AuditLog, SnapshotCounter
 from .base import Base
 from .credential import Credential
 from .device import Device, DeviceDoor, DeviceNonce, SequenceGap
+from .enrollment import CardEnrollment
 from .event import Event
 from .export import ExportProfile, ExportRun
 from .facility import (
@@ -41,6 +42,7 @@ __all__ = [
     "AuditLog",
     "Base",
     "Booking",
+    "CardEnrollment",
     "ClosedDay",
     "Credential",
     "DayOverride",

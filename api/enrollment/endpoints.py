@@ -1,0 +1,43 @@
+"""Admin REST API for card enrollment at an enrollment reader."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+
+from api.auth import require_admin
+from api.db import SessionDep
+
+from . import service
+from .schemas import EnrollmentCreate, EnrollmentRead, EnrollmentResponse
+
+router = APIRouter(prefix="/admin/enrollments", tags=["enrollment"])
+AdminDep = Annotated[str, Depends(require_admin)]
+
+
+@router.post("", status_code=201, response_model=EnrollmentRead)
+def start_enrollment(data: EnrollmentCreate, session: SessionDep,
+                     actor: AdminDep) -> EnrollmentRead:
+    """Open an enrollment for a staff member; the answer carries the challenge for the card."""
+    return service.start(session, data, actor=actor)
+
+
+@router.get("/{enrollment_id}", response_model=EnrollmentRead)
+def get_enrollment(enrollment_id: int, session: SessionDep, actor: AdminDep) -> EnrollmentRead:
+    """One enrollment and its state."""
+    return service.get(session, enrollment_id)
+
+
+@router.post("/{enrollment_id}/response", response_model=EnrollmentRead)
+def respond_enrollment(enrollment_id: int, data: EnrollmentResponse, session: SessionDep,
+                       actor: AdminDep) -> EnrollmentRead:
+    """Submit the card's credential file and signature; proves possession of the card key."""
+    return service.respond(session, enrollment_id, data, actor=actor)
+
+
+@router.post("/{enrollment_id}/confirm", response_model=EnrollmentRead)
+def confirm_enrollment(enrollment_id: int, session: SessionDep,
+                       actor: AdminDep) -> EnrollmentRead:
+    """Bind the credential to the staff member (revokes the previous staff card)."""
+    return service.confirm(session, enrollment_id, actor=actor)

@@ -1,0 +1,48 @@
+"""Admin payloads for card enrollment."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class EnrollmentCreate(BaseModel):
+    """Start an enrollment for one staff member, named by id or by 職員番号."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    staff_id: int | None = None
+    staff_number: str | None = Field(default=None, min_length=1, max_length=20)
+
+    @model_validator(mode="after")
+    def _one_of(self) -> EnrollmentCreate:
+        if (self.staff_id is None) == (self.staff_number is None):
+            raise ValueError("give exactly one of staff_id and staff_number")
+        return self
+
+
+class EnrollmentResponse(BaseModel):
+    """What the enrollment reader read from the card: the credential file and the card's
+    signature over the enrollment challenge (both base64)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    credential_record: str = Field(min_length=1, max_length=400)
+    signature: str = Field(min_length=1, max_length=400)
+
+
+class EnrollmentRead(BaseModel):
+    id: int
+    staff_id: int
+    kind: str
+    status: str
+    challenge: str
+    expires_at: datetime
+    credential_ref: str | None
+    issuer_code: str | None
+    credential_id: int | None
+    replaced_credential_id: int | None
+    created_at: datetime
+    responded_at: datetime | None
+    confirmed_at: datetime | None

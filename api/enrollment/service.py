@@ -1,0 +1,167 @@
+"""Card enrollment at an enrollment reader (staff card AP v1).
+
+1. ``start``: a fresh 32-byte challenge for one staff member;
+2. ``respond``: the reader sends the card's credential file and its signature over the
+   challenge; possession is proven with the key the card presents (there is no enrolled key
+   yet — that is what enrollment establishes, under an admin's eyes);
+3. ``confirm``: an admin binds the credential to the staff member. The member's previous
+   active staff_ap credential is revoked ("replaced"), both rows are stamped with a new
+   snapshot version, and the change is audited.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from api.access.versioning import bump
+from api.audit.service import record
+from api.errors import BadRequest, Conflict, NotFound
+from api.models import CardEnrollment, Credential
+from api.models.base import utcnow
+from gate.card.apdu import ResponseError
+from gate.card.staff_ap import RECORD_LENGTH, CredentialRecord, verify_signature
+
+from . import repository
+from .schemas import EnrollmentCreate, EnrollmentRead, EnrollmentResponse
+
+CHALLENGE_TTL = timedelta(minutes=10)
+KIND = "staff_ap"
+
+
+def _read(e: CardEnrollment) -> EnrollmentRead:
+    return EnrollmentRead(
+        id=e.id, staff_id=e.staff_id, kind=e.kind, status=e.status, challenge=e.challenge,
+        expires_at=e.expires_at, credential_ref=e.credential_ref, issuer_code=e.issuer_code,
+        credential_id=e.credential_id, replaced_credential_id=e.replaced_credential_id,
+        created_at=e.created_at, responded_at=e.responded_at, confirmed_at=e.confirmed_at)
+
+
+def _b64(value: str, field: str) -> bytes:
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError) as err:
+        raise BadRequest(f"{field} is not valid base64", field=field) from err
+
+
+def get_or_raise(session: Session, enrollment_id: int, *, lock: bool = False) -> CardEnrollment:
+    enrollment = repository.get(session, enrollment_id, lock=lock)
+    if enrollment is None:
+        raise NotFound(f"enrollment {enrollment_id} not found", field="id")
+    return enrollment
+
+
+def get(session: Session, enrollment_id: int) -> EnrollmentRead:
+    return _read(get_or_raise(session, enrollment_id))
+
+
+def start(session: Session, data: EnrollmentCreate, *, actor: str) -> EnrollmentRead:
+    """Open an enrollment with a fresh challenge."""
+    if data.staff_id is not None:
+        staff = repository.staff_by_id(session, data.staff_id)
+        field = "staff_id"
+    else:
+        assert data.staff_number is not None
+        staff = repository.staff_by_number(session, data.staff_number)
+        field = "staff_number"
+    if staff is None:
+        raise NotFound("no such staff member", field=field)
+    enrollment = CardEnrollment(staff_id=staff.id, kind=KIND, status="awaiting_response",
+                                challenge=base64.b64encode(os.urandom(32)).decode(),
+                                expires_at=utcnow() + CHALLENGE_TTL, created_by=actor)
+    session.add(enrollment)
+    session.flush()
+    record(session, actor=actor, action="enrollment.start", entity="card_enrollment",
+           entity_id=enrollment.id, after={"staff_id": staff.id, "kind": KIND})
+    return _read(enrollment)
+
+
+def respond(session: Session, enrollment_id: int, data: EnrollmentResponse, *,
+            actor: str) -> EnrollmentRead:
+    """Check the card's answer: a well-formed credential file and a signature over the
+    challenge made with the key in that file."""
+    enrollment = get_or_raise(session, enrollment_id, lock=True)
+    if enrollment.status != "awaiting_response":
+        raise Conflict(f"enrollment is {enrollment.status}, not awaiting a card",
+                       field="status")
+    if utcnow() > enrollment.expires_at:
+        raise Conflict("the enrollment challenge has expired: start a new enrollment",
+                       field="expires_at")
+    raw = _b64(data.credential_record, "credential_record")
+    if len(raw) != RECORD_LENGTH:
+        raise BadRequest(f"credential_record is {len(raw)} bytes, expected {RECORD_LENGTH}",
+                         field="credential_record")
+    try:
+        rec = CredentialRecord.parse(raw)
+    except ResponseError as err:
+        raise BadRequest(f"credential_record: {err}", field="credential_record") from err
+    signature = _b64(data.signature, "signature")
+    challenge = base64.b64decode(enrollment.challenge)
+    if not verify_signature(rec.public_key, rec.credential_id, challenge, signature):
+        raise BadRequest("signature does not verify with the card's key over this "
+                         "enrollment's challenge", field="signature")
+    existing = repository.credential_by_ref(session, rec.credential_ref)
+    if existing is not None:
+        raise Conflict(f"credential {rec.credential_ref} is already registered "
+                       f"(status {existing.status})", field="credential_record")
+    enrollment.credential_ref = rec.credential_ref
+    enrollment.issuer_code = rec.issuer_code
+    enrollment.public_key = base64.b64encode(rec.public_key).decode()
+    enrollment.status = "pending_confirmation"
+    enrollment.responded_at = utcnow()
+    session.flush()
+    record(session, actor=actor, action="enrollment.respond", entity="card_enrollment",
+           entity_id=enrollment.id, after={"credential_ref": rec.credential_ref,
+                                           "issuer_code": rec.issuer_code})
+    return _read(enrollment)
+
+
+def _cred_view(c: Credential) -> dict[str, Any]:
+    return {"staff_id": c.staff_id, "kind": c.kind, "credential_ref": c.credential_ref,
+            "status": c.status, "status_reason": c.status_reason}
+
+
+def confirm(session: Session, enrollment_id: int, *, actor: str) -> EnrollmentRead:
+    """Bind the proven credential; revoke the member's previous staff_ap credential."""
+    enrollment = get_or_raise(session, enrollment_id, lock=True)
+    if enrollment.status != "pending_confirmation":
+        raise Conflict(f"enrollment is {enrollment.status}, not pending confirmation",
+                       field="status")
+    assert enrollment.credential_ref is not None and enrollment.public_key is not None
+    repository.lock_staff(session, enrollment.staff_id)
+    if repository.credential_by_ref(session, enrollment.credential_ref) is not None:
+        raise Conflict(f"credential {enrollment.credential_ref} is already registered",
+                       field="credential_ref")
+    now = utcnow()
+    version = bump(session)
+    old = repository.active_credential(session, enrollment.staff_id, KIND)
+    if old is not None:
+        before = _cred_view(old)
+        old.status = "revoked"
+        old.status_reason = "replaced"
+        old.status_changed_at = now
+        old.snapshot_version = version
+        session.flush()  # one active credential per kind: revoke before adding the new one
+        record(session, actor=actor, action="credential.revoke", entity="credential",
+               entity_id=old.id, before=before, after=_cred_view(old))
+    cred = Credential(staff_id=enrollment.staff_id, kind=KIND,
+                      credential_ref=enrollment.credential_ref,
+                      public_key=enrollment.public_key, issuer_code=enrollment.issuer_code,
+                      status="active", status_changed_at=now, snapshot_version=version)
+    session.add(cred)
+    session.flush()
+    enrollment.status = "confirmed"
+    enrollment.confirmed_at = now
+    enrollment.confirmed_by = actor
+    enrollment.credential_id = cred.id
+    enrollment.replaced_credential_id = old.id if old is not None else None
+    session.flush()
+    record(session, actor=actor, action="credential.enroll", entity="credential",
+           entity_id=cred.id, after={**_cred_view(cred), "enrollment_id": enrollment.id,
+                                     "replaced_credential_id": enrollment.replaced_credential_id})
+    return _read(enrollment)

@@ -1,0 +1,141 @@
+"""Enrollment API: challenge → card answer (possession proven) → admin confirmation."""
+
+from __future__ import annotations
+
+import base64
+import os
+from datetime import date
+
+import pytest
+from sqlalchemy import select
+
+from api.models import AuditLog, CardEnrollment, Credential, Department, Staff
+from api.models.audit import SnapshotCounter
+from reader_agent.card_auth import read_for_enrollment
+from reader_agent.cards.staff_ap import VirtualStaffCard
+from reader_agent.drivers.sim import get_sim_reader
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def staff_member(database):
+    with database.session() as s:
+        dept = Department(code="SOUMU", name="総務課")
+        s.add(dept)
+        s.flush()
+        member = Staff(staff_number="E1042", name="山田 花子", name_kana="ヤマダ ハナコ",
+                       department_id=dept.id, active_from=date(2020, 4, 1))
+        s.add(member)
+        s.commit()
+        return member.id
+
+
+def b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode()
+
+
+def tap_for_enrollment(card: VirtualStaffCard, challenge_b64: str):
+    reader = get_sim_reader("enroll-desk")
+    reader.remove()
+    reader.insert(card)
+    channel = reader.wait_for_card(1.0)
+    reading = read_for_enrollment(channel, base64.b64decode(challenge_b64))
+    reader.remove()
+    return {"credential_record": b64(reading.record), "signature": b64(reading.signature)}
+
+
+def enroll(admin, card, **who):
+    started = admin.post("/admin/enrollments", json=who)
+    assert started.status_code == 201, started.text
+    body = started.json()
+    assert body["status"] == "awaiting_response"
+    assert len(base64.b64decode(body["challenge"])) == 32
+    answered = admin.post(f"/admin/enrollments/{body['id']}/response",
+                          json=tap_for_enrollment(card, body["challenge"]))
+    assert answered.status_code == 200, answered.text
+    assert answered.json()["status"] == "pending_confirmation"
+    assert answered.json()["credential_ref"] == card.credential_ref
+    confirmed = admin.post(f"/admin/enrollments/{body['id']}/confirm")
+    assert confirmed.status_code == 200, confirmed.text
+    return confirmed.json()
+
+
+def test_enroll_then_replace(admin, database, staff_member):
+    first = VirtualStaffCard.generate("372153")
+    done = enroll(admin, first, staff_number="E1042")
+    assert done["status"] == "confirmed" and done["replaced_credential_id"] is None
+    with database.session() as s:
+        cred = s.get(Credential, done["credential_id"])
+        assert cred.kind == "staff_ap" and cred.status == "active"
+        assert cred.credential_ref == first.credential_ref
+        assert base64.b64decode(cred.public_key) == first.public_key
+        assert cred.issuer_code == "372153"
+        v1 = cred.snapshot_version
+        assert v1 == s.execute(select(SnapshotCounter.version)).scalar_one()
+
+    second = VirtualStaffCard.generate("372153")
+    done2 = enroll(admin, second, staff_id=staff_member)
+    assert done2["replaced_credential_id"] == done["credential_id"]
+    with database.session() as s:
+        old = s.get(Credential, done["credential_id"])
+        new = s.get(Credential, done2["credential_id"])
+        assert old.status == "revoked" and old.status_reason == "replaced"
+        assert new.status == "active"
+        assert old.snapshot_version == new.snapshot_version > v1
+        actions = [a.action for a in s.execute(select(AuditLog).order_by(AuditLog.id)).scalars()]
+        assert actions.count("credential.enroll") == 2
+        assert "credential.revoke" in actions
+
+
+def test_signature_must_be_over_this_challenge(admin, staff_member):
+    card = VirtualStaffCard.generate("372153")
+    body = admin.post("/admin/enrollments", json={"staff_id": staff_member}).json()
+    other = b64(os.urandom(32))
+    answer = tap_for_enrollment(card, other)  # signed some other challenge
+    r = admin.post(f"/admin/enrollments/{body['id']}/response", json=answer)
+    assert r.status_code == 400 and r.json()["field"] == "signature"
+    assert admin.post(f"/admin/enrollments/{body['id']}/confirm").status_code == 409
+
+
+def test_bad_record_is_named(admin, staff_member):
+    body = admin.post("/admin/enrollments", json={"staff_id": staff_member}).json()
+    r = admin.post(f"/admin/enrollments/{body['id']}/response",
+                   json={"credential_record": b64(b"\x01" * 88), "signature": b64(b"x")})
+    assert r.status_code == 400 and r.json()["field"] == "credential_record"
+    r = admin.post(f"/admin/enrollments/{body['id']}/response",
+                   json={"credential_record": "not base64!", "signature": b64(b"x")})
+    assert r.status_code == 400 and r.json()["field"] == "credential_record"
+
+
+def test_same_card_cannot_be_enrolled_twice(admin, database, staff_member):
+    card = VirtualStaffCard.generate("372153")
+    enroll(admin, card, staff_id=staff_member)
+    body = admin.post("/admin/enrollments", json={"staff_id": staff_member}).json()
+    r = admin.post(f"/admin/enrollments/{body['id']}/response",
+                   json=tap_for_enrollment(card, body["challenge"]))
+    assert r.status_code == 409
+
+
+def test_unknown_staff_and_admin_only(admin, client, staff_member):
+    r = admin.post("/admin/enrollments", json={"staff_number": "NOPE"})
+    assert r.status_code == 404 and r.json()["field"] == "staff_number"
+    assert admin.post("/admin/enrollments", json={}).status_code == 422
+    del client.headers["Authorization"]
+    assert client.post("/admin/enrollments", json={"staff_id": staff_member}).status_code == 401
+
+
+def test_expired_challenge(admin, database, staff_member):
+    from datetime import timedelta
+
+    from api.models.base import utcnow
+
+    card = VirtualStaffCard.generate("372153")
+    body = admin.post("/admin/enrollments", json={"staff_id": staff_member}).json()
+    with database.session() as s:
+        e = s.get(CardEnrollment, body["id"])
+        e.expires_at = utcnow() - timedelta(seconds=1)
+        s.commit()
+    r = admin.post(f"/admin/enrollments/{body['id']}/response",
+                   json=tap_for_enrollment(card, body["challenge"]))
+    assert r.status_code == 409 and "expired" in r.json()["detail"]

@@ -51,7 +51,7 @@ def demo_scenario(database_url: str, data_dir: Path, *, smtp_host: str | None = 
 
         class _Inbox:
             async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]  # noqa: N802
-                received.append(email.message_from_bytes(  # type: ignore[arg-type]
+                received.append(email.message_from_bytes(
                     envelope.content, policy=email.policy.default))
                 return "250 OK"
 

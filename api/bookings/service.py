@@ -323,11 +323,10 @@ def receive_webhook(session: Session, settings: LockSettings, body: bytes, times
         if facility is None:
             raise BadRequest("unknown facility_code", field="facility_code")
         try:
-            data = BookingCreate(facility_id=facility.id, start_at=event.get("start_at"),
-                                 end_at=event.get("end_at"),
-                                 booker_name=event.get("booker_name", ""),
-                                 booker_email=event.get("booker_email", ""),
-                                 external_ref=ref)  # type: ignore[arg-type]
+            data = BookingCreate.model_validate({
+                "facility_id": facility.id, "start_at": event.get("start_at"),
+                "end_at": event.get("end_at"), "booker_name": event.get("booker_name", ""),
+                "booker_email": event.get("booker_email", ""), "external_ref": ref})
         except ValidationError as err:
             e = err.errors()[0]
             raise BadRequest(e["msg"], field=".".join(str(x) for x in e["loc"])) from err

@@ -98,7 +98,8 @@ def _ingest(session: Session, lock: SmartLock, events: Sequence[dict[str, Any]],
         if e["kind"] in OPENING_KINDS:
             openings += 1
         if e["kind"] == "revocation_entered":
-            p = pins.get((detail.get("start"), detail.get("duration"), detail.get("variant")))
+            target = (detail.get("start"), detail.get("duration"), detail.get("variant"))
+            p = pins.get(target)  # type: ignore[arg-type]
             if p is not None:
                 p.revocation_state = "confirmed"
                 p.revocation_confirmed_at = now

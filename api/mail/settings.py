@@ -4,16 +4,18 @@
 from __future__ import annotations
 
 from fastapi import Request
-from pydantic import SecretStr
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class SmtpSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="MYNAGATE_SMTP_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="MYNAGATE_SMTP_", extra="ignore",
+                                      populate_by_name=True)
 
     host: str = "127.0.0.1"
     port: int = 25
-    from_addr: str = "noreply@example.lg.jp"
+    from_addr: str = Field("noreply@example.lg.jp",
+                           validation_alias=AliasChoices("MYNAGATE_SMTP_FROM", "from_addr"))
     username: str | None = None
     password: SecretStr | None = None
     starttls: bool = False

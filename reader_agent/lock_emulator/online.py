@@ -10,7 +10,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -32,7 +34,8 @@ class OnlineLock:
     """An online lock with ``slot_limit`` code slots."""
 
     def __init__(self, lock_id: str, lock_key: bytes, http: httpx.Client, *,
-                 now: Callable[[], float], slot_limit: int = 10, battery: float = 100.0) -> None:
+                 now: Callable[[], float], slot_limit: int = 10, battery: float = 100.0,
+                 state_path: Path | None = None) -> None:
         self.lock_id = lock_id
         self._sync = sync_key(lock_key)
         self.http = http
@@ -46,6 +49,26 @@ class OnlineLock:
         self.last_hash: str | None = None
         self.acked_seq = 0
         self.door_open = False
+        self.path = state_path
+        if self.path is not None and self.path.exists():
+            d = json.loads(self.path.read_text(encoding="utf-8"))
+            self.throttle = ThrottleState.from_dict(d["throttle"])
+            self.slots = {int(k): v for k, v in d["slots"].items()}
+            self.log, self.seq, self.last_hash = d["log"], d["seq"], d["last_hash"]
+            self.acked_seq = d["acked_seq"]
+
+    def _save(self) -> None:
+        """Flash write (temp file, fsync, rename): throttle, slots and log survive power loss."""
+        if self.path is None:
+            return
+        data = {"throttle": self.throttle.to_dict(), "slots": self.slots, "log": self.log,
+                "seq": self.seq, "last_hash": self.last_hash, "acked_seq": self.acked_seq}
+        tmp = self.path.with_suffix(".tmp")
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(data, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.path)
 
     def _log(self, kind: str, **detail: Any) -> None:
         self.seq += 1
@@ -78,6 +101,7 @@ class OnlineLock:
         for cmd in answer.get("commands", []):
             if cmd["kind"] == "unlock":
                 self._log("open_remote", command_id=cmd["id"])
+        self._save()
         return answer
 
     def enter(self, code: str) -> EntryResult:
@@ -86,16 +110,20 @@ class OnlineLock:
             return EntryResult(False, "wait", self.throttle.next_allowed - now)
         before = self.throttle
         self.throttle = record_failure(before, now)
+        self._save()  # counted before the check, refunded on success
         for slot, s in self.slots.items():
             ok = hmac.compare_digest(str(s["code"]), code)
             if ok and s["valid_from"] <= now < s["valid_until"]:
                 self.throttle = before
                 self.battery = max(0.0, self.battery - 0.05)
                 self._log("open_pin", slot=slot)
+                self._save()
                 return EntryResult(True, "opened")
         self._log("wrong_code")
+        self._save()
         return EntryResult(False, "wrong_code")
 
     def door(self, opened: bool) -> None:
         self.door_open = opened
         self._log("door_open" if opened else "door_close")
+        self._save()

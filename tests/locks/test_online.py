@@ -35,7 +35,8 @@ def test_online_lock_slots_cancel_limit_remote_unlock(admin, app, database, live
     b1 = paid(admin, fid, now - timedelta(minutes=10))
     b2 = paid(admin, fid, now + timedelta(hours=2))
     with httpx.Client(base_url=live_server.url, timeout=10) as http:
-        lock = OnlineLock("aso-gym-01", key, http, now=time.time, slot_limit=2, battery=80.0)
+        lock = OnlineLock("aso-gym-01", key, http, now=time.time, slot_limit=2, battery=80.0,
+                          state_path=tmp_path / "online.json")
         answer = lock.poll()
         assert len(lock.slots) == 2 and not answer["slots_full"]
         pins = {p["lock_id"]: p["pin"] for p in admin.get(f"/api/v1/bookings/{b1}/pins").json()}
@@ -43,6 +44,14 @@ def test_online_lock_slots_cancel_limit_remote_unlock(admin, app, database, live
         pin2 = admin.get(f"/api/v1/bookings/{b2}/pins").json()[0]["pin"]
         assert lock.enter(pin1).opened  # inside its slot
         assert not lock.enter(pin2).opened  # pushed, but its slot is two hours away
+        # power cut: slots and the throttle come back from flash
+        for _ in range(6):
+            lock.enter("0000000000")
+        assert lock.enter(pin1).reason == "wait"
+        lock = OnlineLock("aso-gym-01", key, http, now=time.time, slot_limit=2, battery=80.0,
+                          state_path=tmp_path / "online.json")
+        assert len(lock.slots) == 2 and lock.enter(pin1).reason == "wait"
+        lock.throttle = type(lock.throttle)()  # (staff reset for the rest of this test)
         # cancel: gone at the next poll
         admin.post(f"/api/v1/bookings/{b1}/cancel")
         lock.poll()

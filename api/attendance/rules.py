@@ -373,16 +373,17 @@ def compute_day_minutes(day: date, day_type: DayType, clock: Sequence[tuple[int,
         a, b = premises
         s_, e_ = schedule
         bs, be = axis.breaks[0]
-        break_minutes = max(0, min(b, be) - max(a, bs))
-        worked_in = max(0, min(b, e_) - max(a, s_)) - break_minutes
-        before = (a, min(b, s_)) if a < s_ else None
-        after = (max(a, e_), b) if b > e_ else None
-        if before and after:
-            unscheduled = (before, after)
-        elif before:
-            unscheduled = (before,)
-        elif after:
-            unscheduled = (after,)
+        lo = a if a > bs else bs
+        hi = b if b < be else be
+        break_minutes = hi - lo if hi > lo else 0
+        lo = a if a > s_ else s_
+        hi = b if b < e_ else e_
+        worked_in = (hi - lo if hi > lo else 0) - break_minutes
+        if a < s_:
+            before = (a, b if b < s_ else s_)
+            unscheduled = (before, (a if a > e_ else e_, b)) if b > e_ else (before,)
+        elif b > e_:
+            unscheduled = ((a if a > e_ else e_, b),)
         else:
             unscheduled = ()
         pm = b - a

@@ -68,6 +68,8 @@ class DayResult:
     paid: tuple[Interval, ...]
     divergence: int
     schedule: Interval
+    approved_minutes: int = 0
+    paid_minutes: int = 0
 
 
 @dataclass
@@ -232,12 +234,14 @@ def compute_period(session: Session, start: date, end: date, *,
                 line = compute_day_minutes(d, dt, clock, door, fx, now_m, axis, s0)
             appr = approved.get((sid, d))
             if appr:
-                ap = normalize(appr)
-                paid = _intersect(line.unscheduled, ap)
+                ap = normalize(appr) if len(appr) > 1 else tuple(appr)
+                paid = _intersect(line.unscheduled, ap) if line.unscheduled else ()
+                paid_m = total(paid)
+                out.append(DayResult(sid, line, ap, paid, line.unscheduled_minutes - paid_m,
+                                     axis.schedule, total(ap), paid_m))
             else:
-                ap = paid = ()
-            out.append(DayResult(sid, line, ap, paid, line.unscheduled_minutes - total(paid),
-                                 axis.schedule))
+                out.append(DayResult(sid, line, (), (), line.unscheduled_minutes,
+                                     axis.schedule, 0, 0))
         result.days[sid] = out
     if progress is not None:
         progress(n_staff, n_staff)
@@ -305,8 +309,8 @@ def line_record(res: DayResult, cfg: RuleConfig) -> dict[str, Any]:
         "in_source": ln.in_source or "", "out_source": ln.out_source or "",
         "premises": ln.premises_minutes, "break": ln.break_minutes,
         "scheduled": ln.scheduled_minutes, "worked": ln.worked_in_schedule_minutes,
-        "unscheduled": ln.unscheduled_minutes, "approved": total(res.approved),
-        "overtime": total(res.paid), "divergence": res.divergence,
+        "unscheduled": ln.unscheduled_minutes, "approved": res.approved_minutes,
+        "overtime": res.paid_minutes, "divergence": res.divergence,
         "paid": [list(iv) for iv in res.paid] if res.paid else [],
         "schedule": list(res.schedule), "flags": list(ln.flags) if ln.flags else [],
     }

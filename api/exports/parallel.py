@@ -52,7 +52,7 @@ def _work(job: ChunkJob) -> ChunkOut:
     from api.attendance.service import compute_period
     from api.db import Database
 
-    from .service import _daily_rows, _monthly_rows
+    from .service import _daily_rows, _monthly_rows, pack_lines
     from .writer import ExportEncodingError, render
 
     db = Database(job.url)
@@ -73,8 +73,8 @@ def _work(job: ChunkJob) -> ChunkOut:
                 per: dict[int, dict[str, Any]] = {sid: {} for sid in res.staff}
                 for (sid, d), rec in records.items():
                     per[sid][d.isoformat()] = rec
-                lines = [(sid, json.dumps(v, ensure_ascii=False, separators=(",", ":")))
-                         for sid, v in per.items()]
+                lines = [(sid, json.dumps(pack_lines(v), ensure_ascii=False,
+                                          separators=(",", ":"))) for sid, v in per.items()]
             session.rollback()
         bodies: dict[str, bytes] = {}
         for ds, prof in zip(job.datasets, job.profiles, strict=True):

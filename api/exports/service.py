@@ -132,6 +132,26 @@ def lagging_devices(session: Session, end: date, cfg: RuleConfig) -> list[str]:
 
 # --- freezing and amendments -------------------------------------------------------------------
 
+_PACKED = ("day_type", "in", "out", "in_source", "out_source", "premises", "break", "scheduled",
+           "worked", "unscheduled", "approved", "overtime", "divergence", "paid", "schedule",
+           "flags")
+
+
+def pack_lines(per_day: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """A staff-month's records in the compact stored form: one value list per day."""
+    return {"v": 2, "keys": list(_PACKED),
+            "days": {iso: [rec[k] for k in _PACKED] for iso, rec in per_day.items()}}
+
+
+def unpack_lines(stored: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The records (keyed by ISO date) from the stored form."""
+    if stored.get("v") != 2:
+        return stored
+    keys = stored["keys"]
+    return {iso: {"date": iso, **dict(zip(keys, vals, strict=True))}
+            for iso, vals in stored["days"].items()}
+
+
 def _records(res: PeriodResult, cfg: RuleConfig) -> dict[Key, dict[str, Any]]:
     return res.records()
 
@@ -141,7 +161,7 @@ def _frozen(session: Session, month_start: date,
     rows = arepo.frozen_months(session, month_start, staff_ids)
     out: dict[Key, Any] = {}
     for fm in rows:
-        for iso, rec in fm.lines.items():
+        for iso, rec in unpack_lines(fm.lines).items():
             out[(fm.staff_id, date.fromisoformat(iso))] = rec
     return out, rows
 
@@ -185,7 +205,7 @@ def _freeze(session: Session, run: ExportRun, month_start: date,
     existing = {fm.staff_id for fm in arepo.frozen_months(session, month_start)}
     now = utcnow()
     params = [{"staff_id": sid, "month_start": month_start, "export_run_id": run.id,
-               "frozen_at": now, "lines": per.get(sid, {})}
+               "frozen_at": now, "lines": pack_lines(per.get(sid, {}))}
               for sid in staff if sid not in existing]
     if params:
         session.execute(AttendanceFrozenMonth.__table__.insert(), params)
@@ -246,7 +266,7 @@ def _fy_months(session: Session, month_start: date,
         AttendanceFrozenMonth.month_start < month_start)).scalars()
     out: dict[int, dict[tuple[int, int], int]] = defaultdict(dict)
     for fm in rows:
-        b = _buckets_of(list(fm.lines.values()), cfg)
+        b = _buckets_of(list(unpack_lines(fm.lines).values()), cfg)
         out[fm.staff_id][(fm.month_start.year, fm.month_start.month)] = sum(
             v for k, v in b.items() if k != Bucket.HOLIDAY)
     return out
@@ -542,19 +562,80 @@ def _staff_info(session: Session, res: PeriodResult, staff_id: int) -> StaffInfo
     return StaffInfo(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[10])
 
 
-def _daily_rows(res: PeriodResult, records: dict[Key, dict[str, Any]]) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-    parts: dict[int, dict[str, Any]] = {}  # empty days share their record
-    staff_cols: dict[int, dict[str, Any]] = {}
-    for (sid, _d), rec in sorted(records.items(), key=lambda kv: kv[0]):
-        part = parts.get(id(rec))
-        if part is None:
-            part = parts[id(rec)] = _daily_part(rec)
-        sc = staff_cols.get(sid)
-        if sc is None:
-            sc = staff_cols[sid] = {**_staff_cols(res.staff[sid]), "amendment": "0"}
-        rows.append({**sc, **part})
-    return rows
+class DailyRows(Sequence[dict[str, Any]]):
+    """The daily dataset's rows, built lazily: the writer asks for ``cells`` directly (one
+    formatting per distinct staff member and per distinct day record), and only an error
+    report or a caller indexing it builds the row dicts."""
+
+    _STAFF = ("staff_number", "name", "name_kana", "dept_code", "dept_name")
+
+    def __init__(self, res: PeriodResult, records: dict[Key, dict[str, Any]]) -> None:
+        self.res = res
+        self.items = sorted(records.items(), key=lambda kv: kv[0])
+        self.extra: list[dict[str, Any]] = []
+
+    def __len__(self) -> int:
+        return len(self.items) + len(self.extra)
+
+    def __getitem__(self, i):  # type: ignore[no-untyped-def, override]
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        if i < 0:
+            i += len(self)
+        if i >= len(self.items):
+            return self.extra[i - len(self.items)]
+        (sid, _d), rec = self.items[i]
+        return _daily_row(self.res.staff[sid], rec, False)
+
+    def extend(self, rows: Sequence[dict[str, Any]]) -> None:
+        self.extra.extend(rows)
+
+    def cells(self, profile: Profile) -> list[list[str]]:
+        from .profiles import FIELDS
+        from .writer import _formatter, table
+
+        catalogue = FIELDS[profile.dataset]
+        cols = list(profile.columns)
+        fmts = [(_formatter(catalogue[c.field][0], c.format), {}) for c in cols]
+        is_staff = [c.field in self._STAFF for c in cols]
+        n_staff = sum(is_staff)
+        prefix = is_staff == [True] * n_staff + [False] * (len(cols) - n_staff)
+
+        def fmt(i: int, v: Any) -> str:
+            fn, memo = fmts[i]
+            try:
+                return memo[v]  # type: ignore[no-any-return]
+            except KeyError:
+                out = memo[v] = fn(v)
+                return out  # type: ignore[no-any-return]
+
+        staff_cells: dict[int, list[str]] = {}
+        day_cells: dict[int, list[str]] = {}
+        out: list[list[str]] = []
+        append = out.append
+        for (sid, _d), rec in self.items:
+            sc = staff_cells.get(sid)
+            if sc is None:
+                row = {**_staff_cols(self.res.staff[sid]), "amendment": "0"}
+                sc = staff_cells[sid] = [fmt(i, row.get(c.field, "")) if is_staff[i] else ""
+                                         for i, c in enumerate(cols)]
+            dc = day_cells.get(id(rec))
+            if dc is None:
+                part = {**_daily_part(rec), "amendment": "0"}
+                dc = day_cells[id(rec)] = [
+                    "" if is_staff[i] else fmt(i, part.get(c.field, ""))
+                    for i, c in enumerate(cols)]
+            if prefix:
+                append(sc[:n_staff] + dc[n_staff:])
+            else:
+                append([sc[i] if is_staff[i] else dc[i] for i in range(len(cols))])
+        if self.extra:
+            out.extend(table(self.extra, profile))
+        return out
+
+
+def _daily_rows(res: PeriodResult, records: dict[Key, dict[str, Any]]) -> DailyRows:
+    return DailyRows(res, records)
 
 
 def _monthly_rows(session: Session, res: PeriodResult, records: dict[Key, dict[str, Any]],

@@ -229,3 +229,20 @@ def test_caps_ordinary_and_high_external():
     proj = check_caps(CapInput("ordinary", {(2026, 11): 30 * h}, (2026, 11),
                                projected_month_minutes=50 * h))
     assert [a.code for a in proj] == ["projection"]
+
+
+@given(st.lists(st.integers(0, 1439), min_size=0, max_size=4), day_types)
+def test_fast_path_matches_the_general_interval_path(minutes, dt):
+    """The arithmetic shortcut for the common day gives exactly the general result."""
+    from dataclasses import replace
+
+    from api.attendance.rules import PatternAxis, compute_day_minutes, day_start
+
+    axis = PatternAxis.of(DEFAULT_PATTERN)
+    assert axis.simple
+    day = date(2026, 11, 26)
+    clock = [(m, None) for m in sorted(minutes)]
+    args = (day, dt, clock, [], [], 5000)
+    fast = compute_day_minutes(*args, axis, day_start(day))
+    slow = compute_day_minutes(*args, replace(axis, simple=False), day_start(day))
+    assert fast == slow

@@ -17,6 +17,7 @@ COMMAND_MODULES: list[tuple[str, str | None]] = [
     ("mynagate_cli.export", "export"),
     ("mynagate_cli.config", "config"),
     ("mynagate_cli.agent", "agent"),
+    ("mynagate_cli.card", "card"),
 ]
 
 for _module, _name in COMMAND_MODULES:

@@ -137,6 +137,7 @@ def run(
         raise typer.Exit(2) from err
     agent_ref.append(agent)
     auth_options: dict[str, Any] = {"lang": config.language,
+                                    "pin_timeout": config.pin_timeout_s,
                                     "show": lambda text: display.show(text, ok=True)}
     if settings["staff_ap_aid"]:
         auth_options["aid"] = bytes.fromhex(str(settings["staff_ap_aid"]))

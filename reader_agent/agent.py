@@ -120,6 +120,8 @@ class AgentConfig:
     fail_open_doors: frozenset[int] = frozenset()
     unlock_seconds: float = 5.0
     card_timeout_s: float = 5.0
+    # A card+PIN door waits for the keypad inside the card exchange: it gets this much more.
+    pin_timeout_s: float = 20.0
     language: str = "ja"
 
 
@@ -177,9 +179,12 @@ class TapProcessor:
 
     # --- card I/O under a timeout ------------------------------------------------------------
     def _run_card(self, authenticate: Authenticator, ctx: TapContext) -> AuthResult:
+        timeout = self.config.card_timeout_s
+        if ctx.door is not None and ctx.door.info.assurance == "card+pin":
+            timeout += self.config.pin_timeout_s
         future = self._executor.submit(authenticate, ctx)
         try:
-            return future.result(timeout=self.config.card_timeout_s)
+            return future.result(timeout=timeout)
         except concurrent.futures.TimeoutError:
             # The worker may be stuck in a blocking driver call: abandon it, start a new one.
             self._executor.shutdown(wait=False, cancel_futures=True)

@@ -20,13 +20,14 @@ def iso(dt: datetime) -> str:
 
 def payload(*, version: int = 1, since: int | None = None, issued_at: datetime,
             credentials: list[dict[str, Any]] | None = None, door_mode: str = "access",
-            fail_open: bool = False, device_id: str = DEVICE_ID) -> dict[str, Any]:
+            fail_open: bool = False, device_id: str = DEVICE_ID,
+            assurance: str = "card") -> dict[str, Any]:
     """A snapshot payload with door 1, staff 3 (山田) in group 1, all-week schedule."""
     return {
         "format": 1, "device_id": device_id, "version": version, "since": since,
         "full": since is None, "issued_at": iso(issued_at), "timezone": "Asia/Tokyo",
         "doors": [{"id": 1, "code": "shoko", "name": "書庫", "mode": door_mode,
-                   "assurance": "card", "lockdown": False, "fail_open": fail_open}],
+                   "assurance": assurance, "lockdown": False, "fail_open": fail_open}],
         "credentials": credentials if credentials is not None else [cred("aa" * 16)],
         "staff": [{"id": 3, "display_name": "山田", "active_from": "2020-04-01",
                    "active_until": None, "group_ids": [1]}],
@@ -39,8 +40,8 @@ def payload(*, version: int = 1, since: int | None = None, issued_at: datetime,
 
 
 def cred(ref: str, status: str = "active", staff_id: int = 3,
-         public_key: bytes = b"\x04" + b"\x01" * 64) -> dict[str, Any]:
-    return {"ref": ref, "kind": "staff_ap", "staff_id": staff_id, "status": status,
+         public_key: bytes = b"\x04" + b"\x01" * 64, kind: str = "staff_ap") -> dict[str, Any]:
+    return {"ref": ref, "kind": kind, "staff_id": staff_id, "status": status,
             "public_key": base64.b64encode(public_key).decode(), "not_after": None}
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from reader_agent.agent import AuthResult, TapContext
+from reader_agent.cards.base import VirtualCard
 from reader_agent.cards.staff_ap import VirtualStaffCard
 from reader_agent.drivers.sim import get_sim_reader
 from reader_agent.tap_source import channel_authenticator
@@ -39,16 +41,18 @@ class Presenter:
     """An authenticator that presents ``card`` on the sim reader ``reader_name`` for one tap:
     insert → wait_for_card → the real card sequence (card_auth) → remove."""
 
-    def __init__(self, card: VirtualStaffCard, reader_name: str = "agent-test") -> None:
+    def __init__(self, card: VirtualCard, reader_name: str = "agent-test",
+                 **auth_options: Any) -> None:
         self.card = card
         self.reader = get_sim_reader(reader_name)
+        self.options = auth_options
 
     def __call__(self, ctx: TapContext) -> AuthResult:
         self.reader.insert(self.card)
         try:
             channel = self.reader.wait_for_card(1.0)
             assert channel is not None
-            return channel_authenticator(channel)(ctx)
+            return channel_authenticator(channel, **self.options)(ctx)
         finally:
             self.reader.remove()
 

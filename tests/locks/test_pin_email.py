@@ -68,3 +68,33 @@ def test_paid_booking_emails_japanese_pin_that_opens_only_in_slot(admin, app, da
     box.throttle = type(box.throttle)()
     wrong = pin[:-1] + str((int(pin[-1]) + 1) % 10)
     assert box.enter(wrong).reason == "wrong_code"
+
+
+def test_long_booking_gets_one_code_per_day(admin, app, database, tmp_path):
+    """A 30-hour booking: two PINs (23 h 30 min + 6 h 30 min), each opening in its own part."""
+    with SmtpServer() as smtp:
+        ls = wire(app, tmp_path, smtp.settings())
+        fid, lock_pk = create_site(admin)
+        r = admin.post("/api/v1/bookings", json={
+            "facility_id": fid, "start_at": START.isoformat(),
+            "end_at": (START + timedelta(hours=30)).isoformat(), "booker_name": "合宿 代表",
+            "booker_email": "camp@example.jp", "payment_status": "paid"})
+        assert r.status_code == 201, r.text
+        [msg] = smtp.inbox.wait(1)
+    pins = [m["pin"] for m in PIN_RE.finditer(text_of(msg))]
+    assert len(pins) == 2 and pins[0] != pins[1]
+    assert "有効期間: 2026年12月01日(火) 09:45 〜 2026年12月02日(水) 09:45" in text_of(msg)
+    with database.session() as s:
+        key = lock_key(s, ls, s.get(SmartLock, lock_pk))
+    t = {"now": 0.0}
+    box = KeyBox("aso-keybox-07", key, 0, tmp_path / "long.json", DriftingClock(lambda: t["now"]))
+
+    def opens(pin: str, at: datetime) -> bool:
+        t["now"] = at.timestamp()
+        box.throttle = type(box.throttle)()
+        return box.enter(pin).opened
+
+    assert opens(pins[0], START + timedelta(hours=1))
+    assert not opens(pins[1], START + timedelta(hours=1))
+    assert opens(pins[1], START + timedelta(hours=29))
+    assert not opens(pins[0], START + timedelta(hours=29))

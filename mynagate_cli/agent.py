@@ -82,7 +82,7 @@ def run(
     from cryptography import x509
 
     from gate.door import DoorTiming
-    from reader_agent.agent import AgentConfig, ReaderAgent
+    from reader_agent.agent import AgentConfig, DoorEvents, ReaderAgent
     from reader_agent.display import ConsoleDisplay
     from reader_agent.door_io import DoorController, SimDoorIO, controller_from_config
     from reader_agent.keys import NotEnrolledError
@@ -114,18 +114,13 @@ def run(
         max_offline_age=timedelta(hours=float(settings["max_offline_hours"])),
         fail_open_doors=frozenset(int(d) for d in settings["fail_open_doors"]),
         unlock_seconds=float(settings["unlock_seconds"]), language=str(settings["lang"]))
-    agent_ref: list[Any] = []
-
-    def on_notice(notice: Any) -> None:
-        if agent_ref:
-            agent_ref[0].record_door_notice(notice)
-
+    door_events = DoorEvents()
     if installed is not None:
-        door_io = controller_from_config(installed.config, on_notice=on_notice)
+        door_io = controller_from_config(installed.config, on_notice=door_events.notice)
     else:
         door_io = DoorController(SimDoorIO([config.door_id]),
                                  {config.door_id: DoorTiming(config.unlock_seconds)},
-                                 on_notice=on_notice)
+                                 on_notice=door_events.notice)
     display = ConsoleDisplay()
     try:
         agent = ReaderAgent(data_dir, config, display=display, door_io=door_io,
@@ -135,7 +130,7 @@ def run(
     except NotEnrolledError as err:
         typer.echo(str(err), err=True)
         raise typer.Exit(2) from err
-    agent_ref.append(agent)
+    door_events.attach(agent, door_io)
     auth_options: dict[str, Any] = {"lang": config.language,
                                     "pin_timeout": config.pin_timeout_s,
                                     "show": lambda text: display.show(text, ok=True)}

@@ -442,6 +442,30 @@ class ReaderAgent:
         self.outbox.close()
 
 
+class DoorEvents:
+    """Routes a door controller's notices and sensor edges into the agent's outbox.
+
+    The controller is built before the agent (it is the agent's DoorIO), so its ``on_notice``
+    is this object's :meth:`notice`, bound to the agent later by :meth:`attach`.
+    """
+
+    def __init__(self) -> None:
+        self.agent: ReaderAgent | None = None
+
+    def notice(self, notice: Any) -> None:
+        if self.agent is not None:
+            self.agent.record_door_notice(notice)
+
+    def attach(self, agent: ReaderAgent, controller: Any) -> None:
+        self.agent = agent
+
+        def on_sensor(door_id: int, is_open: bool) -> None:
+            controller.on_sensor(door_id, is_open)
+            agent.record_door_state(door_id, is_open)
+
+        controller.io.set_sensor_callback(on_sensor)
+
+
 def enroll_agent(data_dir: Path | str, service_url: str, token: str, *,
                  transport: Any = None) -> Identity:
     """Enroll this host: make (or reuse) the device key, register it, save the identity."""

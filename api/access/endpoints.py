@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.audit.admin import AdminDep, AdminRoute
+from api.audit.admin import AdminDep, AdminRoute, LimitQuery, OffsetPage, OffsetQuery
 from api.db import SessionDep
 
 from . import repository, service
@@ -36,11 +36,14 @@ def _group(session: SessionDep, group_id: int) -> GroupRead:
                      member_count=len(repository.member_ids(session, group_id)))
 
 
-@router.get("/groups", response_model=list[GroupRead])
-def list_groups(session: SessionDep, actor: AdminDep) -> list[GroupRead]:
-    """Access groups with their member counts."""
-    return [GroupRead(id=g.id, name=g.name, member_count=n)
-            for g, n in repository.list_groups(session)]
+@router.get("/groups", response_model=OffsetPage[GroupRead])
+def list_groups(session: SessionDep, actor: AdminDep, limit: LimitQuery = 100,
+                offset: OffsetQuery = 0) -> OffsetPage[GroupRead]:
+    """Access groups by name with their member counts, paged by offset."""
+    rows, total = repository.list_groups(session, limit=limit, offset=offset)
+    return OffsetPage[GroupRead](items=[GroupRead(id=g.id, name=g.name, member_count=n)
+                                        for g, n in rows], total=total, limit=limit,
+                                 offset=offset)
 
 
 @router.post("/groups", status_code=201, response_model=GroupRead)
@@ -101,10 +104,13 @@ def remove_member(group_id: int, staff_id: int, session: SessionDep,
     return GroupMembersRead(group_id=group_id, staff_ids=ids)
 
 
-@router.get("/schedules", response_model=list[ScheduleRead])
-def list_schedules(session: SessionDep, actor: AdminDep) -> list[ScheduleRead]:
-    """Schedules with their weekday windows."""
-    return [ScheduleRead.model_validate(s) for s in repository.list_schedules(session)]
+@router.get("/schedules", response_model=OffsetPage[ScheduleRead])
+def list_schedules(session: SessionDep, actor: AdminDep, limit: LimitQuery = 100,
+                   offset: OffsetQuery = 0) -> OffsetPage[ScheduleRead]:
+    """Schedules by name with their weekday windows, paged by offset."""
+    rows, total = repository.list_schedules(session, limit=limit, offset=offset)
+    return OffsetPage[ScheduleRead](items=[ScheduleRead.model_validate(s) for s in rows],
+                                    total=total, limit=limit, offset=offset)
 
 
 @router.post("/schedules", status_code=201, response_model=ScheduleRead)
@@ -133,13 +139,17 @@ def delete_schedule(schedule_id: int, session: SessionDep, actor: AdminDep) -> N
     service.delete_schedule(session, schedule_id, actor=actor)
 
 
-@router.get("/permissions", response_model=list[PermissionRead])
-def list_permissions(session: SessionDep, actor: AdminDep, group_id: int | None = None,
+@router.get("/permissions", response_model=OffsetPage[PermissionRead])
+def list_permissions(session: SessionDep, actor: AdminDep, limit: LimitQuery = 100,
+                     offset: OffsetQuery = 0, group_id: int | None = None,
                      door_id: int | None = None,
-                     schedule_id: int | None = None) -> list[PermissionRead]:
-    """Permissions (group × door × schedule), filtered."""
-    return [PermissionRead.model_validate(p) for p in repository.list_permissions(
-        session, group_id=group_id, door_id=door_id, schedule_id=schedule_id)]
+                     schedule_id: int | None = None) -> OffsetPage[PermissionRead]:
+    """Permissions (group × door × schedule), filtered, paged by offset."""
+    rows, total = repository.list_permissions(session, group_id=group_id, door_id=door_id,
+                                              schedule_id=schedule_id, limit=limit,
+                                              offset=offset)
+    return OffsetPage[PermissionRead](items=[PermissionRead.model_validate(p) for p in rows],
+                                      total=total, limit=limit, offset=offset)
 
 
 @router.post("/permissions", status_code=201, response_model=PermissionRead)
@@ -155,15 +165,16 @@ def delete_permission(permission_id: int, session: SessionDep, actor: AdminDep) 
     service.delete_permission(session, permission_id, actor=actor)
 
 
-@router.get("/closed-days", response_model=list[ClosedDayRead])
+@router.get("/closed-days", response_model=OffsetPage[ClosedDayRead])
 def list_closed_days(
-    session: SessionDep, actor: AdminDep,
+    session: SessionDep, actor: AdminDep, limit: LimitQuery = 100, offset: OffsetQuery = 0,
     from_: Annotated[date | None, Query(alias="from")] = None,
     to: Annotated[date | None, Query()] = None,
-) -> list[ClosedDayRead]:
-    """Municipal closed days (national holidays and 12/29–1/3 come on top, from the calendar)."""
-    return [ClosedDayRead.model_validate(d)
-            for d in repository.list_closed_days(session, from_, to)]
+) -> OffsetPage[ClosedDayRead]:
+    """Municipal closed days, paged (national holidays and 12/29–1/3 apply on top)."""
+    rows, total = repository.list_closed_days(session, from_, to, limit=limit, offset=offset)
+    return OffsetPage[ClosedDayRead](items=[ClosedDayRead.model_validate(d) for d in rows],
+                                     total=total, limit=limit, offset=offset)
 
 
 @router.post("/closed-days", status_code=201, response_model=ClosedDayRead)

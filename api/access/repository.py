@@ -8,6 +8,7 @@ from datetime import date
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, selectinload
 
+from api.audit.admin import paginate
 from api.models import (
     AccessGroup,
     AccessGroupMember,
@@ -32,13 +33,14 @@ def get_group_by_name(session: Session, name: str) -> AccessGroup | None:
                            ).scalar_one_or_none()
 
 
-def list_groups(session: Session) -> list[tuple[AccessGroup, int]]:
+def list_groups(session: Session, *, limit: int,
+                offset: int) -> tuple[list[tuple[AccessGroup, int]], int]:
     counts = (select(AccessGroupMember.group_id, func.count().label("n"))
               .group_by(AccessGroupMember.group_id).subquery())
-    rows = session.execute(
-        select(AccessGroup, func.coalesce(counts.c.n, 0))
-        .outerjoin(counts, counts.c.group_id == AccessGroup.id).order_by(AccessGroup.name))
-    return [(g, int(n)) for g, n in rows]
+    stmt = (select(AccessGroup, func.coalesce(counts.c.n, 0))
+            .outerjoin(counts, counts.c.group_id == AccessGroup.id).order_by(AccessGroup.name))
+    rows, total = paginate(session, stmt, limit=limit, offset=offset, scalars=False)
+    return [(g, int(n)) for g, n in rows], total
 
 
 def member_ids(session: Session, group_id: int) -> list[int]:
@@ -83,9 +85,10 @@ def get_schedule_by_name(session: Session, name: str) -> Schedule | None:
     return session.execute(select(Schedule).where(Schedule.name == name)).scalar_one_or_none()
 
 
-def list_schedules(session: Session) -> list[Schedule]:
-    return list(session.execute(select(Schedule).options(selectinload(Schedule.windows))
-                                .order_by(Schedule.name)).scalars())
+def list_schedules(session: Session, *, limit: int,
+                   offset: int) -> tuple[list[Schedule], int]:
+    return paginate(session, select(Schedule).options(selectinload(Schedule.windows))
+                    .order_by(Schedule.name), limit=limit, offset=offset)
 
 
 def delete_windows(session: Session, schedule_id: int) -> None:
@@ -112,8 +115,14 @@ def find_permission(session: Session, group_id: int, door_id: int,
         Permission.schedule_id == schedule_id)).scalar_one_or_none()
 
 
+def permissions_of_group(session: Session, group_id: int) -> list[Permission]:
+    return list(session.execute(select(Permission).where(Permission.group_id == group_id)
+                                .order_by(Permission.id)).scalars())
+
+
 def list_permissions(session: Session, *, group_id: int | None, door_id: int | None,
-                     schedule_id: int | None) -> list[Permission]:
+                     schedule_id: int | None, limit: int,
+                     offset: int) -> tuple[list[Permission], int]:
     stmt = select(Permission).order_by(Permission.id)
     if group_id is not None:
         stmt = stmt.where(Permission.group_id == group_id)
@@ -121,17 +130,18 @@ def list_permissions(session: Session, *, group_id: int | None, door_id: int | N
         stmt = stmt.where(Permission.door_id == door_id)
     if schedule_id is not None:
         stmt = stmt.where(Permission.schedule_id == schedule_id)
-    return list(session.execute(stmt).scalars())
+    return paginate(session, stmt, limit=limit, offset=offset)
 
 
 def get_closed_day(session: Session, day: date) -> ClosedDay | None:
     return session.get(ClosedDay, day)
 
 
-def list_closed_days(session: Session, start: date | None, end: date | None) -> list[ClosedDay]:
+def list_closed_days(session: Session, start: date | None, end: date | None, *, limit: int,
+                     offset: int) -> tuple[list[ClosedDay], int]:
     stmt = select(ClosedDay).order_by(ClosedDay.day)
     if start is not None:
         stmt = stmt.where(ClosedDay.day >= start)
     if end is not None:
         stmt = stmt.where(ClosedDay.day <= end)
-    return list(session.execute(stmt).scalars())
+    return paginate(session, stmt, limit=limit, offset=offset)

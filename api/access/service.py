@@ -70,8 +70,8 @@ def delete_group(session: Session, group_id: int, *, actor: str) -> None:
     """Delete a group with its memberships and permissions."""
     group = get_group_or_raise(session, group_id, lock=True)
     before = {**row_view(group), "staff_ids": repository.member_ids(session, group_id),
-              "permissions": [row_view(p) for p in repository.list_permissions(
-                  session, group_id=group_id, door_id=None, schedule_id=None)]}
+              "permissions": [row_view(p) for p in repository.permissions_of_group(
+                  session, group_id)]}
     repository.delete_group(session, group_id)
     bump(session)
     record(session, actor=actor, action="group.delete", entity="access_group",

@@ -18,7 +18,8 @@ from fastapi import Depends, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
-from sqlalchemy import inspect
+from sqlalchemy import Select, func, inspect, select
+from sqlalchemy.orm import Session
 
 from api.auth import require_admin
 from api.errors import BadRequest, Unprocessable
@@ -109,3 +110,13 @@ def row_view(obj: Any, *, exclude: tuple[str, ...] = ("created_at", "updated_at"
     mapper = inspect(obj).mapper
     return {c.key: json_value(getattr(obj, c.key)) for c in mapper.column_attrs
             if c.key not in exclude}
+
+
+def paginate(session: Session, stmt: Select[Any], *, limit: int, offset: int,
+             scalars: bool = True) -> tuple[list[Any], int]:
+    """Repository helper: one page of ``stmt`` (already ordered) and the total row count."""
+    total = session.execute(select(func.count()).select_from(
+        stmt.order_by(None).options().subquery())).scalar_one()
+    result = session.execute(stmt.limit(limit).offset(offset))
+    rows = list(result.scalars()) if scalars else [tuple(r) for r in result]
+    return rows, int(total)

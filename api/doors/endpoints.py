@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.audit.admin import AdminDep, AdminRoute
+from api.audit.admin import AdminDep, AdminRoute, LimitQuery, OffsetPage, OffsetQuery
 from api.db import SessionDep
 
 from . import repository, service
@@ -22,10 +22,13 @@ from .schemas import (
 router = APIRouter(prefix="/admin", tags=["doors"], route_class=AdminRoute)
 
 
-@router.get("/sites", response_model=list[SiteRead])
-def list_sites(session: SessionDep, actor: AdminDep) -> list[SiteRead]:
-    """Every site, by code."""
-    return [SiteRead.model_validate(s) for s in repository.list_sites(session)]
+@router.get("/sites", response_model=OffsetPage[SiteRead])
+def list_sites(session: SessionDep, actor: AdminDep, limit: LimitQuery = 100,
+               offset: OffsetQuery = 0) -> OffsetPage[SiteRead]:
+    """Sites by code, paged by offset."""
+    rows, total = repository.list_sites(session, limit=limit, offset=offset)
+    return OffsetPage[SiteRead](items=[SiteRead.model_validate(s) for s in rows], total=total,
+                                limit=limit, offset=offset)
 
 
 @router.post("/sites", status_code=201, response_model=SiteRead)
@@ -52,12 +55,15 @@ def delete_site(site_id: int, session: SessionDep, actor: AdminDep) -> None:
     service.delete_site(session, site_id, actor=actor)
 
 
-@router.get("/doors", response_model=list[DoorRead])
-def list_doors(session: SessionDep, actor: AdminDep, site_id: int | None = None,
-               mode: DoorMode | None = None) -> list[DoorRead]:
-    """Doors and clock points, by code."""
-    return [DoorRead.model_validate(d)
-            for d in repository.list_doors(session, site_id=site_id, mode=mode)]
+@router.get("/doors", response_model=OffsetPage[DoorRead])
+def list_doors(session: SessionDep, actor: AdminDep, limit: LimitQuery = 100,
+               offset: OffsetQuery = 0, site_id: int | None = None,
+               mode: DoorMode | None = None) -> OffsetPage[DoorRead]:
+    """Doors and clock points by code, filtered, paged by offset."""
+    rows, total = repository.list_doors(session, site_id=site_id, mode=mode, limit=limit,
+                                        offset=offset)
+    return OffsetPage[DoorRead](items=[DoorRead.model_validate(d) for d in rows], total=total,
+                                limit=limit, offset=offset)
 
 
 @router.post("/doors", status_code=201, response_model=DoorRead)

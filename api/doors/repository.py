@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from api.audit.admin import paginate
 from api.models import Door, Site
 
 
@@ -16,8 +17,8 @@ def get_site_by_code(session: Session, code: str) -> Site | None:
     return session.execute(select(Site).where(Site.code == code)).scalar_one_or_none()
 
 
-def list_sites(session: Session) -> list[Site]:
-    return list(session.execute(select(Site).order_by(Site.code)).scalars())
+def list_sites(session: Session, *, limit: int, offset: int) -> tuple[list[Site], int]:
+    return paginate(session, select(Site).order_by(Site.code), limit=limit, offset=offset)
 
 
 def site_has_doors(session: Session, site_id: int) -> bool:
@@ -36,10 +37,11 @@ def get_door_by_code(session: Session, code: str) -> Door | None:
     return session.execute(select(Door).where(Door.code == code)).scalar_one_or_none()
 
 
-def list_doors(session: Session, *, site_id: int | None, mode: str | None) -> list[Door]:
+def list_doors(session: Session, *, site_id: int | None, mode: str | None, limit: int,
+               offset: int) -> tuple[list[Door], int]:
     stmt = select(Door).order_by(Door.code)
     if site_id is not None:
         stmt = stmt.where(Door.site_id == site_id)
     if mode is not None:
         stmt = stmt.where(Door.mode == mode)
-    return list(session.execute(stmt).scalars())
+    return paginate(session, stmt, limit=limit, offset=offset)

@@ -19,14 +19,18 @@ from .schemas import (
     StaffRead,
     StaffUpdate,
 )
+from .validation import Guard
 
 router = APIRouter(prefix="/admin", tags=["staff"], route_class=AdminRoute)
 
 
-@router.get("/departments", response_model=list[DepartmentRead])
-def list_departments(session: SessionDep, actor: AdminDep) -> list[DepartmentRead]:
-    """Every department, by code."""
-    return [DepartmentRead.model_validate(d) for d in repository.list_departments(session)]
+@router.get("/departments", response_model=OffsetPage[DepartmentRead])
+def list_departments(session: SessionDep, actor: AdminDep, limit: LimitQuery = 100,
+                     offset: OffsetQuery = 0) -> OffsetPage[DepartmentRead]:
+    """Departments by code, paged by offset."""
+    rows, total = repository.list_departments(session, limit=limit, offset=offset)
+    return OffsetPage[DepartmentRead](items=[DepartmentRead.model_validate(d) for d in rows],
+                                      total=total, limit=limit, offset=offset)
 
 
 @router.post("/departments", status_code=201, response_model=DepartmentRead)
@@ -62,8 +66,8 @@ def list_staff(
     department_id: int | None = None,
     employment_type: Literal["regular", "fiscal_year", "temporary"] | None = None,
     active_on: Annotated[date | None, Query(description="employed on this day")] = None,
-    q: Annotated[str | None, Query(max_length=100,
-                                   description="part of 職員番号, 氏名 or カナ")] = None,
+    q: Annotated[str | None, Query(max_length=100, description="part of 職員番号, 氏名 or カナ"),
+                 Guard] = None,
 ) -> OffsetPage[StaffRead]:
     """Staff by 職員番号, filtered, paged by offset."""
     rows, total = repository.list_staff(session, department_id=department_id,

@@ -7,6 +7,7 @@ from datetime import date
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
+from api.audit.admin import paginate
 from api.models import AccessGroupMember, Credential, Department, Staff
 
 
@@ -18,8 +19,10 @@ def get_department_by_code(session: Session, code: str) -> Department | None:
     return session.execute(select(Department).where(Department.code == code)).scalar_one_or_none()
 
 
-def list_departments(session: Session) -> list[Department]:
-    return list(session.execute(select(Department).order_by(Department.code)).scalars())
+def list_departments(session: Session, *, limit: int,
+                     offset: int) -> tuple[list[Department], int]:
+    return paginate(session, select(Department).order_by(Department.code), limit=limit,
+                    offset=offset)
 
 
 def department_has_staff(session: Session, department_id: int) -> bool:

@@ -39,7 +39,7 @@ def test_schedule_crud(admin, database):
     assert r.json()["windows"] == [{"weekday": 5, "start_minute": 0, "end_minute": 1440}]
     assert _version(database) == v + 1
     assert _count(database, ScheduleWindow) == 1
-    assert [s["name"] for s in admin.get("/admin/schedules").json()] == ["平日"]
+    assert [s["name"] for s in admin.get("/admin/schedules").json()["items"]] == ["平日"]
     assert_problem(admin.post("/admin/schedules", json={"name": "平日", "windows": []}), 409,
                    "name")
     assert admin.delete(f"/admin/schedules/{sched['id']}").status_code == 204
@@ -116,8 +116,8 @@ def test_groups_members_and_permissions(admin, database):
     for field in ("group_id", "door_id", "schedule_id"):
         body = {"group_id": gid, "door_id": d["id"], "schedule_id": sched["id"], field: 999}
         assert_problem(admin.post("/admin/permissions", json=body), 400, field)
-    assert [p["id"] for p in admin.get(f"/admin/permissions?door_id={d['id']}").json()] == [
-        perm["id"]]
+    page = admin.get(f"/admin/permissions?door_id={d['id']}").json()
+    assert [p["id"] for p in page["items"]] == [perm["id"]] and page["total"] == 1
     assert_problem(admin.delete(f"/admin/schedules/{sched['id']}"), 409, "id")
 
     r = admin.delete(f"/admin/groups/{gid}/members/{a['id']}")
@@ -125,7 +125,7 @@ def test_groups_members_and_permissions(admin, database):
     assert_problem(admin.delete(f"/admin/groups/{gid}/members/{a['id']}"), 404, "staff_id")
     assert admin.delete(f"/admin/permissions/{perm['id']}").status_code == 204
     assert admin.delete(f"/admin/groups/{gid}").status_code == 204
-    assert admin.get("/admin/groups").json() == []
+    assert admin.get("/admin/groups").json()["items"] == []
     assert _count(database, AccessGroupMember) == 0
     with database.session() as s:
         actions = list(s.execute(select(AuditLog.action).where(
@@ -158,9 +158,9 @@ def test_closed_days(admin, database):
                    422, "day")
     r = admin.patch("/admin/closed-days/2026-08-14", json={"name": "お盆閉庁"})
     assert r.json()["name"] == "お盆閉庁"
-    assert admin.get("/admin/closed-days?from=2026-08-01&to=2026-08-31").json() == [
+    assert admin.get("/admin/closed-days?from=2026-08-01&to=2026-08-31").json()["items"] == [
         {"day": "2026-08-14", "name": "お盆閉庁"}]
-    assert admin.get("/admin/closed-days?from=2026-09-01").json() == []
+    assert admin.get("/admin/closed-days?from=2026-09-01").json()["items"] == []
     assert admin.delete("/admin/closed-days/2026-08-14").status_code == 204
     assert_problem(admin.delete("/admin/closed-days/2026-08-14"), 404, "day")
     assert _version(database) == v + 3

@@ -53,6 +53,7 @@ def test_second_active_of_a_kind_is_409_naming_kind(admin, database):
     assert r.status_code == 200 and r.json()["status"] == "lost"
     second = admin.post("/admin/credentials", json=staff_ap_body(s["id"]))
     assert second.status_code == 201
+    assert_problem(admin.delete(f"/admin/staff/{s['id']}"), 409, "id")
     with database.session() as db:
         assert db.execute(select(func.count()).select_from(Credential)
                           .where(Credential.status == "active")).scalar_one() == 1

@@ -18,13 +18,15 @@ def _version(database) -> int:  # type: ignore[no-untyped-def]
 
 def test_sites_and_doors_crud(admin, database):
     st = site(admin)
-    assert admin.get("/admin/sites").json() == [{"id": st["id"], "code": "honcho",
+    assert admin.get("/admin/sites").json()["items"] == [{"id": st["id"], "code": "honcho",
                                                  "name": "本庁舎"}]
     d = door(admin, st["id"], mode="access", assurance="card+pin")
     assert d["assurance"] == "card+pin" and d["lockdown"] is False and d["fail_open"] is False
     clock = door(admin, st["id"], code="clock-1f", name="1階打刻", mode="clock")
-    assert [x["code"] for x in admin.get("/admin/doors?mode=clock").json()] == ["clock-1f"]
-    assert len(admin.get(f"/admin/doors?site_id={st['id']}").json()) == 2
+    assert [x["code"] for x in admin.get("/admin/doors?mode=clock").json()["items"]] == ["clock-1f"]
+    assert len(admin.get(f"/admin/doors?site_id={st['id']}").json()["items"]) == 2
+    page = admin.get("/admin/doors?limit=1&offset=1").json()
+    assert page["total"] == 2 and [x["code"] for x in page["items"]] == ["shoko"]
 
     v = _version(database)
     r = admin.patch(f"/admin/doors/{d['id']}", json={"fail_open": True, "name": "休日通用口"})
@@ -75,7 +77,7 @@ def test_door_validation_names_the_field(admin, database):
     assert_problem(admin.post("/admin/doors", json={**base, "name": "3" * 12}), 422, "name")
     door(admin, st["id"])
     assert_problem(admin.post("/admin/doors", json=base), 409, "code")
-    d = admin.get("/admin/doors").json()[0]
+    d = admin.get("/admin/doors").json()["items"][0]
     assert_problem(admin.patch(f"/admin/doors/{d['id']}", json={"mode": None}), 400, "mode")
     assert_problem(admin.patch("/admin/doors/999", json={"mode": "both"}), 404, "id")
     with database.session() as s:

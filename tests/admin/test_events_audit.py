@@ -124,7 +124,7 @@ def test_event_query_errors_name_the_field(admin, database):
 def test_audit_search_with_filters_and_paging(admin):
     for i in range(5):
         department(admin, code=f"d{i}", name=f"課{i}")
-    d0 = admin.get("/admin/departments").json()[0]
+    d0 = admin.get("/admin/departments").json()["items"][0]
     admin.patch(f"/admin/departments/{d0['id']}", json={"name": "総務課"},
                 headers={"X-Actor": "suzuki"})
     page = admin.get("/admin/audit?limit=2").json()
@@ -146,3 +146,13 @@ def test_audit_search_with_filters_and_paging(admin):
     assert [r["action"] for r in one] == ["department.update", "department.create"]
     assert admin.get("/admin/audit?from=2999-01-01T00:00:00Z").json()["items"] == []
     assert_problem(admin.get("/admin/audit?cursor=e30"), 400, "cursor")
+
+
+def test_rows_with_history_cannot_be_deleted(admin, database):
+    w = _world(database)
+    door_id, staff_id = w["doors"][0], w["staff"][0]
+    assert_problem(admin.delete(f"/admin/doors/{door_id}"), 409, "id")
+    assert_problem(admin.delete(f"/admin/staff/{staff_id}"), 409, "id")
+    assert admin.get(f"/admin/doors/{door_id}").status_code == 200
+    assert admin.get(f"/admin/staff/{staff_id}").status_code == 200
+    assert admin.get("/admin/audit").json()["items"] == []

@@ -19,17 +19,18 @@ def test_seed_demo_town(admin, database):
     assert set(ids["groups"]) == {"all_staff", "archive_users", "info_policy"}
     assert len(ids["staff"]) == 10 and set(ids["departments"]) == {"somu", "zeimu", "jumin",
                                                                     "joho"}
-    doors = {d["code"]: d for d in admin.get("/admin/doors").json()}
+    doors = {d["code"]: d for d in admin.get("/admin/doors").json()["items"]}
     assert doors["server"]["assurance"] == "card+pin" and doors["kyujitsu"]["fail_open"]
     assert doors["clock-1f"]["mode"] == "clock" and doors["shoko"]["mode"] == "access"
-    scheds = {s["name"]: s for s in admin.get("/admin/schedules").json()}
+    scheds = {s["name"]: s for s in admin.get("/admin/schedules").json()["items"]}
     assert scheds["平日"]["windows"][0] == {"weekday": 0, "start_minute": 480,
                                            "end_minute": 1200}
     assert len(scheds["平日"]["windows"]) == 5 and not scheds["平日"]["allow_closed_days"]
     assert len(scheds["常時"]["windows"]) == 7 and scheds["常時"]["allow_closed_days"]
     members = admin.get(f"/admin/groups/{ids['groups']['info_policy']}/members").json()
     assert members["staff_ids"] == sorted([ids["staff"]["1007"], ids["staff"]["1008"]])
-    server_perms = admin.get(f"/admin/permissions?door_id={ids['doors']['server']}").json()
+    server_perms = admin.get(
+        f"/admin/permissions?door_id={ids['doors']['server']}").json()["items"]
     assert [p["group_id"] for p in server_perms] == [ids["groups"]["info_policy"]]
     assert admin.get("/admin/staff").json()["total"] == 10
     with database.session() as s:

@@ -97,11 +97,17 @@ class PcscChannel:
         if self._closed:
             return
         self._closed = True
-        with self._reader._lock:
-            try:
-                scard.SCardDisconnect(self._hcard, scard.SCARD_RESET_CARD)
-            except Exception as err:  # the card may be gone already
-                log.debug("pcsc.disconnect.failed error=%s", type(err).__name__)
+        # A transmit stuck on a mute card (abandoned by the agent's timeout) holds the lock:
+        # never block the agent's loop on it; leave that handle to pcscd.
+        if not self._reader._lock.acquire(timeout=2.0):
+            log.warning("pcsc.disconnect.skipped reason=exchange_in_progress")
+            return
+        try:
+            scard.SCardDisconnect(self._hcard, scard.SCARD_RESET_CARD)
+        except Exception as err:  # the card may be gone already
+            log.debug("pcsc.disconnect.failed error=%s", type(err).__name__)
+        finally:
+            self._reader._lock.release()
 
 
 class PcscReader:

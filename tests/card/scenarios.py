@@ -101,3 +101,39 @@ def jpki_pin_scenarios(present, card: VirtualJpkiCard, ca_cert) -> None:
     assert not result.ok and result.failure is Reason.PIN_TRIES_LOW, result
     assert asked == [] and card.verify_attempts == attempts and card.tries_left == 1
     assert "残り回数が1回" in shown[-1]
+
+
+def revoked_card_is_denied_offline(present) -> None:
+    """The card's signature still verifies through the stack, but once the (offline) snapshot
+    says revoked, the decision denies. The agent's snapshot path is tested in tests/agent;
+    here the card layer and gate.policy are joined directly."""
+    from datetime import date
+
+    from gate.policy import (
+        AccessRequest,
+        CredentialInfo,
+        CredentialStatus,
+        DoorInfo,
+        Permission,
+        Schedule,
+        StaffInfo,
+        TimeWindow,
+        decide,
+    )
+
+    card = VirtualStaffCard.generate("372153")
+    staff = StaffInfo(id=3, active_from=date(2020, 4, 1), group_ids=frozenset({1}))
+    door = DoorInfo(id=1)
+    schedule = Schedule(1, tuple(TimeWindow(d, 0, 1440) for d in range(7)))
+
+    def decide_tap(status: CredentialStatus):
+        result = staff_tap(present, card, {card.credential_ref: card.public_key})
+        assert result.ok, result.detail
+        return decide(AccessRequest(
+            credential=CredentialInfo(result.credential_ref, 3, "staff_ap", status),
+            staff=staff, door=door, now=datetime.now(UTC),
+            permissions=(Permission(1, 1, 1),), schedules={1: schedule}))
+
+    assert decide_tap(CredentialStatus.ACTIVE).granted
+    denied = decide_tap(CredentialStatus.REVOKED)
+    assert not denied.granted and denied.reason is Reason.CREDENTIAL_REVOKED

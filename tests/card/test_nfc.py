@@ -127,3 +127,7 @@ def test_nfc_transport_cost(present, capsys):
         print(f"\nnfc udp: {apdus} APDUs, {transport / apdus:.2f} ms/APDU incl. the card; "
               f"reader-side code {(total - transport) / len(results):.2f} ms/tap")
     assert all(r.ok for r in results)
+
+
+def test_revoked_card_is_denied_offline(present):
+    scenarios.revoked_card_is_denied_offline(present)

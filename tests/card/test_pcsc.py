@@ -126,3 +126,7 @@ def test_transport_cost_is_measured_apart_from_ours(present, pcscd, capsys):
         served.remove()
         assert reader.wait_for_removal(10.0)
         reader.close()
+
+
+def test_revoked_card_is_denied_offline(present):
+    scenarios.revoked_card_is_denied_offline(present)

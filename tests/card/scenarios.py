@@ -137,3 +137,19 @@ def revoked_card_is_denied_offline(present) -> None:
     assert decide_tap(CredentialStatus.ACTIVE).granted
     denied = decide_tap(CredentialStatus.REVOKED)
     assert not denied.granted and denied.reason is Reason.CREDENTIAL_REVOKED
+
+
+class Truncating(VirtualStaffCard):
+    """Answers INTERNAL AUTHENTICATE with a single byte (a truncated frame)."""
+
+    def process(self, apdu: bytes):  # type: ignore[no-untyped-def]
+        response = super().process(apdu)
+        return response[:1] if apdu[1] == 0x88 else response
+
+
+def truncated_response_is_a_card_error(present) -> None:
+    real = VirtualStaffCard.generate("372153")
+    card = Truncating(real.credential_id, real.private_key, "372153")
+    result = staff_tap(present, card, {card.credential_ref: card.public_key})
+    assert not result.ok and result.failure is Reason.CARD_ERROR, result
+    assert result.credential_ref == card.credential_ref

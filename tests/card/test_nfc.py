@@ -131,3 +131,7 @@ def test_nfc_transport_cost(present, capsys):
 
 def test_revoked_card_is_denied_offline(present):
     scenarios.revoked_card_is_denied_offline(present)
+
+
+def test_truncated_response_is_a_card_error(present):
+    scenarios.truncated_response_is_a_card_error(present)

@@ -130,3 +130,7 @@ def test_transport_cost_is_measured_apart_from_ours(present, pcscd, capsys):
 
 def test_revoked_card_is_denied_offline(present):
     scenarios.revoked_card_is_denied_offline(present)
+
+
+def test_truncated_response_is_a_card_error(present):
+    scenarios.truncated_response_is_a_card_error(present)

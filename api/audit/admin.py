@@ -19,10 +19,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from sqlalchemy import Select, func, inspect, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from api.auth import require_admin
-from api.errors import BadRequest, Unprocessable
+from api.errors import BadRequest, Conflict, Unprocessable
 
 T = TypeVar("T")
 AdminDep = Annotated[str, Depends(require_admin)]
@@ -41,10 +42,26 @@ def _field_of(loc: tuple[Any, ...]) -> str:
     return out
 
 
+def integrity_field(err: IntegrityError) -> str:
+    """The column a unique/foreign-key violation is about, as well as the driver tells it."""
+    diag = getattr(err.orig, "diag", None)
+    constraint = getattr(diag, "constraint_name", None) or ""
+    table = getattr(diag, "table_name", None) or ""
+    if constraint.startswith(f"uq_{table}_") and table:
+        return constraint[len(f"uq_{table}_"):]
+    if constraint.startswith("fk_") and table:
+        return constraint[len(f"fk_{table}_"):].split("_")[0] + "_id"
+    text = str(err.orig)
+    if "constraint failed:" in text:  # SQLite: "UNIQUE constraint failed: staff.staff_number"
+        return text.split("constraint failed:", 1)[1].split(",")[0].strip().split(".")[-1]
+    return "id"
+
+
 class AdminRoute(APIRoute):
     """An APIRoute whose invalid payloads answer 422 problem details naming the first bad
     ``field`` at the top level (and every error under ``errors``), with its message as
-    ``detail`` so a person reads why."""
+    ``detail`` so a person reads why. A constraint violation the service checks could not
+    see (a concurrent request won the race) answers 409 naming the field, never 500."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -58,6 +75,10 @@ class AdminRoute(APIRoute):
                 first = errors[0] if errors else {"field": "", "message": "invalid request"}
                 raise Unprocessable(f"{first['field']}: {first['message']}",
                                     field=first["field"], errors=errors) from exc
+            except IntegrityError as exc:
+                field = integrity_field(exc)
+                raise Conflict(f"{field}: conflicts with a change made at the same time; "
+                               "reload and retry", field=field) from exc
 
         return route_handler
 

@@ -84,6 +84,8 @@ def check_key_material(data: CredentialCreate) -> str:
         if data.not_after is None:
             raise BadRequest("a jpki_auth credential needs not_after (the certificate's expiry)",
                              field="not_after")
+    if data.not_after is not None and data.not_after <= utcnow():
+        raise BadRequest("the certificate has already expired", field="not_after")
     return ref
 
 

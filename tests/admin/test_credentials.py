@@ -125,6 +125,9 @@ def test_key_material_is_checked_per_kind(admin, database):
     assert_problem(admin.post("/admin/credentials", json={**jp, "not_after": None}), 400,
                    "not_after")
     assert_problem(admin.post("/admin/credentials", json={**jp, "not_after":
+                                                         "2020-03-31T00:00:00Z"}), 400,
+                   "not_after")
+    assert_problem(admin.post("/admin/credentials", json={**jp, "not_after":
                                                          "2030-03-31T00:00:00"}), 422,
                    "not_after")
     with database.session() as db:

@@ -151,3 +151,57 @@ def test_list_filters_and_offset_paging(admin):
     assert admin.get("/admin/staff?q=T00").json()["total"] == 7
     assert admin.get("/admin/staff?q=T005").json()["items"][0]["name"] == "職員 5"
     assert admin.get("/admin/staff?active_on=2019-01-01").json()["total"] == 0
+
+
+def test_concurrent_duplicate_answers_409_not_500(admin, database):
+    """Another session inserts the same department code after this request's check: the unique
+    constraint fires at this request's flush and answers 409 naming ``code``."""
+    import threading
+
+    from api.models import Department
+
+    other = database.session()
+    other.add(Department(code="somu", name="総務課"))
+    other.flush()  # holds the unique key until it commits
+    result: dict[str, object] = {}
+
+    def request() -> None:
+        result["r"] = admin.post("/admin/departments", json={"code": "somu", "name": "x"})
+
+    t = threading.Thread(target=request)
+    t.start()
+    pg = database.engine.dialect.name == "postgresql"
+    if pg:
+        _wait_until_blocked(database, "INSERT INTO department")
+    else:
+        t.join(0.5)
+    other.commit()
+    other.close()
+    t.join(10)
+    r = result["r"]
+    if pg:  # blocked on the key, then the constraint fired at the flush
+        assert "same time" in assert_problem(r, 409, "code")["detail"]
+    else:
+        assert r.status_code == 409  # SQLite: the writer lock serialises; the check sees it
+    with database.session() as s:
+        assert s.execute(select(func.count()).select_from(Department)).scalar_one() == 1
+        assert s.execute(select(func.count()).select_from(AuditLog)).scalar_one() == 0
+
+
+def _wait_until_blocked(database, query_start: str) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    from sqlalchemy import text
+
+    deadline = time.monotonic() + 10
+    with database.engine.connect() as conn:
+        while time.monotonic() < deadline:
+            waiting = conn.execute(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND datname = current_database() AND query LIKE :q"),
+                {"q": query_start + "%"}).scalar_one()
+            conn.rollback()
+            if waiting:
+                return
+            time.sleep(0.02)
+    raise AssertionError("the request never blocked on the lock")

@@ -14,27 +14,32 @@ STAGES = {"amendments": "締め後の訂正を確認", "compute": "勤務実績�
 
 @app.command("run")
 def run(
-    dataset: str = typer.Argument(..., help="punches (打刻) | daily (日次勤務実績) | monthly (月次時間外)"),
+    datasets: list[str] = typer.Argument(  # noqa: B008
+        ..., help="one or more of: punches (打刻), daily (日次勤務実績), monthly (月次時間外)"),
     month: str = typer.Option(..., help="the month, YYYY-MM"),
     fmt: str = typer.Option("cp932", "--format", help="cp932 | utf8bom | xlsx"),
-    profile: str = typer.Option("standard", help="export profile name"),
+    profile: str = typer.Option("standard", help="export profile name (single dataset)"),
     profile_version: int = typer.Option(None, help="profile version (default: newest)"),
-    output: Path = typer.Option(None, "--output", "-o", help="file to write (default: its name)"),
+    output: Path = typer.Option(None, "--output", "-o", help="file to write (single dataset)"),
+    out_dir: Path = typer.Option(Path("."), "--out-dir", help="directory for the files"),
     allow_provisional: bool = typer.Option(False, "--allow-provisional",
                                            help="export even while readers have not delivered"),
     database_url: str = typer.Option(None, help="database URL (default: MYNAGATE_DATABASE_URL)"),
     actor: str = typer.Option("cli", help="who runs the export (audit log)"),
 ) -> None:
-    """Export one dataset for one month; a final (not provisional) export freezes the month."""
+    """Export datasets for one month; a final (not provisional) export freezes the month."""
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from api.db import Database
     from api.errors import MynagateError
-    from api.exports.service import export_dataset
+    from api.exports.service import export_dataset, export_month
     from api.settings import get_settings
 
     console = Console(stderr=True)
+    if output is not None and len(datasets) != 1:
+        console.print("[red]error:[/red] --output takes a single dataset; use --out-dir")
+        raise typer.Exit(2)
     db = Database(database_url or get_settings().database_url)
     try:
         with Progress(TextColumn("{task.description}"), BarColumn(),
@@ -48,22 +53,31 @@ def run(
 
             with db.session() as session:
                 try:
-                    out = export_dataset(session, dataset=dataset, month=month, file_format=fmt,
-                                         profile=profile, profile_version=profile_version,
-                                         allow_provisional=allow_provisional, actor=actor,
-                                         progress=progress)
+                    if len(datasets) == 1:
+                        results = {datasets[0]: export_dataset(
+                            session, dataset=datasets[0], month=month, file_format=fmt,
+                            profile=profile, profile_version=profile_version,
+                            allow_provisional=allow_provisional, actor=actor,
+                            progress=progress)}
+                    else:
+                        results = export_month(session, datasets=datasets, month=month,
+                                               file_format=fmt,
+                                               allow_provisional=allow_provisional,
+                                               actor=actor, progress=progress)
                     session.commit()
                 except MynagateError as err:
                     session.rollback()
                     bar.stop()
                     console.print(f"[red]error:[/red] {err.message}")
                     raise typer.Exit(2) from None
-        path = output or Path(out.filename)
-        path.write_bytes(out.content)
-        state = "PROVISIONAL (暫定)" if out.provisional else "final (確定)"
-        console.print(f"{path}: {out.rows} rows, {out.amendments} amendments, {state}")
-        if out.provisional:
-            console.print(f"readers not yet delivered: {', '.join(out.lagging_devices)}")
+        for out in results.values():
+            path = output or out_dir / out.filename
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(out.content)
+            state = "PROVISIONAL (暫定)" if out.provisional else "final (確定)"
+            console.print(f"{path}: {out.rows} rows, {out.amendments} amendments, {state}")
+            if out.provisional:
+                console.print(f"readers not yet delivered: {', '.join(out.lagging_devices)}")
     finally:
         db.dispose()
 

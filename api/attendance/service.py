@@ -162,8 +162,8 @@ def compute_period(session: Session, start: date, end: date, *,
     uniform = all(start_ms[d] - first_ms == i * _DAY_MS for i, d in enumerate(days))
     ms_to_day = {i: d for i, d in enumerate(days)}
     # Points, grouped per staff and business day, repeats within 60 s demoted to presence.
-    grouped: dict[int, dict[date, tuple[list[tuple[int, str | None]], list[int]]]] = {}
-    last_clock: dict[tuple[int, date], int] = {}
+    # Per staff and day: (clock punches, presence minutes, [ms of the last counted punch]).
+    grouped: dict[int, dict[date, tuple[list[tuple[int, str | None]], list[int], list[int]]]] = {}
     t0 = starts[start] - timedelta(hours=1)
     t1 = day_start(end + timedelta(days=1), cfg) + timedelta(hours=1)
     for sid, ms, kind, hint in repo.point_rows(session, t0, t1, ids):
@@ -175,14 +175,15 @@ def compute_period(session: Session, start: date, end: date, *,
         else:
             d = max(x for x in days if start_ms[x] <= ms)
         minute = (ms - start_ms[d]) // 60_000
-        per = grouped.setdefault(sid, {})
+        per = grouped.get(sid)
+        if per is None:
+            per = grouped[sid] = {}
         slot = per.get(d)
         if slot is None:
-            slot = per[d] = ([], [])
+            slot = per[d] = ([], [], [-_REPEAT_MS])
         if kind == "clock_punch" and hint != "repeat":
-            prev = last_clock.get((sid, d))
-            if prev is None or ms - prev >= _REPEAT_MS:
-                last_clock[(sid, d)] = ms
+            if ms - slot[2][0] >= _REPEAT_MS:
+                slot[2][0] = ms
                 slot[0].append((minute, hint))
                 continue
         slot[1].append(minute)
@@ -196,7 +197,7 @@ def compute_period(session: Session, start: date, end: date, *,
         a = max(0, int((s_at - s0).total_seconds() // 60))
         b = min(MINUTES_PER_DAY, int((e_at - s0).total_seconds() // 60))
         approved[(sid, wd)].append((a, b))
-    empty: tuple[list[tuple[int, str | None]], list[int]] = ([], [])
+    empty: tuple[list[tuple[int, str | None]], list[int], list[int]] = ([], [], [])
     now_ms = {d: int((now - starts[d]).total_seconds() // 60) for d in days}
     empty_lines: dict[tuple[date, DayType, PatternAxis], DailyLine] = {}
     n_staff = len(result.staff)
@@ -222,7 +223,7 @@ def compute_period(session: Session, start: date, end: date, *,
                     if f <= d and (u is None or d <= u):
                         axis = patterns.get(c, default_axis)
             dt = over[d] if over and d in over else base_types[d]
-            clock, door = per.get(d, empty)
+            clock, door, _last = per.get(d, empty)
             fx = fixes.get((sid, d), ())
             if not clock and not door and not fx:
                 ck = (d, dt, axis)
@@ -292,11 +293,19 @@ def format_line(line: DailyLine, name: str = "", lang: str = "ja",
             f"{' [' + flags + ']' if flags else ''}")
 
 
+_HM: dict[tuple[int, int], str] = {}
+
+
 def _hm(minute: int | None, cfg: RuleConfig) -> str:
+    """Clock time of a minute on the business-day axis (25:30 style past midnight)."""
     if minute is None:
         return ""
-    m = minute + cfg.day_change.hour * 60 + cfg.day_change.minute
-    return f"{m // 60:02d}:{m % 60:02d}"
+    key = (minute, cfg.day_change.hour * 60 + cfg.day_change.minute)
+    out = _HM.get(key)
+    if out is None:
+        m = minute + key[1]
+        out = _HM[key] = f"{m // 60:02d}:{m % 60:02d}"
+    return out
 
 
 def line_record(res: DayResult, cfg: RuleConfig) -> dict[str, Any]:

@@ -33,3 +33,19 @@ def test_cli_export_writes_the_file_with_progress(database, db_url, tmp_path):
                                   "--allow-provisional", "--format", "xlsx"])
     assert r3.exit_code == 0 and "PROVISIONAL" in r3.output
     assert decode((tmp_path / "d.csv").read_bytes(), "xlsx")[0][0] == "職員番号"
+
+
+def test_cli_exports_several_datasets_into_a_directory(database, db_url, tmp_path):
+    with database.session() as s:
+        scenario(s)
+        s.commit()
+    r = CliRunner().invoke(app, ["export", "run", "daily", "monthly", "punches", "--month",
+                                 "2026-11", "--format", "utf8bom", "--database-url", db_url,
+                                 "--out-dir", str(tmp_path)])
+    assert r.exit_code == 0, r.output
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["daily_202611_standardv1.csv", "monthly_202611_standardv1.csv",
+                     "punches_202611_standardv1.csv"]
+    bad = CliRunner().invoke(app, ["export", "run", "daily", "monthly", "--month", "2026-11",
+                                   "--database-url", db_url, "-o", str(tmp_path / "x.csv")])
+    assert bad.exit_code == 2

@@ -412,6 +412,11 @@ class ReaderAgent:
         self.record("door_state", door_id=door_id,
                     data={"state": "open" if is_open else "closed"})
 
+    def tap_once(self, source: TapSource, timeout: float = 1.0) -> TapOutcome | None:
+        """Wait up to ``timeout`` for one card from ``source`` and process it (demo, tests)."""
+        authenticate = source(timeout)
+        return None if authenticate is None else self.tap(authenticate)
+
     def run(self, source: TapSource, poll_s: float = 0.5) -> None:
         """Serve taps from ``source`` until ``stop`` is set."""
         self.start()

@@ -134,6 +134,15 @@ def active_devices_watermarks(session: Session) -> list[tuple[Any, str, datetime
     return [tuple(r) for r in session.execute(q)]  # type: ignore[misc]
 
 
+def devices_with_open_gaps(session: Session) -> set[Any]:
+    """Active devices with a sequence gap not yet filled (events known to be missing)."""
+    from api.models import SequenceGap
+
+    q = select(SequenceGap.device_id).join(Device, Device.id == SequenceGap.device_id).where(
+        SequenceGap.closed_at.is_(None), Device.status == "active").distinct()
+    return {r[0] for r in session.execute(q)}
+
+
 def frozen_months(session: Session, month_start: date,
                   staff_ids: Sequence[int] | None = None) -> list[AttendanceFrozenMonth]:
     q = select(AttendanceFrozenMonth).where(AttendanceFrozenMonth.month_start == month_start)

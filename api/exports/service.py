@@ -124,10 +124,12 @@ def list_profiles(session: Session) -> list[dict[str, Any]]:
 # --- watermark ---------------------------------------------------------------------------------
 
 def lagging_devices(session: Session, end: date, cfg: RuleConfig) -> list[str]:
-    """Active devices that have not delivered their events up to the period's end."""
+    """Active devices that have not delivered their events up to the period's end, or that
+    have an open sequence gap (events known to be missing)."""
     end_at = day_start(end + timedelta(days=1), cfg)
-    return sorted(name for _id, name, through in arepo.active_devices_watermarks(session)
-                  if through is None or through < end_at)
+    gaps = arepo.devices_with_open_gaps(session)
+    return sorted(name for dev_id, name, through in arepo.active_devices_watermarks(session)
+                  if through is None or through < end_at or dev_id in gaps)
 
 
 # --- freezing and amendments -------------------------------------------------------------------

@@ -108,7 +108,7 @@ def test_a_name_cp932_cannot_hold_is_a_clear_error(database):
 
 def test_watermark_makes_an_export_provisional(database):
     with database.session() as s:
-        scenario(s)
+        _a, _b, _c, dev, _door = scenario(s)
         f.device(s, "clock-2", delivered_through=f.jst(2026, 11, 30, 18))  # behind
         with pytest.raises(Conflict) as err:
             export_dataset(s, dataset="daily", month="2026-11", now=NOW)
@@ -121,6 +121,16 @@ def test_watermark_makes_an_export_provisional(database):
         from api.models import AttendanceFrozenMonth
         assert s.query(AttendanceFrozenMonth).count() == 0
         f.device(s, "old", status="revoked")  # a revoked device does not hold it back
+        # An open sequence gap holds an up-to-date device back too, until it is filled.
+        from api.models import SequenceGap
+
+        gap = SequenceGap(device_id=dev.id, first_seq=5, last_seq=6, detected_at=NOW)
+        s.add(gap)
+        s.flush()
+        assert export_dataset(s, dataset="daily", month="2026-11", now=NOW,
+                              allow_provisional=True).lagging_devices == ["clock-1", "clock-2"]
+        gap.closed_at = NOW
+        s.flush()
         again = export_dataset(s, dataset="daily", month="2026-11", now=NOW,
                                allow_provisional=True)
         assert again.lagging_devices == ["clock-2"]

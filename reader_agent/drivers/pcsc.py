@@ -117,20 +117,40 @@ class PcscReader:
         self.selector = selector
         self.name = f"pcsc:{selector}"
         self._lock = threading.RLock()
+        self._ctx: Any = None
+        self._ensure_context()
+        self._handed_count: int | None = None
+        self._channel: PcscChannel | None = None
+        self.reader_name: str | None = None
+
+    def _ensure_context(self) -> None:
+        """(Re-)establish the PC/SC context, e.g. after pcscd restarted."""
+        if self._ctx is not None:
+            return
         hr, ctx = _call("SCardEstablishContext", scard.SCardEstablishContext,
                         scard.SCARD_SCOPE_USER)
         if hr != scard.SCARD_S_SUCCESS:
             raise translate(hr, "SCardEstablishContext (is pcscd running?)")
         self._ctx = ctx
-        self._handed_count: int | None = None
-        self._channel: PcscChannel | None = None
-        self.reader_name: str | None = None
+
+    def _lost_service(self, hr: int) -> None:
+        """Forget a context pcscd no longer knows, so the next call makes a new one."""
+        if hr in (scard.SCARD_E_NO_SERVICE, scard.SCARD_E_SERVICE_STOPPED,
+                  scard.SCARD_E_INVALID_HANDLE):
+            ctx, self._ctx = self._ctx, None
+            self._channel = None
+            try:
+                scard.SCardReleaseContext(ctx)
+            except Exception as err:  # noqa: BLE001
+                log.debug("pcsc.release.failed error=%s", type(err).__name__)
 
     def _find(self) -> str | None:
+        self._ensure_context()
         hr, readers = _call("SCardListReaders", scard.SCardListReaders, self._ctx, [])
         if hr in (scard.SCARD_E_NO_READERS_AVAILABLE,):
             return None
         if hr != scard.SCARD_S_SUCCESS:
+            self._lost_service(hr)
             raise translate(hr, "SCardListReaders")
         for name in readers:
             if self.selector in name:
@@ -155,6 +175,7 @@ class PcscReader:
             if hr == scard.SCARD_E_TIMEOUT:
                 return None
             if hr != scard.SCARD_S_SUCCESS:
+                self._lost_service(hr)
                 raise translate(hr, "SCardGetStatusChange")
             _name, event_state, _atr = states[0]
             count = (event_state >> 16) & 0xFFFF

@@ -181,6 +181,7 @@ class Heartbeat(Worker):
         self.config_version = config_version
         self.uploader = uploader
         self.status = ClockStatus()
+        self._recorded = False
 
     def run_once(self) -> float:
         stats = self.outbox.stats()
@@ -196,9 +197,20 @@ class Heartbeat(Worker):
         offset = self.client.clock_offset_ms
         self.status.offset_ms = offset
         self.status.last_rtt_ms = result.get("rtt_ms")
-        skewed = bool(result.get("skew_alarm")) or abs(offset) > self.skew_threshold_ms
-        if skewed != self.status.skew_alarm:
-            self._record_skew(skewed, offset)
+        by_service = bool(result.get("skew_alarm"))
+        skewed = by_service or abs(offset) > self.skew_threshold_ms
+        if skewed and not self.status.skew_alarm:
+            log.error("agent.clock.skew_alarm offset_ms=%d", offset)
+            # The service records its own clock_skew alarm when it sees the skew; the agent
+            # adds one only for its own (stricter) threshold, so no alarm is counted twice.
+            if not by_service:
+                self._record_skew(True, offset)
+                self._recorded = True
+        elif not skewed and self.status.skew_alarm:
+            log.info("agent.clock.skew_cleared offset_ms=%d", offset)
+            if self._recorded:
+                self._record_skew(False, offset)
+                self._recorded = False
         self.status.skew_alarm = skewed
         return self.interval_s
 
@@ -208,8 +220,6 @@ class Heartbeat(Worker):
             "kind": "alarm", "occurred_at": format_time(now), "clock_offset_ms": offset,
             "data": {"alarm": "clock_skew", "active": skewed, "offset_ms": offset,
                      "threshold_ms": self.skew_threshold_ms}})
-        (log.error if skewed else log.info)(
-            "agent.clock.skew_%s offset_ms=%d", "alarm" if skewed else "cleared", offset)
         if self.uploader is not None:
             self.uploader.notify()
 

@@ -106,3 +106,26 @@ def test_clock_point_punches_reach_the_service(live_server, admin, database, tmp
     punches = [r.data["punch"] for r in rows if r.kind == "clock_punch"]
     assert punches == ["in", "repeat"]
     assert all(r.staff_id == town.staff_id for r in rows)
+
+
+def test_device_clock_skew_is_measured_and_alarmed(live_server, admin, database,  # type: ignore[no-untyped-def]
+                                                    tmp_path: Path):
+    from datetime import UTC, datetime, timedelta
+
+    town = seed_town(database)
+    identity = enroll_agent(tmp_path, live_server.url, device_token(admin, [town.door_id]))
+    behind = timedelta(seconds=-40)  # the reader host's clock is 40 s slow
+    agent = ReaderAgent(tmp_path, AgentConfig("sim:skew", town.door_id), wait_s=2,
+                        device_clock=lambda: datetime.now(UTC) + behind)
+    try:
+        agent.heartbeat.run_once()
+        assert abs(agent.client.clock_offset_ms - 40_000) < 1000
+        assert agent.heartbeat.status.skew_alarm
+        # The service saw the skew and recorded the alarm; the agent does not add a second.
+        assert agent.outbox.all_events() == []
+    finally:
+        agent.close()
+    rows = stored_events(database, identity.device_id)
+    assert [(r.kind, r.data["alarm"]) for r in rows] == [("alarm", "clock_skew")]
+    dev = admin.get(f"/admin/devices/{identity.device_id}").json()
+    assert abs(dev["clock_offset_ms"] - 40_000) < 1000

@@ -62,6 +62,9 @@ class StaffInfo:
 
 @dataclass(frozen=True, slots=True)
 class DayResult:
+    """A staff-day's line with its overtime. Days with nothing on them are shared between
+    staff members, so ``staff_id`` is only the first owner's; use the key it is filed under."""
+
     staff_id: int
     line: DailyLine
     approved: tuple[Interval, ...]
@@ -89,9 +92,9 @@ class PeriodResult:
             for sid, days in self.days.items():
                 for r in days:
                     if r.line.punches == 0 and r.line.premises is None and not r.approved:
-                        rec = cache.get(id(r.line))  # shared empty days
+                        rec = cache.get(id(r))  # shared empty days
                         if rec is None:
-                            rec = cache[id(r.line)] = line_record(r, self.cfg)
+                            rec = cache[id(r)] = line_record(r, self.cfg)
                     else:
                         rec = line_record(r, self.cfg)
                     out[(sid, r.line.business_date)] = rec
@@ -199,7 +202,14 @@ def compute_period(session: Session, start: date, end: date, *,
         approved[(sid, wd)].append((a, b))
     empty: tuple[list[tuple[int, str | None]], list[int], list[int]] = ([], [], [])
     now_ms = {d: int((now - starts[d]).total_seconds() // 60) for d in days}
-    empty_lines: dict[tuple[date, DayType, PatternAxis], DailyLine] = {}
+    fixes_by: dict[int, dict[date, list[tuple[str, int]]]] = defaultdict(dict)
+    for (sid, d), fx_list in fixes.items():
+        fixes_by[sid][d] = fx_list
+    approved_by: dict[int, dict[date, list[Interval]]] = defaultdict(dict)
+    for (sid, d), ivs in approved.items():
+        approved_by[sid][d] = ivs
+    # Days without points or approvals share one result per (day, type, pattern).
+    empty_results: dict[tuple[date, DayType, int], DayResult] = {}
     n_staff = len(result.staff)
     for i, sid in enumerate(result.staff):
         if progress is not None and i % 1000 == 0:
@@ -209,31 +219,35 @@ def compute_period(session: Session, start: date, end: date, *,
         over = staff_over.get(sid)
         code = pattern_code[sid]
         assigns = assigned.get(sid)
+        fx_s = fixes_by.get(sid)
+        ap_s = approved_by.get(sid)
+        base_axis = patterns.get(code, default_axis)
         out: list[DayResult] = []
         for d in days:
             if d < a_from or (a_until is not None and d > a_until):
                 continue
-            s0 = starts[d]
             now_m = now_ms[d]
             if now_m < 0:
                 break
-            axis = patterns.get(code, default_axis)
+            axis = base_axis
             if assigns:
                 for f, u, c in assigns:
                     if f <= d and (u is None or d <= u):
                         axis = patterns.get(c, default_axis)
             dt = over[d] if over and d in over else base_types[d]
             clock, door, _last = per.get(d, empty)
-            fx = fixes.get((sid, d), ())
-            if not clock and not door and not fx:
-                ck = (d, dt, axis)
-                line = empty_lines.get(ck)  # type: ignore[assignment]
-                if line is None:
-                    line = empty_lines[ck] = compute_day_minutes(d, dt, (), (), (), now_m, axis,
-                                                                 s0)
-            else:
-                line = compute_day_minutes(d, dt, clock, door, fx, now_m, axis, s0)
-            appr = approved.get((sid, d))
+            fx = fx_s.get(d, ()) if fx_s else ()
+            appr = ap_s.get(d) if ap_s else None
+            if not clock and not door and not fx and not appr:
+                ck = (d, dt, id(axis))
+                res_ = empty_results.get(ck)
+                if res_ is None:
+                    line = compute_day_minutes(d, dt, (), (), (), now_m, axis, starts[d])
+                    res_ = empty_results[ck] = DayResult(sid, line, (), (), 0, axis.schedule,
+                                                         0, 0)
+                out.append(res_)
+                continue
+            line = compute_day_minutes(d, dt, clock, door, fx, now_m, axis, starts[d])
             if appr:
                 ap = normalize(appr) if len(appr) > 1 else tuple(appr)
                 paid = _intersect(line.unscheduled, ap) if line.unscheduled else ()

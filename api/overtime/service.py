@@ -129,12 +129,12 @@ def _parse_hm(value: str, day: date, field: str, line: int) -> datetime:
         hours=h, minutes=m)
 
 
-class ImportError_(BadRequest):
+class ImportLineError(BadRequest):
     pass
 
 
-def _line_error(line: int, field: str, message: str) -> ImportError_:
-    return ImportError_(f"{line}行目 {field}: {message}", field=field, line=line)
+def _line_error(line: int, field: str, message: str) -> ImportLineError:
+    return ImportLineError(f"{line}行目 {field}: {message}", field=field, line=line)
 
 
 def import_orders(session: Session, content: bytes, *, actor: str,
@@ -183,7 +183,7 @@ def import_orders(session: Session, content: bytes, *, actor: str,
             parsed.append({"staff_id": person.id, "work_date": day, "start_at": s_at,
                            "end_at": e_at, "reason": reason, "special": special == "1",
                            "external_ref": ref or None})
-        except ImportError_ as err:
+        except ImportLineError as err:
             errors.append({"line": err.extra["line"], "field": err.field, "message": err.message})
     if errors:
         raise BadRequest(f"{len(errors)} 行に誤りがあります。何も取り込んでいません。"

@@ -100,11 +100,11 @@ def run_chunks(url: str, *, datasets: Sequence[str], start: date, end: date, now
                cfg: RuleConfig, want_lines: bool, workers: int) -> list[ChunkOut]:
     """Every chunk's output, in staff order."""
     ids = sorted(staff_ids)
-    n = max(1, workers)
+    n = max(1, workers) * 2  # two chunks per process: a slow core does not hold the rest
     size = -(-len(ids) // n)
     jobs = [ChunkJob(url, tuple(datasets), start, end, now, tuple(ids[i:i + size]),
                      tuple(profiles), file_format, cfg, want_lines)
             for i in range(0, len(ids), size)]
     ctx = multiprocessing.get_context("fork")
-    with ctx.Pool(len(jobs)) as pool:
-        return pool.map(_work, jobs)
+    with ctx.Pool(min(len(jobs), max(1, workers))) as pool:
+        return pool.map(_work, jobs, chunksize=1)

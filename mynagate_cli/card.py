@@ -176,6 +176,9 @@ def enroll(
     staff_number: str | None = typer.Option(None, "--staff-number", help="職員番号"),
     staff_id: int | None = typer.Option(None, "--staff-id"),
     aid: str | None = typer.Option(None, "--aid", help="staff AP AID in hex"),
+    kind: str = typer.Option("staff", "--kind",
+                             help="staff (staff card AP) | jpki (JPKI auth certificate; the "
+                                  "holder types the PIN)"),
     wait: float = typer.Option(30.0, "--wait", help="seconds to wait for the card"),
     yes: bool = typer.Option(False, "--yes", help="confirm without asking"),
 ) -> None:
@@ -184,13 +187,17 @@ def enroll(
 
     from gate.card.apdu import ResponseError
     from gate.card.staff_ap import DEFAULT_AID, parse_aid
-    from reader_agent.card_auth import read_for_enrollment
+    from reader_agent.card_auth import PinRefused, read_for_enrollment, read_jpki_for_enrollment
     from reader_agent.drivers import CardError, open_reader
 
     if (staff_number is None) == (staff_id is None):
         _fail("--staff-number か --staff-id のどちらか一方 / give one of --staff-number, "
               "--staff-id")
-    who = {"staff_number": staff_number} if staff_number else {"staff_id": staff_id}
+    if kind not in ("staff", "jpki"):
+        _fail("--kind は staff か jpki / --kind must be staff or jpki")
+    who: dict[str, object] = {"staff_number": staff_number} if staff_number else \
+        {"staff_id": staff_id}
+    who["kind"] = "jpki_auth" if kind == "jpki" else "staff_ap"
     headers = {"Authorization": f"Bearer {token}", "X-Actor": "cli-enroll"}
     with httpx.Client(base_url=service.rstrip("/"), headers=headers, timeout=10) as http:
         r = http.post("/admin/enrollments", json=who)
@@ -205,22 +212,31 @@ def enroll(
                 if channel is None:
                     _fail("カードが見つかりません / no card within the wait")
                     return
-                reading = read_for_enrollment(channel, base64.b64decode(started["challenge"]),
-                                              aid=parse_aid(aid) if aid else DEFAULT_AID)
+                challenge = base64.b64decode(started["challenge"])
+                if kind == "jpki":
+                    reading = read_jpki_for_enrollment(
+                        channel, challenge, show=typer.echo,
+                        read_pin=lambda: typer.prompt("暗証番号 (4桁) / PIN", hide_input=True))
+                else:
+                    reading = read_for_enrollment(channel, challenge,
+                                                  aid=parse_aid(aid) if aid else DEFAULT_AID)
             finally:
                 card_reader.close()
         except (CardError, ResponseError) as err:
             _fail(f"カードを読めません / card error: {err}")
             return
+        except PinRefused as err:
+            _fail(f"暗証番号で中止しました / stopped at the PIN: {err}")
+            return
+        field = "certificate" if kind == "jpki" else "credential_record"
         r = http.post(f"/admin/enrollments/{started['id']}/response",
-                      json={"credential_record": base64.b64encode(reading.record).decode(),
+                      json={field: base64.b64encode(reading.record).decode(),
                             "signature": base64.b64encode(reading.signature).decode()})
         if r.status_code != 200:
             _fail(f"所持確認に失敗 / possession not proven: {r.status_code} {r.text}")
         answered = r.json()
         typer.echo(f"所持を確認しました / possession proven: credential "
-                   f"{answered['credential_ref']} (issuer {answered['issuer_code']}) "
-                   f"for staff {answered['staff_id']}")
+                   f"{answered['credential_ref']} for staff {answered['staff_id']}")
         if not yes and not typer.confirm("登録を確定しますか / confirm the binding?"):
             typer.echo(f"未確定のままです / left pending: enrollment {started['id']}")
             return

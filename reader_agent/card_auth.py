@@ -57,6 +57,8 @@ from .drivers.base import CardChannel, CardError
 __all__ = [
     "CardAuthResult",
     "EnrollmentReading",
+    "PinRefused",
+    "read_jpki_for_enrollment",
     "authenticate_jpki",
     "authenticate_staff_ap",
     "read_for_enrollment",
@@ -405,3 +407,53 @@ def read_for_enrollment(channel: CardChannel, challenge: bytes, *,
         raise ResponseError(f"INTERNAL AUTHENTICATE answered SW {response.sw:04X} "
                             f"({sw_text(response.sw)})")
     return EnrollmentReading(record, response.data)
+
+
+class PinRefused(Exception):
+    """Enrollment stopped at the PIN: too few tries left, not 4 digits, or wrong."""
+
+
+def read_jpki_for_enrollment(channel: CardChannel, challenge: bytes, *,
+                             read_pin: Callable[[], str],
+                             show: Callable[[str], None] = lambda _t: None,
+                             lang: str = "ja") -> EnrollmentReading:
+    """Read the JPKI auth certificate and, after the holder's PIN, sign ``challenge``.
+
+    ``record`` of the result is the DER certificate. Raises CardError, ResponseError, or
+    PinRefused (with one try or fewer left, VERIFY is never sent). The PIN is not kept.
+    """
+    ex = _Exchange(channel)
+
+    def ok(command: CommandAPDU, what: str) -> ResponseAPDU:
+        response = ex.send(command)
+        if not response.ok:
+            raise ResponseError(f"{what} answered SW {response.sw:04X} "
+                                f"({sw_text(response.sw)})")
+        return response
+
+    ok(jpki.select_jpki(), "SELECT JPKI AP")
+    ok(select_file(jpki.EF_AUTH_CERT), "SELECT auth certificate")
+    der = read_file(ex, "auth certificate")
+    ok(select_file(jpki.EF_AUTH_PIN), "SELECT PIN file")
+    tries = jpki.pin_tries_left(ex.send(jpki.verify_status()))
+    if tries is not None and tries <= 1:
+        show(reason_text(Reason.PIN_TRIES_LOW, lang))
+        raise PinRefused("PIN blocked" if tries == 0 else "only one PIN try left: not attempted")
+    show(reason_text(Reason.PIN_REQUIRED, lang))
+    pin = read_pin()
+    if not jpki.is_valid_pin(pin):
+        raise PinRefused("the PIN is 4 digits: VERIFY not sent")
+    verify = jpki.verify_pin(pin)
+    del pin
+    response = ex.send(verify)
+    del verify
+    if not response.ok:
+        left = jpki.pin_tries_left(response)
+        show(reason_text(Reason.PIN_WRONG, lang))
+        raise PinRefused(f"wrong PIN, {left} tries left")
+    digest = hashes.Hash(hashes.SHA256())
+    digest.update(challenge)
+    ok(select_file(jpki.EF_AUTH_KEY), "SELECT auth key")
+    response = ok(jpki.compute_signature(jpki.digest_info_sha256(digest.finalize())),
+                  "COMPUTE DIGITAL SIGNATURE")
+    return EnrollmentReading(der, response.data)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -14,6 +15,7 @@ class EnrollmentCreate(BaseModel):
 
     staff_id: int | None = None
     staff_number: str | None = Field(default=None, min_length=1, max_length=20)
+    kind: Literal["staff_ap", "jpki_auth"] = "staff_ap"
 
     @model_validator(mode="after")
     def _one_of(self) -> EnrollmentCreate:
@@ -23,13 +25,15 @@ class EnrollmentCreate(BaseModel):
 
 
 class EnrollmentResponse(BaseModel):
-    """What the enrollment reader read from the card: the credential file and the card's
-    signature over the enrollment challenge (both base64)."""
+    """What the enrollment reader read from the card, base64: for ``staff_ap`` the credential
+    file, for ``jpki_auth`` the DER user-authentication certificate; and the card's signature
+    over the enrollment challenge."""
 
     model_config = ConfigDict(extra="forbid")
 
-    credential_record: str = Field(min_length=1, max_length=400)
-    signature: str = Field(min_length=1, max_length=400)
+    credential_record: str | None = Field(default=None, min_length=1, max_length=400)
+    certificate: str | None = Field(default=None, min_length=1, max_length=12000)
+    signature: str = Field(min_length=1, max_length=800)
 
 
 class EnrollmentRead(BaseModel):
@@ -41,6 +45,7 @@ class EnrollmentRead(BaseModel):
     expires_at: datetime
     credential_ref: str | None
     issuer_code: str | None
+    not_after: datetime | None
     credential_id: int | None
     replaced_credential_id: int | None
     created_at: datetime

@@ -1,12 +1,17 @@
 """Card enrollment at an enrollment reader (staff card AP v1).
 
 1. ``start``: a fresh 32-byte challenge for one staff member;
-2. ``respond``: the reader sends the card's credential file and its signature over the
-   challenge; possession is proven with the key the card presents (there is no enrolled key
-   yet — that is what enrollment establishes, under an admin's eyes);
+2. ``respond``: the reader sends the card's credential file (``staff_ap``) or its JPKI
+   user-authentication certificate (``jpki_auth``, signed after the holder's PIN) and the
+   card's signature over the challenge; possession is proven with the key the card presents
+   (there is no enrolled key yet — that is what enrollment establishes, under an admin's eyes);
 3. ``confirm``: an admin binds the credential to the staff member. The member's previous
-   active staff_ap credential is revoked ("replaced"), both rows are stamped with a new
-   snapshot version, and the change is audited.
+   active credential of that kind is revoked ("replaced" — a new card, or a JPKI certificate
+   renewed after its 5 years), both rows are stamped with a new snapshot version, and the
+   change is audited.
+
+The JPKI chain is checked by the readers at every tap against their configured CAs; here only
+the signature, the key type and the validity period are checked.
 """
 
 from __future__ import annotations
@@ -14,9 +19,13 @@ from __future__ import annotations
 import base64
 import binascii
 import os
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from sqlalchemy.orm import Session
 
 from api.access.versioning import bump
@@ -31,13 +40,14 @@ from . import repository
 from .schemas import EnrollmentCreate, EnrollmentRead, EnrollmentResponse
 
 CHALLENGE_TTL = timedelta(minutes=10)
-KIND = "staff_ap"
+JPKI = "jpki_auth"
 
 
 def _read(e: CardEnrollment) -> EnrollmentRead:
     return EnrollmentRead(
         id=e.id, staff_id=e.staff_id, kind=e.kind, status=e.status, challenge=e.challenge,
         expires_at=e.expires_at, credential_ref=e.credential_ref, issuer_code=e.issuer_code,
+        not_after=e.not_after,
         credential_id=e.credential_id, replaced_credential_id=e.replaced_credential_id,
         created_at=e.created_at, responded_at=e.responded_at, confirmed_at=e.confirmed_at)
 
@@ -71,13 +81,13 @@ def start(session: Session, data: EnrollmentCreate, *, actor: str) -> Enrollment
         field = "staff_number"
     if staff is None:
         raise NotFound("no such staff member", field=field)
-    enrollment = CardEnrollment(staff_id=staff.id, kind=KIND, status="awaiting_response",
+    enrollment = CardEnrollment(staff_id=staff.id, kind=data.kind, status="awaiting_response",
                                 challenge=base64.b64encode(os.urandom(32)).decode(),
                                 expires_at=utcnow() + CHALLENGE_TTL, created_by=actor)
     session.add(enrollment)
     session.flush()
     record(session, actor=actor, action="enrollment.start", entity="card_enrollment",
-           entity_id=enrollment.id, after={"staff_id": staff.id, "kind": KIND})
+           entity_id=enrollment.id, after={"staff_id": staff.id, "kind": data.kind})
     return _read(enrollment)
 
 
@@ -92,6 +102,35 @@ def respond(session: Session, enrollment_id: int, data: EnrollmentResponse, *,
     if utcnow() > enrollment.expires_at:
         raise Conflict("the enrollment challenge has expired: start a new enrollment",
                        field="expires_at")
+    challenge = base64.b64decode(enrollment.challenge)
+    signature = _b64(data.signature, "signature")
+    if enrollment.kind == JPKI:
+        ref, public_key, issuer_code, not_after = _check_jpki(data, challenge, signature)
+    else:
+        ref, public_key, issuer_code, not_after = _check_staff_ap(data, challenge, signature)
+    existing = repository.credential_by_ref(session, ref)
+    if existing is not None:
+        raise Conflict(f"credential {ref} is already registered (status {existing.status})",
+                       field="certificate" if enrollment.kind == JPKI else "credential_record")
+    enrollment.credential_ref = ref
+    enrollment.issuer_code = issuer_code
+    enrollment.public_key = base64.b64encode(public_key).decode()
+    enrollment.not_after = not_after
+    enrollment.status = "pending_confirmation"
+    enrollment.responded_at = utcnow()
+    session.flush()
+    record(session, actor=actor, action="enrollment.respond", entity="card_enrollment",
+           entity_id=enrollment.id, after={"credential_ref": ref, "issuer_code": issuer_code})
+    return _read(enrollment)
+
+
+Checked = tuple[str, bytes, str | None, datetime | None]
+
+
+def _check_staff_ap(data: EnrollmentResponse, challenge: bytes, signature: bytes) -> Checked:
+    if data.credential_record is None:
+        raise BadRequest("a staff_ap enrollment needs credential_record",
+                         field="credential_record")
     raw = _b64(data.credential_record, "credential_record")
     if len(raw) != RECORD_LENGTH:
         raise BadRequest(f"credential_record is {len(raw)} bytes, expected {RECORD_LENGTH}",
@@ -100,25 +139,35 @@ def respond(session: Session, enrollment_id: int, data: EnrollmentResponse, *,
         rec = CredentialRecord.parse(raw)
     except ResponseError as err:
         raise BadRequest(f"credential_record: {err}", field="credential_record") from err
-    signature = _b64(data.signature, "signature")
-    challenge = base64.b64decode(enrollment.challenge)
     if not verify_signature(rec.public_key, rec.credential_id, challenge, signature):
         raise BadRequest("signature does not verify with the card's key over this "
                          "enrollment's challenge", field="signature")
-    existing = repository.credential_by_ref(session, rec.credential_ref)
-    if existing is not None:
-        raise Conflict(f"credential {rec.credential_ref} is already registered "
-                       f"(status {existing.status})", field="credential_record")
-    enrollment.credential_ref = rec.credential_ref
-    enrollment.issuer_code = rec.issuer_code
-    enrollment.public_key = base64.b64encode(rec.public_key).decode()
-    enrollment.status = "pending_confirmation"
-    enrollment.responded_at = utcnow()
-    session.flush()
-    record(session, actor=actor, action="enrollment.respond", entity="card_enrollment",
-           entity_id=enrollment.id, after={"credential_ref": rec.credential_ref,
-                                           "issuer_code": rec.issuer_code})
-    return _read(enrollment)
+    return rec.credential_ref, rec.public_key, rec.issuer_code, None
+
+
+def _check_jpki(data: EnrollmentResponse, challenge: bytes, signature: bytes) -> Checked:
+    if data.certificate is None:
+        raise BadRequest("a jpki_auth enrollment needs certificate", field="certificate")
+    der = _b64(data.certificate, "certificate")
+    try:
+        cert = x509.load_der_x509_certificate(der)
+    except ValueError as err:
+        raise BadRequest("certificate is not a DER X.509 certificate",
+                         field="certificate") from err
+    key = cert.public_key()
+    if not isinstance(key, rsa.RSAPublicKey) or key.key_size != 2048:
+        raise BadRequest("the JPKI authentication key is RSA-2048", field="certificate")
+    now = utcnow()
+    if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
+        raise BadRequest("the certificate is not valid now", field="certificate")
+    try:
+        key.verify(signature, challenge, padding.PKCS1v15(), hashes.SHA256())
+    except InvalidSignature as err:
+        raise BadRequest("signature does not verify with the certificate's key over this "
+                         "enrollment's challenge", field="signature") from err
+    spki = key.public_bytes(serialization.Encoding.DER,
+                            serialization.PublicFormat.SubjectPublicKeyInfo)
+    return cert.fingerprint(hashes.SHA256()).hex(), spki, None, cert.not_valid_after_utc
 
 
 def _cred_view(c: Credential) -> dict[str, Any]:
@@ -127,7 +176,7 @@ def _cred_view(c: Credential) -> dict[str, Any]:
 
 
 def confirm(session: Session, enrollment_id: int, *, actor: str) -> EnrollmentRead:
-    """Bind the proven credential; revoke the member's previous staff_ap credential."""
+    """Bind the proven credential; revoke the member's previous one of the same kind."""
     enrollment = get_or_raise(session, enrollment_id, lock=True)
     if enrollment.status != "pending_confirmation":
         raise Conflict(f"enrollment is {enrollment.status}, not pending confirmation",
@@ -139,7 +188,7 @@ def confirm(session: Session, enrollment_id: int, *, actor: str) -> EnrollmentRe
                        field="credential_ref")
     now = utcnow()
     version = bump(session)
-    old = repository.active_credential(session, enrollment.staff_id, KIND)
+    old = repository.active_credential(session, enrollment.staff_id, enrollment.kind)
     if old is not None:
         before = _cred_view(old)
         old.status = "revoked"
@@ -149,10 +198,10 @@ def confirm(session: Session, enrollment_id: int, *, actor: str) -> EnrollmentRe
         session.flush()  # one active credential per kind: revoke before adding the new one
         record(session, actor=actor, action="credential.revoke", entity="credential",
                entity_id=old.id, before=before, after=_cred_view(old))
-    cred = Credential(staff_id=enrollment.staff_id, kind=KIND,
+    cred = Credential(staff_id=enrollment.staff_id, kind=enrollment.kind,
                       credential_ref=enrollment.credential_ref,
                       public_key=enrollment.public_key, issuer_code=enrollment.issuer_code,
-                      status="active", status_changed_at=now, snapshot_version=version)
+                      not_after=enrollment.not_after, status="active", status_changed_at=now, snapshot_version=version)
     session.add(cred)
     session.flush()
     enrollment.status = "confirmed"

@@ -27,7 +27,9 @@ class CardEnrollment(Base, TimestampMixin):
     # Filled from the card's credential file once possession is proven.
     credential_ref: Mapped[str | None] = mapped_column(String(64), default=None)
     issuer_code: Mapped[str | None] = mapped_column(String(6), default=None)
-    public_key: Mapped[str | None] = mapped_column(Text, default=None)  # base64 SEC1
+    # staff_ap: base64 SEC1 point; jpki_auth: base64 DER SubjectPublicKeyInfo.
+    public_key: Mapped[str | None] = mapped_column(Text, default=None)
+    not_after: Mapped[datetime | None] = mapped_column(default=None)  # jpki_auth cert expiry
     responded_at: Mapped[datetime | None] = mapped_column(default=None)
     confirmed_at: Mapped[datetime | None] = mapped_column(default=None)
     created_by: Mapped[str] = mapped_column(String(100))

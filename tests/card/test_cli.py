@@ -124,3 +124,17 @@ def test_enroll_reports_a_card_error(live_server, database):
                             live_server.url, "--token", "test-admin-token", "--staff-number",
                             "E2001", "--wait", "1", "--yes"])
     assert r.exit_code == 1 and "card error" in r.output
+
+
+def test_enroll_a_jpki_card(live_server, database, jpki_card):
+    _staff(database)
+    get_sim_reader("enroll-jpki").insert(jpki_card)
+    r = runner.invoke(app, ["card", "enroll", "--kind", "jpki", "--reader", "sim:enroll-jpki",
+                            "--service", live_server.url, "--token", "test-admin-token",
+                            "--staff-number", "E2001", "--wait", "2", "--yes"],
+                      input="4821\n")
+    assert r.exit_code == 0, r.output
+    assert jpki_card.credential_ref in r.output and "4821" not in r.output
+    with database.session() as s:
+        cred = s.query(Credential).filter_by(credential_ref=jpki_card.credential_ref).one()
+        assert cred.kind == "jpki_auth" and cred.status == "active"

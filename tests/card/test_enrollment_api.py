@@ -139,3 +139,68 @@ def test_expired_challenge(admin, database, staff_member):
     r = admin.post(f"/admin/enrollments/{body['id']}/response",
                    json=tap_for_enrollment(card, body["challenge"]))
     assert r.status_code == 409 and "expired" in r.json()["detail"]
+
+
+def jpki_answer(card, challenge_b64: str, pin: str):
+    from reader_agent.card_auth import read_jpki_for_enrollment
+
+    reader = get_sim_reader("enroll-desk")
+    reader.remove()
+    reader.insert(card)
+    reading = read_jpki_for_enrollment(reader.wait_for_card(1.0),
+                                       base64.b64decode(challenge_b64), read_pin=lambda: pin)
+    reader.remove()
+    return {"certificate": b64(reading.record), "signature": b64(reading.signature)}
+
+
+def test_jpki_enrollment_and_certificate_renewal(admin, database, staff_member, jpki_card,
+                                                 test_ca, other_rsa_key):
+    from reader_agent.cards.jpki import VirtualJpkiCard, issue_auth_certificate
+
+    body = admin.post("/admin/enrollments", json={"staff_id": staff_member,
+                                                  "kind": "jpki_auth"}).json()
+    assert body["kind"] == "jpki_auth"
+    r = admin.post(f"/admin/enrollments/{body['id']}/response",
+                   json=jpki_answer(jpki_card, body["challenge"], "4821"))
+    assert r.status_code == 200, r.text
+    assert r.json()["credential_ref"] == jpki_card.credential_ref
+    first = admin.post(f"/admin/enrollments/{body['id']}/confirm").json()
+    with database.session() as s:
+        cred = s.get(Credential, first["credential_id"])
+        assert cred.kind == "jpki_auth" and cred.not_after is not None
+        from cryptography.hazmat.primitives import serialization
+        assert base64.b64decode(cred.public_key) == jpki_card.certificate.public_key(
+            ).public_bytes(serialization.Encoding.DER,
+                           serialization.PublicFormat.SubjectPublicKeyInfo)
+
+    # The certificate is renewed (new key, new certificate): re-enrolling replaces it.
+    renewed = VirtualJpkiCard(other_rsa_key, issue_auth_certificate(
+        test_ca[0], test_ca[1], other_rsa_key.public_key()), test_ca[1], "4821")
+    body = admin.post("/admin/enrollments", json={"staff_id": staff_member,
+                                                  "kind": "jpki_auth"}).json()
+    admin.post(f"/admin/enrollments/{body['id']}/response",
+               json=jpki_answer(renewed, body["challenge"], "4821"))
+    second = admin.post(f"/admin/enrollments/{body['id']}/confirm").json()
+    assert second["replaced_credential_id"] == first["credential_id"]
+    with database.session() as s:
+        assert s.get(Credential, first["credential_id"]).status == "revoked"
+
+
+def test_jpki_enrollment_needs_the_certificate(admin, staff_member):
+    body = admin.post("/admin/enrollments", json={"staff_id": staff_member,
+                                                  "kind": "jpki_auth"}).json()
+    r = admin.post(f"/admin/enrollments/{body['id']}/response",
+                   json={"credential_record": b64(b"\x01" * 89), "signature": b64(b"x")})
+    assert r.status_code == 400 and r.json()["field"] == "certificate"
+    r = admin.post(f"/admin/enrollments/{body['id']}/response",
+                   json={"certificate": b64(b"junk"), "signature": b64(b"x")})
+    assert r.status_code == 400 and r.json()["field"] == "certificate"
+
+
+def test_jpki_enrollment_refuses_with_one_try_left(jpki_card):
+    from reader_agent.card_auth import PinRefused
+
+    jpki_card.tries_left = 1
+    with pytest.raises(PinRefused):
+        jpki_answer(jpki_card, b64(os.urandom(32)), "4821")
+    assert jpki_card.verify_attempts == 0

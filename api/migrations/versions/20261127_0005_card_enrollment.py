@@ -30,6 +30,7 @@ def upgrade() -> None:
         sa.Column("credential_ref", sa.String(length=64), nullable=True),
         sa.Column("issuer_code", sa.String(length=6), nullable=True),
         sa.Column("public_key", sa.Text(), nullable=True),
+        sa.Column("not_after", api.models.base.UTCDateTime(timezone=True), nullable=True),
         sa.Column("responded_at", api.models.base.UTCDateTime(timezone=True), nullable=True),
         sa.Column("confirmed_at", api.models.base.UTCDateTime(timezone=True), nullable=True),
         sa.Column("created_by", sa.String(length=100), nullable=False),

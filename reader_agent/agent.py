@@ -213,7 +213,8 @@ class TapProcessor:
         ref = result.credential_ref
         auth_kind = str(getattr(result.kind, "value", result.kind)) if result.kind else None
         cred = snap.credentials.get(ref) if snap is not None and ref else None
-        staff_id = cred.info.staff_id if cred is not None else None
+        # Only an authenticated card names a staff member; a failed one is just what it claimed.
+        staff_id = cred.info.staff_id if cred is not None and result.ok else None
         offline = not self._is_online()
         kind = "tap"
         data: dict[str, Any] = {"auth": auth_kind, "offline": offline,

@@ -68,6 +68,7 @@ def test_denials_do_not_open(tmp_path: Path):
     assert unknown.reason is Reason.UNKNOWN_CREDENTIAL
     bad = tp.tap(fake_card(REF, ok=False, failure="bad_signature"))
     assert bad.reason is Reason.CARD_AUTH_FAILED
+    assert bad.events[0]["credential_ref"] == REF and bad.events[0]["staff_id"] is None
     assert tp.door_io.unlocks == []  # type: ignore[attr-defined]
     assert [e["seq"] for e in tp.outbox.all_events()] == [1, 2, 3]
 

@@ -550,6 +550,15 @@ def _freeze_json(session: Session, run: ExportRun, month_start: date,
     if not lines:
         return
     now = utcnow()
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":  # COPY: a month of 20,000 staff in one stream
+        raw = conn.connection.dbapi_connection
+        with raw.cursor() as cur, cur.copy(  # type: ignore[union-attr]
+                "COPY attendance_frozen_month (staff_id, month_start, export_run_id, frozen_at, "
+                "lines) FROM STDIN") as cp:
+            for sid, js in lines:
+                cp.write_row((sid, month_start, run.id, now, js))
+        return
     session.execute(text(
         "INSERT INTO attendance_frozen_month (staff_id, month_start, export_run_id, frozen_at, "
         "lines) VALUES (:sid, :ms, :run, :at, CAST(:lines AS JSON))"),

@@ -197,3 +197,32 @@ def test_export_download_profile_and_watermark(admin, database):
     assert prov.status_code == 200 and prov.headers["x-export-provisional"] == "true"
     runs = admin.get("/admin/exports/runs").json()
     assert [r["provisional"] for r in runs][:2] == [True, False]
+
+
+def test_caps_add_hours_before_and_after_a_transfer(admin, database):
+    """October in 総務課 (ordinary), November in 防災室: the fiscal year adds both."""
+    from datetime import timedelta
+
+    from api.exports.service import export_dataset
+    from api.models import Department, OvertimeRequest, Staff
+
+    with database.session() as s:
+        a, b, _c, dev, door = scenario(s)
+        dev.delivered_through = f.jst(2026, 12, 2)
+        for day in (5, 6, 7, 8, 9):  # 5 × 4 h of ordered overtime in October
+            d = date(2026, 10, day)
+            f.day(s, dev, door, s.get(Staff, a.id), d, "08:30", "21:15")
+            base = f.jst(2026, 10, day)
+            s.add(OvertimeRequest(staff_id=a.id, department_id=a.department_id, work_date=d,
+                                  start_at=base + timedelta(hours=17, minutes=15),
+                                  end_at=base + timedelta(hours=21, minutes=15), kind="order",
+                                  status="approved", requested_by="課長"))
+        s.flush()
+        export_dataset(s, dataset="monthly", month="2026-10", now=f.jst(2026, 11, 3))
+        # The transfer: from November staff A0001 belongs to 防災室.
+        s.get(Staff, a.id).department_id = s.get(Department, b.department_id).id
+        s.commit()
+    rows = admin.get("/admin/overtime/caps", params={"month": "2026-11"}).json()
+    mine = next(r for r in rows if r["staff_number"] == "A0001")
+    assert mine["department"] == "D02" and mine["month_minutes"] == 105
+    assert mine["fiscal_year_minutes"] == 20 * 60 + 105

@@ -607,18 +607,13 @@ class DailyRows(Sequence[dict[str, Any]]):
 
         catalogue = FIELDS[profile.dataset]
         cols = list(profile.columns)
-        fmts = [(_formatter(catalogue[c.field][0], c.format), {}) for c in cols]
+        fns = [_formatter(catalogue[c.field][0], c.format) for c in cols]
+        memos: list[dict[Any, str]] = [{} for _ in cols]
         is_staff = [c.field in self._STAFF for c in cols]
         n_staff = sum(is_staff)
         prefix = is_staff == [True] * n_staff + [False] * (len(cols) - n_staff)
-
-        def fmt(i: int, v: Any) -> str:
-            fn, memo = fmts[i]
-            try:
-                return memo[v]  # type: ignore[no-any-return]
-            except KeyError:
-                out = memo[v] = fn(v)
-                return out  # type: ignore[no-any-return]
+        day_cols = [(i, c.field, fns[i], memos[i]) for i, c in enumerate(cols)
+                    if not is_staff[i]]
 
         staff_cells: dict[int, list[str]] = {}
         day_cells: dict[int, list[str]] = {}
@@ -627,19 +622,27 @@ class DailyRows(Sequence[dict[str, Any]]):
         for (sid, _d), rec in self.items:
             sc = staff_cells.get(sid)
             if sc is None:
-                row = {**_staff_cols(self.res.staff[sid]), "amendment": "0"}
-                sc = staff_cells[sid] = [fmt(i, row.get(c.field, "")) if is_staff[i] else ""
-                                         for i, c in enumerate(cols)]
+                row = _staff_cols(self.res.staff[sid])
+                full = [fns[i](row.get(c.field, "")) if is_staff[i] else ""
+                        for i, c in enumerate(cols)]
+                sc = staff_cells[sid] = full[:n_staff] if prefix else full
             dc = day_cells.get(id(rec))
             if dc is None:
-                part = {**_daily_part(rec), "amendment": "0"}
-                dc = day_cells[id(rec)] = [
-                    "" if is_staff[i] else fmt(i, part.get(c.field, ""))
-                    for i, c in enumerate(cols)]
+                part = _daily_part(rec)
+                part["amendment"] = "0"
+                dc = []
+                for _i, field, fn, memo in day_cols:
+                    v = part.get(field, "")
+                    cell = memo.get(v)
+                    if cell is None:
+                        cell = memo[v] = fn(v)
+                    dc.append(cell)
+                day_cells[id(rec)] = dc
             if prefix:
-                append(sc[:n_staff] + dc[n_staff:])
+                append(sc + dc)
             else:
-                append([sc[i] if is_staff[i] else dc[i] for i in range(len(cols))])
+                it = iter(dc)
+                append([sc[i] if is_staff[i] else next(it) for i in range(len(cols))])
         if self.extra:
             out.extend(table(self.extra, profile))
         return out

@@ -163,3 +163,20 @@ def test_a_late_punch_never_silently_changes_an_exported_month(database):
         punches = export_dataset(s, dataset="punches", month="2026-12", now=f.jst(2027, 1, 3))
         late = [r for r in decode(punches.content, "cp932") if r[-1] == "1"]
         assert [(r[0], r[3], r[4]) for r in late] == [("A0003", "2026/11/05", "18:40")]
+
+
+def test_fast_daily_cells_match_the_generic_writer_for_any_column_order(database):
+    """The daily dataset's shortcut gives the same cells as formatting each row dict."""
+    from api.attendance.service import compute_period
+    from api.exports.profiles import BUILTIN, Profile
+    from api.exports.service import _daily_rows
+    from api.exports.writer import table
+
+    with database.session() as s:
+        scenario(s)
+        res = compute_period(s, date(2026, 11, 1), date(2026, 11, 30), now=NOW)
+    rows = _daily_rows(res, res.records())
+    std = BUILTIN["daily"]
+    shuffled = Profile("x", 1, "daily", tuple(reversed(std.columns)))
+    for prof in (std, shuffled):
+        assert rows.cells(prof) == table(list(rows), prof)

@@ -82,7 +82,7 @@ def run(
     from cryptography import x509
 
     from gate.door import DoorTiming
-    from reader_agent.agent import AgentConfig, DoorEvents, ReaderAgent
+    from reader_agent.agent import AgentAlreadyRunning, AgentConfig, DoorEvents, ReaderAgent
     from reader_agent.display import ConsoleDisplay
     from reader_agent.door_io import DoorController, SimDoorIO, controller_from_config
     from reader_agent.keys import NotEnrolledError
@@ -127,7 +127,7 @@ def run(
                             heartbeat_s=float(settings["heartbeat_s"]),
                             skew_threshold_ms=int(settings["skew_alarm_ms"]),
                             config_version=settings["config_version"])
-    except NotEnrolledError as err:
+    except (NotEnrolledError, AgentAlreadyRunning) as err:
         typer.echo(str(err), err=True)
         raise typer.Exit(2) from err
     door_events.attach(agent, door_io)

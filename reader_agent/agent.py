@@ -17,7 +17,9 @@ Nothing opens and no clock point says OK before its event is on disk.
 from __future__ import annotations
 
 import concurrent.futures
+import fcntl
 import logging
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -331,6 +333,21 @@ class TapProcessor:
 TapSource = Callable[[float], Authenticator | None]
 
 
+class AgentAlreadyRunning(RuntimeError):
+    """Another agent process holds this data directory."""
+
+
+def _lock_data_dir(data_dir: Path) -> int:
+    """One agent per data directory: two would each upload and drive the same reader."""
+    fd = os.open(data_dir / "agent.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError as err:
+        os.close(fd)
+        raise AgentAlreadyRunning(f"another agent is running on {data_dir}") from err
+    return fd
+
+
 class ReaderAgent:
     """The agent process: the tap path plus the uploader, heartbeat and snapshot watcher."""
 
@@ -351,6 +368,7 @@ class ReaderAgent:
     ) -> None:
         self.data_dir = Path(data_dir)
         identity = load_identity(self.data_dir)
+        self._lock_fd = _lock_data_dir(self.data_dir)
         self.identity = identity
         self.client = ServiceClient(identity.service_url, identity.device_id,
                                     load_device_key(self.data_dir), transport,
@@ -446,6 +464,9 @@ class ReaderAgent:
             self.watcher.thread.join(1.0)
         self.taps.close()
         self.outbox.close()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # releases the flock
+            self._lock_fd = None
 
 
 class DoorEvents:

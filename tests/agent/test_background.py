@@ -103,3 +103,13 @@ def test_heartbeat_measures_offset_and_raises_skew_alarm(svc: FakeService, tmp_p
     ev = a.tap(fake_card(REF)).events[0]
     assert abs(ev["clock_offset_ms"] - 20_000) < 500
     a.close()
+
+
+def test_one_agent_per_data_dir(svc: FakeService, tmp_path: Path):
+    from reader_agent.agent import AgentAlreadyRunning
+
+    a = agent_for(svc, tmp_path)
+    with pytest.raises(AgentAlreadyRunning):
+        ReaderAgent(tmp_path, AgentConfig("sim:t", 1), transport=svc.transport())
+    a.close()
+    ReaderAgent(tmp_path, AgentConfig("sim:t", 1), transport=svc.transport()).close()

@@ -12,6 +12,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from firmware_config.bundle import bundle_payload, load_private_key
 from firmware_config.models import SiteConfig
 from gate.signing import public_key_b64, sign_document
@@ -53,6 +55,7 @@ def make_bundle(settings, live_url: str, door_id: int, path: Path, version: int 
     path.write_text(json.dumps(doc, ensure_ascii=False))
 
 
+@pytest.mark.slow
 def test_enroll_run_status_and_bundles(live_server, admin, database, settings, tmp_path: Path):  # type: ignore[no-untyped-def]
     town = seed_town(database)
     data = tmp_path / "agent"

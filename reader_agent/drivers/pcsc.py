@@ -73,17 +73,20 @@ def _call(what: str, fn: Any, *args: Any) -> Any:
 class PcscChannel:
     """One connected card. ``close`` disconnects with a card reset."""
 
-    def __init__(self, reader: PcscReader, hcard: int, protocol: int) -> None:
-        self._reader = reader
+    def __init__(self, ctx: Any, hcard: int, protocol: int) -> None:
+        # The card has its own PC/SC context: a transmit stuck on a mute card never blocks
+        # the reader's status polling (pcsc-lite serialises calls per context).
+        self._ctx = ctx
         self._hcard = hcard
         self._protocol = protocol
         self._closed = False
+        self._lock = threading.Lock()
 
     def transmit(self, apdu: bytes) -> bytes:
         data = guard(apdu)
         if self._closed:
             raise CardRemoved("the presentation is over (channel closed)")
-        with self._reader._lock:
+        with self._lock:
             hr, response = _call("SCardTransmit", scard.SCardTransmit, self._hcard,
                                  self._protocol, list(data))
         if hr != scard.SCARD_S_SUCCESS:
@@ -99,7 +102,7 @@ class PcscChannel:
         self._closed = True
         # A transmit stuck on a mute card (abandoned by the agent's timeout) holds the lock:
         # never block the agent's loop on it; leave that handle to pcscd.
-        if not self._reader._lock.acquire(timeout=2.0):
+        if not self._lock.acquire(timeout=2.0):
             log.warning("pcsc.disconnect.skipped reason=exchange_in_progress")
             return
         try:
@@ -107,7 +110,11 @@ class PcscChannel:
         except Exception as err:  # the card may be gone already
             log.debug("pcsc.disconnect.failed error=%s", type(err).__name__)
         finally:
-            self._reader._lock.release()
+            try:
+                scard.SCardReleaseContext(self._ctx)
+            except Exception as err:  # noqa: BLE001
+                log.debug("pcsc.release.failed error=%s", type(err).__name__)
+            self._lock.release()
 
 
 class PcscReader:
@@ -217,15 +224,19 @@ class PcscReader:
             current = event_state & ~scard.SCARD_STATE_CHANGED
 
     def _connect(self, reader: str) -> PcscChannel | None:
-        with self._lock:
-            hr, hcard, protocol = _call(
-                "SCardConnect", scard.SCardConnect, self._ctx, reader,
-                scard.SCARD_SHARE_SHARED, scard.SCARD_PROTOCOL_T0 | scard.SCARD_PROTOCOL_T1)
-        if hr in _REMOVED or hr == scard.SCARD_W_UNRESPONSIVE_CARD:
-            return None  # gone (or mute) before we could connect: not a presentation
+        hr, ctx = _call("SCardEstablishContext", scard.SCardEstablishContext,
+                        scard.SCARD_SCOPE_USER)
         if hr != scard.SCARD_S_SUCCESS:
+            raise translate(hr, "SCardEstablishContext")
+        hr, hcard, protocol = _call(
+            "SCardConnect", scard.SCardConnect, ctx, reader,
+            scard.SCARD_SHARE_SHARED, scard.SCARD_PROTOCOL_T0 | scard.SCARD_PROTOCOL_T1)
+        if hr != scard.SCARD_S_SUCCESS:
+            scard.SCardReleaseContext(ctx)
+            if hr in _REMOVED or hr == scard.SCARD_W_UNRESPONSIVE_CARD:
+                return None  # gone (or mute) before we could connect: not a presentation
             raise translate(hr, "SCardConnect")
-        return PcscChannel(self, hcard, protocol)
+        return PcscChannel(ctx, hcard, protocol)
 
     def _drop_channel(self) -> None:
         if self._channel is not None:

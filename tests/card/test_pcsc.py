@@ -134,3 +134,36 @@ def test_revoked_card_is_denied_offline(present):
 
 def test_truncated_response_is_a_card_error(present):
     scenarios.truncated_response_is_a_card_error(present)
+
+
+def test_mute_card_does_not_block_the_reader(pcscd, reader):
+    """A card that never answers: the exchange is stuck in its own thread (the agent abandons
+    it at its timeout), the reader keeps polling, and removing the card ends the exchange with
+    a card_error result."""
+    import threading
+    from datetime import UTC, datetime
+
+    class Mute(VirtualStaffCard):
+        def process(self, apdu: bytes):  # type: ignore[no-untyped-def]
+            return None if apdu[1] == 0x88 else super().process(apdu)
+
+    card = Mute.generate("372153")
+    served = VpcdCard(card, "127.0.0.1", pcscd.port)
+    served.insert()
+    results = []
+    try:
+        channel = reader.wait_for_card(10.0)
+        assert channel is not None
+        worker = threading.Thread(target=lambda: results.append(authenticate_staff_ap(
+            channel, lookup_public_key={card.credential_ref: card.public_key}.get,
+            reader_id="r", now=datetime.now(UTC))), daemon=True)
+        worker.start()
+        worker.join(1.5)
+        assert worker.is_alive() and not results  # stuck on the mute card
+        assert reader.wait_for_card(0.5) is None  # the reader still answers meanwhile
+    finally:
+        served.remove()
+    worker.join(10)
+    assert not worker.is_alive()
+    assert results[0].failure.value == "card_error", results[0]
+    assert reader.wait_for_removal(10.0)

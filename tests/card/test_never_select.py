@@ -115,3 +115,34 @@ def test_guard_never_lets_a_forbidden_select_through(raw):
         name = raw[5:5 + lc] if lc else raw[7:]
         for aid in FORBIDDEN_AIDS.values():
             assert not (name and (aid.startswith(name) or name.startswith(aid)))
+
+
+def test_every_driver_channel_refuses_before_sending(monkeypatch):
+    """pcsc: and nfc: channels run the same guard before touching pyscard or nfcpy."""
+    import threading
+
+    from smartcard import scard
+
+    from reader_agent.drivers.nfc import NfcChannel
+    from reader_agent.drivers.pcsc import PcscChannel
+
+    calls: list[object] = []
+    monkeypatch.setattr(scard, "SCardTransmit", lambda *a: calls.append(a) or (0, [0x90, 0]))
+    raw = bytes([0x00, 0xA4, 0x04, 0x0C, 10]) + KENMEN_HOJO
+    with pytest.raises(ForbiddenApplication):
+        PcscChannel(None, 0, 0).transmit(raw)
+
+    class Tag:
+        def transceive(self, data):
+            calls.append(data)
+            return bytearray(b"\x90\x00")
+
+    class Reader:
+        _lock = threading.RLock()
+
+    with pytest.raises(ForbiddenApplication):
+        NfcChannel(Reader(), Tag()).transmit(raw)
+    assert calls == []
+    # and the same channels do send an allowed command
+    assert NfcChannel(Reader(), Tag()).transmit(select_aid(DEFAULT_AID).to_bytes()) == b"\x90\x00"
+    assert len(calls) == 1

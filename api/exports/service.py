@@ -205,7 +205,7 @@ def _freeze(session: Session, run: ExportRun, month_start: date,
     for (sid, d), rec in records.items():
         per[sid][d.isoformat()] = rec
     existing = {fm.staff_id for fm in arepo.frozen_months(session, month_start)}
-    now = utcnow()
+    now = run.created_at  # the export's moment: later arrivals are amendments
     params = [{"staff_id": sid, "month_start": month_start, "export_run_id": run.id,
                "frozen_at": now, "lines": pack_lines(per.get(sid, {}))}
               for sid in staff if sid not in existing]
@@ -549,7 +549,7 @@ def _freeze_json(session: Session, run: ExportRun, month_start: date,
 
     if not lines:
         return
-    now = utcnow()
+    now = run.created_at
     conn = session.connection()
     if conn.dialect.name == "postgresql":  # COPY: a month of 20,000 staff in one stream
         raw = conn.connection.dbapi_connection

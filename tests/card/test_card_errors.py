@@ -75,7 +75,10 @@ def test_mute_card(card):
 def test_truncated_responses(card, at, cut):
     result = staff_tap(Faulty(card, at, lambda a, r: r[:cut]))
     assert not result.ok and result.failure is Reason.CARD_ERROR
-    assert result.detail.startswith(("malformed", "READ BINARY answered SW"))
+    # A cut lands the status word on random data: "malformed", or an unexpected SW (possibly
+    # after following a 61 xx) — a card error either way, never a pass and never a raise.
+    assert result.detail.startswith(("malformed", "READ BINARY answered SW",
+                                     "INTERNAL AUTHENTICATE answered SW")), result.detail
 
 
 @pytest.mark.parametrize("at,sw", [(1, b"\x6f\x00"), (2, b"\x6a\x82"), (3, b"\x69\x86"),

@@ -226,3 +226,40 @@ def test_caps_add_hours_before_and_after_a_transfer(admin, database):
     mine = next(r for r in rows if r["staff_number"] == "A0001")
     assert mine["department"] == "D02" and mine["month_minutes"] == 105
     assert mine["fiscal_year_minutes"] == 20 * 60 + 105
+
+
+def test_amendments_endpoint_lists_a_late_punch_after_a_final_export(admin, database):
+    _a, c, _boss = _seed(database)
+    r = admin.get("/admin/exports/daily", params={"month": "2026-11"})
+    assert r.status_code == 200 and r.headers["x-export-provisional"] == "false"
+    assert admin.get("/admin/attendance/amendments").json() == []
+    with database.session() as s:
+        from api.models import Device, Door, Staff
+
+        dev = s.query(Device).filter_by(name="clock-1").one()
+        door = s.query(Door).first()
+        f.punch(s, dev, door, s.get(Staff, c), f.jst(2026, 11, 5, 18, 40), hint="out",
+                received_at=f.jst(2027, 1, 1))
+        s.commit()
+    [amend] = admin.get("/admin/attendance/amendments").json()
+    assert amend["business_date"] == "2026-11-05" and amend["staff_id"] == c
+    assert amend["exported_line"]["out"] == "" and amend["current_line"]["out"] == "18:40"
+
+
+def test_work_pattern_with_effective_date_changes_the_schedule(admin, database):
+    a, _c, _boss = _seed(database)
+    p = admin.post("/admin/attendance/work-patterns", json={
+        "code": "early", "name": "早番", "start_time": "07:30", "end_time": "16:15",
+        "break_start": "12:00", "break_end": "13:00"})
+    assert p.status_code == 201, p.text
+    r = admin.post("/admin/attendance/work-pattern-assignments", json={
+        "staff_id": a, "code": "early", "effective_from": "2026-11-03"})
+    assert r.status_code == 201
+    lines = admin.get("/admin/attendance/daily", params={"staff_id": a, "from": "2026-11-02",
+                                                         "to": "2026-11-04"}).json()
+    nov2, _nov3, nov4 = lines
+    assert "late" not in nov2["flags"]  # 08:27 under the standard 08:30 start
+    assert "late" in nov4["flags"] and nov4["unscheduled_minutes"] == 19 * 60 + 5 - 16 * 60 - 15
+    missing = admin.post("/admin/attendance/work-pattern-assignments", json={
+        "staff_id": a, "code": "nope", "effective_from": "2026-11-03"})
+    assert missing.status_code == 404 and missing.json()["field"] == "code"

@@ -367,6 +367,7 @@ def compute_day_minutes(day: date, day_type: DayType, clock: Sequence[tuple[int,
     else:
         premises = None
     workday = day_type is DayType.WORKDAY
+    unscheduled: tuple[Interval, ...]
     if premises is not None and workday and not door and premises[0] < premises[1] \
             and axis.simple:
         # The common case on one axis: a schedule [s, e) holding one break [bs, be).
@@ -389,7 +390,7 @@ def compute_day_minutes(day: date, day_type: DayType, clock: Sequence[tuple[int,
         pm = b - a
     elif premises is None or premises[0] == premises[1]:
         break_minutes = worked_in = 0
-        unscheduled: tuple[Interval, ...] = ()
+        unscheduled = ()
         pm = 0
     else:
         presence = (premises,)

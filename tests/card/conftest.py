@@ -52,5 +52,6 @@ def pcscd(tmp_path_factory, request):
         reporter = request.config.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None:
             reporter.write_line(f"\nreal PC/SC stack: {stack.version}, vsmartcard-vpcd on TCP "
-                                f"{stack.port}")
+                                f"{stack.port} (waited {stack.waited_s} s for the machine's "
+                                "one pcscd)")
         yield stack

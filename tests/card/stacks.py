@@ -29,6 +29,7 @@ class PcscStack:
     reader: str
     version: str
     log: Path
+    waited_s: float = 0.0  # time spent waiting for another session's pcscd
 
 
 def pcscd_version() -> str:
@@ -76,7 +77,8 @@ def run_pcscd(workdir: Path) -> Iterator[PcscStack]:
     """Start our own ``pcscd --foreground --config DIR`` with a vpcd reader; stop it after."""
     LOCK_FILE.touch(exist_ok=True)
     with open(LOCK_FILE) as lock:
-        deadline = time.monotonic() + 600
+        started = time.monotonic()
+        deadline = started + 600
         while True:
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -115,7 +117,8 @@ def run_pcscd(workdir: Path) -> Iterator[PcscStack]:
                 if time.monotonic() > deadline:
                     raise RuntimeError("pcscd did not show the vpcd reader within 15 s")
                 time.sleep(0.05)
-            yield PcscStack(proc.pid, CHANNEL_ID, READER, pcscd_version(), log)
+            yield PcscStack(proc.pid, CHANNEL_ID, READER, pcscd_version(), log,
+                            round(time.monotonic() - started, 1))
         finally:
             proc.send_signal(signal.SIGTERM)
             try:

@@ -43,15 +43,25 @@ def _fresh_sim_registry():
     forget_sim_readers()
 
 
+def announce(request, line: str) -> None:
+    """Print ``line`` in the test run's output even while output is captured."""
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None:
+        return
+    if capture is not None:
+        with capture.global_and_fixture_disabled():
+            reporter.write_line("\n" + line)
+    else:
+        reporter.write_line("\n" + line)
+
+
 @pytest.fixture(scope="session")
 def pcscd(tmp_path_factory, request):
     """Our own pcscd with a vpcd reader (session-wide; one pcscd per machine)."""
     from .stacks import run_pcscd
 
     with run_pcscd(tmp_path_factory.mktemp("pcscd")) as stack:
-        reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-        if reporter is not None:
-            reporter.write_line(f"\nreal PC/SC stack: {stack.version}, vsmartcard-vpcd on TCP "
-                                f"{stack.port} (waited {stack.waited_s} s for the machine's "
-                                "one pcscd)")
+        announce(request, f"real PC/SC stack: {stack.version}, vsmartcard-vpcd on TCP "
+                          f"{stack.port} (waited {stack.waited_s} s for the machine's one pcscd)")
         yield stack

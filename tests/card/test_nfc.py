@@ -29,9 +29,9 @@ def free_udp_port() -> int:
 
 @pytest.fixture(scope="module", autouse=True)
 def _nfcpy_version(request):
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line(f"\nreal nfcpy stack: nfcpy {nfc.__version__}, udp driver")
+    from .conftest import announce
+
+    announce(request, f"real nfcpy stack: nfcpy {nfc.__version__}, udp driver")
 
 
 @pytest.fixture

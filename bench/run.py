@@ -175,11 +175,11 @@ def main() -> None:
     from api.migrate import upgrade
 
     server = os.environ.get("MYNAGATE_BENCH_DATABASE_URL", DEFAULT_URL)
-    name = f"mng_bench_{uuid.uuid4().hex[:8]}"
+    scratch = f"mng_bench_{uuid.uuid4().hex[:8]}"
     admin = create_engine(server, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(server).set(database=name).render_as_string(hide_password=False)
+        conn.execute(text(f'CREATE DATABASE "{scratch}"'))
+    url = make_url(server).set(database=scratch).render_as_string(hide_password=False)
     results: list[dict[str, Any]] = []
     try:
         upgrade(url)
@@ -194,20 +194,20 @@ def main() -> None:
         _log(f"baseline SQL aggregate: {base_s:.3f} s ({groups} staff-days); "
              f"compute+export: {value_s:.3f} s; final export incl. freezing: {final_s:.3f} s "
              f"{info}")
-        name = "attendance_month_20k" if STAFF == 20000 else f"attendance_month_{STAFF}"
+        entry = "attendance_month_20k" if STAFF == 20000 else f"attendance_month_{STAFF}"
         base = "SQL GROUP BY staff_id, business day: min/max/count of the same punches"
         common = {"unit": "s", "baseline": base, "baseline_value": round(base_s, 3),
                   "target": "< 10 s", "punches": counts["events"], "cpus": os.cpu_count(),
                   "loadavg_1m_before": round(load, 2),
                   **info}
-        results.append({"name": name, "value": round(value_s, 3),
+        results.append({"name": entry, "value": round(value_s, 3),
                         "ratio": round(value_s / base_s, 2) if base_s else None, **common})
-        results.append({"name": f"{name}_final", "value": round(final_s, 3),
+        results.append({"name": f"{entry}_final", "value": round(final_s, 3),
                         "ratio": round(final_s / base_s, 2) if base_s else None,
                         "note": "also records the runs and freezes the month", **common})
     finally:
         with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)'))
         admin.dispose()
     existing: list[dict[str, Any]] = []
     if RESULTS.exists():

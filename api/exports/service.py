@@ -260,9 +260,12 @@ def _monthly_row(s: StaffInfo, month_start: date, buckets: dict[str, int], alert
 
 def _fy_months(session: Session, month_start: date,
                cfg: RuleConfig) -> dict[int, dict[tuple[int, int], int]]:
-    """Overtime minutes (cap-counted) per staff for the frozen months of the fiscal year."""
+    """Overtime minutes (cap-counted) per staff for the frozen months before ``month_start``:
+    the fiscal year so far, and the 5 months before it for the 2–6-month averages (which run
+    across a fiscal-year boundary). Split them with :func:`split_fy`."""
     fy = fiscal_year(month_start)
-    first = date(fy, 4, 1)
+    idx = month_start.year * 12 + month_start.month - 1 - 5
+    first = min(date(fy, 4, 1), date(idx // 12, idx % 12 + 1, 1))
     rows = session.execute(select(AttendanceFrozenMonth).where(
         AttendanceFrozenMonth.month_start >= first,
         AttendanceFrozenMonth.month_start < month_start)).scalars()
@@ -272,6 +275,15 @@ def _fy_months(session: Session, month_start: date,
         out[fm.staff_id][(fm.month_start.year, fm.month_start.month)] = sum(
             v for k, v in b.items() if k != Bucket.HOLIDAY)
     return out
+
+
+def split_fy(months: dict[tuple[int, int], int], month_start: date
+             ) -> tuple[dict[tuple[int, int], int], dict[tuple[int, int], int]]:
+    """(months of the fiscal year, earlier months) of a staff member's monthly minutes."""
+    fy = fiscal_year(month_start)
+    inside = {k: v for k, v in months.items() if fiscal_year(date(k[0], k[1], 1)) == fy}
+    before = {k: v for k, v in months.items() if k not in inside}
+    return inside, before
 
 
 # --- the export --------------------------------------------------------------------------------
@@ -663,9 +675,9 @@ def _monthly_rows(session: Session, res: PeriodResult, records: dict[Key, dict[s
     for sid in sorted(per):
         s = res.staff[sid]
         b = _buckets_of(per[sid], cfg)
-        months = dict(fy.get(sid, {}))
+        months, before = split_fy(fy.get(sid, {}), month_start)
         months[ym] = sum(v for k, v in b.items() if k != Bucket.HOLIDAY)
-        alerts = check_caps(CapInput(s.overtime_class, months, ym))
+        alerts = check_caps(CapInput(s.overtime_class, months, ym, months_before=before))
         rows.append(_monthly_row(s, month_start, b, "・".join(a.code for a in alerts), False))
     return rows
 

@@ -306,7 +306,7 @@ def caps_report(session: Session, *, month: str, department_id: int | None = Non
     """Per staff member: this month's overtime, the fiscal year so far, alerts and projection.
 
     Hours are per person across departments, so a transfer adds before and after together."""
-    from api.exports.service import _fy_months
+    from api.exports.service import _fy_months, split_fy
 
     cfg = rule_config()
     now = now or utcnow()
@@ -325,10 +325,10 @@ def caps_report(session: Session, *, month: str, department_id: int | None = Non
         workdays = [r for r in res.days.get(sid, []) if r.line.day_type is DayType.WORKDAY]
         elapsed = sum(1 for r in workdays if r.line.business_date <= today)
         proj = project_month(minutes, elapsed, len(workdays)) if today < end else None
-        months = dict(fy.get(sid, {}))
+        months, before = split_fy(fy.get(sid, {}), start)
         months[ym] = minutes
         alerts = check_caps(CapInput(info.overtime_class, months, ym, special=sid in special,
-                                     projected_month_minutes=proj))
+                                     projected_month_minutes=proj, months_before=before))
         out.append({"staff_id": sid, "staff_number": info.number, "name": info.name,
                     "department": info.dept_code, "overtime_class": info.overtime_class,
                     "month_minutes": minutes, "fiscal_year_minutes": sum(months.values()),

@@ -180,3 +180,10 @@ def test_fast_daily_cells_match_the_generic_writer_for_any_column_order(database
     shuffled = Profile("x", 1, "daily", tuple(reversed(std.columns)))
     for prof in (std, shuffled):
         assert rows.cells(prof) == table(list(rows), prof)
+
+
+def test_split_fy_separates_the_fiscal_year_from_earlier_months():
+    from api.exports.service import split_fy
+
+    inside, before = split_fy({(2027, 1): 1, (2027, 3): 2, (2027, 4): 3}, date(2027, 5, 1))
+    assert inside == {(2027, 4): 3} and before == {(2027, 1): 1, (2027, 3): 2}

@@ -246,3 +246,15 @@ def test_fast_path_matches_the_general_interval_path(minutes, dt):
     fast = compute_day_minutes(*args, axis, day_start(day))
     slow = compute_day_minutes(*args, replace(axis, simple=False), day_start(day))
     assert fast == slow
+
+
+def test_two_to_six_month_average_runs_across_the_fiscal_year():
+    """April's 2-month average includes March of the previous fiscal year; the year cap does
+    not."""
+    h = 60
+    alerts = check_caps(CapInput("high_external", {(2027, 4): 85 * h}, (2027, 4),
+                                 months_before={(2027, 3): 90 * h}))
+    codes = {a.code for a in alerts}
+    assert "avg_80h" in codes and "year_cap" not in codes
+    alone = check_caps(CapInput("high_external", {(2027, 4): 85 * h}, (2027, 4)))
+    assert "avg_80h" not in {a.code for a in alone}  # (85 + 0) / 2 < 80

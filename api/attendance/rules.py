@@ -257,21 +257,24 @@ class DailyLine:
     no_clock: bool = False  # seen at a door, but never punched
     absent: bool = False  # a working day with no record at all
     corrected: bool = False
+    long_span: bool = False  # over 16 h on the premises: check before paying
     punches: int = 0
 
     @property
     def flags(self) -> tuple[str, ...]:
         if not (self.late or self.early or self.missing_in or self.missing_out
-                or self.in_progress or self.no_clock or self.absent or self.corrected):
+                or self.in_progress or self.no_clock or self.absent or self.corrected
+                or self.long_span):
             return ()
         return tuple(n for n in _FLAG_NAMES if getattr(self, n))
 
 
 _FLAG_NAMES = ("late", "early", "missing_in", "missing_out", "in_progress", "no_clock", "absent",
-               "corrected")
+               "corrected", "long_span")
+LONG_SPAN_MIN = 16 * 60
 FLAG_JA = {"late": "遅刻", "early": "早退", "missing_in": "出勤打刻漏れ",
            "missing_out": "退勤打刻漏れ", "in_progress": "勤務中", "no_clock": "打刻なし(入館記録あり)",
-           "absent": "記録なし", "corrected": "訂正あり"}
+           "absent": "記録なし", "corrected": "訂正あり", "long_span": "在庁16時間超"}
 
 
 def group_points(points: Iterable[Point], cfg: RuleConfig = DEFAULT_CONFIG
@@ -418,7 +421,7 @@ def compute_day_minutes(day: date, day_type: DayType, clock: Sequence[tuple[int,
         missing_in=missing_in, missing_out=missing_out, in_progress=in_progress,
         no_clock=not clock and bool(door) and not corrected,
         absent=workday and not clock and not door and not corrected and over,
-        corrected=corrected, punches=len(clock))
+        corrected=corrected, long_span=pm > LONG_SPAN_MIN, punches=len(clock))
 
 
 # --- overtime: 乖離, pay buckets, rounding, caps --------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
@@ -105,6 +106,9 @@ def run_chunks(url: str, *, datasets: Sequence[str], start: date, end: date, now
     jobs = [ChunkJob(url, tuple(datasets), start, end, now, tuple(ids[i:i + size]),
                      tuple(profiles), file_format, cfg, want_lines)
             for i in range(0, len(ids), size)]
-    ctx = multiprocessing.get_context("fork")
+    # Forking a process that runs other threads (the API server's thread pool) can copy a
+    # held lock into the child; there the workers start from a clean fork server instead.
+    method = "fork" if threading.active_count() == 1 else "forkserver"
+    ctx = multiprocessing.get_context(method)
     with ctx.Pool(min(len(jobs), max(1, workers))) as pool:
         return pool.map(_work, jobs, chunksize=1)

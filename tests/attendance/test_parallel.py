@@ -81,3 +81,35 @@ def test_export_month_computes_once_and_matches_single_exports(database, monkeyp
         s.commit()
         assert s.query(AttendanceFrozenMonth).count() == 3
         assert out["daily"].run_id != out["monthly"].run_id
+
+
+def test_parallel_export_from_a_threaded_process_uses_a_fork_server(database, monkeypatch):
+    """In the API server other threads run, so the workers come from a fork server."""
+    import threading
+
+    with database.session() as s:
+        scenario(s)
+        s.commit()
+    monkeypatch.setattr(parallel, "MIN_STAFF", 1)
+    with database.session() as s:
+        one = export_dataset(s, dataset="daily", month="2026-11", now=NOW, record_run=False,
+                             workers=1)
+    stop = threading.Event()
+    t = threading.Thread(target=stop.wait, daemon=True)
+    t.start()
+    used: list[str] = []
+    real = parallel.multiprocessing.get_context
+
+    def spy(method):  # type: ignore[no-untyped-def]
+        used.append(method)
+        return real(method)
+
+    monkeypatch.setattr(parallel.multiprocessing, "get_context", spy)
+    try:
+        with database.session() as s:
+            many = export_dataset(s, dataset="daily", month="2026-11", now=NOW,
+                                  record_run=False, workers=2)
+    finally:
+        stop.set()
+        t.join()
+    assert used == ["forkserver"] and many.content == one.content

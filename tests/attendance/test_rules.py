@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -30,6 +31,13 @@ from api.attendance.rules import (
     round_buckets,
     total,
 )
+
+# Hypothesis warns when the global ``random`` state changes while it draws examples. These
+# strategies never touch ``random``, but a background thread left running by another test
+# module (the reader agent's uploader jitters its retries with ``random.uniform``) can change it
+# at any moment and turn the warning into a flaky failure here. Only that warning is ignored.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:Do not use the `random` module inside strategies")
 
 NIGHT = DEFAULT_CONFIG.night
 SCHEDULE = DEFAULT_PATTERN.schedule()

@@ -18,6 +18,9 @@ from .client import ClientError, ServiceClient, ServiceUnavailable, Unauthorized
 from .outbox import Outbox
 from .snapshot_cache import MAX_DELTAS, SnapshotCache, SnapshotError
 
+# Its own generator: the global one is shared with other code (and hypothesis watches it).
+_jitter = random.Random()
+
 log = logging.getLogger(__name__)
 
 BATCH_LIMIT = 500
@@ -37,7 +40,7 @@ class Backoff:
     def next_delay(self) -> float:
         self.failures += 1
         ceiling = min(self.cap, self.base * (2 ** (self.failures - 1)))
-        return ceiling / 2 + random.uniform(0, ceiling / 2)
+        return ceiling / 2 + _jitter.uniform(0, ceiling / 2)
 
 
 class Connectivity:

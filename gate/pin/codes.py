@@ -87,8 +87,12 @@ def parse_revocation(lock_key: bytes, lock_id: str, generation: int, code: str, 
     first = now_slot - duration - grace.late + 1
     start = first + ((start_mod - first) % SLOTS_PER_DAY)
     found: PinWindow | None = None
-    for day in range(REVOCATION_HORIZON_DAYS + 1):
+    # Candidates run from the earliest still-relevant start up to the horizon counted from now
+    # (one more day than the horizon when the earliest candidate lies in the past).
+    for day in range(REVOCATION_HORIZON_DAYS + 2):
         w = PinWindow(start + day * SLOTS_PER_DAY, duration, variant)
+        if w.start_slot - now_slot > REVOCATION_HORIZON_DAYS * SLOTS_PER_DAY:
+            break
         ok = hmac.compare_digest(
             f"{_revocation_mac(lock_key, lock_id, generation, w):06d}".encode(),
             f"{mac:06d}".encode())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from gate.pin import (
@@ -92,6 +92,8 @@ def test_no_two_simultaneously_valid_pins_on_a_lock_collide(bookings, dup):
 
 @settings(max_examples=200, deadline=None)
 @given(start=starts, dur=durations, c=st.integers(0, 2), ahead=st.integers(-95, 96 * 14))
+# Found in CI-like runs: a 24 h code exactly at the 14-day horizon was not recognised.
+@example(start=1994000, dur=96, c=0, ahead=1344)
 def test_revocation_code_names_exactly_its_pin(start, dur, c, ahead):
     w = PinWindow(start, dur, c)
     code = revocation_code(KEY, LOCK, GEN, w)

@@ -174,3 +174,19 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if skipped:
         reporter.write_line(f"CI=true: {skipped} test(s) skipped; failing the run", red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):  # type: ignore[no-untyped-def]
+    """Count the real card stacks in the summary, so a run shows they were exercised."""
+    counts: dict[str, dict[str, int]] = {}
+    for outcome in ("passed", "failed", "skipped", "error"):
+        for rep in terminalreporter.stats.get(outcome, []):
+            keywords = getattr(rep, "keywords", {})
+            for marker in ("pcsc", "nfc", "postgres", "slow"):
+                if marker in keywords:
+                    counts.setdefault(marker, {}).setdefault(outcome, 0)
+                    counts[marker][outcome] += 1
+    for marker in ("pcsc", "nfc", "slow"):
+        c = counts.get(marker, {})
+        parts = ", ".join(f"{n} {o}" for o, n in sorted(c.items())) or "none ran"
+        terminalreporter.write_line(f"real stack [{marker}]: {parts}")

@@ -18,6 +18,7 @@ COMMAND_MODULES: list[tuple[str, str | None]] = [
     ("mynagate_cli.config", "config"),
     ("mynagate_cli.agent", "agent"),
     ("mynagate_cli.card", "card"),
+    ("mynagate_cli.demo", None),
 ]
 
 for _module, _name in COMMAND_MODULES:

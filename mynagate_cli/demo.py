@@ -12,6 +12,7 @@ import base64
 import logging
 import secrets
 import shutil
+import signal
 import socket
 import threading
 import time
@@ -66,7 +67,8 @@ class _Server:
 
         self.url = f"http://{host}:{port}"
         self.server = uvicorn.Server(uvicorn.Config(asgi, host=host, port=port,
-                                                    log_level="warning", lifespan="on"))
+                                                    log_level="warning", lifespan="on",
+                                                    timeout_graceful_shutdown=3))
         self.thread = threading.Thread(target=self.server.run, name="demo-uvicorn", daemon=True)
 
     def start(self) -> None:
@@ -199,7 +201,7 @@ def run_demo(data_dir: Path, host: str, port: int, once: bool,
             enroll_agent(agent_dir, server.url, created["enrollment_token"])
             is_clock = code == "clock-1f"
             agent = ReaderAgent(agent_dir, AgentConfig(f"sim:demo-{code}", doors[code]),
-                                wait_s=10, upload_idle_s=0.05,
+                                wait_s=2, upload_idle_s=0.05,
                                 device_clock=demo_clock if is_clock else None)
             agents[code] = agent
             agent.heartbeat.run_once()
@@ -318,11 +320,22 @@ def run_demo(data_dir: Path, host: str, port: int, once: bool,
              f"管理トークン: {token}")
         if not once:
             echo("Ctrl-C で終了します")
+            stop = threading.Event()
+
+            def on_signal(signum: int, frame: Any) -> None:
+                stop.set()
+
+            # SIGINT (Ctrl-C) and SIGTERM both end the demo cleanly (also when SIGINT was
+            # ignored by the launching shell, as for background jobs).
+            previous = {sig: signal.signal(sig, on_signal)
+                        for sig in (signal.SIGINT, signal.SIGTERM)}
             try:
-                while server.thread.is_alive():
-                    time.sleep(0.5)
-            except KeyboardInterrupt:
-                echo("終了します")
+                while server.thread.is_alive() and not stop.wait(0.5):
+                    pass
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+            echo("終了します")
     finally:
         # Agents first: their long-polls would otherwise hold uvicorn's shutdown. Closing the
         # client cuts a long-poll short, which the watcher would log as a retry: hush it.
@@ -345,6 +358,16 @@ def demo(
     """The demo town hall: a scripted scenario through the real service and reader agents."""
     try:
         run_demo(data_dir, host, port, once)
+        # Everything the demo started is stopped: the server, the agents' workers, SMTP.
+        deadline = time.monotonic() + 5
+        while True:
+            left = [t.name for t in threading.enumerate()
+                    if t is not threading.main_thread() and t.is_alive()]
+            if not left:
+                break
+            if time.monotonic() > deadline:
+                raise DemoFailed(f"終了後もスレッドが残っています: {', '.join(left)}")
+            time.sleep(0.05)
     except DemoFailed as err:
         typer.echo(f"デモ失敗: {err}", err=True)
         raise typer.Exit(1) from None

@@ -61,6 +61,14 @@ class Unprocessable(MynagateError):
     status, title = 422, "Unprocessable content"
 
 
+def field_of(loc: tuple[Any, ...]) -> str:
+    """A pydantic error location as a field path: ``windows[2].end_minute``."""
+    out = ""
+    for p in (str(p) for p in loc if p not in ("body", "query", "path", "header")):
+        out += f"[{p}]" if p.isdigit() else (f".{p}" if out else p)
+    return out
+
+
 def problem(status: int, title: str, detail: str, instance: str, **extra: Any) -> JSONResponse:
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail,
             "instance": instance, **extra}
@@ -78,13 +86,11 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            {"field": ".".join(str(p) for p in e["loc"] if p != "body"), "message": e["msg"]}
-            for e in exc.errors()
-        ]
-        fields = ", ".join(e["field"] for e in errors)
-        return problem(422, "Invalid request", f"invalid field(s): {fields}", request.url.path,
-                       errors=errors)
+        errors = [{"field": field_of(tuple(e.get("loc", ()))),
+                   "message": str(e.get("msg", "invalid"))} for e in exc.errors()]
+        first = errors[0] if errors else {"field": "", "message": "invalid request"}
+        return problem(422, "Unprocessable content", f"{first['field']}: {first['message']}",
+                       request.url.path, field=first["field"], errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

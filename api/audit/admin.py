@@ -1,5 +1,4 @@
-"""Plumbing shared by the admin REST API: the acting admin, problem details for invalid
-payloads (with the offending ``field`` at the top level), paging and JSON views for the audit log.
+"""Plumbing shared by the admin REST API: the acting admin, 409s for lost races, paging and JSON views for the audit log.
 
 Paging: list endpoints take ``limit`` (1â€“500) and either ``offset`` (answer ``{items, total}``)
 or, for the append-only logs (events, audit), an opaque keyset ``cursor`` (answer
@@ -15,7 +14,6 @@ from datetime import date, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query, Request, Response
-from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from sqlalchemy import Select, func, inspect, select
@@ -23,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from api.auth import require_admin
-from api.errors import BadRequest, Conflict, Unprocessable
+from api.errors import BadRequest, Conflict
 
 T = TypeVar("T")
 AdminDep = Annotated[str, Depends(require_admin)]
@@ -32,14 +30,6 @@ LimitQuery = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="page size (â‰
 OffsetQuery = Annotated[int, Query(ge=0, description="rows to skip")]
 CursorQuery = Annotated[str | None, Query(max_length=400, description="next_cursor of the "
                                                                        "previous page")]
-
-
-def _field_of(loc: tuple[Any, ...]) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path")]
-    out = ""
-    for p in parts:
-        out += f"[{p}]" if p.isdigit() else (f".{p}" if out else p)
-    return out
 
 
 def integrity_field(err: IntegrityError) -> str:
@@ -58,10 +48,9 @@ def integrity_field(err: IntegrityError) -> str:
 
 
 class AdminRoute(APIRoute):
-    """An APIRoute whose invalid payloads answer 422 problem details naming the first bad
-    ``field`` at the top level (and every error under ``errors``), with its message as
-    ``detail`` so a person reads why. A constraint violation the service checks could not
-    see (a concurrent request won the race) answers 409 naming the field, never 500."""
+    """An APIRoute on which a constraint violation the service checks could not see (a
+    concurrent request won the race) answers 409 naming the field, never 500. Invalid payloads
+    get 422 problem details naming the ``field`` from the shared handler in ``api.errors``."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -69,12 +58,6 @@ class AdminRoute(APIRoute):
         async def route_handler(request: Request) -> Response:
             try:
                 return await handler(request)
-            except RequestValidationError as exc:
-                errors = [{"field": _field_of(tuple(e.get("loc", ()))),
-                           "message": str(e.get("msg", "invalid"))} for e in exc.errors()]
-                first = errors[0] if errors else {"field": "", "message": "invalid request"}
-                raise Unprocessable(f"{first['field']}: {first['message']}",
-                                    field=first["field"], errors=errors) from exc
             except IntegrityError as exc:
                 field = integrity_field(exc)
                 raise Conflict(f"{field}: conflicts with a change made at the same time; "

@@ -112,11 +112,12 @@ class VirtualJpkiCard(VirtualCard):
         self.reset()
 
     @classmethod
-    def generate(cls, ca_key: rsa.RSAPrivateKey, ca_cert: x509.Certificate, pin: str,
-                 **kwargs: int) -> VirtualJpkiCard:
+    def generate(cls, ca_key: rsa.RSAPrivateKey, ca_cert: x509.Certificate, pin: str, *,
+                 now: dt.datetime | None = None, **kwargs: int) -> VirtualJpkiCard:
+        """A new card whose certificate is valid from a day before ``now``."""
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        return cls(key, issue_auth_certificate(ca_key, ca_cert, key.public_key()), ca_cert,
-                   pin, **kwargs)
+        cert = issue_auth_certificate(ca_key, ca_cert, key.public_key(), now=now)
+        return cls(key, cert, ca_cert, pin, **kwargs)
 
     @property
     def pin(self) -> str:

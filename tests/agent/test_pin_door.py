@@ -25,12 +25,13 @@ NOW = datetime(2026, 11, 27, 1, 0, tzinfo=UTC)
 
 @pytest.fixture(scope="module")
 def ca():  # type: ignore[no-untyped-def]
-    return make_test_ca()
+    return make_test_ca(now=NOW)
 
 
 def setup(tmp_path: Path, ca, tries_left: int = 3):  # type: ignore[no-untyped-def]
     ca_key, ca_cert = ca
-    card = VirtualJpkiCard.generate(ca_key, ca_cert, "4321", tries_left=tries_left)
+    card = VirtualJpkiCard.generate(ca_key, ca_cert, "4321", now=NOW,
+                                   tries_left=tries_left)
     spki = card.certificate.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     key = Ed25519PrivateKey.generate()

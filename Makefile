@@ -11,12 +11,20 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev,nfc]'
-	@if $(BIN)/python -c 'import smartcard' 2>/dev/null || [ -f /usr/include/PCSC/winscard.h ]; then \
-	  $(BIN)/python -m pip install -q -e '.[pcsc]'; \
-	else echo "pyscard skipped: libpcsclite-dev missing (make system installs it as root)"; fi
 	touch $(STAMP)
 
+# pyscard is checked on every run, not only when the stamp is made: a venv made before the
+# system packages (make demo, then make test) gets it as soon as libpcsclite-dev is there.
+# PCSC=required (make test) turns "cannot install it" into an error.
+PCSC_HEADER ?= /usr/include/PCSC/winscard.h
 venv: $(STAMP)
+	@$(BIN)/python -c 'import smartcard' 2>/dev/null && exit 0; \
+	if [ -f $(PCSC_HEADER) ]; then \
+	  echo "installing pyscard (the pcsc extra)"; \
+	  $(BIN)/python -m pip install -q -e '.[pcsc]' && exit 0; \
+	  echo "pyscard could not be installed" >&2; \
+	else echo "pyscard skipped: libpcsclite-dev missing (make system installs it as root)" >&2; fi; \
+	test "$(PCSC)" != required
 
 system:
 	bash scripts/install-system-packages.sh
@@ -25,7 +33,7 @@ demo: venv
 	$(BIN)/mynagate demo $(if $(ONCE),--once,)
 
 test: system
-	$(MAKE) venv
+	$(MAKE) venv PCSC=required
 	bash scripts/run-tests.sh
 
 lint: venv

@@ -113,7 +113,7 @@ def demo_scenario(database_url: str, data_dir: Path, *, smtp_host: str | None = 
                  f"({mail.status}: {mail.last_error})")
             return {"booking_id": flow["booking_id"], "emailed": False, "opened": False,
                     "opened_outside_slot": False}
-        echo(f"予約 {flow['booking_id']}: 支払確認 → 暗証番号メールを送信しました "
+        echo(f"予約 {flow['booking_id']}: 支払確認 → 暗証番号をメール送信しました "
              f"({smtp.host}:{smtp.port}, 試行 {mail.attempts} 回)")
         if mailbox is not None:
             part = mailbox.find(mail.message_id).get_body(preferencelist=("plain",))

@@ -24,6 +24,7 @@ ROUTER_MODULES: list[str] = [
     "api.overtime.endpoints",
     "api.exports.endpoints",
     "api.enrollment.endpoints",
+    "api.mail.endpoints",
 ]
 
 

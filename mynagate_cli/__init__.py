@@ -19,6 +19,7 @@ COMMAND_MODULES: list[tuple[str, str | None]] = [
     ("mynagate_cli.agent", "agent"),
     ("mynagate_cli.card", "card"),
     ("mynagate_cli.demo", None),
+    ("mynagate_cli.mail", "mail"),
 ]
 
 for _module, _name in COMMAND_MODULES:

@@ -99,7 +99,7 @@ def run_demo(data_dir: Path, host: str, port: int, once: bool,
     from api.seed import STAFF, seed_demo_town
     from api.settings import Settings
     from gate.clock import PunchKind, business_date
-    from mynagate_cli.locks import demo_scenario
+    from mynagate_cli.locks import DemoMailbox, demo_scenario
     from reader_agent.agent import AgentConfig, ReaderAgent, TapOutcome, enroll_agent
     from reader_agent.cards.jpki import VirtualJpkiCard, make_test_ca
     from reader_agent.cards.staff_ap import VirtualStaffCard
@@ -143,7 +143,11 @@ def run_demo(data_dir: Path, host: str, port: int, once: bool,
     if not _port_free(host, port):
         busy, port = port, _free_port(host)
         echo(f"ポート {busy} は使用中のため {port} を使います")
-    server = _Server(create_app(settings), host, port)
+    # The service's mail sender delivers to a local demo mail server (aiosmtpd on loopback).
+    mailbox = DemoMailbox().start()
+    asgi = create_app(settings)
+    asgi.state.smtp_settings = mailbox.settings()
+    server = _Server(asgi, host, port)
     agents: dict[str, ReaderAgent] = {}
     http = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {token}"},
                         timeout=10)
@@ -312,12 +316,15 @@ def run_demo(data_dir: Path, host: str, port: int, once: bool,
             raise DemoFailed(f"expected at least 7 tap events, got {len(taps)}")
 
         echo("[10] 施設予約 (支払済み → 暗証番号メール → キーボックス)")
-        result = demo_scenario(db_url, data_dir, echo=lambda t: echo(f"    {t}"))
-        if not result["opened"] or result["opened_outside_slot"]:
+        result = demo_scenario(db_url, data_dir, mailbox=mailbox,
+                               echo=lambda t: echo(f"    {t}"))
+        if not result["emailed"] or not result["opened"] or result["opened_outside_slot"]:
             raise DemoFailed(f"予約デモの結果が想定外です: {result}")
 
         echo(f"サービス: {server.url}  API ドキュメント: {server.url}/docs  "
              f"管理トークン: {token}")
+        echo(f"メール: デモ用メールサーバ 127.0.0.1:{mailbox.port} が受信します "
+             f"(送信状況: GET /admin/mail)")
         if not once:
             echo("Ctrl-C で終了します")
             stop = threading.Event()
@@ -344,6 +351,7 @@ def run_demo(data_dir: Path, host: str, port: int, once: bool,
             agent.close()
         http.close()
         server.stop()
+        mailbox.stop()
         forget_sim_readers()
         db.dispose()
 

@@ -1,101 +1,79 @@
 from __future__ import annotations
 
-import logging
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Request
 
 from api.auth import require_admin
-from api.db import Database, SessionDep
+from api.db import SessionDep
 from api.locks.settings import LockSettings, get_lock_settings
-from api.mail.sender import MailError
-from api.mail.settings import SmtpSettings, get_smtp_settings
+from api.mail.background import wake_sender
 
 from . import service
 from .schemas import BookingCreate, BookingRead, ImportResult, PinInfo
 
-log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1/bookings", tags=["bookings"])
 Admin = Annotated[str, Depends(require_admin)]
 Locks = Annotated[LockSettings, Depends(get_lock_settings)]
-Smtp = Annotated[SmtpSettings, Depends(get_smtp_settings)]
-
-
-def deliver_pin_emails(db: Database, settings: LockSettings, smtp: SmtpSettings,
-                       booking_ids: list[int], reissue: bool = False) -> None:
-    """After the commit: email each booking's PINs in its own transaction."""
-    for booking_id in booking_ids:
-        with db.session() as session:
-            try:
-                service.send_pin_email(session, settings, smtp, booking_id, reissue=reissue)
-                session.commit()
-            except MailError as err:
-                session.rollback()
-                log.warning("booking.email_failed booking=%s error=%s", booking_id, err)
 
 
 @router.post("", status_code=201, response_model=BookingRead)
 def create_booking(data: BookingCreate, request: Request, tasks: BackgroundTasks,
-                   session: SessionDep, settings: Locks, smtp: Smtp, actor: Admin) -> object:
-    """Create a booking; a paid one gets its PINs issued and emailed."""
+                   session: SessionDep, settings: Locks, actor: Admin) -> object:
+    """Create a booking; a paid one gets its PINs issued and its PIN email queued."""
     b = service.create(session, data, source="api", actor=actor)
     if data.payment_status == "paid":
         service.mark_paid(session, settings, b.id, actor=actor)
-        tasks.add_task(deliver_pin_emails, request.app.state.db, settings, smtp, [b.id])
-    return b
+        tasks.add_task(wake_sender, request.app)
+    return service.read_one(session, b)
 
 
 @router.get("", response_model=list[BookingRead])
 def list_bookings(session: SessionDep, actor: Admin, facility_id: int | None = None) -> object:
     """Recent bookings."""
-    return service.list_recent(session, facility_id)
+    return service.read(session, service.list_recent(session, facility_id))
 
 
 @router.get("/{booking_id}", response_model=BookingRead)
 def get_booking(booking_id: int, session: SessionDep, actor: Admin) -> object:
-    """One booking."""
-    return service.get_or_raise(session, booking_id)
+    """One booking, with the state of its latest email (``mail_status``)."""
+    return service.read_one(session, service.get_or_raise(session, booking_id))
 
 
 @router.post("/{booking_id}/paid", response_model=BookingRead)
 def mark_paid(booking_id: int, request: Request, tasks: BackgroundTasks, session: SessionDep,
-              settings: Locks, smtp: Smtp, actor: Admin) -> object:
-    """Payment confirmed: issue the PINs and email them."""
-    before = service.get_or_raise(session, booking_id).payment_status
+              settings: Locks, actor: Admin) -> object:
+    """Payment confirmed: issue the PINs and queue their email."""
     b = service.mark_paid(session, settings, booking_id, actor=actor)
-    if before != "paid":
-        tasks.add_task(deliver_pin_emails, request.app.state.db, settings, smtp, [b.id])
-    return b
+    tasks.add_task(wake_sender, request.app)
+    return service.read_one(session, b)
 
 
 @router.post("/{booking_id}/reissue", response_model=BookingRead)
 def reissue(booking_id: int, request: Request, tasks: BackgroundTasks, session: SessionDep,
-            settings: Locks, smtp: Smtp, actor: Admin) -> object:
+            settings: Locks, actor: Admin) -> object:
     """New PINs for the booking (old ones revoked) and a new email."""
     b = service.reissue(session, settings, booking_id, actor=actor)
-    tasks.add_task(deliver_pin_emails, request.app.state.db, settings, smtp, [b.id], True)
-    return b
+    tasks.add_task(wake_sender, request.app)
+    return service.read_one(session, b)
 
 
 @router.post("/{booking_id}/cancel", response_model=BookingRead)
-def cancel(booking_id: int, session: SessionDep, actor: Admin) -> object:
-    """Cancel the booking and revoke its PINs."""
-    return service.cancel(session, booking_id, actor=actor)
+def cancel(booking_id: int, request: Request, tasks: BackgroundTasks, session: SessionDep,
+           actor: Admin) -> object:
+    """Cancel the booking and revoke its PINs; a paid booking's booker gets a notice."""
+    b = service.cancel(session, booking_id, actor=actor)
+    tasks.add_task(wake_sender, request.app)
+    return service.read_one(session, b)
 
 
-@router.post("/{booking_id}/send-pin", response_model=BookingRead)
-def send_pin(booking_id: int, session: SessionDep, settings: Locks, smtp: Smtp,
+@router.post("/{booking_id}/send-pin", status_code=202, response_model=BookingRead)
+def send_pin(booking_id: int, request: Request, tasks: BackgroundTasks, session: SessionDep,
              actor: Admin) -> object:
-    """Send the PIN email again now (502 if the mail server refuses)."""
-    from api.errors import MynagateError
-
-    try:
-        service.send_pin_email(session, settings, smtp, booking_id)
-    except MailError as err:
-        e = MynagateError(str(err))
-        e.status, e.title = 502, "Mail server error"
-        raise e from err
-    return service.get_or_raise(session, booking_id)
+    """Queue the PIN email again; follow ``mail_status`` for its delivery."""
+    b = service.queue_pin_email(session, booking_id)
+    tasks.add_task(wake_sender, request.app)
+    return service.read_one(session, b)
 
 
 @router.get("/{booking_id}/pins", response_model=list[PinInfo])
@@ -106,7 +84,7 @@ def booking_pins(booking_id: int, session: SessionDep, settings: Locks, actor: A
 
 @router.post("/import", response_model=ImportResult)
 async def import_csv(request: Request, tasks: BackgroundTasks, session: SessionDep,
-                     settings: Locks, smtp: Smtp, actor: Admin) -> object:
+                     settings: Locks, actor: Admin) -> object:
     """Import bookings from the booking system's CSV, sent as the body (text/csv, UTF-8);
     all or nothing."""
     raw = await request.body()
@@ -119,18 +97,17 @@ async def import_csv(request: Request, tasks: BackgroundTasks, session: SessionD
     created = service.import_csv(session, settings, text, actor=actor)
     paid = [b.id for b in created if b.payment_status == "paid"]
     if paid:
-        tasks.add_task(deliver_pin_emails, request.app.state.db, settings, smtp, paid)
+        tasks.add_task(wake_sender, request.app)
     return {"created": len(created), "paid": len(paid), "booking_ids": [b.id for b in created]}
 
 
 @router.post("/webhook", status_code=200, response_model=BookingRead)
 async def webhook(request: Request, tasks: BackgroundTasks, session: SessionDep,
-                  settings: Locks, smtp: Smtp) -> object:
+                  settings: Locks) -> object:
     """The booking system's signed webhook (X-Mynagate-Timestamp, X-Mynagate-Signature)."""
     body = await request.body()
-    b, email = service.receive_webhook(
+    b, _paid_now = service.receive_webhook(
         session, settings, body, request.headers.get("x-mynagate-timestamp", ""),
         request.headers.get("x-mynagate-signature", ""))
-    if email:
-        tasks.add_task(deliver_pin_emails, request.app.state.db, settings, smtp, [b.id])
-    return b
+    tasks.add_task(wake_sender, request.app)  # a PIN email or a cancellation notice
+    return service.read_one(session, b)

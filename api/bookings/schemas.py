@@ -1,18 +1,23 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+from api.mail.headers import SingleLine
+from api.models import MailStatus
+
+# An address that reaches the To header: no spaces, no control characters.
+_ADDR = r"[^@\s\x00-\x1f\x7f-\x9f\u2028\u2029]+"
+EMAIL = rf"^{_ADDR}@{_ADDR}\.{_ADDR}$"
 
 
 class BookingCreate(BaseModel):
     facility_id: int
     start_at: AwareDatetime
     end_at: AwareDatetime
-    booker_name: str = Field(min_length=1, max_length=100)
+    booker_name: Annotated[str, SingleLine] = Field(min_length=1, max_length=100)
     booker_email: str = Field(max_length=254, pattern=EMAIL)
     payment_status: Literal["pending", "paid"] = "pending"
     external_ref: str | None = Field(default=None, max_length=64)
@@ -39,6 +44,10 @@ class BookingRead(BaseModel):
     paid_at: datetime | None
     cancelled_at: datetime | None
     emailed_at: datetime | None
+    # The booking's latest email (PIN, reissue or cancellation notice); null before any.
+    mail_status: MailStatus | None = None
+    mail_attempts: int = 0
+    mail_last_error: str | None = None
 
 
 class PinInfo(BaseModel):

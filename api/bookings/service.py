@@ -1,5 +1,8 @@
 """Bookings: creation (API, CSV import, signed webhook), payment → PIN issue and email,
-reissue and cancel with revocation, and the demo flow."""
+reissue and cancel with revocation, and the demo flow.
+
+Emails are queued in the mail outbox in the same transaction as the change (``api.mail.outbox``)
+and rendered and sent by the outbox's sender (``api.bookings.mail``)."""
 
 from __future__ import annotations
 
@@ -26,18 +29,18 @@ from api.facilities.service import get_or_raise as get_facility
 from api.locks import repository as lock_repo
 from api.locks.pins import accepted_times, issue_on_lock, pending_codes, pin_of, revoke
 from api.locks.settings import LockSettings
-from api.mail.sender import send
-from api.mail.settings import SmtpSettings
-from api.mail.templates import PinLine, cancel_email, pin_email
-from api.models import Booking, WebhookReceipt
+from api.mail import outbox
+from api.mail import repository as mail_repo
+from api.models import Booking, MailKind, MailStatus, WebhookReceipt
 from api.models.base import utcnow
 from gate.pin import SLOT_SECONDS, split_days
 
 from . import repository
-from .schemas import BookingCreate, PinInfo
+from .schemas import BookingCreate, BookingRead, PinInfo
 
 log = logging.getLogger(__name__)
 JST = ZoneInfo("Asia/Tokyo")
+PIN_MAILS = (MailKind.PIN, MailKind.PIN_REISSUE)
 
 
 def get_or_raise(session: Session, booking_id: int, *, for_update: bool = False) -> Booking:
@@ -98,6 +101,8 @@ def mark_paid(session: Session, settings: LockSettings, booking_id: int, *, acto
         raise Conflict("the booking is cancelled", field="payment_status")
     b.payment_status, b.paid_at = "paid", now
     n = _issue(session, settings, b)
+    outbox.enqueue(session, kind=MailKind.PIN, to_addr=b.booker_email, booking_id=b.id,
+                   now=now)
     record(session, actor=actor, action="booking.paid", entity="booking", entity_id=b.id,
            after={"pins_issued": n})
     return b
@@ -123,6 +128,10 @@ def reissue(session: Session, settings: LockSettings, booking_id: int, *, actor:
         raise Conflict("only a paid booking has PINs to reissue", field="payment_status")
     revoked = _revoke_all(session, b, now)
     n = _issue(session, settings, b)
+    # one email with the new PINs replaces any PIN email not yet tried
+    mail_repo.cancel_queued(session, b.id, PIN_MAILS)
+    outbox.enqueue(session, kind=MailKind.PIN_REISSUE, to_addr=b.booker_email,
+                   booking_id=b.id, now=now)
     record(session, actor=actor, action="booking.reissue", entity="booking", entity_id=b.id,
            after={"revoked": revoked, "pins_issued": n})
     return b
@@ -139,6 +148,10 @@ def cancel(session: Session, booking_id: int, *, actor: str,
     before = b.payment_status
     b.payment_status, b.cancelled_at = "cancelled", now
     revoked = _revoke_all(session, b, now)
+    mail_repo.cancel_queued(session, b.id, PIN_MAILS)
+    if before == "paid":
+        outbox.enqueue(session, kind=MailKind.BOOKING_CANCELLED, to_addr=b.booker_email,
+                       booking_id=b.id, now=now)
     record(session, actor=actor, action="booking.cancel", entity="booking", entity_id=b.id,
            before={"payment_status": before}, after={"revoked": revoked})
     return b
@@ -162,31 +175,35 @@ def pin_info(session: Session, settings: LockSettings, booking_id: int,
     return out
 
 
-def send_pin_email(session: Session, settings: LockSettings, smtp: SmtpSettings,
-                   booking_id: int, *, reissue: bool = False,
-                   now: datetime | None = None) -> None:
-    """Email the booker the PINs of their booking (Japanese, JST)."""
+def queue_pin_email(session: Session, booking_id: int, *,
+                    now: datetime | None = None) -> Booking:
+    """Queue the booking's PIN email again (the booker lost it, or it failed)."""
     now = now or utcnow()
     b = get_or_raise(session, booking_id)
-    f = get_facility(session, b.facility_id)
-    names = {lk.lock_id: (lk.name or lk.lock_id) for lk in lock_repo.for_facility(session, f.id)}
-    lines = [PinLine(names[i.lock_id], i.pin, i.valid_from, i.valid_until, tuple(i.enter_first))
-             for i in pin_info(session, settings, b.id, now) if i.status == "active"]
-    if not lines:
-        raise Conflict("the booking has no active PIN to send", field="booking_id")
-    send(pin_email(to=b.booker_email, booker_name=b.booker_name, facility_name=f.name,
-                   facility_address=f.address, start=b.start_at, end=b.end_at, pins=lines,
-                   instructions=f.instructions, contact=f.contact, booking_id=b.id,
-                   reissue=reissue), smtp)
-    b.emailed_at = now
-    session.flush()
+    if b.payment_status != "paid":
+        raise Conflict("only a paid booking has PINs to send", field="payment_status")
+    mail_repo.cancel_queued(session, b.id, PIN_MAILS)
+    outbox.enqueue(session, kind=MailKind.PIN, to_addr=b.booker_email, booking_id=b.id,
+                   now=now)
+    return b
 
 
-def send_cancel_email(session: Session, smtp: SmtpSettings, booking_id: int) -> None:
-    b = get_or_raise(session, booking_id)
-    f = get_facility(session, b.facility_id)
-    send(cancel_email(to=b.booker_email, booker_name=b.booker_name, facility_name=f.name,
-                      start=b.start_at, end=b.end_at, booking_id=b.id, contact=f.contact), smtp)
+def read(session: Session, bookings: Sequence[Booking]) -> list[BookingRead]:
+    """Bookings as the API shows them, each with the state of its latest email."""
+    latest = mail_repo.latest_for_bookings(session, [b.id for b in bookings])
+    out = []
+    for b in bookings:
+        view = BookingRead.model_validate(b)
+        mail = latest.get(b.id)
+        if mail is not None:
+            view.mail_status, view.mail_attempts = MailStatus(mail.status), mail.attempts
+            view.mail_last_error = mail.last_error
+        out.append(view)
+    return out
+
+
+def read_one(session: Session, booking: Booking) -> BookingRead:
+    return read(session, [booking])[0]
 
 
 # -- CSV import ------------------------------------------------------------------------------
@@ -341,11 +358,11 @@ def receive_webhook(session: Session, settings: LockSettings, body: bytes, times
     return b, False
 
 
-def demo_flow(session: Session, settings: LockSettings, smtp: SmtpSettings, *,
+def demo_flow(session: Session, settings: LockSettings, *,
               facility_code: str = "aso-gym", lock_id: str = "aso-gym-01",
               booker_email: str = "yamada@example.jp", now: datetime | None = None,
               actor: str = "demo") -> dict[str, Any]:
-    """The demo: a facility with an offline key box, a booking now, paid → PIN emailed.
+    """The demo: a facility with an offline key box, a booking now, paid → PIN email queued.
 
     Returns ``{"booking_id", "lock_id", "lock_key" (bytes, to provision the emulator),
     "generation"}``; the caller commits, then types the emailed PIN on a KeyBox."""
@@ -382,7 +399,6 @@ def demo_flow(session: Session, settings: LockSettings, smtp: SmtpSettings, *,
             continue
     else:
         raise Conflict("no free demo slot on the lock", field="start_at")
-    send_pin_email(session, settings, smtp, b.id, now=now)
     key = provisioning_key(session, settings, lock, actor=actor)
     return {"booking_id": b.id, "lock_id": lock.lock_id, "lock_key": key,
             "generation": lock.generation}

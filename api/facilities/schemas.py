@@ -1,20 +1,27 @@
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, ConfigDict, Field
+
+from api.mail.headers import SingleLine
+
+# The name reaches the PIN email's Subject header; address and contact are one-line too.
+Line = Annotated[str, SingleLine]
 
 
 class FacilityCreate(BaseModel):
     code: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$")
-    name: str = Field(min_length=1, max_length=100)
-    address: str = Field(default="", max_length=200)
-    contact: str = Field(default="", max_length=200)
+    name: Line = Field(min_length=1, max_length=100)
+    address: Line = Field(default="", max_length=200)
+    contact: Line = Field(default="", max_length=200)
     instructions: str = Field(default="", max_length=2000)
 
 
 class FacilityUpdate(BaseModel):
-    name: str | None = Field(default=None, min_length=1, max_length=100)
-    address: str | None = Field(default=None, max_length=200)
-    contact: str | None = Field(default=None, max_length=200)
+    name: Line | None = Field(default=None, min_length=1, max_length=100)
+    address: Line | None = Field(default=None, max_length=200)
+    contact: Line | None = Field(default=None, max_length=200)
     instructions: str | None = Field(default=None, max_length=2000)
 
 

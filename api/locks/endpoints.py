@@ -6,7 +6,7 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response
 
 from api.auth import require_admin
 from api.db import SessionDep
-from api.mail.settings import SmtpSettings, get_smtp_settings
+from api.mail.background import wake_sender
 from api.models.base import utcnow
 
 from . import repository, service
@@ -27,7 +27,6 @@ from .settings import LockSettings, get_lock_settings
 router = APIRouter(prefix="/api/v1/locks", tags=["locks"])
 Admin = Annotated[str, Depends(require_admin)]
 Settings = Annotated[LockSettings, Depends(get_lock_settings)]
-Smtp = Annotated[SmtpSettings, Depends(get_smtp_settings)]
 
 
 @router.post("", status_code=201, response_model=LockRead)
@@ -102,18 +101,17 @@ def remote_unlock(lock_pk: int, data: EmergencyRequest, session: SessionDep,
 
 @router.post("/{lock_pk}/rekey", response_model=LockRead)
 def rekey(lock_pk: int, request: Request, tasks: BackgroundTasks, session: SessionDep,
-          settings: Settings, smtp: Smtp, actor: Admin) -> object:
+          settings: Settings, actor: Admin) -> object:
     """Bump the lock's key generation: every old code dies; live bookings get new PINs by
     email (install the new key in an offline box at the next visit)."""
     from api.bookings import service as bookings
-    from api.bookings.endpoints import deliver_pin_emails
 
     lock = service.get_or_raise(session, lock_pk, for_update=True)
     affected = service.rekey(session, lock, actor=actor, now=utcnow())
     for booking_id in affected:
-        bookings.reissue(session, settings, booking_id, actor=actor)
+        bookings.reissue(session, settings, booking_id, actor=actor)  # queues the new PINs
     if affected:
-        tasks.add_task(deliver_pin_emails, request.app.state.db, settings, smtp, affected, True)
+        tasks.add_task(wake_sender, request.app)
     return lock
 
 

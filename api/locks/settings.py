@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import Request
+from fastapi import FastAPI, Request
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -24,10 +24,14 @@ class LockSettings(BaseSettings):
     wrong_code_burst: int = 5
 
 
-def get_lock_settings(request: Request) -> LockSettings:
+def lock_settings_of(app: FastAPI) -> LockSettings:
     """The app's lock settings (data dir from the service settings unless set)."""
-    app = request.app
     if getattr(app.state, "lock_settings", None) is None:
         app.state.lock_settings = LockSettings(data_dir=app.state.settings.data_dir)
     s: LockSettings = app.state.lock_settings
     return s
+
+
+def get_lock_settings(request: Request) -> LockSettings:
+    """FastAPI dependency: the app's lock settings."""
+    return lock_settings_of(request.app)

@@ -1,12 +1,15 @@
-"""Japanese (default) and English mail templates."""
+"""The Japanese mail templates. Headers go through ``header_text`` (one line, no controls);
+the sender sets To and Message-ID from the outbox row."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import format_datetime
 from zoneinfo import ZoneInfo
+
+from .headers import header_text
 
 JST = ZoneInfo("Asia/Tokyo")
 WEEKDAYS_JA = "月火水木金土日"
@@ -28,14 +31,14 @@ def jst(dt: datetime) -> str:
 
 def pin_email(*, to: str, booker_name: str, facility_name: str, facility_address: str,
               start: datetime, end: datetime, pins: list[PinLine], instructions: str,
-              contact: str, booking_id: int, reissue: bool = False) -> EmailMessage:
+              contact: str, booking_id: int, now: datetime,
+              reissue: bool = False) -> EmailMessage:
     """The PIN email: facility, JST date and time, PIN(s), how to open and close, contact."""
     msg = EmailMessage()
     msg["To"] = to
-    msg["Subject"] = (f"【{'再発行' if reissue else '暗証番号'}】{facility_name} ご利用の暗証番号"
-                      f"（予約番号 {booking_id}）")
-    msg["Date"] = formatdate(localtime=False)
-    msg["Message-ID"] = make_msgid(domain="mynagate.local")
+    msg["Subject"] = header_text(f"【{'再発行' if reissue else '暗証番号'}】{facility_name} "
+                                 f"ご利用の暗証番号（予約番号 {booking_id}）")
+    msg["Date"] = format_datetime(now)
     lines = [f"{booker_name} 様", "",
              "施設のご予約とお支払いを確認しました。ご利用の暗証番号をお知らせします。", "",
              f"■ 施設: {facility_name}"]
@@ -63,11 +66,12 @@ def pin_email(*, to: str, booker_name: str, facility_name: str, facility_address
 
 
 def cancel_email(*, to: str, booker_name: str, facility_name: str, start: datetime,
-                 end: datetime, booking_id: int, contact: str) -> EmailMessage:
+                 end: datetime, booking_id: int, contact: str, now: datetime) -> EmailMessage:
+    """The notice that a booking was cancelled and its PINs no longer open."""
     msg = EmailMessage()
     msg["To"] = to
-    msg["Subject"] = f"【取消】{facility_name} ご予約の取消（予約番号 {booking_id}）"
-    msg["Date"] = formatdate(localtime=False)
+    msg["Subject"] = header_text(f"【取消】{facility_name} ご予約の取消（予約番号 {booking_id}）")
+    msg["Date"] = format_datetime(now)
     msg.set_content("\n".join([
         f"{booker_name} 様", "", "次のご予約は取り消されました。お知らせした暗証番号は使えません。",
         "", f"■ 施設: {facility_name}", f"■ ご利用日時: {jst(start)} 〜 {jst(end)}（日本時間）",

@@ -29,6 +29,7 @@ from .facility import (
     SmartLock,
     WebhookReceipt,
 )
+from .mail import MailKind, MailOutbox, MailStatus
 from .org import Department, Staff
 from .overtime import Divergence, OvertimeRequest
 from .site import Door, Site
@@ -59,6 +60,9 @@ __all__ = [
     "LockCommand",
     "LockLogEntry",
     "LockTelemetry",
+    "MailKind",
+    "MailOutbox",
+    "MailStatus",
     "ExportProfile",
     "ExportRun",
     "Facility",

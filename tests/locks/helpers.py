@@ -27,11 +27,13 @@ class Inbox:
 
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
+        self.raw: list[bytes] = []
         self.envelopes: list[tuple[str, list[str]]] = []
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd API)
-        msg = email.message_from_bytes(envelope.original_content or envelope.content,
-                                       policy=email.policy.default)
+        raw = envelope.original_content or envelope.content
+        msg = email.message_from_bytes(raw, policy=email.policy.default)
+        self.raw.append(raw)
         self.messages.append(msg)  # type: ignore[arg-type]
         self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
         return "250 OK"
@@ -46,20 +48,33 @@ class Inbox:
 
 
 class SmtpServer:
-    def __init__(self) -> None:
-        self.inbox = Inbox()
-        self.port = free_port()
-        self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
+    """A real SMTP server (aiosmtpd) on a loopback port; it can be stopped and started again
+    on the same port, keeping its inbox."""
 
-    def __enter__(self) -> SmtpServer:
+    def __init__(self, handler: Inbox | None = None) -> None:
+        self.inbox = handler or Inbox()
+        self.port = free_port()
+        self.controller: Controller | None = None
+
+    def start(self) -> SmtpServer:
+        self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
         self.controller.start()
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.controller.stop()
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
 
-    def settings(self) -> SmtpSettings:
-        return SmtpSettings(host="127.0.0.1", port=self.port, from_addr="shisetsu@example.lg.jp")
+    def __enter__(self) -> SmtpServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def settings(self, **overrides: object) -> SmtpSettings:
+        return SmtpSettings(host="127.0.0.1", port=self.port, from_addr="shisetsu@example.lg.jp",
+                            **overrides)  # type: ignore[arg-type]
 
 
 def wire(app, data_dir: Path, smtp: SmtpSettings | None = None) -> LockSettings:  # type: ignore[no-untyped-def]

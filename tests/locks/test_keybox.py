@@ -46,8 +46,14 @@ def test_cancel_revocation_carried_by_next_visitor_and_confirmed_by_sync(admin, 
         assert len(pending) == 1 and int(pending[0][:4]) >= 9216
         # the next visitor's email says: enter this code first
         book(admin, fid, start, 1, "b@example.jp")  # today, before the cancelled window
-        [_, m2] = smtp.inbox.wait(2)
-    body2 = text_of(m2)
+        smtp.inbox.wait(3)
+    by_rcpt = {(rcpt[0], "取消" in m["Subject"]): m
+               for m, (_from, rcpt) in zip(smtp.inbox.messages, smtp.inbox.envelopes,
+                                           strict=True)}
+    assert set(by_rcpt) == {("a@example.jp", False), ("a@example.jp", True),
+                            ("b@example.jp", False)}  # the first booker is told of the cancel
+    assert "お知らせした暗証番号は使えません" in text_of(by_rcpt["a@example.jp", True])
+    body2 = text_of(by_rcpt["b@example.jp", False])
     assert FIRST_RE.search(body2)["code"] == pending[0]  # type: ignore[index]
     new_pin = PIN_RE.search(body2)["pin"]  # type: ignore[index]
 

@@ -1,0 +1,65 @@
+"""The bookings' emails, rendered when the outbox delivers them: the PIN email (its PINs
+recomputed from the master at that moment, so no PIN is ever stored) and the cancellation
+notice."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from email.message import EmailMessage
+
+from sqlalchemy.orm import Session
+
+from api.facilities.service import get_or_raise as get_facility
+from api.locks import repository as lock_repo
+from api.locks.settings import LockSettings
+from api.mail.outbox import Handlers, MailHandler
+from api.mail.templates import PinLine, cancel_email, pin_email
+from api.models import Booking, MailKind, MailOutbox
+
+from .service import get_or_raise, pin_info
+
+
+def _booking(session: Session, mail: MailOutbox) -> Booking:
+    assert mail.booking_id is not None, "a booking email without a booking"
+    return get_or_raise(session, mail.booking_id)
+
+
+def render_pin(session: Session, settings: LockSettings, mail: MailOutbox,
+               now: datetime) -> EmailMessage | None:
+    """The PIN email with the booking's active PINs now; None once it has none left."""
+    b = _booking(session, mail)
+    if b.payment_status != "paid":
+        return None
+    f = get_facility(session, b.facility_id)
+    names = {lk.lock_id: (lk.name or lk.lock_id) for lk in lock_repo.for_facility(session, f.id)}
+    lines = [PinLine(names[i.lock_id], i.pin, i.valid_from, i.valid_until, tuple(i.enter_first))
+             for i in pin_info(session, settings, b.id, now) if i.status == "active"]
+    if not lines:
+        return None
+    return pin_email(to=mail.to_addr, booker_name=b.booker_name, facility_name=f.name,
+                     facility_address=f.address, start=b.start_at, end=b.end_at, pins=lines,
+                     instructions=f.instructions, contact=f.contact, booking_id=b.id, now=now,
+                     reissue=mail.kind == MailKind.PIN_REISSUE)
+
+
+def render_cancel(session: Session, mail: MailOutbox, now: datetime) -> EmailMessage:
+    b = _booking(session, mail)
+    f = get_facility(session, b.facility_id)
+    return cancel_email(to=mail.to_addr, booker_name=b.booker_name, facility_name=f.name,
+                        start=b.start_at, end=b.end_at, booking_id=b.id, contact=f.contact,
+                        now=now)
+
+
+def pin_sent(session: Session, mail: MailOutbox, now: datetime) -> None:
+    _booking(session, mail).emailed_at = now
+    session.flush()
+
+
+def handlers(settings: LockSettings) -> Handlers:
+    """How the outbox delivers each kind of booking email."""
+    def pin(s: Session, m: MailOutbox, now: datetime) -> EmailMessage | None:
+        return render_pin(s, settings, m, now)
+
+    return {MailKind.PIN: MailHandler(pin, pin_sent),
+            MailKind.PIN_REISSUE: MailHandler(pin, pin_sent),
+            MailKind.BOOKING_CANCELLED: MailHandler(render_cancel)}

@@ -23,6 +23,7 @@ __all__ = [
     "BuzzerPatterns",
     "DoorConfig",
     "IndicatorPins",
+    "KeypadConfig",
     "LedPattern",
     "LedPatterns",
     "LockConfig",
@@ -32,6 +33,8 @@ __all__ = [
     "SiteConfig",
     "TrustAnchors",
     "parse_driver_uri",
+    "keypad_matrix_pins",
+    "parse_keypad_uri",
 ]
 
 DEFAULT_STAFF_AP_AID = "F04D4E4741544501"
@@ -51,6 +54,18 @@ _DRIVER_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("sim", re.compile(r"^sim:(?P<arg>[A-Za-z0-9_.-]+)$")),
 )
 
+# PIN keypads of card+PIN doors, chosen by URI like the card drivers (reader_agent.keypad).
+#   pcsc-pinpad:[NAME]        the PC/SC card reader's own PIN pad (secure PIN entry, Part 10)
+#   serial:DEVICE[:BAUD]      a serial / USB-serial keypad, e.g. serial:/dev/ttyUSB0:9600
+#   gpio:[R,R,R,R/C,C,C]      a 4x3 matrix keypad on GPIO (BCM), e.g. gpio:21,20,16,12/7,8,25
+#   sim:[NAME]                an in-process keypad (demo, tests)
+_KEYPAD_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("pcsc-pinpad", re.compile(r"^pcsc-pinpad:(?P<arg>[^\x00-\x1f]*)$")),
+    ("serial", re.compile(r"^serial:(?P<arg>/[A-Za-z0-9_./-]+(?::[0-9]{3,7})?)$")),
+    ("gpio", re.compile(r"^gpio:(?P<arg>([0-9]{1,2}(,[0-9]{1,2}){3}/[0-9]{1,2}(,[0-9]{1,2}){2})?)$")),
+    ("sim", re.compile(r"^sim:(?P<arg>[A-Za-z0-9_.-]*)$")),
+)
+
 # Door I/O drivers: gpio (gpiozero on the host, BCM numbering) or sim (a simulated door).
 _DOOR_IO_PATTERN = re.compile(r"^(gpio|gpio:[a-z]+|sim|sim:[A-Za-z0-9_.-]*)$")
 
@@ -68,6 +83,30 @@ def parse_driver_uri(uri: str) -> tuple[str, str]:
         f"unknown card driver URI {uri!r}: expected pcsc:[NAME], nfc:usb[:VID:PID], "
         "nfc:tty:DEV[:DRIVER], nfc:udp:HOST:PORT or sim:NAME"
     )
+
+
+DEFAULT_KEYPAD_ROWS = (21, 20, 16, 12)  # BCM; a gpio: keypad without pins uses these
+DEFAULT_KEYPAD_COLS = (7, 8, 25)
+
+
+def parse_keypad_uri(uri: str) -> tuple[str, str]:
+    """Split a keypad URI into (scheme, argument), or raise ValueError."""
+    for scheme, pattern in _KEYPAD_PATTERNS:
+        m = pattern.match(uri)
+        if m:
+            return scheme, m.group("arg")
+    raise ValueError(
+        f"unknown keypad URI {uri!r}: expected pcsc-pinpad:[NAME], serial:DEVICE[:BAUD], "
+        "gpio:[R,R,R,R/C,C,C] or sim:[NAME]"
+    )
+
+
+def keypad_matrix_pins(arg: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(rows, columns) of a ``gpio:`` keypad URI argument (the defaults when empty)."""
+    if not arg:
+        return DEFAULT_KEYPAD_ROWS, DEFAULT_KEYPAD_COLS
+    rows, cols = arg.split("/")
+    return tuple(map(int, rows.split(","))), tuple(map(int, cols.split(",")))
 
 
 class _Strict(BaseModel):
@@ -213,6 +252,43 @@ class IndicatorPins(_Strict):
         return _check_pin(v)
 
 
+def _key(v: str) -> str:
+    if len(v) != 1 or v.isdigit() or not v.isprintable():
+        raise ValueError("a key is one printable character other than a digit, e.g. \"#\"")
+    return v
+
+
+class KeypadConfig(_Strict):
+    """The PIN keypad of a reader with card+PIN doors (``keypad = { uri = "…" }``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)  # keep a space key as written
+
+    uri: str = Field(description="pcsc-pinpad:[NAME], serial:DEVICE[:BAUD], gpio:[…], sim:")
+    timeout_seconds: Annotated[float, Field(ge=1, le=120)] = 20.0
+    clear_key: Annotated[str, AfterValidator(_key)] = "*"
+    enter_key: Annotated[str, AfterValidator(_key)] = "#"
+
+    @field_validator("uri")
+    @classmethod
+    def _uri(cls, v: str) -> str:
+        parse_keypad_uri(v)
+        return v
+
+    @model_validator(mode="after")
+    def _distinct_keys(self) -> KeypadConfig:
+        if self.clear_key == self.enter_key:
+            raise ValueError("clear_key and enter_key must differ")
+        return self
+
+    def gpio_pins(self) -> list[int]:
+        """The BCM pins a ``gpio:`` keypad claims (its defaults when the URI names none)."""
+        scheme, arg = parse_keypad_uri(self.uri)
+        if scheme != "gpio":
+            return []
+        rows, cols = keypad_matrix_pins(arg)
+        return [*rows, *cols]
+
+
 def _aid(v: str) -> str:
     v = v.replace(" ", "").upper()
     if not re.fullmatch(r"([0-9A-F]{2}){5,16}", v):
@@ -228,6 +304,7 @@ class _ReaderBase(_Strict):
     door_io: str = Field(default="sim", description="door I/O driver: gpio or sim")
     doors: Annotated[list[DoorConfig], Field(min_length=1, max_length=8)]
     indicator: IndicatorPins = IndicatorPins()
+    keypad: KeypadConfig | None = None
 
     @field_validator("driver")
     @classmethod
@@ -254,12 +331,33 @@ class _ReaderBase(_Strict):
         dup_pins = sorted({str(p) for p in pins if pins.count(p) > 1})
         if dup_pins:
             raise ValueError(f"pin {dup_pins[0]} is used twice on this reader")
+        self._keypad_fits()
         if self.door_io.startswith("gpio"):
             for d in self.doors:
                 if d.has_strike and d.relay_pin is None:
                     raise ValueError(
                         f"door {d.door_id} ({d.name}) needs relay_pin with door_io = \"gpio\"")
         return self
+
+
+    def _keypad_fits(self) -> None:
+        pin_doors = [d for d in self.doors if d.assurance == "card+pin"]
+        if pin_doors and self.keypad is None:
+            d = pin_doors[0]
+            raise ValueError(f"door {d.door_id} ({d.name}) is card+pin: set keypad = "
+                             "{ uri = \"pcsc-pinpad:\" } (or serial:, gpio:)")
+        if self.keypad is None:
+            return
+        if self.keypad.uri.startswith("pcsc-pinpad:") and not self.driver.startswith("pcsc:"):
+            raise ValueError("keypad pcsc-pinpad: is the PIN pad of a PC/SC reader: the driver "
+                             "must be pcsc:")
+        used = {int(p) for d in self.doors for p in (d.relay_pin, d.sensor_pin)
+                if isinstance(p, int)}
+        used |= {p for p in (self.indicator.green_pin, self.indicator.red_pin,
+                             self.indicator.buzzer_pin) if isinstance(p, int)}
+        clash = sorted(used & set(self.keypad.gpio_pins()))
+        if clash:
+            raise ValueError(f"keypad pin {clash[0]} is also used by a door or indicator")
 
 
 class ReaderConfig(_ReaderBase):

@@ -47,6 +47,8 @@ class Reason(StrEnum):
     PIN_REQUIRED = "pin_required"
     PIN_WRONG = "pin_wrong"
     PIN_TRIES_LOW = "pin_tries_low"
+    PIN_BLOCKED = "pin_blocked"
+    KEYPAD_ERROR = "keypad_error"
     CARD_AUTH_FAILED = "card_auth_failed"
     CARD_ERROR = "card_error"
     SNAPSHOT_STALE = "snapshot_stale"

@@ -84,6 +84,9 @@ class TapContext:
     reader_id: str
     now: datetime
     lookup_public_key: Callable[[str], bytes | None]
+    # The enrolled expiry of a credential (snapshot), so a card+PIN door can refuse an
+    # expired credential before the PIN costs a try.
+    lookup_not_after: Callable[[str], datetime | None] = lambda _ref: None
 
 
 # Runs the card exchange for one tap (blocking, card I/O); returns the card layer's result.
@@ -148,6 +151,15 @@ def _failure_reason(result: AuthResult, snap: Snapshot | None) -> Reason:
     return Reason.CARD_AUTH_FAILED
 
 
+def _not_after_of(snap: Snapshot | None) -> Callable[[str], datetime | None]:
+    """The enrolled expiry of a credential in ``snap`` (None: unknown or no expiry)."""
+    def not_after(ref: str) -> datetime | None:
+        cred = snap.credentials.get(ref) if snap is not None else None
+        return cred.info.not_after if cred is not None else None
+
+    return not_after
+
+
 class TapProcessor:
     """The tap path of one reader bound to one door."""
 
@@ -209,7 +221,7 @@ class TapProcessor:
         door = snap.doors.get(self.config.door_id) if snap is not None else None
         lookup: Callable[[str], bytes | None] = (
             snap.public_key_for if snap is not None else (lambda _ref: None))
-        ctx = TapContext(door, self.config.reader_id, now, lookup)
+        ctx = TapContext(door, self.config.reader_id, now, lookup, _not_after_of(snap))
         result = self._run_card(authenticate, ctx)
 
         ref = result.credential_ref

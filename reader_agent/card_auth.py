@@ -53,9 +53,11 @@ from gate.messages import reason_text
 from gate.policy import Reason
 
 from .drivers.base import CardChannel, CardError
+from .keypad.base import KeypadStuck, KeypadUnavailable, wipe
 
 __all__ = [
     "CardAuthResult",
+    "CertificateRefused",
     "EnrollmentReading",
     "PinRefused",
     "read_jpki_for_enrollment",
@@ -234,12 +236,27 @@ def read_file(ex: _Exchange, what: str, max_length: int = 8192) -> bytes:
     return data[:total]
 
 
-def _check_certificate(cert: x509.Certificate, ca_certs: Sequence[x509.Certificate],
-                       now: datetime) -> str | None:
-    """None if ``cert`` was issued by one of ``ca_certs`` and is valid at ``now``, else why."""
-    if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
-        return (f"certificate not valid at this time (valid {cert.not_valid_before_utc:%Y-%m-%d}"
-                f" to {cert.not_valid_after_utc:%Y-%m-%d})")
+# A host keypad's PIN goes into this VERIFY: 00 20 00 80 04 <4 ASCII digits>.
+VERIFY_HEADER = bytes((0x00, 0x20, 0x00, 0x80))
+PIN_LENGTH = 4
+
+PinSource = Callable[[], "str | bytearray"]
+# Secure PIN entry: gets the VERIFY template (PIN block zeroed), returns the card's answer.
+SecureVerify = Callable[[bytes], bytes]
+
+
+def _certificate_problem(cert: x509.Certificate, ca_certs: Sequence[x509.Certificate],
+                         now: datetime, not_after: datetime | None = None,
+                         ) -> tuple[Reason, str] | None:
+    """None if ``cert`` is valid at ``now`` (and before the enrolled ``not_after``) and was
+    issued by one of ``ca_certs``; else the reason and why."""
+    expiry = min(cert.not_valid_after_utc, not_after or cert.not_valid_after_utc)
+    if now >= expiry:
+        return (Reason.CREDENTIAL_EXPIRED,
+                f"certificate expired on {expiry:%Y-%m-%d}: the holder must renew it")
+    if now < cert.not_valid_before_utc:
+        return (Reason.CARD_AUTH_FAILED,
+                f"certificate not valid before {cert.not_valid_before_utc:%Y-%m-%d}")
     for ca in ca_certs:
         if ca.subject != cert.issuer:
             continue
@@ -248,20 +265,112 @@ def _check_certificate(cert: x509.Certificate, ca_certs: Sequence[x509.Certifica
         except (ValueError, TypeError, InvalidSignature):
             continue
         if not ca.not_valid_before_utc <= now <= ca.not_valid_after_utc:
-            return "the issuing CA certificate is not valid at this time"
+            return Reason.CARD_AUTH_FAILED, "the issuing CA certificate is not valid at this time"
         return None
-    return "certificate not issued by a configured JPKI authentication CA"
+    return Reason.CARD_AUTH_FAILED, "certificate not issued by a configured JPKI authentication CA"
+
+
+def _read_auth_certificate(ex: _Exchange) -> x509.Certificate:
+    """SELECT the JPKI AP and read the user-authentication certificate (no PIN needed)."""
+    response = ex.send(jpki.select_jpki())
+    if response.sw == 0x6A82:
+        raise _Fail(Reason.UNKNOWN_CREDENTIAL, "no JPKI AP on this card (SELECT answered 6A82)")
+    _expect_ok(response, "SELECT JPKI AP")
+    _expect_ok(ex.send(select_file(jpki.EF_AUTH_CERT)), "SELECT auth certificate")
+    der = read_file(ex, "auth certificate")
+    try:
+        return x509.load_der_x509_certificate(der)
+    except ValueError as err:
+        raise ResponseError("the auth certificate is not a DER X.509 certificate") from err
+
+
+def _enrolled_key(cert: x509.Certificate, enrolled: bytes | None) -> rsa.RSAPublicKey:
+    """The enrolled RSA-2048 key, which must be the certificate's own."""
+    if enrolled is None:
+        raise _Fail(Reason.UNKNOWN_CREDENTIAL,
+                    "certificate is not enrolled (or not in this reader's snapshot)")
+    spki = cert.public_key().public_bytes(serialization.Encoding.DER,
+                                          serialization.PublicFormat.SubjectPublicKeyInfo)
+    if spki != bytes(enrolled):
+        raise _Fail(Reason.CARD_AUTH_FAILED, "the certificate's key is not the enrolled key")
+    key = serialization.load_der_public_key(bytes(enrolled))
+    if not isinstance(key, rsa.RSAPublicKey) or key.key_size != 2048:
+        raise _Fail(Reason.CARD_AUTH_FAILED, "the enrolled key is not RSA-2048")
+    return key
+
+
+def _check_tries(ex: _Exchange) -> None:
+    """Read the tries left without spending one; never VERIFY with one try or fewer left."""
+    _expect_ok(ex.send(select_file(jpki.EF_AUTH_PIN)), "SELECT PIN file")
+    tries = jpki.pin_tries_left(ex.send(jpki.verify_status()))
+    if tries == 0:
+        raise _Fail(Reason.PIN_BLOCKED, "PIN blocked (6983): VERIFY not attempted; the holder "
+                                        "must have it reset at the municipal counter")
+    if tries == 1:
+        raise _Fail(Reason.PIN_TRIES_LOW, "PIN 1 try left: VERIFY not attempted")
+
+
+def _verify_with_keypad(ex: _Exchange, read_pin: PinSource | None,
+                        secure_verify: SecureVerify | None) -> ResponseAPDU:
+    """VERIFY with the holder's PIN, typed on the reader's own pad (``secure_verify``: the
+    PIN never reaches us) or on a host keypad (digits wiped as soon as they are sent)."""
+    try:
+        if secure_verify is not None:
+            template = VERIFY_HEADER + bytes((PIN_LENGTH,)) + bytes(PIN_LENGTH)
+            ex.apdus += 1
+            return parse_response(secure_verify(template))
+        if read_pin is None:
+            raise KeypadUnavailable("this reader has no keypad")
+        entered = read_pin()
+    except (KeypadUnavailable, KeypadStuck) as err:
+        raise _Fail(Reason.KEYPAD_ERROR, f"{err.code}: {err}") from err
+    except ResponseError:
+        raise
+    except Exception as err:  # timeout / cancel: nothing was sent
+        raise _Fail(Reason.PIN_REQUIRED, f"no PIN entered ({type(err).__name__})") from err
+    pin = entered if isinstance(entered, bytearray) else bytearray(entered, "utf-8")
+    command = bytearray()
+    try:
+        if len(pin) != PIN_LENGTH or not all(0x30 <= b <= 0x39 for b in pin):
+            raise _Fail(Reason.PIN_WRONG, "PIN is not 4 digits: VERIFY not sent")
+        command = bytearray(VERIFY_HEADER) + bytes((PIN_LENGTH,)) + pin
+        return parse_response(ex.raw(command))
+    finally:
+        wipe(pin)
+        wipe(command)
+
+
+def _check_verified(response: ResponseAPDU) -> None:
+    if response.ok:
+        return
+    left = jpki.pin_tries_left(response)  # ResponseError for anything but 63 Cx / 69 83
+    if left == 0:
+        raise _Fail(Reason.PIN_BLOCKED, "wrong PIN, now blocked: the holder must have it reset "
+                                        "at the municipal counter")
+    raise _Fail(Reason.PIN_WRONG, f"wrong PIN, {left} tries left")
+
+
+def _sign(ex: _Exchange, challenge: bytes) -> bytes:
+    """COMPUTE DIGITAL SIGNATURE over SHA-256(challenge) with the auth key (EF 00 17)."""
+    digest = hashes.Hash(hashes.SHA256())
+    digest.update(challenge)
+    _expect_ok(ex.send(select_file(jpki.EF_AUTH_KEY)), "SELECT auth key")
+    response = ex.send(jpki.compute_signature(jpki.digest_info_sha256(digest.finalize())))
+    _expect_ok(response, "COMPUTE DIGITAL SIGNATURE")
+    return response.data
 
 
 def authenticate_jpki(
     channel: CardChannel,
     *,
     lookup_public_key: Callable[[str], bytes | None],
-    read_pin: Callable[[], str],
     show: Callable[[str], None],
     ca_certs: Sequence[x509.Certificate],
     reader_id: str,
     now: datetime,
+    read_pin: PinSource | None = None,
+    secure_verify: SecureVerify | None = None,
+    lookup_not_after: Callable[[str], datetime | None] = lambda _ref: None,
     challenge: bytes | None = None,
     rng: Callable[[int], bytes] = os.urandom,
     lang: str = "ja",
@@ -271,26 +380,22 @@ def authenticate_jpki(
     1. Read the auth certificate (EF 00 0A, no PIN) and match its SHA-256 fingerprint to an
        enrolled credential; ``lookup_public_key(fingerprint)`` returns the enrolled DER
        SubjectPublicKeyInfo, which must be the certificate's key.
-    2. Check the chain against ``ca_certs`` and the validity period at ``now`` (done here,
-       before the PIN, so a certificate that cannot pass never costs a PIN try).
-    3. Read the tries left (EF 00 18, ``00 20 00 80`` → 63 Cx). With one try or fewer left,
-       do not VERIFY: ``show`` says so (a blocked PIN means a trip to the counter).
-    4. ``show`` asks for the PIN, ``read_pin`` reads the 4 digits from the keypad, VERIFY.
-    5. Sign the DigestInfo of SHA-256(challenge) with the auth key (EF 00 17).
-    6. Verify the RSA PKCS#1 v1.5 signature with the enrolled key.
+    2. Check the validity at ``now`` (also against the enrolled ``lookup_not_after``: expired
+       is ``credential_expired``) and the chain against ``ca_certs`` — before the PIN, so a
+       certificate that cannot pass never costs a PIN try.
+    3. Read the tries left (EF 00 18, ``00 20 00 80`` → 63 Cx). Blocked (0): ``pin_blocked``;
+       one try left: ``pin_tries_low``; VERIFY is not sent.
+    4. ``show`` asks for the PIN; VERIFY with the PIN from ``read_pin`` (a host keypad) or on
+       the reader's own pad (``secure_verify``).
+    5. Sign the DigestInfo of SHA-256(challenge) with the auth key (EF 00 17) and verify the
+       RSA PKCS#1 v1.5 signature with the enrolled key.
 
-    The PIN is never logged, stored, or put in a result; it lives only in this call.
+    ``show`` only carries the prompt: the outcome is the caller's to display, once. The PIN is
+    never logged, stored, or put in a result; its buffers are zeroed after the VERIFY.
     """
     started = time.perf_counter()
     ex = _Exchange(channel)
     ref: str | None = None
-    display = show
-
-    def show(text: str) -> None:  # a display fault must not end the exchange
-        try:
-            display(text)
-        except Exception as err:
-            log.warning("card.auth.display_failed error=%s", type(err).__name__)
 
     def result(ok: bool, failure: Reason | None, detail: str) -> CardAuthResult:
         return CardAuthResult(ok, KIND_JPKI, ref, failure, detail, ex.apdus,
@@ -298,68 +403,19 @@ def authenticate_jpki(
                               round((time.perf_counter() - started) * 1000, 3))
 
     try:
-        response = ex.send(jpki.select_jpki())
-        if response.sw == 0x6A82:
-            return result(False, Reason.UNKNOWN_CREDENTIAL,
-                          "no JPKI AP on this card (SELECT answered 6A82)")
-        _expect_ok(response, "SELECT JPKI AP")
-        _expect_ok(ex.send(select_file(jpki.EF_AUTH_CERT)), "SELECT auth certificate")
-        der = read_file(ex, "auth certificate")
-        try:
-            cert = x509.load_der_x509_certificate(der)
-        except ValueError as err:
-            raise ResponseError("the auth certificate is not a DER X.509 certificate") from err
+        cert = _read_auth_certificate(ex)
         ref = cert.fingerprint(hashes.SHA256()).hex()
-        enrolled = lookup_public_key(ref)
-        if enrolled is None:
-            return result(False, Reason.UNKNOWN_CREDENTIAL,
-                          "certificate is not enrolled (or not in this reader's snapshot)")
-        spki = cert.public_key().public_bytes(serialization.Encoding.DER,
-                                              serialization.PublicFormat.SubjectPublicKeyInfo)
-        if spki != bytes(enrolled):
-            return result(False, Reason.CARD_AUTH_FAILED,
-                          "the certificate's key is not the enrolled key")
-        problem = _check_certificate(cert, ca_certs, now)
+        key = _enrolled_key(cert, lookup_public_key(ref))
+        problem = _certificate_problem(cert, ca_certs, now, lookup_not_after(ref))
         if problem is not None:
-            return result(False, Reason.CARD_AUTH_FAILED, problem)
-        key = serialization.load_der_public_key(bytes(enrolled))
-        if not isinstance(key, rsa.RSAPublicKey) or key.key_size != 2048:
-            return result(False, Reason.CARD_AUTH_FAILED, "the enrolled key is not RSA-2048")
-
-        _expect_ok(ex.send(select_file(jpki.EF_AUTH_PIN)), "SELECT PIN file", ref)
-        tries = jpki.pin_tries_left(ex.send(jpki.verify_status()))
-        if tries is not None and tries <= 1:
-            show(reason_text(Reason.PIN_TRIES_LOW, lang))
-            state = "blocked" if tries == 0 else "1 try left"
-            return result(False, Reason.PIN_TRIES_LOW,
-                          f"PIN {state}: VERIFY not attempted")
-        show(reason_text(Reason.PIN_REQUIRED, lang))
-        try:
-            pin = read_pin()
-        except Exception as err:  # keypad timeout / cancel: nothing was sent
-            return result(False, Reason.PIN_REQUIRED, f"no PIN entered ({type(err).__name__})")
-        if not jpki.is_valid_pin(pin):
-            del pin
-            show(reason_text(Reason.PIN_WRONG, lang))
-            return result(False, Reason.PIN_WRONG, "PIN is not 4 digits: VERIFY not sent")
-        verify = jpki.verify_pin(pin)
-        del pin
-        response = ex.send(verify)
-        del verify
-        if not response.ok:
-            left = jpki.pin_tries_left(response)
-            show(reason_text(Reason.PIN_WRONG, lang))
-            return result(False, Reason.PIN_WRONG, f"wrong PIN, {left} tries left")
-
+            return result(False, *problem)
+        _check_tries(ex)
+        _show_safely(show, reason_text(Reason.PIN_REQUIRED, lang))
+        _check_verified(_verify_with_keypad(ex, read_pin, secure_verify))
         if challenge is None:
             challenge = make_challenge(rng(NONCE_LENGTH), reader_id, int(now.timestamp()))
-        digest = hashes.Hash(hashes.SHA256())
-        digest.update(challenge)
-        _expect_ok(ex.send(select_file(jpki.EF_AUTH_KEY)), "SELECT auth key", ref)
-        response = ex.send(jpki.compute_signature(jpki.digest_info_sha256(digest.finalize())))
-        _expect_ok(response, "COMPUTE DIGITAL SIGNATURE", ref)
         try:
-            key.verify(response.data, challenge, padding.PKCS1v15(), hashes.SHA256())
+            key.verify(_sign(ex, challenge), challenge, padding.PKCS1v15(), hashes.SHA256())
         except InvalidSignature:
             return result(False, Reason.CARD_AUTH_FAILED,
                           "signature does not verify with the enrolled key")
@@ -371,6 +427,14 @@ def authenticate_jpki(
         return result(False, Reason.CARD_ERROR, f"{err.code}: {err}")
     except ResponseError as err:
         return result(False, Reason.CARD_ERROR, f"malformed: {err}")
+
+
+def _show_safely(show: Callable[[str], None], text: str) -> None:
+    """A display fault must not end the card exchange."""
+    try:
+        show(text)
+    except Exception as err:
+        log.warning("card.auth.display_failed error=%s", type(err).__name__)
 
 
 @dataclass(frozen=True)
@@ -409,51 +473,57 @@ def read_for_enrollment(channel: CardChannel, challenge: bytes, *,
     return EnrollmentReading(record, response.data)
 
 
+
 class PinRefused(Exception):
-    """Enrollment stopped at the PIN: too few tries left, not 4 digits, or wrong."""
+    """Enrollment stopped at the PIN: blocked, one try left, not 4 digits, or wrong.
+
+    ``reason`` is the gate Reason that names it; ``str()`` the holder-facing explanation.
+    """
+
+    def __init__(self, reason: Reason, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class CertificateRefused(Exception):
+    """Enrollment stopped before the PIN: the certificate would be refused (expired, not from
+    a trusted CA, already enrolled). No PIN try was spent."""
+
+    def __init__(self, reason: Reason, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 def read_jpki_for_enrollment(channel: CardChannel, challenge: bytes, *,
-                             read_pin: Callable[[], str],
+                             read_pin: PinSource,
+                             now: datetime,
+                             ca_certs: Sequence[x509.Certificate],
+                             precheck: Callable[[bytes], None] = lambda _der: None,
                              show: Callable[[str], None] = lambda _t: None,
                              lang: str = "ja") -> EnrollmentReading:
-    """Read the JPKI auth certificate and, after the holder's PIN, sign ``challenge``.
+    """Read the JPKI auth certificate, check it, and after the holder's PIN sign ``challenge``.
 
-    ``record`` of the result is the DER certificate. Raises CardError, ResponseError, or
-    PinRefused (with one try or fewer left, VERIFY is never sent). The PIN is not kept.
+    Everything that can refuse the card is checked before the PIN: the validity at ``now``,
+    the chain to ``ca_certs``, and ``precheck(der)`` (the service: already enrolled?), which
+    raises CertificateRefused. Then the tries left (blocked or one try: PinRefused, no VERIFY).
+    ``record`` of the result is the DER certificate. Raises CardError, ResponseError,
+    CertificateRefused or PinRefused. The PIN is not kept.
     """
     ex = _Exchange(channel)
-
-    def ok(command: CommandAPDU, what: str) -> ResponseAPDU:
-        response = ex.send(command)
-        if not response.ok:
-            raise ResponseError(f"{what} answered SW {response.sw:04X} "
-                                f"({sw_text(response.sw)})")
-        return response
-
-    ok(jpki.select_jpki(), "SELECT JPKI AP")
-    ok(select_file(jpki.EF_AUTH_CERT), "SELECT auth certificate")
-    der = read_file(ex, "auth certificate")
-    ok(select_file(jpki.EF_AUTH_PIN), "SELECT PIN file")
-    tries = jpki.pin_tries_left(ex.send(jpki.verify_status()))
-    if tries is not None and tries <= 1:
-        show(reason_text(Reason.PIN_TRIES_LOW, lang))
-        raise PinRefused("PIN blocked" if tries == 0 else "only one PIN try left: not attempted")
-    show(reason_text(Reason.PIN_REQUIRED, lang))
-    pin = read_pin()
-    if not jpki.is_valid_pin(pin):
-        raise PinRefused("the PIN is 4 digits: VERIFY not sent")
-    verify = jpki.verify_pin(pin)
-    del pin
-    response = ex.send(verify)
-    del verify
-    if not response.ok:
-        left = jpki.pin_tries_left(response)
-        show(reason_text(Reason.PIN_WRONG, lang))
-        raise PinRefused(f"wrong PIN, {left} tries left")
-    digest = hashes.Hash(hashes.SHA256())
-    digest.update(challenge)
-    ok(select_file(jpki.EF_AUTH_KEY), "SELECT auth key")
-    response = ok(jpki.compute_signature(jpki.digest_info_sha256(digest.finalize())),
-                  "COMPUTE DIGITAL SIGNATURE")
-    return EnrollmentReading(der, response.data)
+    try:
+        cert = _read_auth_certificate(ex)
+    except _Fail as fail:
+        raise ResponseError(fail.detail) from fail
+    problem = _certificate_problem(cert, ca_certs, now)
+    if problem is not None:
+        raise CertificateRefused(*problem)
+    der = cert.public_bytes(serialization.Encoding.DER)
+    precheck(der)
+    try:
+        _check_tries(ex)
+        show(reason_text(Reason.PIN_REQUIRED, lang))
+        _check_verified(_verify_with_keypad(ex, read_pin, None))
+    except _Fail as fail:
+        raise PinRefused(fail.reason, f"{reason_text(fail.reason, lang)} ({fail.detail})") \
+            from fail
+    return EnrollmentReading(der, _sign(ex, challenge))

@@ -8,9 +8,8 @@ the tap path's worker thread under its timeout (``TapProcessor.tap``).
 from __future__ import annotations
 
 import logging
-import queue
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 from cryptography import x509
 
@@ -19,42 +18,9 @@ from gate.card.staff_ap import DEFAULT_AID
 from .agent import Authenticator, AuthResult, TapContext, TapSource
 from .card_auth import authenticate_jpki, authenticate_staff_ap
 from .drivers import CardChannel, CardReader, open_reader
+from .keypad import Keypad, NoKeypad, SimKeypad
 
 log = logging.getLogger(__name__)
-
-
-class Keypad(Protocol):
-    """The reader's PIN keypad.
-
-    ``read_pin`` blocks until the person confirms or ``timeout`` seconds pass, and returns the
-    digits typed. It raises ``TimeoutError`` (or any exception) when nothing was entered; the
-    PIN is never logged or kept.
-    """
-
-    def read_pin(self, timeout: float) -> str: ...
-
-
-class SimKeypad:
-    """A keypad fed by a test or the demo: ``type_pin("1234")`` before or during the tap."""
-
-    def __init__(self) -> None:
-        self._q: queue.Queue[str] = queue.Queue()
-
-    def type_pin(self, pin: str) -> None:
-        self._q.put(pin)
-
-    def read_pin(self, timeout: float) -> str:
-        try:
-            return self._q.get(timeout=timeout)
-        except queue.Empty as err:
-            raise TimeoutError("no PIN entered") from err
-
-
-class NoKeypad:
-    """A reader without a keypad: card+pin doors are refused with pin_required."""
-
-    def read_pin(self, timeout: float) -> str:
-        raise TimeoutError("this reader has no keypad")
 
 
 def channel_authenticator(
@@ -67,14 +33,24 @@ def channel_authenticator(
     pin_timeout: float = 20.0,
     lang: str = "ja",
 ) -> Authenticator:
-    """The card sequence for one presented card, chosen by the door's assurance level."""
-    pad = keypad or NoKeypad()
+    """The card sequence for one presented card, chosen by the door's assurance level.
+
+    A card+PIN door takes the PIN from ``keypad``: a secure one (the reader's own PIN pad)
+    verifies it on the reader, a host keypad hands the digits to the VERIFY.
+    """
+    pad: Keypad = keypad or NoKeypad()
 
     def authenticate(ctx: TapContext) -> AuthResult:
         if ctx.door is not None and ctx.door.info.assurance == "card+pin":
+            pad.discard_input()  # keys pressed before this card are not its PIN
+            secure = getattr(pad, "verify_on_reader", None) if pad.secure else None
             return authenticate_jpki(
                 channel, lookup_public_key=ctx.lookup_public_key,
-                read_pin=lambda: pad.read_pin(pin_timeout), show=show or (lambda _t: None),
+                lookup_not_after=ctx.lookup_not_after,
+                read_pin=None if secure else (lambda: pad.read_pin(pin_timeout)),
+                secure_verify=(lambda template: secure(template, pin_timeout)) if secure
+                else None,
+                show=show or (lambda _t: None),
                 ca_certs=list(jpki_cas), reader_id=ctx.reader_id, now=ctx.now, lang=lang)
         return authenticate_staff_ap(channel, lookup_public_key=ctx.lookup_public_key,
                                      reader_id=ctx.reader_id, now=ctx.now, aid=aid)

@@ -58,7 +58,7 @@ def test_wrong_pin_is_denied_and_costs_a_try(jpki_card, test_ca):
     assert result.failure is Reason.PIN_WRONG
     assert "2 tries left" in result.detail
     assert jpki_card.tries_left == 2
-    assert shown[-1] == "暗証番号が違います"
+    assert shown == ["暗証番号を入力してください"]  # the outcome is the tap path's to show, once
 
 
 def test_one_try_left_is_not_attempted(jpki_card, test_ca):
@@ -70,7 +70,7 @@ def test_one_try_left_is_not_attempted(jpki_card, test_ca):
     assert keypad.asked == 0
     assert jpki_card.verify_attempts == 0
     assert jpki_card.tries_left == 1
-    assert "残り回数が1回" in shown[-1]
+    assert shown == []  # not even asked for the PIN
 
 
 def test_two_wrong_then_the_reader_stops(jpki_card, test_ca):
@@ -83,9 +83,11 @@ def test_two_wrong_then_the_reader_stops(jpki_card, test_ca):
 
 
 def test_blocked_card(jpki_card, test_ca):
+    keypad = Keypad("4821")
     jpki_card.tries_left = 0
-    result, _ = run(jpki_card, Keypad("4821"), [test_ca[1]])
-    assert result.failure is Reason.PIN_TRIES_LOW and "blocked" in result.detail
+    result, shown = run(jpki_card, keypad, [test_ca[1]])
+    assert result.failure is Reason.PIN_BLOCKED and "blocked" in result.detail
+    assert keypad.asked == 0 and shown == [] and jpki_card.verify_attempts == 0
 
 
 def test_unknown_certificate(jpki_card, test_ca):
@@ -106,11 +108,25 @@ def test_certificate_from_another_ca_is_refused(jpki_card, test_ca, other_rsa_ke
     assert keypad.asked == 0  # no PIN try spent on a certificate that cannot pass
 
 
-def test_expired_certificate_is_refused(jpki_card, test_ca):
-    later = NOW + timedelta(days=6 * 365)
-    result, _ = run(jpki_card, Keypad("4821"), [test_ca[1]], now=later)
-    assert result.failure is Reason.CARD_AUTH_FAILED
-    assert "not valid at this time" in result.detail
+def test_expired_certificate_is_refused_before_the_pin(jpki_card, test_ca):
+    keypad = Keypad("4821")
+    later = jpki_card.certificate.not_valid_after_utc + timedelta(seconds=1)
+    result, shown = run(jpki_card, keypad, [test_ca[1]], now=later)
+    assert result.failure is Reason.CREDENTIAL_EXPIRED
+    assert "expired" in result.detail and "renew" in result.detail
+    assert keypad.asked == 0 and shown == [] and jpki_card.verify_attempts == 0
+
+
+def test_enrolled_expiry_is_checked_before_the_pin(jpki_card, test_ca):
+    """The snapshot's not_after (the service's record) ends the credential earlier."""
+    keypad = Keypad("4821")
+    reader = get_sim_reader("server-room")
+    reader.insert(jpki_card)
+    result = authenticate_jpki(
+        reader.wait_for_card(1.0), lookup_public_key={jpki_card.credential_ref: spki(jpki_card)}.get,
+        lookup_not_after=lambda _ref: NOW - timedelta(days=1), read_pin=keypad,
+        show=lambda _t: None, ca_certs=[test_ca[1]], reader_id="r-9", now=NOW)
+    assert result.failure is Reason.CREDENTIAL_EXPIRED and keypad.asked == 0
 
 
 def test_enrolled_key_differs_from_the_cards(jpki_card, test_ca, other_rsa_key):

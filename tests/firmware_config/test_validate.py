@@ -40,6 +40,7 @@ GOOD = textwrap.dedent(f"""\
     name = "server-room"
     driver = "nfc:usb"
     door_io = "gpio"
+    keypad = {{ uri = "serial:/dev/ttyUSB0" }}
     led = {{ granted = {{ color = "green", on_ms = 900 }} }}
       [[readers.doors]]
       door_id = 4

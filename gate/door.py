@@ -55,8 +55,13 @@ __all__ = [
 
 
 class Alarm(StrEnum):
+    """Alarm names (``data.alarm`` of an ``alarm`` event)."""
+
     HELD_OPEN = "held_open"
     FORCED_OPEN = "forced_open"
+    # Raised by the reader agent, not by the door state machine:
+    READER_FAILING = "reader_failing"  # the card reader keeps failing (pcscd, USB, handles)
+    SNAPSHOT_ROLLBACK = "snapshot_rollback"  # snapshot.json on disk older than one accepted
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from gate.clock import Punch, PunchKind
+from gate.door import Alarm
 from gate.messages import reason_text
 from gate.policy import AccessRequest, Decision, Reason, decide
 
@@ -268,7 +269,7 @@ class TapProcessor:
                 pin_verified=auth_kind == "jpki_auth",
                 tz=snap.tz,
             ))
-            age = now - snap.issued_at
+            age = self.cache.offline_age(snap, now)  # a clock set back does not rewind it
             fail_open = door.info.fail_open or door.info.id in self.config.fail_open_doors
             if age > self.config.max_offline_age:
                 data["snapshot_age_s"] = int(age.total_seconds())
@@ -404,6 +405,10 @@ class ReaderAgent:
                                  clock_offset_ms=lambda: self.client.clock_offset_ms,
                                  is_online=self.connectivity.online)
         self._started = False
+        if self.cache.rolled_back is not None:  # an older snapshot.json was put back
+            mark = self.cache.rolled_back
+            self.record("alarm", data={"alarm": Alarm.SNAPSHOT_ROLLBACK,
+                                       "accepted_version": mark.version})
 
     def start(self) -> None:
         if self._started:

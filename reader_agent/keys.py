@@ -5,13 +5,16 @@ Layout of the data directory::
     device-key.pem     Ed25519 private key (0600), made on first enrollment
     identity.json      {"device_id", "service_url", "service_public_key", "service_key_id"}
     snapshot.json      signed snapshot documents (see snapshot_cache)
+    snapshot-state.json  newest snapshot accepted + time floor (see snapshot_state)
     outbox.sqlite3     the durable event outbox (see outbox)
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -39,18 +42,32 @@ class Identity:
         return load_public_key(self.service_public_key)
 
 
-def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
-    """Write a file so a crash leaves either the old or the new content, never a mix."""
+def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
+    """Write a file so a crash leaves either the old or the new content, never a mix.
+
+    The temporary file gets a fresh unique name, created with ``O_EXCL | O_NOFOLLOW``
+    (``tempfile.mkstemp``) in the target's directory: a file or symlink planted there is never
+    followed or reused. It is ``mode`` (0600 unless asked otherwise) before the first byte is
+    written, and the file and the directory are fsync'd.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        os.write(fd, data)
+        os.fchmod(fd, mode)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
         os.fsync(fd)
-    finally:
         os.close(fd)
-    os.replace(tmp, path)
-    dfd = os.open(path.parent, os.O_RDONLY)
+        fd = -1
+        os.replace(tmp, path)
+    except BaseException:
+        if fd >= 0:
+            os.close(fd)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    dfd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(dfd)
     finally:
@@ -67,7 +84,7 @@ def load_or_create_device_key(data_dir: Path) -> Ed25519PrivateKey:
     key = Ed25519PrivateKey.generate()
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                             serialization.NoEncryption())
-    atomic_write(path, pem, mode=0o600)
+    atomic_write(path, pem)
     return key
 
 

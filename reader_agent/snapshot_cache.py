@@ -6,6 +6,11 @@ enrollment) and re-merges the deltas (credentials by ``ref``; the other lists ar
 every document, so the newest one wins). Nothing the agent computed itself is trusted from
 disk, so an edited file is refused: the agent logs ``snapshot.cache.rejected``, keeps the
 snapshot it already holds in memory, and with none it denies every tap (``no_snapshot``).
+
+Snapshots only move forward: the newest version and ``issued_at`` accepted are kept in a
+separate state file (:mod:`reader_agent.snapshot_state`), and an older document, from the
+network or on disk, is refused (``rollback``), however genuinely it is signed. The offline age
+is measured with the state's time floor, which a clock set back does not rewind.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import json
 import logging
 import threading
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -34,6 +39,7 @@ from gate.policy import (
 from gate.signing import SignatureError, verify_document
 
 from .keys import atomic_write
+from .snapshot_state import STATE_FILE, HighWater, SnapshotState
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +47,17 @@ MAX_DELTAS = 50
 
 
 class SnapshotError(ValueError):
-    """A snapshot document is unsigned, mis-signed, for another device, or out of order."""
+    """A snapshot document is unsigned, mis-signed, for another device, or out of order.
+
+    Hierarchy::
+
+        SnapshotError
+         └── SnapshotRollback   older than the newest snapshot already accepted
+    """
+
+
+class SnapshotRollback(SnapshotError):
+    """The snapshot is older (version or ``issued_at``) than one the agent already accepted."""
 
 
 @dataclass(frozen=True)
@@ -160,13 +176,17 @@ def build_snapshot(payload: dict[str, Any]) -> Snapshot:
 class SnapshotCache:
     """The on-disk cache of signed snapshot documents plus the verified in-memory snapshot."""
 
-    def __init__(self, path: Path, service_key: Ed25519PublicKey, device_id: str) -> None:
+    def __init__(self, path: Path, service_key: Ed25519PublicKey, device_id: str, *,
+                 state: SnapshotState | None = None) -> None:
         self.path = path
         self._key = service_key
         self._device_id = device_id
         self._lock = threading.Lock()
         self._docs: list[dict[str, Any]] = []
         self.current: Snapshot | None = None
+        self.state = state or SnapshotState(path.with_name(STATE_FILE))
+        #: The mark a snapshot file on disk was older than (set by ``load``), for an alarm.
+        self.rolled_back: HighWater | None = None
 
     @property
     def version(self) -> int | None:
@@ -176,6 +196,26 @@ class SnapshotCache:
     @property
     def delta_count(self) -> int:
         return max(0, len(self._docs) - 1)
+
+    def now(self, wall: datetime) -> datetime:
+        """The agent's time: ``wall``, or the time floor when the clock went back."""
+        return self.state.now(wall)
+
+    def tick(self, wall: datetime) -> datetime:
+        """:meth:`now`, also saving the time floor from time to time (the heartbeat calls it)."""
+        return self.state.tick(wall)
+
+    def offline_age(self, snap: Snapshot, wall: datetime) -> timedelta:
+        """How old ``snap`` is at ``wall``, by the clock that never runs backwards."""
+        return self.now(wall) - snap.issued_at
+
+    def _refuse_older(self, snap: Snapshot) -> None:
+        if self.state.refuses(snap.version, snap.issued_at):
+            mark = self.state.mark
+            raise SnapshotRollback(
+                f"rollback: version {snap.version} issued at {snap.issued_at.isoformat()} is "
+                f"older than the accepted version {mark.version if mark else None} issued at "
+                f"{mark.issued_at.isoformat() if mark else None}")
 
     def _verify(self, docs: list[dict[str, Any]]) -> Snapshot:
         payloads = []
@@ -202,10 +242,17 @@ class SnapshotCache:
                 if not isinstance(docs, list):
                     raise SnapshotError("not a snapshot cache file")
                 snap = self._verify(docs)
+                self._refuse_older(snap)
             except (SnapshotError, ValueError, KeyError, TypeError) as err:
                 log.error("snapshot.cache.rejected path=%s reason=%s kept_version=%s",
                           self.path, err, self.version)
+                if isinstance(err, SnapshotRollback):
+                    self.rolled_back = self.state.mark
                 return None
+            mark = self.state.mark
+            if mark is None or (snap.version, snap.issued_at) > (mark.version, mark.issued_at):
+                # First start with this guard, or a crash between the two writes of apply.
+                self.state.accept(snap.version, snap.issued_at)
             self._docs = docs
             self.current = snap
             log.info("snapshot.cache.loaded version=%d", snap.version)
@@ -231,8 +278,16 @@ class SnapshotCache:
                     d for d in self._docs[1:] if d["payload"].get("credentials")
                 ] + [doc]
             snap = self._verify(docs)
+            try:
+                self._refuse_older(snap)
+            except SnapshotRollback as err:
+                log.error("snapshot.fetch.rejected reason=%s", err)
+                raise
+            # The snapshot first: a crash between the two writes leaves a file newer than the
+            # mark (raised on the next load), never a mark that refuses the file.
             atomic_write(self.path, json.dumps({"format": 1, "docs": docs},
                                                ensure_ascii=False).encode())
+            self.state.accept(snap.version, snap.issued_at)
             self._docs = docs
             self.current = snap
             return snap

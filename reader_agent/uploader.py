@@ -187,6 +187,7 @@ class Heartbeat(Worker):
         self._recorded = False
 
     def run_once(self) -> float:
+        self.cache.tick(self.client.corrected_now())  # saves the time floor, offline too
         stats = self.outbox.stats()
         try:
             result = self.client.heartbeat(

@@ -8,6 +8,7 @@ from .db import Database
 from .errors import install_handlers
 from .keys import load_or_create_signing_key
 from .limits import BodyLimitMiddleware
+from .locks.poll_auth import LockKeyCache
 from .locks.secrets import wrap_key
 from .locks.settings import LockSettings
 from .routes import all_routers
@@ -28,6 +29,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None,
                   description="Access control and attendance on the My Number Card")
     app.state.settings = settings
     app.state.lock_settings = lock_settings
+    app.state.lock_keys = LockKeyCache()
     app.state.db = db or Database(settings.database_url)
     app.state.signing_key = load_or_create_signing_key(settings.signing_key_path)
     app.add_middleware(BodyLimitMiddleware)

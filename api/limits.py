@@ -12,8 +12,9 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from typing import Annotated
 
-from fastapi import HTTPException
+from fastapi import Depends, HTTPException, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 KIB = 1024
@@ -98,3 +99,15 @@ class BodyLimitMiddleware:
             return message
 
         await self.app(scope, counting_receive, send)
+
+
+async def raw_body(request: Request) -> bytes:
+    """The request body as received (FastAPI has usually read and cached it already).
+
+    The one ``async`` step of a body-reading endpoint: the endpoint itself stays a plain
+    ``def`` (thread pool, never blocking the event loop) and gets the bytes, at most its
+    route's limit."""
+    return await request.body()
+
+
+RawBody = Annotated[bytes, Depends(raw_body)]

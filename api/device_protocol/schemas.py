@@ -124,7 +124,8 @@ class EventIn(BaseModel):
     seq: int = Field(ge=1, le=MAX_SEQ)
     kind: Literal["tap", "door_state", "clock_punch", "alarm", "card_error"]
     occurred_at: AwareDatetime
-    clock_offset_ms: Int64 | None = None
+    # Stored in a 32-bit column: ±24 days in milliseconds.
+    clock_offset_ms: int | None = Field(default=None, ge=-(2**31), le=2**31 - 1)
     door_id: Int64 | None = None
     credential_ref: str | None = Field(default=None, max_length=64)
     staff_id: Int64 | None = None

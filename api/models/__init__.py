@@ -29,6 +29,7 @@ from .facility import (
     SmartLock,
     WebhookReceipt,
 )
+from .lock_nonce import LockNonce
 from .org import Department, Staff
 from .overtime import Divergence, OvertimeRequest
 from .site import Door, Site
@@ -57,6 +58,7 @@ __all__ = [
     "IssuedPin",
     "LockAlert",
     "LockCommand",
+    "LockNonce",
     "LockLogEntry",
     "LockTelemetry",
     "ExportProfile",

@@ -8,18 +8,33 @@ from .db import Database
 from .docs import install_docs
 from .errors import install_handlers
 from .keys import load_or_create_signing_key
+from .limits import BodyLimitMiddleware
+from .locks.poll_auth import LockKeyCache
+from .locks.secrets import wrap_key
+from .locks.settings import LockSettings
 from .routes import all_routers
-from .settings import Settings, get_settings
+from .settings import Settings, check_secrets, get_settings
 
 
-def create_app(settings: Settings | None = None, *, db: Database | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, db: Database | None = None,
+               lock_settings: LockSettings | None = None) -> FastAPI:
+    """The service; refuses to start (``InsecureSettings``) with a weak secret."""
     settings = settings or get_settings()
+    lock_settings = lock_settings or LockSettings(data_dir=settings.data_dir)
+    check_secrets(settings.env, {
+        "MYNAGATE_ADMIN_TOKEN": settings.admin_token.get_secret_value(),
+        "MYNAGATE_BOOKING_WEBHOOK_SECRET":
+            lock_settings.booking_webhook_secret.get_secret_value()})
+    wrap_key(lock_settings)  # refuses a short key; creates the 0600 key file if missing
     app = FastAPI(title="mynagate", version="0.1.0",
                   description="Access control and attendance on the My Number Card",
                   docs_url=None, redoc_url=None)
     app.state.settings = settings
+    app.state.lock_settings = lock_settings
+    app.state.lock_keys = LockKeyCache()
     app.state.db = db or Database(settings.database_url)
-    app.state.signing_key = load_or_create_signing_key(settings.signing_key_file)
+    app.state.signing_key = load_or_create_signing_key(settings.signing_key_path)
+    app.add_middleware(BodyLimitMiddleware)
     install_handlers(app)
     install_docs(app)
     for router in all_routers():

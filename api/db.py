@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
@@ -11,11 +12,24 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 
+def prepare_sqlite_file(url: str) -> None:
+    """Create a SQLite database file owner-only (0600, and its -wal/-shm files after it) in a
+    0700 directory, before SQLite would create it world-readable under the umask."""
+    if not url.startswith("sqlite"):
+        return
+    path = url.split("///", 1)[-1].split("?", 1)[0]
+    if not path or path == ":memory:":
+        return
+    file = Path(path)
+    if not file.parent.exists():
+        file.parent.mkdir(parents=True, mode=0o700)
+    os.close(os.open(file, os.O_WRONLY | os.O_CREAT, 0o600))
+    os.chmod(file, 0o600)
+
+
 def make_engine(url: str, **kwargs: object) -> Engine:
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        prepare_sqlite_file(url)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
                                **kwargs)
 

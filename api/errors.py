@@ -10,11 +10,15 @@ Hierarchy::
     ├── Conflict (409)
     └── Unprocessable (422, only for payloads that are well-formed but unusable)
 
+Bodies over their route's limit answer 413 (``api.limits.BodyTooLarge``); any other
+unhandled exception answers a 500 problem, never Starlette's text/plain page.
+
 A denied door is a normal result, never an exception.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -22,6 +26,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from .limits import BodyTooLarge
+
+log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
 
 
@@ -95,3 +102,17 @@ def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return problem(exc.status_code, str(exc.detail), str(exc.detail), request.url.path)
+
+    @app.exception_handler(BodyTooLarge)
+    async def _too_large(request: Request, exc: BodyTooLarge) -> JSONResponse:
+        return problem(413, "Content too large", str(exc.detail), request.url.path,
+                       max_bytes=exc.limit.max_bytes)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Starlette's ServerErrorMiddleware calls this for any unhandled error, then re-raises
+        # it for the server's log: the client gets problem details, never a text/plain 500.
+        log.error("unhandled error on %s %s: %s", request.method, request.url.path,
+                  type(exc).__name__)
+        return problem(500, "Internal error", "the service could not complete the request",
+                       request.url.path)

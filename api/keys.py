@@ -1,4 +1,4 @@
-"""The service's Ed25519 signing key (snapshots, config bundles)."""
+"""The service's Ed25519 signing key (snapshots, config bundles), kept in a 0600 file."""
 
 from __future__ import annotations
 
@@ -8,15 +8,23 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from .settings import InsecureSettings
+
+SETTING = "MYNAGATE_SIGNING_KEY_FILE"
+
 
 def load_or_create_signing_key(path: Path) -> Ed25519PrivateKey:
     if path.exists():
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        try:
+            key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        except ValueError as err:
+            raise InsecureSettings(SETTING, f"({path}) is empty or not a PEM key") from err
         if not isinstance(key, Ed25519PrivateKey):
-            raise ValueError(f"{path} does not hold an Ed25519 private key")
+            raise InsecureSettings(SETTING, f"({path}) does not hold an Ed25519 private key")
         return key
     key = Ed25519PrivateKey.generate()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, mode=0o700)
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                             serialization.NoEncryption())
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -7,6 +7,8 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
+from .db import prepare_sqlite_file
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -19,6 +21,7 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade(url: str, revision: str = "heads") -> None:
+    prepare_sqlite_file(url)
     command.upgrade(alembic_config(url), revision)
 
 

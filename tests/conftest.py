@@ -27,6 +27,7 @@ from api.models import Base
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 ADMIN_TOKEN = "test-admin-token"
+WEBHOOK_SECRET = "test-webhook-secret"
 
 
 def _pg_reachable(url: str) -> bool:
@@ -104,8 +105,10 @@ def settings(tmp_path: Path, db_url: str):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def app(settings, database):  # type: ignore[no-untyped-def]
     from api.app import create_app
+    from api.locks.settings import LockSettings
 
-    return create_app(settings, db=database)
+    return create_app(settings, db=database, lock_settings=LockSettings(
+        data_dir=settings.data_dir, booking_webhook_secret=WEBHOOK_SECRET))
 
 
 @pytest.fixture

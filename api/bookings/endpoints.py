@@ -6,6 +6,7 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Request
 
 from api.auth import require_admin
 from api.db import SessionDep
+from api.limits import RawBody
 from api.locks.settings import LockSettings, get_lock_settings
 from api.mail.background import wake_sender
 
@@ -83,11 +84,10 @@ def booking_pins(booking_id: int, session: SessionDep, settings: Locks, actor: A
 
 
 @router.post("/import", response_model=ImportResult)
-async def import_csv(request: Request, tasks: BackgroundTasks, session: SessionDep,
-                     settings: Locks, actor: Admin) -> object:
+def import_csv(raw: RawBody, request: Request, tasks: BackgroundTasks, session: SessionDep,
+               settings: Locks, actor: Admin) -> object:
     """Import bookings from the booking system's CSV, sent as the body (text/csv, UTF-8);
     all or nothing."""
-    raw = await request.body()
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
@@ -102,10 +102,9 @@ async def import_csv(request: Request, tasks: BackgroundTasks, session: SessionD
 
 
 @router.post("/webhook", status_code=200, response_model=BookingRead)
-async def webhook(request: Request, tasks: BackgroundTasks, session: SessionDep,
-                  settings: Locks) -> object:
+def webhook(body: RawBody, request: Request, tasks: BackgroundTasks, session: SessionDep,
+            settings: Locks) -> object:
     """The booking system's signed webhook (X-Mynagate-Timestamp, X-Mynagate-Signature)."""
-    body = await request.body()
     b, _paid_now = service.receive_webhook(
         session, settings, body, request.headers.get("x-mynagate-timestamp", ""),
         request.headers.get("x-mynagate-signature", ""))

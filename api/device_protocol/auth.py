@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from api.db import Database
 from api.errors import Unauthorized
+from api.limits import RawBody
 from api.models import Device, DeviceNonce
 from api.models.base import utcnow
 from api.settings import Settings
@@ -137,12 +138,7 @@ def verify_request(db: Database, settings: Settings, *, method: str, path: str,
         return device
 
 
-async def raw_body(request: Request) -> bytes:
-    """The request body as received (FastAPI has usually read and cached it already)."""
-    return await request.body()
-
-
-def require_device(request: Request, body: Annotated[bytes, Depends(raw_body)]) -> Device:
+def require_device(request: Request, body: RawBody) -> Device:
     """FastAPI dependency: the verified, active device that signed this request (or 401).
 
     The returned Device is detached; endpoints that change it load it again with a lock."""

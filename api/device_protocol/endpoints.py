@@ -9,16 +9,17 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import APIRouter, FastAPI, Query, Request
 
 from api.db import SessionDep
 from api.errors import BadRequest
 from api.events.ingest import IncomingEvent, ingest
+from api.limits import RawBody
 from api.models.base import utcnow
 from api.snapshot.service import build_signed
 
 from . import service
-from .auth import DeviceDep, raw_body
+from .auth import DeviceDep
 from .schemas import (
     DecideRequest,
     DecideResponse,
@@ -84,7 +85,7 @@ async def snapshot_wait(request: Request, device: DeviceDep,
 
 
 @router.post("/events", response_model=EventBatchResult)
-def post_events(batch: EventBatch, body: Annotated[bytes, Depends(raw_body)],
+def post_events(batch: EventBatch, body: RawBody,
                 device: DeviceDep, session: SessionDep) -> EventBatchResult:
     """Store a batch of events: idempotent by id and (device, seq), gaps and chain checked."""
     raw = json.loads(body)["events"]

@@ -2,14 +2,84 @@
 
 from __future__ import annotations
 
+import json
 import uuid
+from datetime import date
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-from api.events.ingest import MAX_BATCH
+from api.bounded import Int64
+from api.events.ingest import MAX_BATCH, MAX_SEQ
 
 HEX64 = r"^[0-9a-f]{64}$"
+# An event's ``data``: at most this many bytes as compact JSON, keys, and nesting levels.
+MAX_DATA_BYTES = 2048
+MAX_DATA_KEYS = 32
+MAX_DATA_DEPTH = 3
+
+
+class _Data(BaseModel):
+    """Known fields of an event's ``data``, type-checked; unknown extra keys are kept (newer
+    agents) within the overall bounds."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class TapData(_Data):
+    auth: str | None = Field(default=None, max_length=40)
+    offline: bool | None = None
+    snapshot_version: Int64 | None = Field(default=None, ge=0)
+    reader: str | None = Field(default=None, max_length=100)
+    apdus: int | None = Field(default=None, ge=0, le=100_000)
+    transport_ms: float | None = Field(default=None, ge=0, le=3_600_000)
+    card_ms: float | None = Field(default=None, ge=0, le=3_600_000)
+    door_unknown: bool | None = None
+    failure: str | None = Field(default=None, max_length=64)
+    detail: str | None = Field(default=None, max_length=200)
+    error: str | None = Field(default=None, max_length=200)
+    snapshot_age_s: Int64 | None = Field(default=None, ge=0)
+    fail_open: bool | None = None
+
+
+class ClockPunchData(_Data):
+    punch: str = Field(min_length=1, max_length=20)
+    business_date: date
+    repeats: str | None = Field(default=None, max_length=20)
+    offline: bool | None = None
+
+
+class DoorStateData(_Data):
+    state: Literal["open", "closed"]
+
+
+class AlarmData(_Data):
+    alarm: str = Field(min_length=1, max_length=64)
+    active: bool | None = None
+    detail: str | dict[str, Any] | None = None
+    offset_ms: Int64 | None = None
+    threshold_ms: Int64 | None = None
+
+
+DATA_MODELS: dict[str, type[_Data]] = {
+    "tap": TapData, "card_error": TapData, "clock_punch": ClockPunchData,
+    "door_state": DoorStateData, "alarm": AlarmData}
+
+
+def _depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    return 0
 
 
 class EnrollRequest(BaseModel):
@@ -27,11 +97,11 @@ class EnrollResponse(BaseModel):
 
 class HeartbeatRequest(BaseModel):
     device_time: AwareDatetime
-    config_version: int | None = None
-    snapshot_version: int | None = None
-    outbox_pending: int | None = Field(default=None, ge=0)
+    config_version: Int64 | None = None
+    snapshot_version: Int64 | None = None
+    outbox_pending: Int64 | None = Field(default=None, ge=0)
     oldest_pending_at: AwareDatetime | None = None
-    last_seq: int | None = Field(default=None, ge=0)
+    last_seq: int | None = Field(default=None, ge=0, le=MAX_SEQ)
 
 
 class HeartbeatResponse(BaseModel):
@@ -51,18 +121,41 @@ class EventIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: uuid.UUID
-    seq: int = Field(ge=1)
+    seq: int = Field(ge=1, le=MAX_SEQ)
     kind: Literal["tap", "door_state", "clock_punch", "alarm", "card_error"]
     occurred_at: AwareDatetime
-    clock_offset_ms: int | None = None
-    door_id: int | None = None
+    # Stored in a 32-bit column: ±24 days in milliseconds.
+    clock_offset_ms: int | None = Field(default=None, ge=-(2**31), le=2**31 - 1)
+    door_id: Int64 | None = None
     credential_ref: str | None = Field(default=None, max_length=64)
-    staff_id: int | None = None
+    staff_id: Int64 | None = None
     granted: bool | None = None
     reason: str | None = Field(default=None, max_length=40)
     data: dict[str, Any] = Field(default_factory=dict)
     prev_hash: str | None = Field(default=None, pattern=HEX64)
     hash: str = Field(pattern=HEX64)
+
+    @field_validator("data")
+    @classmethod
+    def _bounded(cls, data: dict[str, Any]) -> dict[str, Any]:
+        if len(data) > MAX_DATA_KEYS:
+            raise ValueError(f"data has more than {MAX_DATA_KEYS} keys")
+        if _depth(data) > MAX_DATA_DEPTH:
+            raise ValueError(f"data is nested deeper than {MAX_DATA_DEPTH} levels")
+        size = len(json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode())
+        if size > MAX_DATA_BYTES:
+            raise ValueError(f"data is {size} bytes as JSON, more than {MAX_DATA_BYTES}")
+        return data
+
+    @model_validator(mode="after")
+    def _data_fits_kind(self) -> EventIn:
+        try:
+            DATA_MODELS[self.kind].model_validate(self.data)
+        except ValidationError as err:
+            first = err.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise ValueError(f"data.{where} of a {self.kind} event: {first['msg']}") from None
+        return self
 
 
 class EventBatch(BaseModel):
@@ -78,7 +171,7 @@ class EventBatchResult(BaseModel):
 
 
 class DecideRequest(BaseModel):
-    door_id: int
+    door_id: Int64
     credential_ref: str = Field(min_length=1, max_length=64)
     pin_verified: bool = False
 

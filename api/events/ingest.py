@@ -30,12 +30,17 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from api.errors import Unprocessable
 from api.models import Credential, Device, Door, Event, SequenceGap, Staff
 from gate.events import verify_chain
 
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 1000
+# A device's sequence numbers: 1 .. MAX_SEQ, and a new one at most MAX_SEQ_AHEAD beyond the
+# highest already stored (a jump past it would open a gap no real outbox can fill).
+MAX_SEQ = 2**31 - 1
+MAX_SEQ_AHEAD = 100_000
 
 
 @dataclass
@@ -237,6 +242,11 @@ def ingest(session: Session, *, device_id: uuid.UUID, events: list[IncomingEvent
            now: datetime) -> IngestResult:
     """Store one batch from a device (see the module docstring)."""
     device = lock_device(session, device_id)
+    for i, e in enumerate(events):
+        if e.seq > device.max_seq + MAX_SEQ_AHEAD:
+            raise Unprocessable(
+                f"seq {e.seq} is more than {MAX_SEQ_AHEAD} beyond the highest stored "
+                f"({device.max_seq})", field=f"events[{i}].seq")
     unique: dict[uuid.UUID, IncomingEvent] = {}
     seen_seq: set[int] = set()
     for e in events:

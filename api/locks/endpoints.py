@@ -6,11 +6,13 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response
 
 from api.auth import require_admin
 from api.db import SessionDep
+from api.limits import RawBody
 from api.mail.background import wake_sender
 from api.models.base import utcnow
 
 from . import repository, service
 from .pins import pending_codes
+from .poll_auth import LockKeyCache
 from .schemas import (
     AlertRead,
     EmergencyCodeRead,
@@ -108,6 +110,7 @@ def rekey(lock_pk: int, request: Request, tasks: BackgroundTasks, session: Sessi
 
     lock = service.get_or_raise(session, lock_pk, for_update=True)
     affected = service.rekey(session, lock, actor=actor, now=utcnow())
+    lock_keys(request).forget(lock.lock_id)
     for booking_id in affected:
         bookings.reissue(session, settings, booking_id, actor=actor)  # queues the new PINs
     if affected:
@@ -115,12 +118,18 @@ def rekey(lock_pk: int, request: Request, tasks: BackgroundTasks, session: Sessi
     return lock
 
 
+def lock_keys(request: Request) -> LockKeyCache:
+    """The app's cache of online-lock keys (``poll_auth``), made by ``create_app``."""
+    cache: LockKeyCache = request.app.state.lock_keys
+    return cache
+
+
 @router.post("/{lock_id}/poll")
-async def poll(lock_id: str, request: Request, session: SessionDep,
-               settings: Settings) -> Response:
-    """An online lock's poll (signed by the lock; the answer is signed too)."""
-    body = await request.body()
-    answer, headers = service.poll(
-        session, settings, lock_id, body, request.headers.get("x-lock-timestamp", ""),
-        request.headers.get("x-lock-signature", ""), now=utcnow())
+def poll(lock_id: str, request: Request, body: RawBody, session: SessionDep,
+         settings: Settings, keys: Annotated[LockKeyCache, Depends(lock_keys)]) -> Response:
+    """An online lock's poll (signed by the lock with a nonce; PINs sealed to the lock; the
+    answer is signed too). A plain ``def``: the thread pool, never the event loop."""
+    answer, headers = service.poll(session, settings, keys, lock_id, body,
+                                   {k.lower(): v for k, v in request.headers.items()},
+                                   now=utcnow())
     return Response(answer, media_type="application/json", headers=headers)

@@ -10,6 +10,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy.orm import Session
 
 from api.models import PinMaster, SmartLock
+from api.settings import InsecureSettings
 from gate.pin import derive_lock_key
 
 from .settings import LockSettings
@@ -17,21 +18,32 @@ from .settings import LockSettings
 AAD = b"mynagate pin master v1"
 
 
+def _parse_key(text: str, setting: str) -> bytes:
+    try:
+        key = bytes.fromhex(text.strip())
+    except ValueError:
+        key = b""
+    if len(key) != 32 or key == bytes(32):
+        raise InsecureSettings(setting, "must be a random 32-byte key written as 64 hex digits")
+    return key
+
+
 def wrap_key(settings: LockSettings) -> bytes:
+    """The wrapping key: from ``MYNAGATE_PIN_WRAP_KEY``, else ``data_dir/pin-wrap.key``
+    (created 0600 from the CSPRNG on first use); a short or empty key is refused."""
     if settings.pin_wrap_key is not None:
-        key = bytes.fromhex(settings.pin_wrap_key.get_secret_value())
-        if len(key) != 32:
-            raise ValueError("MYNAGATE_PIN_WRAP_KEY must be 32 bytes in hex")
-        return key
+        return _parse_key(settings.pin_wrap_key.get_secret_value(), "MYNAGATE_PIN_WRAP_KEY")
     path = Path(settings.data_dir) / "pin-wrap.key"
+    setting = f"MYNAGATE_PIN_WRAP_KEY (file {path})"
     if path.exists():
-        return bytes.fromhex(path.read_text().strip())
-    path.parent.mkdir(parents=True, exist_ok=True)
+        return _parse_key(path.read_text(), setting)
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, mode=0o700)
     key = os.urandom(32)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        return bytes.fromhex(path.read_text().strip())
+        return _parse_key(path.read_text(), setting)
     with os.fdopen(fd, "w") as f:
         f.write(key.hex())
     return key

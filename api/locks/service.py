@@ -7,7 +7,7 @@ import hashlib
 import hmac
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -31,6 +31,17 @@ from gate.signing import canonical_json
 
 from . import repository
 from .pins import accepted_times, grace_of, pin_of, slot_time
+from .poll_auth import (
+    LockKeyCache,
+    LockKeys,
+    check_headers,
+    derive_keys,
+    nonce_expiry,
+    seal_slots,
+    sign,
+    use_nonce,
+    verify,
+)
 from .schemas import LockCreate
 from .secrets import lock_key
 from .settings import LockSettings
@@ -196,36 +207,65 @@ def staff_sync(session: Session, settings: LockSettings, lock: SmartLock,
 
 
 # -- online lock: poll -------------------------------------------------------------------------
-def sign(key: bytes, timestamp: str, body: bytes) -> str:
-    return hmac.new(key, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-
-
-def poll(session: Session, settings: LockSettings, lock_id: str, body: bytes, timestamp: str,
-         signature: str, *, now: datetime, skew_s: int = 300) -> tuple[bytes, dict[str, str]]:
-    """An online lock's poll: verify, store its log and battery, push its code slots (up to its
-    slot limit) and queued unlock commands; the answer is signed with the lock's key."""
+def _load_keys(session: Session, settings: LockSettings, lock_id: str) -> LockKeys | None:
     lock = repository.get_by_lock_id(session, lock_id)
     if lock is None or lock.kind != "online":
-        raise Unauthorized("unknown online lock")
-    lock = get_or_raise(session, lock.id, for_update=True)
-    key = _sync_key(session, settings, lock)
-    if not timestamp.isdigit() or abs(int(timestamp) - now.timestamp()) > skew_s or \
-            not hmac.compare_digest(sign(key, timestamp, body), signature):
-        raise Unauthorized("the poll is not signed by this lock's key (or too old)")
+        return None
+    return derive_keys(lock.id, lock.generation, lock_key(session, settings, lock))
+
+
+def poll(session: Session, settings: LockSettings, keys: LockKeyCache, lock_id: str,
+         body: bytes, headers: Mapping[str, str], *, now: datetime,
+         skew_s: int = 300) -> tuple[bytes, dict[str, str]]:
+    """An online lock's poll: authenticate (``poll_auth``: signature before any database
+    read, nonce used once), store its log and battery, push its code slots sealed to the lock
+    (up to its slot limit) and its queued unlock commands; the answer is signed."""
+    timestamp = headers.get("x-lock-timestamp", "")
+    nonce = headers.get("x-lock-nonce", "")
+    signature = headers.get("x-lock-signature", "")
+    check_headers(lock_id, timestamp, nonce, signature, now=now, skew_s=skew_s)
+    k = verify(keys.get(lock_id, lambda: _load_keys(session, settings, lock_id)),
+               timestamp, nonce, body, signature)
+    lock = get_or_raise(session, k.pk, for_update=True)
+    if lock.generation != k.generation:  # rekeyed since the key was cached
+        keys.forget(lock_id)
+        raise Unauthorized("the lock's key changed; poll again")
+    use_nonce(session, lock.id, nonce, nonce_expiry(timestamp, now, skew_s), now)
     try:
         data = json.loads(body)
-    except ValueError as err:
-        raise BadRequest("the body is not JSON", field="body") from err
-    offset = float(data.get("clock", now.timestamp())) - now.timestamp()
+        if not isinstance(data, dict):
+            raise ValueError("not an object")
+        offset = float(data.get("clock", now.timestamp())) - now.timestamp()
+        requested_limit = int(data.get("slot_limit", lock.slot_limit))
+    except (ValueError, TypeError, OverflowError) as err:
+        raise BadRequest("the body must be a JSON object with numeric clock and slot_limit",
+                         field="body") from err
     openings = _ingest(session, lock, data.get("events") or [], offset, now)
     _telemetry(session, lock, data.get("battery"), openings, offset, False, now)
+    slots = _pushed_slots(session, settings, lock, min(lock.slot_limit, requested_limit), now)
+    # Remote unlocks go only to this authenticated, fresh poll (nonce stored above).
+    commands = []
+    for c in repository.undelivered_commands(session, lock.id):
+        c.delivered_at = now
+        commands.append({"kind": "unlock", "id": c.id})
+    evaluate_alerts(session, settings, lock, now)
+    session.flush()
+    answer = json.dumps({"nonce": nonce, "sealed_slots": seal_slots(k, lock_id, nonce, slots),
+                         "ack_seq": lock.log_seq, "commands": commands,
+                         "slots_full": lock.slots_full}, separators=(",", ":")).encode()
+    ts = str(int(now.timestamp()))
+    return answer, {"X-Lock-Timestamp": ts, "X-Lock-Nonce": nonce,
+                    "X-Lock-Signature": sign(k.sync, ts, nonce, answer)}
+
+
+def _pushed_slots(session: Session, settings: LockSettings, lock: SmartLock, limit: int,
+                  now: datetime) -> list[dict[str, Any]]:
     n = int(now.timestamp()) // SLOT_SECONDS
     horizon = n + settings.slot_lookahead_h * 4
     wanted = [p for p in repository.active_pins(session, lock.id, lock.generation, n - 96 - 2,
                                                 horizon)
               if p.start_slot + p.duration_slots + lock.grace_late > n]
-    limit = min(lock.slot_limit, int(data.get("slot_limit", lock.slot_limit)))
-    pushed, left_out = wanted[:limit], wanted[limit:]
+    pushed, left_out = wanted[:max(limit, 0)], wanted[max(limit, 0):]
     lock.slots_full = bool(left_out)
     if left_out:
         _alert(session, lock, "slots_full", now, left_out[0].booking_id,
@@ -237,16 +277,7 @@ def poll(session: Session, settings: LockSettings, lock_id: str, body: bytes, ti
         slots.append({"slot": i, "code": pin_of(session, settings, lock, p),
                       "valid_from": int(start.timestamp()), "valid_until": int(stop.timestamp()),
                       "ref": p.id})
-    commands = []
-    for c in repository.undelivered_commands(session, lock.id):
-        c.delivered_at = now
-        commands.append({"kind": "unlock", "id": c.id})
-    evaluate_alerts(session, settings, lock, now)
-    session.flush()
-    answer = json.dumps({"slots": slots, "ack_seq": lock.log_seq, "commands": commands,
-                         "slots_full": lock.slots_full}, separators=(",", ":")).encode()
-    ts = str(int(now.timestamp()))
-    return answer, {"X-Lock-Timestamp": ts, "X-Lock-Signature": sign(key, ts, answer)}
+    return slots
 
 
 # -- emergencies -------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from .facility import (
     SmartLock,
     WebhookReceipt,
 )
+from .lock_nonce import LockNonce
 from .mail import MailKind, MailOutbox, MailStatus
 from .org import Department, Staff
 from .overtime import Divergence, OvertimeRequest
@@ -58,6 +59,7 @@ __all__ = [
     "IssuedPin",
     "LockAlert",
     "LockCommand",
+    "LockNonce",
     "LockLogEntry",
     "LockTelemetry",
     "MailKind",

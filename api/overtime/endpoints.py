@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 
 from api.attendance.auth import StaffDep
 from api.attendance.service import month_bounds
 from api.auth import require_admin
 from api.db import SessionDep
+from api.limits import RawBody
 
 from . import repository as repo
 from . import service
@@ -46,11 +47,11 @@ def create_order(data: OvertimeOrderCreate, session: SessionDep,
 
 
 @router.post("/admin/overtime/orders/import")
-async def import_orders(request: Request, session: SessionDep, actor: AdminDep,
-                        encoding: Annotated[str, Query(pattern="^(cp932|utf8bom)$")] = "cp932"
-                        ) -> dict[str, Any]:
+def import_orders(body: RawBody, session: SessionDep, actor: AdminDep,
+                  encoding: Annotated[str, Query(pattern="^(cp932|utf8bom)$")] = "cp932"
+                  ) -> dict[str, Any]:
     """Import orders from a 庶務事務 CSV (request body); all or nothing, errors per line."""
-    return service.import_orders(session, await request.body(), actor=actor, encoding=encoding)
+    return service.import_orders(session, body, actor=actor, encoding=encoding)
 
 
 @router.get("/admin/overtime/divergences")

@@ -1,21 +1,26 @@
 """The online (Wi-Fi) lock: it polls the service, which pushes its code slots and queued
 commands (remote emergency unlock); it uploads battery, clock and its hash-chained log.
 
-Requests carry ``X-Lock-Id``, ``X-Lock-Timestamp`` and ``X-Lock-Signature`` = hex
-HMAC-SHA256(K_sync, timestamp "." body); answers are signed the same way, so a fake service
-cannot push codes or open the door."""
+Requests carry ``X-Lock-Timestamp``, ``X-Lock-Nonce`` (fresh random hex, once) and
+``X-Lock-Signature`` = hex HMAC-SHA256(K_sync, timestamp "." nonce "." body); answers are
+signed the same way over the same nonce, so a fake service cannot push codes or open the door
+and an old answer cannot be fed back. The answer's code slots come sealed to the lock
+(AES-256-GCM under K_seal, associated data "lock_id|nonce")."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
 import os
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from gate.events import chain_hash
 from gate.pin.throttle import ThrottleState, allowed_at, record_failure
@@ -26,8 +31,14 @@ from .keybox import EntryResult
 __all__ = ["OnlineLock", "sign_body"]
 
 
-def sign_body(key: bytes, timestamp: str, body: bytes) -> str:
-    return hmac.new(key, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+def sign_body(key: bytes, timestamp: str, nonce: str, body: bytes) -> str:
+    message = timestamp.encode() + b"." + nonce.encode() + b"." + body
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def seal_key(lock_key: bytes) -> bytes:
+    """The key the service seals the pushed code slots with."""
+    return hmac.new(lock_key, b"pin-seal", hashlib.sha256).digest()
 
 
 class OnlineLock:
@@ -38,6 +49,7 @@ class OnlineLock:
                  state_path: Path | None = None) -> None:
         self.lock_id = lock_id
         self._sync = sync_key(lock_key)
+        self._seal = seal_key(lock_key)
         self.http = http
         self.now = now
         self.slot_limit = slot_limit
@@ -85,16 +97,19 @@ class OnlineLock:
                            "events": [e for e in self.log if e["seq"] > self.acked_seq]},
                           separators=(",", ":")).encode()
         ts = str(int(self.now()))
+        nonce = secrets.token_hex(16)
         r = self.http.post(f"/api/v1/locks/{self.lock_id}/poll", content=body, headers={
-            "content-type": "application/json", "X-Lock-Timestamp": ts,
-            "X-Lock-Signature": sign_body(self._sync, ts, body)})
+            "content-type": "application/json", "X-Lock-Timestamp": ts, "X-Lock-Nonce": nonce,
+            "X-Lock-Signature": sign_body(self._sync, ts, nonce, body)})
         r.raise_for_status()
         sig = r.headers.get("X-Lock-Signature", "")
         rts = r.headers.get("X-Lock-Timestamp", "")
-        if not hmac.compare_digest(sign_body(self._sync, rts, r.content), sig):
+        if not hmac.compare_digest(sign_body(self._sync, rts, nonce, r.content), sig):
             raise RuntimeError("unsigned answer from the service")
         answer: dict[str, Any] = r.json()
-        slots = answer["slots"][: self.slot_limit]
+        if answer.get("nonce") != nonce:
+            raise RuntimeError("the answer belongs to another poll")
+        slots = self._unseal(answer["sealed_slots"], nonce)[: self.slot_limit]
         self.slots = {int(s["slot"]): s for s in slots}
         self.acked_seq = max(self.acked_seq, int(answer["ack_seq"]))
         self.log = [e for e in self.log if e["seq"] > self.acked_seq]
@@ -103,6 +118,12 @@ class OnlineLock:
                 self._log("open_remote", command_id=cmd["id"])
         self._save()
         return answer
+
+    def _unseal(self, sealed: str, nonce: str) -> list[dict[str, Any]]:
+        raw = base64.b64decode(sealed)
+        plain = AESGCM(self._seal).decrypt(raw[:12], raw[12:], f"{self.lock_id}|{nonce}".encode())
+        slots: list[dict[str, Any]] = json.loads(plain)
+        return slots
 
     def enter(self, code: str) -> EntryResult:
         now = int(self.now())

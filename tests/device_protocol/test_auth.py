@@ -68,7 +68,8 @@ def test_replay_to_another_api_process_is_caught_by_the_database(admin, settings
     assert dev.request("GET", "/snapshot").status_code == 200
     other_db = Database(db_url)  # a second process: its own app, engine and memory
     try:
-        with TestClient(create_app(settings, db=other_db)) as other:
+        with TestClient(create_app(settings, db=other_db,
+                                   lock_settings=admin.app.state.lock_settings)) as other:
             method, full, content, headers = dev.last  # type: ignore[misc]
             r = other.request(method, full, content=content, headers=headers)
             assert r.status_code == 401 and "replay" in r.json()["detail"]

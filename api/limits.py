@@ -1,0 +1,113 @@
+"""Request body limits, enforced while the body is read (docs/security.md lists them).
+
+``BodyLimitMiddleware`` answers 413 problem details at once when ``Content-Length`` announces
+more than the route allows, and otherwise counts the bytes of the receive stream and stops
+the request with 413 as soon as the count passes the limit: a hostile body is never read in
+full, whatever the endpoint does with it. The body the endpoint gets is therefore at most the
+limit of its route.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+KIB = 1024
+MIB = 1024 * KIB
+
+
+@dataclass(frozen=True)
+class BodyLimit:
+    pattern: re.Pattern[str]
+    max_bytes: int
+    what: str
+
+
+def _limit(pattern: str, max_bytes: int, what: str) -> BodyLimit:
+    return BodyLimit(re.compile(pattern), max_bytes, what)
+
+
+# First match wins. Sizes leave room for the largest legitimate body (MAX_BATCH events of the
+# device API, a month's booking CSV) and no more.
+BODY_LIMITS: tuple[BodyLimit, ...] = (
+    _limit(r"^/device/v1/events$", 4 * MIB, "a batch of at most 1000 device events"),
+    _limit(r"^/device/v1/(enroll|heartbeat|decide)$", 4 * KIB, "a device request"),
+    _limit(r"^/api/v1/locks/[^/]+/poll$", 16 * KIB, "an online lock's poll"),
+    _limit(r"^/api/v1/locks/[^/]+/sync$", 512 * KIB, "a key box's log upload"),
+    _limit(r"^/api/v1/bookings/webhook$", 64 * KIB, "a booking-system webhook"),
+    _limit(r"^/api/v1/bookings/import$", 10 * MIB, "a booking CSV import"),
+    _limit(r"^/admin/overtime/orders/import$", 10 * MIB, "an overtime order CSV import"),
+    _limit(r"^/admin/enrollments(/.*)?$", 64 * KIB, "a card enrollment step"),
+    _limit(r".*", 256 * KIB, "an admin or API request"),
+)
+
+
+def limit_for(path: str) -> BodyLimit:
+    return next(rule for rule in BODY_LIMITS if rule.pattern.match(path))
+
+
+class BodyTooLarge(HTTPException):
+    """413: rendered as problem details by ``api.errors``. FastAPI's own HTTPException, so
+    FastAPI's body reader passes it on instead of turning it into a 400."""
+
+    def __init__(self, limit: BodyLimit) -> None:
+        super().__init__(413, f"the body of {limit.what} is limited to {limit.max_bytes} bytes")
+        self.limit = limit
+
+
+def _problem_413(limit: BodyLimit, path: str) -> tuple[Message, Message]:
+    body = json.dumps({"type": "about:blank", "title": "Content too large", "status": 413,
+                       "detail": f"the body of {limit.what} is limited to {limit.max_bytes} "
+                                 "bytes", "instance": path, "max_bytes": limit.max_bytes})
+    raw = body.encode()
+    start: Message = {"type": "http.response.start", "status": 413, "headers": [
+        (b"content-type", b"application/problem+json"),
+        (b"content-length", str(len(raw)).encode()), (b"connection", b"close")]}
+    return start, {"type": "http.response.body", "body": raw}
+
+
+class BodyLimitMiddleware:
+    """Pure ASGI middleware: per-route body limits, checked before and while reading."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = limit_for(scope["path"])
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > limit.max_bytes):
+            for message in _problem_413(limit, scope["path"]):
+                await send(message)
+            return
+        received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit.max_bytes:
+                    raise BodyTooLarge(limit)
+            return message
+
+        await self.app(scope, counting_receive, send)
+
+
+async def raw_body(request: Request) -> bytes:
+    """The request body as received (FastAPI has usually read and cached it already).
+
+    The one ``async`` step of a body-reading endpoint: the endpoint itself stays a plain
+    ``def`` (thread pool, never blocking the event loop) and gets the bytes, at most its
+    route's limit."""
+    return await request.body()
+
+
+RawBody = Annotated[bytes, Depends(raw_body)]

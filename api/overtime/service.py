@@ -15,9 +15,11 @@ from api.attendance import repository as arepo
 from api.attendance.config import rule_config
 from api.attendance.rules import (
     DIVERGENCE_REASON_JA,
+    MAX_SHIFT_MIN,
     CapInput,
     DayType,
     DivergenceReason,
+    axis_bounds,
     check_caps,
     day_start,
     normalize,
@@ -38,10 +40,15 @@ def _check_window(work_date: date, start_at: datetime, end_at: datetime) -> None
         raise BadRequest("start_at and end_at need a timezone", field="start_at")
     if end_at <= start_at:
         raise BadRequest("end_at must be after start_at", field="end_at")
-    s0 = day_start(work_date, rule_config())
-    if start_at < s0 or end_at > s0 + timedelta(days=1):
-        raise BadRequest("the overtime must lie within the business day (05:00–翌05:00)",
-                         field="start_at")
+    cfg = rule_config()
+    s0 = day_start(work_date, cfg)
+    lo, hi = axis_bounds(cfg)
+    # A shift belongs to its 始業日, so an order may start before the day change on its own
+    # day (a call-in at 04:30) and run past the next one.
+    if start_at < s0 + timedelta(minutes=lo) or end_at > s0 + timedelta(minutes=hi) \
+            or end_at - start_at > timedelta(minutes=MAX_SHIFT_MIN):
+        raise BadRequest("the overtime must start on its work day (from 00:00) and last at "
+                         "most 24 h", field="start_at")
 
 
 def _as_dict(r: OvertimeRequest) -> dict[str, Any]:

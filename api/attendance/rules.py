@@ -16,7 +16,8 @@ from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-JST = ZoneInfo("Asia/Tokyo")
+from gate.business_day import DEFAULT_DAY_CHANGE, JST, BusinessDay
+
 MINUTES_PER_DAY = 1440
 _MINUTE = timedelta(minutes=1)
 
@@ -77,7 +78,7 @@ DIVERGENCE_REASON_JA = {
 @dataclass(frozen=True)
 class RuleConfig:
     tz: ZoneInfo = JST
-    day_change: time = time(5, 0)
+    day_change: time = DEFAULT_DAY_CHANGE
     night_start: time = time(22, 0)
     night_end: time = time(5, 0)
     divergence_threshold_min: int = 30
@@ -105,8 +106,12 @@ class RuleConfig:
                          for k in (-1, 0, 1) for s, e in self.night)
 
     @property
+    def business_day(self) -> BusinessDay:
+        return BusinessDay(self.tz, self.day_change)
+
+    @property
     def day_change_minutes(self) -> int:
-        return self.day_change.hour * 60 + self.day_change.minute
+        return self.business_day.change_minutes
 
 
 DEFAULT_CONFIG = RuleConfig()
@@ -193,16 +198,13 @@ def total(intervals: Iterable[Interval]) -> int:
 # --- calendar ---------------------------------------------------------------------------------
 
 def business_date(at: datetime, cfg: RuleConfig = DEFAULT_CONFIG) -> date:
-    """The business day a moment belongs to (local date, shifted back before the day change)."""
-    if at.tzinfo is None:
-        raise ValueError("at must be timezone-aware")
-    local = at.astimezone(cfg.tz)
-    return (local - timedelta(hours=cfg.day_change.hour, minutes=cfg.day_change.minute)).date()
+    """The business day a moment belongs to (``gate.business_day``)."""
+    return cfg.business_day.date_of(at)
 
 
 def day_start(day: date, cfg: RuleConfig = DEFAULT_CONFIG) -> datetime:
     """The aware moment the business day ``day`` begins (its day-change time, local)."""
-    return datetime.combine(day, cfg.day_change, tzinfo=cfg.tz)
+    return cfg.business_day.start(day)
 
 
 def classify_day(day: date, *, holidays: Mapping[date, str] | Iterable[date],

@@ -324,7 +324,7 @@ def caps_report(session: Session, *, month: str, department_id: int | None = Non
     fy = _fy_months(session, start, cfg)
     special = repo.special_staff(session, start, end)
     ym = (start.year, start.month)
-    today = min(end, (now.astimezone(cfg.tz) - timedelta(hours=5)).date())
+    today = min(end, cfg.business_day.date_of(now))
     out = []
     for sid, info in res.staff.items():
         b = res.buckets(sid)

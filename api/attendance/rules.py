@@ -659,10 +659,9 @@ def check_caps(inp: CapInput) -> tuple[CapAlert, ...]:
             alerts.append(CapAlert("year_cap", over, fy_total, 720 * h, "年720時間の上限を超えました"))
         every = {**inp.months_before, **inp.months}
         for n in range(2, 7):
-            window = [every.get(_prev(inp.current, i), 0) for i in range(n)]
-            avg = sum(window) // n
-            if avg > 80 * h:
-                alerts.append(CapAlert("avg_80h", over, avg, 80 * h,
+            window = sum(every.get(_prev(inp.current, i), 0) for i in range(n))
+            if window > 80 * h * n:  # exact: an average of 4,800.5 min is over 4,800
+                alerts.append(CapAlert("avg_80h", over, window // n, 80 * h,
                                        f"{n}か月平均80時間の上限を超えました"))
                 break
         months45 = sum(1 for v in inp.months.values() if v > 45 * h)

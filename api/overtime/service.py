@@ -16,12 +16,14 @@ from api.attendance.config import rule_config
 from api.attendance.rules import (
     DIVERGENCE_REASON_JA,
     MAX_SHIFT_MIN,
+    SCHEDULED_WORK_DAYS,
     CapInput,
     DayType,
     DivergenceReason,
     axis_bounds,
     check_caps,
     day_start,
+    intersect,
     normalize,
     project_month,
     subtract,
@@ -294,8 +296,13 @@ def confirm_reason(session: Session, divergence_id: int, *, supervisor: Staff,
         res = compute_period(session, row.business_date, row.business_date,
                              staff_ids=[person.id], now=now)
         day = res.days[person.id][0]
-        s0 = day_start(row.business_date, rule_config())
-        for a, b in subtract(day.line.unscheduled, normalize(day.approved)):
+        cfg = rule_config()
+        s0 = day_start(row.business_date, cfg)
+        uncovered = subtract(day.line.unscheduled, normalize(day.approved))
+        if day.line.day_type in SCHEDULED_WORK_DAYS:
+            # Only the time after the scheduled end: arriving early is not overtime.
+            uncovered = intersect(uncovered, ((day.schedule[1], axis_bounds(cfg)[1]),))
+        for a, b in uncovered:
             order(session, actor=supervisor.staff_number, staff_id=person.id,
                   work_date=row.business_date, start_at=s0 + timedelta(minutes=a),
                   end_at=s0 + timedelta(minutes=b), reason="事後命令 (乖離の確認)",

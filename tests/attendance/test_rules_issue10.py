@@ -18,10 +18,12 @@ from api.attendance.rules import (
     DEFAULT_PATTERN,
     JST,
     Bucket,
+    CapInput,
     DayType,
     OvertimeDay,
     Point,
     assign_days,
+    check_caps,
     classify_day,
     compute_day,
     group_points,
@@ -165,3 +167,13 @@ def test_a_paired_shift_lands_whole_on_the_local_date_of_its_start(day_i, start_
     a = int(at(day0 + timedelta(days=day_i), "00:00").timestamp() // 60) + start_m
     clock_day, _ = assign_days([(a, "in"), (a + length, "out")], [], starts, 300)
     assert clock_day == [day_i, day_i]
+
+
+@pytest.mark.parametrize(("months", "fires"), [
+    # Rule 5 (人事院規則15-14 §16条の2の2(1)(ii)(ロ)): the 2-month average is compared exactly.
+    ({(2026, 10): 4800, (2026, 11): 4801}, True),  # (4800 + 4801) / 2 = 4800.5 > 4800
+    ({(2026, 10): 4800, (2026, 11): 4800}, False),  # 4800 = 80 h is allowed
+])
+def test_cap_averages_compare_exact_minutes(months, fires):
+    alerts = check_caps(CapInput("high_external", months, (2026, 11)))
+    assert any(a.code == "avg_80h" for a in alerts) is fires

@@ -1,22 +1,29 @@
 """Clock-point punch rules: 出勤 (in) and 退勤 (out) from taps, pure and with ``now`` passed in.
 
-- The business day changes at 05:00 local time, so a night-shift tap at 01:30 belongs to the
-  previous day and a forgotten 退勤 never turns the next morning's tap into a 退勤.
-- The first counted tap of a business day is 出勤; every later one is 退勤 (the last one wins
-  when attendance is computed). Explicit in/out buttons override this.
+- Taps alternate by sequence: after a counted 出勤 the next tap is a 退勤, otherwise an 出勤.
+  Explicit in/out buttons override this. The service pairs punches into shifts by this
+  direction and places each shift on the day it started (始業日).
+- An open shift stays open across midnight and the business-day change (``gate.business_day``)
+  until ``SHIFT_OVERRUN`` after the next day change (08:00 by default), and for at most 24 h: a
+  shift 08:30–翌05:40 closes with a 退勤, but a forgotten 退勤 never turns the next morning's tap
+  (after 08:00) into a 退勤. A call-in at 04:30 after the day's 退勤 is an 出勤.
 - A tap within 60 s of the last counted punch is a repeat, not a new punch.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
+from .business_day import DEFAULT_DAY_CHANGE, JST, BusinessDay
+
 __all__ = [
     "DAY_CHANGE",
+    "MAX_SHIFT",
     "REPEAT_WINDOW",
+    "SHIFT_OVERRUN",
     "Punch",
     "PunchKind",
     "PunchState",
@@ -25,9 +32,10 @@ __all__ = [
     "punch",
 ]
 
-DAY_CHANGE = time(5, 0)
+DAY_CHANGE = DEFAULT_DAY_CHANGE
 REPEAT_WINDOW = timedelta(seconds=60)
-_JST = ZoneInfo("Asia/Tokyo")
+SHIFT_OVERRUN = timedelta(hours=3)  # an open shift may close until 08:00 the next day
+MAX_SHIFT = timedelta(hours=24)
 
 
 class PunchKind(StrEnum):
@@ -38,7 +46,7 @@ class PunchKind(StrEnum):
 
 @dataclass(frozen=True)
 class PunchState:
-    """What a clock point remembers of one staff member's business day."""
+    """What a clock point remembers of one staff member's last counted punch."""
 
     staff_id: int
     business_date: date
@@ -57,13 +65,18 @@ class Punch:
     state: PunchState
 
 
-def business_date(now: datetime, tz: ZoneInfo = _JST, day_change: time = DAY_CHANGE) -> date:
-    """The business day a moment belongs to: local date, shifted back before ``day_change``."""
-    if now.tzinfo is None or now.utcoffset() is None:
-        raise ValueError("now must be timezone-aware")
-    local = now.astimezone(tz)
-    shift = timedelta(hours=day_change.hour, minutes=day_change.minute)
-    return (local - shift).date()
+def business_date(now: datetime, tz: ZoneInfo = JST, day_change: time = DAY_CHANGE) -> date:
+    """The business day a moment belongs to (``BusinessDay.date_of``)."""
+    return BusinessDay(tz, day_change).date_of(now)
+
+
+def _closes_shift(prior: PunchState, now: datetime, tz: ZoneInfo, day_change: time,
+                  overrun: timedelta) -> bool:
+    """Whether a tap closes the shift that ``prior``'s 出勤 opened."""
+    if prior.last_kind is not PunchKind.IN or not timedelta(0) <= now - prior.last_at <= MAX_SHIFT:
+        return False
+    started = prior.last_at.astimezone(tz).date()  # 始業日
+    return now < BusinessDay(tz, day_change).end(started) + overrun
 
 
 def punch(
@@ -71,30 +84,31 @@ def punch(
     *,
     staff_id: int,
     now: datetime,
-    tz: ZoneInfo = _JST,
+    tz: ZoneInfo = JST,
     explicit: PunchKind | None = None,
     day_change: time = DAY_CHANGE,
     repeat_window: timedelta = REPEAT_WINDOW,
+    overrun: timedelta = SHIFT_OVERRUN,
 ) -> Punch:
     """Classify one granted tap at a clock point and return the punch and the new state."""
     if explicit is PunchKind.REPEAT:
         raise ValueError("explicit punch must be in or out")
     day = business_date(now, tz, day_change)
-    same_day = prior is not None and prior.staff_id == staff_id and prior.business_date == day
-    if prior is not None and same_day:
-        elapsed = now - prior.last_at
-        if timedelta(0) <= elapsed < repeat_window and (explicit is None
-                                                       or explicit is prior.last_kind):
-            return Punch(PunchKind.REPEAT, day, prior.last_kind, prior.last_at, prior)
-        kind = explicit or PunchKind.OUT
-        if now < prior.last_at:
-            # A tap stamped earlier than the last counted one (clock moved back): it is still a
-            # punch, but the remembered last punch stays the later one.
-            return Punch(kind, day, kind, now, prior)
-        state = replace(prior, last_at=now, last_kind=kind)
-        return Punch(kind, day, kind, now, state)
-    kind = explicit or PunchKind.IN
-    state = PunchState(staff_id, day, now, now, kind)
+    if prior is None or prior.staff_id != staff_id:
+        kind = explicit or PunchKind.IN
+        return Punch(kind, day, kind, now, PunchState(staff_id, day, now, now, kind))
+    elapsed = now - prior.last_at
+    if timedelta(0) <= elapsed < repeat_window and (explicit is None
+                                                   or explicit is prior.last_kind):
+        return Punch(PunchKind.REPEAT, day, prior.last_kind, prior.last_at, prior)
+    closes = _closes_shift(prior, now, tz, day_change, overrun)
+    kind = explicit or (PunchKind.OUT if closes else PunchKind.IN)
+    if now < prior.last_at:
+        # A tap stamped earlier than the last counted one (clock moved back): it is still a
+        # punch, but the remembered last punch stays the later one.
+        return Punch(kind, day, kind, now, prior)
+    first = prior.first_at if kind is PunchKind.OUT and closes else now
+    state = PunchState(staff_id, day, first, now, kind)
     return Punch(kind, day, kind, now, state)
 
 
@@ -102,7 +116,7 @@ _KIND_JA = {PunchKind.IN: "出勤", PunchKind.OUT: "退勤"}
 _KIND_EN = {PunchKind.IN: "clock-in", PunchKind.OUT: "clock-out"}
 
 
-def feedback_text(p: Punch, name: str, tz: ZoneInfo = _JST, lang: str = "ja") -> str:
+def feedback_text(p: Punch, name: str, tz: ZoneInfo = JST, lang: str = "ja") -> str:
     """Reader feedback, e.g. 「おはようございます 山田さん 08:27 出勤」."""
     at = p.counted_at.astimezone(tz).strftime("%H:%M")
     counted = p.counted_kind

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
+
+from .business_day import DEFAULT_DAY_CHANGE, JST, BusinessDay
 
 __all__ = [
     "JST",
@@ -26,9 +28,6 @@ __all__ = [
     "TimeWindow",
     "decide",
 ]
-
-JST = ZoneInfo("Asia/Tokyo")
-
 
 class Reason(StrEnum):
     """Why a door said yes or no. One list, reused by the UI, the reader display and exports."""
@@ -143,6 +142,7 @@ class AccessRequest:
     closed_days: frozenset[date] = frozenset()
     pin_verified: bool = False
     tz: ZoneInfo = JST
+    day_change: time = DEFAULT_DAY_CHANGE  # closed days are business days (gate.business_day)
 
 
 @dataclass(frozen=True)
@@ -153,10 +153,6 @@ class Decision:
     @classmethod
     def deny(cls, reason: Reason) -> Decision:
         return cls(False, reason)
-
-
-def _business_date(local: datetime) -> date:
-    return local.date()
 
 
 def decide(req: AccessRequest) -> Decision:
@@ -184,7 +180,7 @@ def decide(req: AccessRequest) -> Decision:
     ]
     if not granting:
         return Decision.deny(Reason.NO_PERMISSION)
-    closed = _business_date(local) in req.closed_days
+    closed = BusinessDay(req.tz, req.day_change).date_of(req.now) in req.closed_days
     schedules = [req.schedules[p.schedule_id] for p in granting if p.schedule_id in req.schedules]
     if any(s.admits(local, closed) for s in schedules):
         return Decision(True, Reason.GRANTED)

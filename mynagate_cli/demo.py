@@ -18,7 +18,6 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from datetime import time as dt_time
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -93,12 +92,13 @@ def run_demo(data_dir: Path, host: str, port: int, once: bool,
     from api.access import service as access_service
     from api.access.schemas import PermissionCreate
     from api.app import create_app
+    from api.attendance.config import rule_config
     from api.attendance.service import daily_lines, format_line
     from api.db import Database
     from api.migrate import upgrade
     from api.seed import STAFF, seed_demo_town
     from api.settings import Settings
-    from gate.clock import PunchKind, business_date
+    from gate.clock import PunchKind
     from mynagate_cli.locks import DemoMailbox, demo_scenario
     from reader_agent.agent import AgentConfig, ReaderAgent, TapOutcome, enroll_agent
     from reader_agent.cards.jpki import VirtualJpkiCard, make_test_ca
@@ -263,10 +263,11 @@ def run_demo(data_dir: Path, host: str, port: int, once: bool,
         step(5, f"書庫 {names['1002']}さん (紛失カード)", tap("shoko", sato), "credential_lost")
 
         # Punches less than 60 s apart count as one: the clock-in is simulated earlier in the
-        # same business day (from 05:00 JST), up to 9 hours before now.
+        # same business day (from MYNAGATE_ATTENDANCE_DAY_CHANGE), up to 9 hours before now.
+        bday = rule_config().business_day
         now = datetime.now(UTC)
         local = now.astimezone(JST)
-        day_start = datetime.combine(business_date(now), dt_time(5, 0), JST).astimezone(UTC)
+        day_start = bday.start(bday.date_of(now)).astimezone(UTC)
         in_at = max(day_start + timedelta(minutes=1), now - timedelta(hours=9))
         out_shift = timedelta(0)
         if now - in_at < timedelta(seconds=61):  # just after 05:00: the clock-out goes ahead
@@ -299,7 +300,7 @@ def run_demo(data_dir: Path, host: str, port: int, once: bool,
                 agent.uploader.notify()
                 time.sleep(0.02)
         with db.session() as s:
-            line = daily_lines(s, staff["1001"], business_date(now),
+            line = daily_lines(s, staff["1001"], bday.date_of(now),
                                now=now + out_shift + timedelta(minutes=1))
         echo(f"[8] 勤怠 {format_line(line, name=names['1001'])}")
 

@@ -268,6 +268,7 @@ class TapProcessor:
                 closed_days=snap.closed_days,
                 pin_verified=auth_kind == "jpki_auth",
                 tz=snap.tz,
+                day_change=clock_point.day_change_of(snap.payload),
             ))
             age = self.cache.offline_age(snap, now)  # a clock set back does not rewind it
             fail_open = door.info.fail_open or door.info.id in self.config.fail_open_doors
@@ -297,7 +298,8 @@ class TapProcessor:
             if decision.granted and mode in ("clock", "both") and staff_id is not None \
                     and snap is not None:
                 punch = clock_point.classify(self.outbox, staff_id=staff_id, now=now,
-                                             tz=snap.tz, explicit=explicit)
+                                             tz=snap.tz, explicit=explicit,
+                                             day_change=clock_point.day_change_of(snap.payload))
                 events.append({
                     "kind": "clock_punch",
                     "occurred_at": event["occurred_at"],

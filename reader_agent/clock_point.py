@@ -6,19 +6,38 @@ transaction as the events, so after a crash the clock point and the event log ag
 
 from __future__ import annotations
 
-from datetime import datetime
+import logging
+from collections.abc import Mapping
+from datetime import datetime, time
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from gate.business_day import DEFAULT_DAY_CHANGE
 from gate.clock import Punch, PunchKind, feedback_text, punch
 
 from .outbox import Outbox
 
+log = logging.getLogger(__name__)
+
+
+def day_change_of(payload: Mapping[str, Any]) -> time:
+    """The business-day change the service put in the snapshot (``HH:MM``); 05:00 from a
+    service too old to send one."""
+    raw = payload.get("day_change")
+    if raw is None:
+        return DEFAULT_DAY_CHANGE
+    try:
+        return time.fromisoformat(str(raw))
+    except ValueError:
+        log.error("agent.snapshot.bad_day_change value=%r", str(raw)[:20])
+        return DEFAULT_DAY_CHANGE
+
 
 def classify(outbox: Outbox, *, staff_id: int, now: datetime, tz: ZoneInfo,
-             explicit: PunchKind | None = None) -> Punch:
+             explicit: PunchKind | None = None, day_change: time = DEFAULT_DAY_CHANGE) -> Punch:
     """The punch this tap makes, given what the clock point remembers for the staff member."""
     return punch(outbox.punch_state(staff_id), staff_id=staff_id, now=now, tz=tz,
-                 explicit=explicit)
+                 explicit=explicit, day_change=day_change)
 
 
 def punch_event_data(p: Punch) -> dict[str, object]:

@@ -106,6 +106,21 @@ def overrides(session: Session, start: date, end: date) -> list[DayOverride]:
     return list(session.execute(q).scalars())
 
 
+def replaced_holidays(session: Session, start: date, end: date) -> list[tuple[int | None, date]]:
+    """(staff_id, worked 休日) of every 代休日 linked to a 休日 in [start, end]."""
+    q = select(DayOverride.staff_id, DayOverride.linked_day).where(
+        DayOverride.kind == "daikyu", DayOverride.linked_day >= start,
+        DayOverride.linked_day <= end)
+    return [(r[0], r[1]) for r in session.execute(q)]
+
+
+def has_approved_overtime(session: Session, staff_id: int, day: date) -> bool:
+    q = select(OvertimeRequest.id).where(OvertimeRequest.staff_id == staff_id,
+                                         OvertimeRequest.work_date == day,
+                                         OvertimeRequest.status == "approved").limit(1)
+    return session.execute(q).first() is not None
+
+
 def work_patterns(session: Session) -> list[WorkPattern]:
     return list(session.execute(select(WorkPattern)).scalars())
 

@@ -9,13 +9,15 @@ Sources for every rule are in ``docs/attendance.md``. Nothing here touches a dat
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-JST = ZoneInfo("Asia/Tokyo")
+from gate.business_day import DEFAULT_DAY_CHANGE, JST, BusinessDay
+
 MINUTES_PER_DAY = 1440
 _MINUTE = timedelta(minutes=1)
 
@@ -27,10 +29,18 @@ class DayType(StrEnum):
     WEEKLY_OFF = "weekly_off"  # 週休日 (Sat/Sun by default, or moved there by 振替)
     HOLIDAY = "holiday"  # 休日 (祝日法 holidays, 年末年始, municipal closed days)
     COMPENSATORY = "compensatory"  # 代休日 (replaces a worked 休日)
+    # A worked 休日 whose 休日給 moved to its 代休日 (給与法 §17): a day with scheduled hours
+    # and no 休日給, so it is paid like a 勤務日.
+    HOLIDAY_REPLACED = "holiday_replaced"
 
 
 DAY_TYPE_JA = {DayType.WORKDAY: "勤務日", DayType.WEEKLY_OFF: "週休日", DayType.HOLIDAY: "休日",
-               DayType.COMPENSATORY: "代休日"}
+               DayType.COMPENSATORY: "代休日", DayType.HOLIDAY_REPLACED: "休日(代休日指定)"}
+# Days whose scheduled hours earn 休日給 when worked (給与法 §17): a 休日, or the 代休日 the
+# 休日給 moved to. Overtime beyond those hours is 135/160, never 125/150 (給与法 §16(1)).
+HOLIDAY_PAY_DAYS = frozenset({DayType.HOLIDAY, DayType.COMPENSATORY})
+# Days with 正規の勤務時間 that are worked as such (flags: 遅刻, 早退, 記録なし).
+SCHEDULED_WORK_DAYS = frozenset({DayType.WORKDAY, DayType.HOLIDAY_REPLACED})
 
 
 class Bucket(StrEnum):
@@ -46,9 +56,6 @@ class Bucket(StrEnum):
 
 
 BUCKETS: tuple[Bucket, ...] = tuple(Bucket)
-BUCKET_JA = {Bucket.R125: "時間外125", Bucket.R135: "時間外135", Bucket.R150: "時間外150",
-             Bucket.R160: "時間外160", Bucket.R150_OVER60: "時間外150(60h超)",
-             Bucket.R175: "時間外175(60h超)", Bucket.HOLIDAY: "休日勤務"}
 
 
 class DivergenceReason(StrEnum):
@@ -71,7 +78,7 @@ DIVERGENCE_REASON_JA = {
 @dataclass(frozen=True)
 class RuleConfig:
     tz: ZoneInfo = JST
-    day_change: time = time(5, 0)
+    day_change: time = DEFAULT_DAY_CHANGE
     night_start: time = time(22, 0)
     night_end: time = time(5, 0)
     divergence_threshold_min: int = 30
@@ -90,6 +97,21 @@ class RuleConfig:
         if s < e:
             return ((s, e),)
         return ((0, e), (s, MINUTES_PER_DAY))
+
+    @property
+    def night_axis(self) -> tuple[Interval, ...]:
+        """The night windows over the whole shift axis [-1440, 2880): a shift placed on its
+        始業日 may start before the day change (a call-in at 04:30) or end after the next one."""
+        return normalize((s + k * MINUTES_PER_DAY, e + k * MINUTES_PER_DAY)
+                         for k in (-1, 0, 1) for s, e in self.night)
+
+    @property
+    def business_day(self) -> BusinessDay:
+        return BusinessDay(self.tz, self.day_change)
+
+    @property
+    def day_change_minutes(self) -> int:
+        return self.business_day.change_minutes
 
 
 DEFAULT_CONFIG = RuleConfig()
@@ -176,34 +198,39 @@ def total(intervals: Iterable[Interval]) -> int:
 # --- calendar ---------------------------------------------------------------------------------
 
 def business_date(at: datetime, cfg: RuleConfig = DEFAULT_CONFIG) -> date:
-    """The business day a moment belongs to (local date, shifted back before the day change)."""
-    if at.tzinfo is None:
-        raise ValueError("at must be timezone-aware")
-    local = at.astimezone(cfg.tz)
-    return (local - timedelta(hours=cfg.day_change.hour, minutes=cfg.day_change.minute)).date()
+    """The business day a moment belongs to (``gate.business_day``)."""
+    return cfg.business_day.date_of(at)
 
 
 def day_start(day: date, cfg: RuleConfig = DEFAULT_CONFIG) -> datetime:
     """The aware moment the business day ``day`` begins (its day-change time, local)."""
-    return datetime.combine(day, cfg.day_change, tzinfo=cfg.tz)
-
-
-def minute_of_day(at: datetime, day: date, cfg: RuleConfig = DEFAULT_CONFIG) -> int:
-    """Whole minutes from the start of business day ``day`` to ``at`` (seconds truncated)."""
-    return int((at - day_start(day, cfg)).total_seconds() // 60)
+    return cfg.business_day.start(day)
 
 
 def classify_day(day: date, *, holidays: Mapping[date, str] | Iterable[date],
                  overrides: Mapping[date, DayType] | None = None,
                  cfg: RuleConfig = DEFAULT_CONFIG) -> DayType:
-    """Day type: an override (振替, 代休日) wins, then 休日, then the weekly 週休日."""
+    """Day type: an override (振替, 代休日) wins, then the weekly 週休日, then 休日.
+
+    A 祝日 or 年末年始 day on a 週休日 is a 週休日 (勤務時間法 §14: the 休日 is a day with
+    正規の勤務時間; a 週休日 has none, so there is no 休日給). A 週休日 moved onto a 祝日 by
+    振替 becomes a 勤務日 there, so that day is a 休日."""
     if overrides and day in overrides:
-        return overrides[day]
-    if day in holidays:
-        return DayType.HOLIDAY
+        kind = overrides[day]
+        if kind is DayType.WORKDAY and day in holidays:
+            return DayType.HOLIDAY
+        return kind
     if day.weekday() in cfg.weekly_off:
         return DayType.WEEKLY_OFF
+    if day in holidays:
+        return DayType.HOLIDAY
     return DayType.WORKDAY
+
+
+def axis_bounds(cfg: RuleConfig = DEFAULT_CONFIG) -> Interval:
+    """Where a business day's work may lie on its axis: from local midnight of its date
+    (a call-in at 04:30 is -30) to local midnight two days later (a shift of up to 24 h)."""
+    return (-cfg.day_change_minutes, 2 * MINUTES_PER_DAY - cfg.day_change_minutes)
 
 
 def fiscal_year(day: date) -> int:
@@ -277,13 +304,82 @@ FLAG_JA = {"late": "遅刻", "early": "早退", "missing_in": "出勤打刻漏�
            "absent": "記録なし", "corrected": "訂正あり", "long_span": "在庁16時間超"}
 
 
+MAX_SHIFT_MIN = 24 * 60  # an 出勤 pairs with a 退勤 at most this much later
+
+
+def pair_shifts(clock: Sequence[tuple[int, str | None]], max_shift: int
+                ) -> tuple[list[tuple[int, int]], list[int]]:
+    """Shifts paired by direction and sequence, as (出勤 index, 退勤 index) into ``clock``, and
+    the indexes of punches that pair with nothing. ``clock`` holds (time, direction hint)
+    sorted by time. An 出勤 opens a shift and the next 退勤 within ``max_shift`` closes it;
+    an unlabelled punch never pairs."""
+    shifts: list[tuple[int, int]] = []
+    loose: list[int] = []
+    open_: int | None = None
+    for k, (t, hint) in enumerate(clock):
+        if hint == "out" and open_ is not None and t - clock[open_][0] <= max_shift:
+            shifts.append((open_, k))
+            open_ = None
+        elif hint == "in":
+            if open_ is not None:
+                loose.append(open_)
+            open_ = k
+        else:
+            loose.append(k)
+    if open_ is not None:
+        loose.append(open_)
+    return shifts, loose
+
+
+def assign_days(clock: Sequence[tuple[int, str | None]], door: Sequence[int],
+                starts: Sequence[int], day_change: int, unit: int = 1
+                ) -> tuple[list[int], list[int]]:
+    """The business day (an index into ``starts``) of every clock punch and door point.
+
+    ``starts`` are the business days' start times, sorted, in the points' time unit (``unit``
+    of them per minute); ``day_change`` is the day change in minutes after local midnight.
+    A paired shift belongs to the day on which it started (始業日, 昭63.1.1 基発1号): the local
+    date of its 出勤, so 08:30–翌05:40 is one shift with 退勤 29:40, and a call-in at 04:30 is
+    the 早出 of that date. Only unpaired punches, and door points outside every shift, are
+    placed by the day change. An index of -1 or ``len(starts)`` lies outside the period."""
+    shifts, loose = pair_shifts(clock, MAX_SHIFT_MIN * unit)
+    clock_day = [0] * len(clock)
+    dc = day_change * unit
+    spans: list[tuple[int, int, int]] = []
+    for a, b in shifts:
+        i = bisect_right(starts, clock[a][0] + dc) - 1
+        clock_day[a] = clock_day[b] = i
+        spans.append((clock[a][0], clock[b][0], i))
+    for k in loose:
+        clock_day[k] = bisect_right(starts, clock[k][0]) - 1
+    span_starts = [sp[0] for sp in spans]
+    door_day = []
+    for t in door:
+        j = bisect_right(span_starts, t) - 1
+        door_day.append(spans[j][2] if j >= 0 and t <= spans[j][1]
+                        else bisect_right(starts, t) - 1)
+    return clock_day, door_day
+
+
 def group_points(points: Iterable[Point], cfg: RuleConfig = DEFAULT_CONFIG
                  ) -> dict[date, list[Point]]:
-    """Points per business day (the day change, 05:00 by default, splits them)."""
+    """Points per business day: a paired shift on its 始業日, other points by the day change."""
+    pts = sorted(points, key=lambda p: p.at)
+    if not pts:
+        return {}
+    first = business_date(pts[0].at, cfg) - timedelta(days=1)
+    days = [first + timedelta(days=i)
+            for i in range((business_date(pts[-1].at, cfg) - first).days + 2)]
+    starts = [int(day_start(d, cfg).timestamp()) for d in days]
+    clock = [p for p in pts if p.source == "clock"]
+    door = [p for p in pts if p.source != "clock"]
+    clock_day, door_day = assign_days([(int(p.at.timestamp()), p.hint) for p in clock],
+                                      [int(p.at.timestamp()) for p in door], starts,
+                                      cfg.day_change_minutes, unit=60)
     out: dict[date, list[Point]] = {}
-    for p in sorted(points, key=lambda p: p.at):
-        out.setdefault(business_date(p.at, cfg), []).append(p)
-    return out
+    for p, i in [*zip(clock, clock_day, strict=True), *zip(door, door_day, strict=True)]:
+        out.setdefault(days[i], []).append(p)
+    return {d: sorted(v, key=lambda p: p.at) for d, v in sorted(out.items())}
 
 
 def compute_day(day: date, day_type: DayType, points: Sequence[Point], *, now: datetime,
@@ -369,7 +465,8 @@ def compute_day_minutes(day: date, day_type: DayType, clock: Sequence[tuple[int,
         premises = (in_m, out_m)
     else:
         premises = None
-    workday = day_type is DayType.WORKDAY
+    workday = day_type in SCHEDULED_WORK_DAYS
+    holiday_pay = day_type in HOLIDAY_PAY_DAYS
     unscheduled: tuple[Interval, ...]
     if premises is not None and workday and not door and premises[0] < premises[1] \
             and axis.simple:
@@ -403,7 +500,10 @@ def compute_day_minutes(day: date, day_type: DayType, clock: Sequence[tuple[int,
             worked_in = total(subtract(intersect(presence, axis.sched), breaks))
             unscheduled = subtract(subtract(presence, axis.sched), breaks)
         else:
-            worked_in = 0
+            # Every minute of a day off needs an order; on a 休日 or 代休日 the scheduled hours
+            # worked are still shown as 勤務時間 (their pay is 休日勤務, not 時間外).
+            worked_in = (total(subtract(intersect(presence, axis.sched), breaks))
+                         if holiday_pay else 0)
             unscheduled = subtract(presence, breaks)
         pm = premises[1] - premises[0]
     corrected = bool(corrections)
@@ -413,7 +513,7 @@ def compute_day_minutes(day: date, day_type: DayType, clock: Sequence[tuple[int,
         last_out=None if out_m is None else start0 + _MINUTE * out_m,
         in_source=in_src, out_source=out_src, premises=premises, premises_minutes=pm,
         break_minutes=break_minutes,
-        scheduled_minutes=axis.scheduled_minutes if workday else 0,
+        scheduled_minutes=axis.scheduled_minutes if workday or holiday_pay else 0,
         worked_in_schedule_minutes=worked_in, unscheduled=unscheduled,
         unscheduled_minutes=total(unscheduled), in_minute=in_m, out_minute=out_m,
         late=workday and in_m is not None and in_m > schedule[0],
@@ -434,11 +534,6 @@ def paid_intervals(line: DailyLine, approved: Sequence[Interval]) -> tuple[Inter
 def divergence_minutes(line: DailyLine, approved: Sequence[Interval]) -> int:
     """乖離: time on the premises outside the schedule that no approved overtime covers."""
     return line.unscheduled_minutes - total(paid_intervals(line, approved))
-
-
-def needs_reason(line: DailyLine, approved: Sequence[Interval],
-                 cfg: RuleConfig = DEFAULT_CONFIG) -> bool:
-    return divergence_minutes(line, approved) > cfg.divergence_threshold_min
 
 
 @dataclass(frozen=True)
@@ -467,13 +562,14 @@ def _split(intervals: Sequence[Interval], cuts: Iterable[int]) -> list[Interval]
 def month_buckets(days: Iterable[OvertimeDay], cfg: RuleConfig = DEFAULT_CONFIG) -> dict[str, int]:
     """Exact minutes per pay bracket for a month of paid overtime (days in any order).
 
-    - 勤務日 (and a 休日 outside its scheduled hours): 125 by day, 150 at night;
-    - 週休日 and 代休日: 135 by day, 160 at night;
-    - a 休日's scheduled hours: 休日勤務, kept separately and not counted towards 60 h;
+    - 勤務日 (and a 休日 whose 休日給 moved to its 代休日): 125 by day, 150 at night;
+    - 週休日: 135 by day, 160 at night;
+    - 休日 and 代休日 (days for which 休日給 is paid, 給与法 §16(1)(i)): their scheduled hours
+      are 休日勤務, kept separately and not counted towards 60 h; time beyond them is 135/160;
     - once the month's counted overtime passes 60 h: 150 by day, 175 at night.
     Every minute lands in exactly one bracket."""
     out = dict.fromkeys((b.value for b in BUCKETS), 0)
-    night = cfg.night
+    night = cfg.night_axis
     night_cuts = [c for iv in night for c in iv]
     cum = 0
     limit = cfg.over60_threshold_min
@@ -481,13 +577,12 @@ def month_buckets(days: Iterable[OvertimeDay], cfg: RuleConfig = DEFAULT_CONFIG)
         ivs = normalize(d.intervals)
         if not ivs:
             continue
-        cuts = list(night_cuts)
-        if d.day_type is DayType.HOLIDAY:
-            cuts += list(d.schedule)
-        other = d.day_type in (DayType.WEEKLY_OFF, DayType.COMPENSATORY)
+        holiday_pay = d.day_type in HOLIDAY_PAY_DAYS
+        cuts = night_cuts + list(d.schedule) if holiday_pay else night_cuts
+        other = holiday_pay or d.day_type is DayType.WEEKLY_OFF
         for s, e in _split(ivs, cuts):
             length = e - s
-            if d.day_type is DayType.HOLIDAY and d.schedule[0] <= s and e <= d.schedule[1]:
+            if holiday_pay and d.schedule[0] <= s and e <= d.schedule[1]:
                 out[Bucket.HOLIDAY] += length
                 continue
             is_night = any(ns <= s and e <= ne for ns, ne in night)
@@ -564,10 +659,9 @@ def check_caps(inp: CapInput) -> tuple[CapAlert, ...]:
             alerts.append(CapAlert("year_cap", over, fy_total, 720 * h, "年720時間の上限を超えました"))
         every = {**inp.months_before, **inp.months}
         for n in range(2, 7):
-            window = [every.get(_prev(inp.current, i), 0) for i in range(n)]
-            avg = sum(window) // n
-            if avg > 80 * h:
-                alerts.append(CapAlert("avg_80h", over, avg, 80 * h,
+            window = sum(every.get(_prev(inp.current, i), 0) for i in range(n))
+            if window > 80 * h * n:  # exact: an average of 4,800.5 min is over 4,800
+                alerts.append(CapAlert("avg_80h", over, window // n, 80 * h,
                                        f"{n}か月平均80時間の上限を超えました"))
                 break
         months45 = sum(1 for v in inp.months.values() if v > 45 * h)

@@ -27,6 +27,7 @@ from .rules import (
     DAY_TYPE_JA,
     DEFAULT_PATTERN,
     FLAG_JA,
+    HOLIDAY_PAY_DAYS,
     MINUTES_PER_DAY,
     DailyLine,
     DayType,
@@ -35,6 +36,8 @@ from .rules import (
     PatternAxis,
     RuleConfig,
     WorkPattern,
+    assign_days,
+    axis_bounds,
     classify_day,
     compute_day_minutes,
     day_start,
@@ -45,7 +48,6 @@ from .rules import (
 )
 
 _REPEAT_MS = 60_000
-_DAY_MS = 86_400_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +151,11 @@ def compute_period(session: Session, start: date, end: date, *,
         (global_over if o.staff_id is None else staff_over[o.staff_id])[o.day] = DayType(o.day_type)
     base_types = {d: classify_day(d, holidays=holidays, overrides=global_over, cfg=cfg)
                   for d in days}
+    for sid, worked in repo.replaced_holidays(session, start, end):
+        # 給与法 §17: the 休日給 of a worked 休日 moves to its 代休日.
+        if sid is not None and base_types.get(worked) is DayType.HOLIDAY \
+                and worked not in staff_over[sid]:
+            staff_over[sid][worked] = DayType.HOLIDAY_REPLACED
     # Work patterns by code, and per-staff assignments with effective dates.
     patterns = {p.code: PatternAxis.of(_pattern_from_row(p), cfg)
                 for p in repo.work_patterns(session)}
@@ -159,48 +166,19 @@ def compute_period(session: Session, start: date, end: date, *,
         assigned[a.staff_id].append((a.effective_from, a.effective_until, by_id[a.work_pattern_id]))
     # Day starts on the epoch-ms axis.
     starts = {d: day_start(d, cfg) for d in days}
-    start_ms = {d: int(s.timestamp() * 1000) for d, s in starts.items()}
-    first_ms = start_ms[start]
-    end_ms = int(day_start(end + timedelta(days=1), cfg).timestamp() * 1000)
-    uniform = all(start_ms[d] - first_ms == i * _DAY_MS for i, d in enumerate(days))
-    ms_to_day = {i: d for i, d in enumerate(days)}
-    # Points, grouped per staff and business day, repeats within 60 s demoted to presence.
-    # Per staff and day: (clock punches, presence minutes, [ms of the last counted punch]).
-    grouped: dict[int, dict[date, tuple[list[tuple[int, str | None]], list[int], list[int]]]] = {}
-    t0 = starts[start] - timedelta(hours=1)
-    t1 = day_start(end + timedelta(days=1), cfg) + timedelta(hours=1)
-    for sid, ms, kind, hint in repo.point_rows(session, t0, t1, ids):
-        if ms < first_ms or ms >= end_ms or sid not in result.staff:
-            continue
-        if uniform:
-            idx = (ms - first_ms) // _DAY_MS
-            d = ms_to_day[idx]
-        else:
-            d = max(x for x in days if start_ms[x] <= ms)
-        minute = (ms - start_ms[d]) // 60_000
-        per = grouped.get(sid)
-        if per is None:
-            per = grouped[sid] = {}
-        slot = per.get(d)
-        if slot is None:
-            slot = per[d] = ([], [], [-_REPEAT_MS])
-        if kind == "clock_punch" and hint != "repeat":
-            if ms - slot[2][0] >= _REPEAT_MS:
-                slot[2][0] = ms
-                slot[0].append((minute, hint))
-                continue
-        slot[1].append(minute)
+    grouped = _grouped_points(session, result, days, starts, ids, cfg)
     fixes: dict[tuple[int, date], list[tuple[str, int]]] = defaultdict(list)
     for c in repo.approved_corrections(session, start, end):
         m = int((c.corrected_at - starts[c.business_date]).total_seconds() // 60)
         fixes[(c.staff_id, c.business_date)].append((c.kind, m))
     approved: dict[tuple[int, date], list[Interval]] = defaultdict(list)
+    lo, hi = axis_bounds(cfg)
     for sid, wd, s_at, e_at, _special in repo.approved_overtime(session, start, end, ids):
         s0 = starts[wd]
-        a = max(0, int((s_at - s0).total_seconds() // 60))
-        b = min(MINUTES_PER_DAY, int((e_at - s0).total_seconds() // 60))
+        a = max(lo, int((s_at - s0).total_seconds() // 60))
+        b = min(hi, int((e_at - s0).total_seconds() // 60))
         approved[(sid, wd)].append((a, b))
-    empty: tuple[list[tuple[int, str | None]], list[int], list[int]] = ([], [], [])
+    empty: tuple[list[tuple[int, str | None]], list[int]] = ([], [])
     now_ms = {d: int((now - starts[d]).total_seconds() // 60) for d in days}
     fixes_by: dict[int, dict[date, list[tuple[str, int]]]] = defaultdict(dict)
     for (sid, d), fx_list in fixes.items():
@@ -235,7 +213,7 @@ def compute_period(session: Session, start: date, end: date, *,
                     if f <= d and (u is None or d <= u):
                         axis = patterns.get(c, default_axis)
             dt = over[d] if over and d in over else base_types[d]
-            clock, door, _last = per.get(d, empty)
+            clock, door = per.get(d, empty)
             fx = fx_s.get(d, ()) if fx_s else ()
             appr = ap_s.get(d) if ap_s else None
             if not clock and not door and not fx and not appr:
@@ -261,6 +239,51 @@ def compute_period(session: Session, start: date, end: date, *,
     if progress is not None:
         progress(n_staff, n_staff)
     return result
+
+
+def _grouped_points(session: Session, result: PeriodResult, days: list[date],
+                    starts: dict[date, datetime], ids: list[int] | None, cfg: RuleConfig
+                    ) -> dict[int, dict[date, tuple[list[tuple[int, str | None]], list[int]]]]:
+    """Per staff and business day: (clock punches as (minute, hint), presence minutes).
+
+    A punch within 60 s of the last counted one, or labelled ``repeat``, is only presence.
+    Punches are read a day beyond the period on each side so that a shift across its edge
+    pairs; shifts land on their 始業日 (``assign_days``)."""
+    start_ms = [int(starts[d].timestamp() * 1000) for d in days]
+    t0 = starts[days[0]] - timedelta(days=1)
+    t1 = day_start(days[-1] + timedelta(days=2), cfg)
+    raw: dict[int, tuple[list[tuple[int, str | None]], list[int]]] = {}
+    last = -_REPEAT_MS
+    cur = None
+    for sid, ms, kind, hint in repo.point_rows(session, t0, t1, ids):
+        if sid not in result.staff:
+            continue
+        per = raw.get(sid)
+        if per is None:
+            per = raw[sid] = ([], [])
+        if sid != cur:
+            cur, last = sid, -_REPEAT_MS
+        if kind == "clock_punch" and hint != "repeat" and ms - last >= _REPEAT_MS:
+            last = ms
+            per[0].append((ms, hint))
+        else:
+            per[1].append(ms)
+    grouped: dict[int, dict[date, tuple[list[tuple[int, str | None]], list[int]]]] = {}
+    n = len(days)
+    dc = cfg.day_change_minutes
+    for sid, (clock, door) in raw.items():
+        clock.sort(key=lambda p: p[0])
+        clock_day, door_day = assign_days(clock, door, start_ms, dc, unit=60_000)
+        per_day: dict[date, tuple[list[tuple[int, str | None]], list[int]]] = {}
+        for (ms, hint), i in zip(clock, clock_day, strict=True):
+            if 0 <= i < n:
+                per_day.setdefault(days[i], ([], []))[0].append(
+                    ((ms - start_ms[i]) // 60_000, hint))
+        for ms, i in zip(door, door_day, strict=True):
+            if 0 <= i < n:
+                per_day.setdefault(days[i], ([], []))[1].append((ms - start_ms[i]) // 60_000)
+        grouped[sid] = per_day
+    return grouped
 
 
 def _intersect(a: Sequence[Interval], b: Sequence[Interval]) -> tuple[Interval, ...]:
@@ -326,7 +349,7 @@ def line_record(res: DayResult, cfg: RuleConfig) -> dict[str, Any]:
     """The JSON-able record of a staff-day: what the daily export shows and what is frozen."""
     ln = res.line
     d = ln.business_date
-    return {
+    rec = {
         "date": d.isoformat(), "day_type": ln.day_type.value,
         "in": _hm(ln.in_minute, cfg), "out": _hm(ln.out_minute, cfg),
         "in_source": ln.in_source or "", "out_source": ln.out_source or "",
@@ -336,7 +359,14 @@ def line_record(res: DayResult, cfg: RuleConfig) -> dict[str, Any]:
         "overtime": res.paid_minutes, "divergence": res.divergence,
         "paid": [list(iv) for iv in res.paid] if res.paid else [],
         "schedule": list(res.schedule), "flags": list(ln.flags) if ln.flags else [],
+        "holiday_work": 0,
     }
+    if ln.day_type in HOLIDAY_PAY_DAYS and res.paid:
+        # 休日勤務 is paid as 休日給, not 時間外 (給与法 §16–17): 時間外実績 leaves it out.
+        holiday = total(intersect(res.paid, (res.schedule,)))
+        rec["holiday_work"] = holiday
+        rec["overtime"] = res.paid_minutes - holiday
+    return rec
 
 
 # --- corrections, work patterns, day overrides (admin) -------------------------------------------
@@ -360,8 +390,10 @@ def create_correction(session: Session, *, staff_id: int, business_date: date, k
         raise BadRequest("corrected_at needs a timezone", field="corrected_at")
     cfg = rule_config()
     s0 = day_start(business_date, cfg)
-    if not (s0 <= corrected_at < s0 + timedelta(days=1)):
-        raise BadRequest("corrected_at lies outside the business day", field="corrected_at")
+    lo, hi = axis_bounds(cfg)
+    if not (s0 + timedelta(minutes=lo) <= corrected_at < s0 + timedelta(minutes=hi)):
+        raise BadRequest("corrected_at lies outside the shift of that day (00:00–翌々00:00)",
+                         field="corrected_at")
     row = AttendanceCorrection(staff_id=staff_id, business_date=business_date, kind=kind,
                                corrected_at=corrected_at.astimezone(UTC), reason=reason,
                                author=author)
@@ -456,6 +488,7 @@ def create_override(session: Session, *, actor: str, staff_id: int | None, day: 
         if not (linked_day < day <= linked_day + timedelta(weeks=8)):
             raise BadRequest("代休日 must fall within 8 weeks after the worked 休日",
                              field="day")
+        _check_worked_holiday(session, staff_id, linked_day)
     session.add_all(rows)
     session.flush()
     for r in rows:
@@ -464,3 +497,20 @@ def create_override(session: Session, *, actor: str, staff_id: int | None, day: 
                after={"staff_id": staff_id, "day": r.day.isoformat(), "day_type": r.day_type,
                       "kind": kind})
     return rows
+
+
+def _check_worked_holiday(session: Session, staff_id: int | None, worked: date) -> None:
+    """A 代休日 replaces a 休日 the person was ordered to work (勤務時間法 §15)."""
+    if staff_id is None:
+        raise BadRequest("a 代休日 is designated for one staff member", field="staff_id")
+    cfg = rule_config()
+    rows = sorted((o for o in repo.overrides(session, worked, worked)
+                   if o.staff_id in (None, staff_id)), key=lambda o: o.staff_id is not None)
+    over = {o.day: DayType(o.day_type) for o in rows}  # the staff's own override wins
+    kind = classify_day(worked, holidays=closed_days(session, worked, worked), overrides=over,
+                        cfg=cfg)
+    if kind is not DayType.HOLIDAY:
+        raise BadRequest(f"{worked} is not a 休日 of this staff member ({DAY_TYPE_JA[kind]})",
+                         field="linked_day")
+    if not repo.has_approved_overtime(session, staff_id, worked):
+        raise BadRequest(f"no order to work on the 休日 {worked}", field="linked_day")

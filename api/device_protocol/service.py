@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from api.access.versioning import current
+from api.attendance.config import rule_config
 from api.audit.service import record
 from api.calendar.service import closed_days
 from api.devices import repository as device_repository
@@ -139,5 +140,6 @@ def decide(session: Session, device_id: uuid.UUID, data: DecideRequest, *, now: 
             id=s.id, allow_closed_days=s.allow_closed_days,
             windows=tuple(policy.TimeWindow(w.weekday, w.start_minute, w.end_minute)
                           for w in s.windows)) for s in schedules},
-        closed_days=frozenset(closed), pin_verified=data.pin_verified, tz=tz))
+        closed_days=frozenset(closed), pin_verified=data.pin_verified, tz=tz,
+        day_change=rule_config().day_change))
     return DecideResponse(granted=result.granted, reason=result.reason.value)

@@ -15,11 +15,15 @@ from api.attendance import repository as arepo
 from api.attendance.config import rule_config
 from api.attendance.rules import (
     DIVERGENCE_REASON_JA,
+    MAX_SHIFT_MIN,
+    SCHEDULED_WORK_DAYS,
     CapInput,
     DayType,
     DivergenceReason,
+    axis_bounds,
     check_caps,
     day_start,
+    intersect,
     normalize,
     project_month,
     subtract,
@@ -38,10 +42,15 @@ def _check_window(work_date: date, start_at: datetime, end_at: datetime) -> None
         raise BadRequest("start_at and end_at need a timezone", field="start_at")
     if end_at <= start_at:
         raise BadRequest("end_at must be after start_at", field="end_at")
-    s0 = day_start(work_date, rule_config())
-    if start_at < s0 or end_at > s0 + timedelta(days=1):
-        raise BadRequest("the overtime must lie within the business day (05:00–翌05:00)",
-                         field="start_at")
+    cfg = rule_config()
+    s0 = day_start(work_date, cfg)
+    lo, hi = axis_bounds(cfg)
+    # A shift belongs to its 始業日, so an order may start before the day change on its own
+    # day (a call-in at 04:30) and run past the next one.
+    if start_at < s0 + timedelta(minutes=lo) or end_at > s0 + timedelta(minutes=hi) \
+            or end_at - start_at > timedelta(minutes=MAX_SHIFT_MIN):
+        raise BadRequest("the overtime must start on its work day (from 00:00) and last at "
+                         "most 24 h", field="start_at")
 
 
 def _as_dict(r: OvertimeRequest) -> dict[str, Any]:
@@ -287,8 +296,13 @@ def confirm_reason(session: Session, divergence_id: int, *, supervisor: Staff,
         res = compute_period(session, row.business_date, row.business_date,
                              staff_ids=[person.id], now=now)
         day = res.days[person.id][0]
-        s0 = day_start(row.business_date, rule_config())
-        for a, b in subtract(day.line.unscheduled, normalize(day.approved)):
+        cfg = rule_config()
+        s0 = day_start(row.business_date, cfg)
+        uncovered = subtract(day.line.unscheduled, normalize(day.approved))
+        if day.line.day_type in SCHEDULED_WORK_DAYS:
+            # Only the time after the scheduled end: arriving early is not overtime.
+            uncovered = intersect(uncovered, ((day.schedule[1], axis_bounds(cfg)[1]),))
+        for a, b in uncovered:
             order(session, actor=supervisor.staff_number, staff_id=person.id,
                   work_date=row.business_date, start_at=s0 + timedelta(minutes=a),
                   end_at=s0 + timedelta(minutes=b), reason="事後命令 (乖離の確認)",
@@ -317,7 +331,7 @@ def caps_report(session: Session, *, month: str, department_id: int | None = Non
     fy = _fy_months(session, start, cfg)
     special = repo.special_staff(session, start, end)
     ym = (start.year, start.month)
-    today = min(end, (now.astimezone(cfg.tz) - timedelta(hours=5)).date())
+    today = min(end, cfg.business_day.date_of(now))
     out = []
     for sid, info in res.staff.items():
         b = res.buckets(sid)

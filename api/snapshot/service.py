@@ -24,6 +24,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from api.access.versioning import current
+from api.attendance.config import rule_config
 from api.calendar.service import closed_days
 from api.device_protocol.timefmt import format_time
 from api.models import Credential
@@ -75,6 +76,8 @@ def build_payload(session: Session, *, device_id: uuid.UUID, since: int | None,
         "full": since is None,
         "issued_at": _iso(now),
         "timezone": tz.key,
+        # Readers label 出勤/退勤 and decide closed days on the same business day as attendance.
+        "day_change": rule_config().day_change.strftime("%H:%M"),
         "doors": [{"id": d.id, "code": d.code, "name": d.name, "mode": d.mode,
                    "assurance": d.assurance, "lockdown": d.lockdown, "fail_open": d.fail_open}
                   for d in doors],

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
+from api.attendance.rules import JST
 from api.exports.writer import decode
 from api.models import AuditLog, DepartmentSupervisor
 
@@ -95,7 +96,12 @@ def test_divergence_reason_confirmed_as_post_order_creates_the_order(admin, data
     assert [x for x in after if x["staff_number"] == "A0001"] == []
     orders = admin.get("/admin/overtime/requests",
                        params={"staff_id": a, "month": "2026-11"}).json()
-    assert any(o["source"] == "divergence" and o["status"] == "approved" for o in orders)
+    post = [o for o in orders if o["source"] == "divergence"]
+    assert [o["status"] for o in post] == ["approved"]
+    # Issue 10 rule 6: only the time after the scheduled end (17:15–20:00 = 165 min); the
+    # 5 min of arriving at 08:25 are not overtime.
+    span = [datetime.fromisoformat(post[0][k]).astimezone(JST) for k in ("start_at", "end_at")]
+    assert span == [f.jst(2026, 11, 26, 17, 15), f.jst(2026, 11, 26, 20, 0)]
 
 
 def test_import_orders_reports_every_bad_line_and_imports_nothing(admin, database):

@@ -12,6 +12,7 @@ from api.attendance.rules import (
     BUCKETS,
     DEFAULT_CONFIG,
     DEFAULT_PATTERN,
+    HOLIDAY_PAY_DAYS,
     JST,
     Bucket,
     CapInput,
@@ -70,7 +71,7 @@ def test_night_minutes_land_in_night_buckets_and_60h_splits_exactly(days):
     night = sum(total(intersect(normalize(d.intervals), NIGHT)) for d in days)
     assert out[Bucket.R150] + out[Bucket.R160] + out[Bucket.R175] == night
     holiday_inside = sum(total(intersect(normalize(d.intervals), (SCHEDULE,)))
-                         for d in days if d.day_type is DayType.HOLIDAY)
+                         for d in days if d.day_type in HOLIDAY_PAY_DAYS)
     assert out[Bucket.HOLIDAY] == holiday_inside
     counted = sum(out.values()) - holiday_inside
     assert out[Bucket.R150_OVER60] + out[Bucket.R175] == max(0, counted - 3600)
@@ -79,12 +80,12 @@ def test_night_minutes_land_in_night_buckets_and_60h_splits_exactly(days):
 @given(day_types, intervals)
 def test_day_type_decides_the_bracket(dt, ivs):
     out = month_buckets([OvertimeDay(date(2026, 11, 2), dt, tuple(ivs), SCHEDULE)])
-    if dt in (DayType.WEEKLY_OFF, DayType.COMPENSATORY):  # 週休日: 135/160, never 125/150
+    if dt is DayType.WEEKLY_OFF:  # 週休日: 135/160, never 125/150, no 休日勤務
         assert out[Bucket.R125] == out[Bucket.R150] == out[Bucket.HOLIDAY] == 0
-    elif dt is DayType.WORKDAY:
+    elif dt in (DayType.WORKDAY, DayType.HOLIDAY_REPLACED):  # 給与法 §16(1)(i): 125/150
         assert out[Bucket.R135] == out[Bucket.R160] == out[Bucket.HOLIDAY] == 0
-    else:  # 休日: its scheduled hours are 休日勤務, the rest is paid like a working day
-        assert out[Bucket.R135] == out[Bucket.R160] == 0
+    else:  # 休日, 代休日: scheduled hours are 休日勤務; beyond them 135/160 (never 125/150)
+        assert out[Bucket.R125] == out[Bucket.R150] == 0
         assert out[Bucket.HOLIDAY] == total(intersect(normalize(ivs), (SCHEDULE,)))
 
 
@@ -131,16 +132,17 @@ punch_days = st.lists(st.tuples(st.integers(6 * 60, 12 * 60), st.one_of(
     st.none(), st.integers(13 * 60, 26 * 60 + 59))), min_size=2, max_size=6)
 
 
-@given(punch_days, st.data())
-def test_a_forgotten_clock_out_never_changes_another_day(days, data):
-    """Dropping any punch (a forgotten 退勤 or 出勤) changes only its own business day."""
+@given(punch_days, st.booleans(), st.data())
+def test_a_forgotten_clock_out_never_changes_another_day(days, labelled, data):
+    """Dropping any punch (a forgotten 退勤 or 出勤) changes only its own business day, whether
+    the reader labelled the punches 出勤/退勤 (then they pair into shifts) or not."""
     start = date(2026, 11, 2)
     pts = []
     for i, (inn, out) in enumerate(days):
         base = datetime(2026, 11, 2, tzinfo=JST) + timedelta(days=i)
-        pts.append(Point(base + timedelta(minutes=inn)))
+        pts.append(Point(base + timedelta(minutes=inn), hint="in" if labelled else None))
         if out is not None:
-            pts.append(Point(base + timedelta(minutes=out)))
+            pts.append(Point(base + timedelta(minutes=out), hint="out" if labelled else None))
     drop = data.draw(st.integers(0, len(pts) - 1))
     fewer = pts[:drop] + pts[drop + 1:]
     dropped_day = business_date(pts[drop].at)
@@ -166,10 +168,10 @@ def test_weekly_off_versus_holiday(day):
 
     hol = closed_days(None, day, day)
     dt = classify_day(day, holidays=hol)
-    if day in hol:
-        assert dt is DayType.HOLIDAY  # 休日 even on a Saturday: 祝日 wins over 週休日
-    elif day.weekday() >= 5:
-        assert dt is DayType.WEEKLY_OFF
+    if day.weekday() >= 5:
+        assert dt is DayType.WEEKLY_OFF  # a 祝日 on a 週休日 is a 週休日 (勤務時間法 §14)
+    elif day in hol:
+        assert dt is DayType.HOLIDAY
     else:
         assert dt is DayType.WORKDAY
     # An override (振替 or 代休日) wins over both.

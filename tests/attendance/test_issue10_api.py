@@ -1,0 +1,198 @@
+"""Issue 10 through the real API: punches signed and sent through the device protocol, orders
+and 代休日 through the admin API, results read from the daily API and all three export formats.
+
+One row per case: the staff member, the punches, the orders, and what an HR officer expects,
+with the arithmetic beside each number and the clause it follows. The month is 2025-11, in the
+past on any day the suite runs: 11/3 文化の日 (Mon), 11/23 勤労感謝の日 (Sun), 11/24 振替休日 (Mon).
+Default pattern 08:30–17:15, break 12:00–13:00 (465 min)."""
+
+from __future__ import annotations
+
+import base64
+import io
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import openpyxl
+import pytest
+
+from api.attendance.rules import JST
+from api.exports.writer import decode
+from api.models import Credential, Door, Site
+from gate.events import chain_hash
+from tests.device_protocol.signer import EVENT_FIELDS, enroll, iso
+
+from . import factories as f
+
+MONTH = "2025-11"
+
+
+def t(d: str, hhmm: str) -> datetime:
+    """``t("11-19", "29:40")``: a local time of 2025-MM-DD, past midnight written 24:00+."""
+    mo, dd = (int(x) for x in d.split("-"))
+    h, m = (int(x) for x in hhmm.split(":"))
+    return datetime(2025, mo, dd, tzinfo=JST) + timedelta(hours=h, minutes=m)
+
+
+@dataclass
+class Case:
+    name: str
+    clause: str
+    punches: list[tuple[str, str, str]]  # (MM-DD, HH:MM, in|out)
+    orders: list[tuple[str, str, str]] = field(default_factory=list)  # (work day, start, end)
+    daikyu: tuple[str, str] | None = None  # (代休日, worked 休日)
+    daily: dict[str, dict[str, Any]] = field(default_factory=dict)  # day → expected columns
+    monthly: dict[str, int] = field(default_factory=dict)  # bracket column → minutes
+
+
+CASES = [
+    Case("rule1_holiday_overtime_135", "給与法 §16(1)(i), §17",
+         [("11-24", "08:30", "in"), ("11-24", "19:00", "out")],
+         orders=[("11-24", "08:30", "19:00")],
+         daily={"2025/11/24": {"日区分": "休日", "勤務時間": 210 + 255,  # 08:30–12:00, 13:00–17:15
+                               "時間外実績": 1140 - 1035}},  # 17:15–19:00 = 105, 休日勤務 excluded
+         monthly={"休日勤務": 465, "時間外135": 105, "時間外125": 0}),
+    Case("rule2_holiday_on_weekly_off", "勤務時間法 §14; 給与法 §16(1)(ii)",
+         [("11-23", "09:00", "in"), ("11-23", "12:00", "out")],
+         orders=[("11-23", "09:00", "12:00")],
+         daily={"2025/11/23": {"日区分": "週休日", "勤務時間": 0, "時間外実績": 180}},  # 3 h
+         monthly={"時間外135": 180, "休日勤務": 0}),
+    Case("rule3_daikyu_cancels_holiday_pay", "給与法 §17; 勤務時間法 §15",
+         [("11-03", "08:30", "in"), ("11-03", "18:00", "out")],
+         orders=[("11-03", "08:30", "18:00")], daikyu=("11-10", "11-03"),
+         daily={"2025/11/03": {"日区分": "休日(代休日指定)", "勤務時間": 465,
+                               "時間外実績": 45},  # 17:15–18:00
+                "2025/11/10": {"日区分": "代休日", "勤務時間": 0}},
+         monthly={"時間外125": 45, "休日勤務": 0}),  # a day with hours and no 休日給: 125
+    Case("rule3_work_on_the_daikyu_is_holiday_work", "給与法 §17",
+         [("11-03", "08:30", "in"), ("11-03", "17:15", "out"),
+          ("11-10", "08:30", "in"), ("11-10", "17:15", "out")],
+         orders=[("11-03", "08:30", "17:15"), ("11-10", "08:30", "17:15")],
+         daikyu=("11-10", "11-03"),
+         daily={"2025/11/10": {"日区分": "代休日", "勤務時間": 465, "時間外実績": 0}},
+         monthly={"休日勤務": 465, "時間外125": 0, "時間外135": 0}),
+    Case("rule4_shift_to_0540_is_one_shift", "労基法 通達 昭63.1.1 基発1号",
+         [("11-19", "08:30", "in"), ("11-19", "29:40", "out")],
+         orders=[("11-19", "17:15", "29:40")],
+         daily={"2025/11/19": {"出勤時刻": "08:30", "退勤時刻": "29:40",
+                               "時間外実績": 1780 - 1035}},  # 17:15 → 29:40 = 745
+         monthly={"時間外125": (1320 - 1035) + (1780 - 1740),  # 17:15–22:00 + 05:00–05:40
+                  "時間外150": 1740 - 1320}),  # 22:00–05:00 = 420
+    Case("rule4_call_in_at_0430_is_its_own_day", "労基法 通達 昭63.1.1 基発1号",
+         [("11-17", "08:30", "in"), ("11-17", "17:15", "out"),
+          ("11-18", "04:30", "in"), ("11-18", "17:15", "out")],
+         orders=[("11-18", "04:30", "08:30")],
+         daily={"2025/11/17": {"退勤時刻": "17:15", "乖離": 0},  # not 28:30, no 675-min 乖離
+                "2025/11/18": {"出勤時刻": "04:30", "時間外実績": 240}},  # 04:30–08:30
+         monthly={"時間外150": 30, "時間外125": 210}),  # 04:30–05:00 night, 05:00–08:30 day
+]
+
+
+class Town:
+    def __init__(self, admin: Any, database: Any) -> None:
+        self.admin = admin
+        with database.session() as s:
+            dept = f.department(s, "D10", "総務課")
+            site = s.query(Site).first() or Site(code="main", name="本庁舎")
+            s.add(site)
+            s.flush()
+            door = Door(site_id=site.id, code="clock-a", name="打刻機A", mode="clock")
+            s.add(door)
+            s.flush()
+            self.door_id = door.id
+            self.staff: dict[str, tuple[int, str]] = {}
+            for i, c in enumerate(CASES):
+                person = f.staff(s, dept, f"T{i:04d}", f"試験 {i}", "シケン")
+                ref = f"{i:02x}" * 16
+                s.add(Credential(staff_id=person.id, kind="staff_ap", credential_ref=ref,
+                                 public_key=base64.b64encode(b"\x04" + bytes([i + 1]) * 64)
+                                 .decode(), status="active", snapshot_version=0))
+                self.staff[c.name] = (person.id, ref)
+            s.commit()
+        self.device, _ = enroll(admin, name="clock-a", door_ids=[self.door_id])
+        self.seq = 0
+        self.prev: str | None = None
+
+    def punch(self, ref: str, at: datetime, direction: str) -> None:
+        self.seq += 1
+        ev: dict[str, Any] = dict.fromkeys(EVENT_FIELDS)
+        ev.update({"id": str(uuid.uuid4()), "seq": self.seq, "kind": "clock_punch",
+                   "occurred_at": iso(at), "clock_offset_ms": 0, "door_id": self.door_id,
+                   "credential_ref": ref, "granted": True, "reason": "granted",
+                   "data": {"punch": direction}, "prev_hash": self.prev})
+        ev["hash"] = chain_hash(ev)
+        self.prev = ev["hash"]
+        r = self.device.post_events([ev])
+        assert r.status_code == 200 and r.json()["accepted"] == 1, r.text
+
+
+@pytest.fixture
+def town(admin, database):  # type: ignore[no-untyped-def]
+    town = Town(admin, database)
+    for c in CASES:
+        sid, ref = town.staff[c.name]
+        for d, hhmm, direction in c.punches:
+            town.punch(ref, t(d, hhmm), direction)
+        for d, a, b in c.orders:
+            r = admin.post("/admin/overtime/orders", json={
+                "staff_id": sid, "work_date": t(d, "00:00").date().isoformat(),
+                "start_at": t(d, a).isoformat(), "end_at": t(d, b).isoformat(),
+                "reason": c.name})
+            assert r.status_code == 201, r.text
+        if c.daikyu:
+            r = admin.post("/admin/attendance/day-overrides", json={
+                "staff_id": sid, "day": t(c.daikyu[0], "00:00").date().isoformat(),
+                "day_type": "compensatory", "kind": "daikyu",
+                "linked_day": t(c.daikyu[1], "00:00").date().isoformat()})
+            assert r.status_code == 201, r.text
+    return town
+
+
+def _export(admin: Any, dataset: str, fmt: str) -> list[list[str]]:
+    r = admin.get(f"/admin/exports/{dataset}", params={"month": MONTH, "format": fmt,
+                                                      "allow_provisional": "true"})
+    assert r.status_code == 200, r.text
+    if fmt == "xlsx":
+        ws = openpyxl.load_workbook(io.BytesIO(r.content)).active
+        return [["" if v is None else str(v) for v in row] for row in ws.iter_rows(values_only=True)]
+    return decode(r.content, fmt)
+
+
+@pytest.mark.parametrize("fmt", ["cp932", "utf8bom", "xlsx"])
+def test_issue10_rules_in_every_export_format(town, admin, fmt):
+    numbers = {c.name: f"T{i:04d}" for i, c in enumerate(CASES)}
+    daily = _export(admin, "daily", fmt)
+    head = daily[0]
+    by_day = {(r[0], r[head.index("勤務日")]): r for r in daily[1:]}
+    monthly = _export(admin, "monthly", fmt)
+    mhead = monthly[0]
+    by_staff = {r[0]: r for r in monthly[1:]}
+    for c in CASES:
+        for day, want in c.daily.items():
+            row = by_day[(numbers[c.name], day)]
+            got = {k: row[head.index(k)] for k in want}
+            assert got == {k: str(v) for k, v in want.items()}, (c.name, c.clause, day)
+        row = by_staff[numbers[c.name]]
+        got_m = {k: row[mhead.index(k)] for k in c.monthly}
+        assert got_m == {k: str(v) for k, v in c.monthly.items()}, (c.name, c.clause)
+
+
+def test_daily_api_shows_the_shift_on_its_start_day(town, admin):
+    sid, _ = town.staff["rule4_shift_to_0540_is_one_shift"]
+    r = admin.get("/admin/attendance/daily", params={"staff_id": sid, "from": "2025-11-19",
+                                                     "to": "2025-11-20"})
+    assert r.status_code == 200, r.text
+    first, second = r.json()
+    assert (first["in_time"], first["out_time"]) == ("08:30", "29:40")
+    assert "missing_out" not in first["flags"] and "missing_in" not in second["flags"]
+
+
+def test_a_daikyu_linked_to_an_ordinary_workday_is_refused(town, admin):
+    sid, _ = town.staff["rule2_holiday_on_weekly_off"]
+    for linked in ("2025-11-04", "2025-11-24"):  # a workday; a 休日 without an order
+        r = admin.post("/admin/attendance/day-overrides", json={
+            "staff_id": sid, "day": "2025-11-25", "day_type": "compensatory", "kind": "daikyu",
+            "linked_day": linked})
+        assert r.status_code == 400 and r.json()["field"] == "linked_day", r.text

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from gate.door import Alarm
 from gate.policy import Reason
 from reader_agent.agent import AgentConfig, ReaderAgent, TapProcessor, enroll_agent
+from reader_agent.client import ServiceUnavailable
 from reader_agent.outbox import Outbox
 from reader_agent.snapshot_cache import SnapshotCache, SnapshotRollback
 from reader_agent.snapshot_state import STATE_FILE, SnapshotState, TimeFloor
@@ -229,3 +230,25 @@ def test_time_floor_never_runs_back_and_counts_elapsed_time(seq: list[tuple[floa
             # Never backwards, and at least the monotonic time elapsed since.
             assert t - earlier >= timedelta(seconds=mono.t - m) - slack
         seen.append((mono.t, wall, t))
+
+
+def test_heartbeat_saves_the_time_floor_while_offline(tmp_path: Path):
+    svc = FakeService()
+    svc.set_credential(cred(REF))
+    enroll_agent(tmp_path, "http://svc", svc.new_token(), transport=svc.transport())
+    wall = Wall(ISSUED)
+    agent = ReaderAgent(tmp_path, AgentConfig("sim:hb", 1), transport=svc.transport(),
+                        device_clock=wall)
+    try:
+        agent.watcher.sync()
+        issued = agent.cache.current.issued_at  # type: ignore[union-attr]
+        svc.down = True
+        wall.t = issued + timedelta(hours=10)
+        with pytest.raises(ServiceUnavailable):
+            agent.heartbeat.run_once()
+        saved = json.loads((tmp_path / STATE_FILE).read_text())
+        floor = datetime.fromisoformat(saved["time_floor"])
+        assert wall.t <= floor < wall.t + timedelta(seconds=5)  # + the real time elapsed
+        assert saved["version"] == svc.version
+    finally:
+        agent.close()

@@ -5,6 +5,7 @@ reader whose handles are used up raises the ``reader_failing`` alarm, cleared wh
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -78,10 +79,12 @@ def present(card: VpcdCard, display: RecordingDisplay, what: str, hold_s: float 
         time.sleep(0.6)  # pcscd reports the removal ~0.4 s later
 
 
-def test_ten_silent_cards_then_a_good_one_is_granted(pcscd, tmp_path: Path):
+def test_ten_silent_cards_then_a_good_one_is_granted(pcscd, tmp_path: Path,
+                                                     caplog: pytest.LogCaptureFixture):
     assert pcscd.max_handles_per_reader == 3
     good = VirtualStaffCard.generate("372153")
     display = RecordingDisplay()
+    caplog.set_level(logging.INFO, logger="reader_agent.drivers.pcsc")
     with running_agent(tmp_path, pcscd.reader, good, display) as agent:
         for i in range(SILENT_CARDS):
             silent = SilentCard(VirtualStaffCard.generate("372153"), answers=1)
@@ -97,6 +100,10 @@ def test_ten_silent_cards_then_a_good_one_is_granted(pcscd, tmp_path: Path):
         Reason.GRANTED.value]
     assert taps[-1]["credential_ref"] == good.credential_ref
     assert not [e for e in events if e["kind"] == "alarm"]
+    # Each mute card's handle was closed while its exchange was stuck, and released after.
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages.count("pcsc.disconnect.deferred reason=exchange_in_progress") == SILENT_CARDS
+    assert messages.count("pcsc.disconnect.done_after_exchange") == SILENT_CARDS
 
 
 def test_reader_with_its_handles_used_up_raises_an_alarm(pcscd, tmp_path: Path):

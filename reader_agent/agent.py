@@ -37,6 +37,7 @@ from .client import ServiceClient, enroll, format_time
 from .display import Display, RecordingDisplay
 from .keys import Identity, load_device_key, load_identity, load_or_create_device_key, save_identity
 from .outbox import Outbox
+from .reader_health import ReaderHealth
 from .snapshot_cache import DoorView, Snapshot, SnapshotCache
 from .uploader import Connectivity, Heartbeat, SnapshotWatcher, Uploader
 
@@ -460,13 +461,18 @@ class ReaderAgent:
         self.start()
         log.info("agent.run.started device=%s door=%s snapshot_version=%s",
                  self.identity.device_id, self.taps.config.door_id, self.cache.version)
+        health = ReaderHealth(self.taps.config.reader_id,
+                              lambda data: self.record("alarm", door_id=self.taps.config.door_id,
+                                                       data=data))
         while not self.stop.is_set():
             try:
                 authenticate = source(poll_s)
             except Exception as err:  # a reader fault must not end the process
                 log.warning("agent.reader.error error=%s", type(err).__name__)
+                health.failed(err)
                 self.stop.wait(poll_s)
                 continue
+            health.ok()
             if authenticate is not None:
                 self.tap(authenticate)
 

@@ -61,3 +61,27 @@ class VirtualCard:
 
     def reset(self) -> None:
         """Power cycle: forget the selected application and file."""
+
+
+class SilentCard(VirtualCard):
+    """A card that answers its first ``answers`` commands, then goes mute mid-exchange.
+
+    It wraps any virtual card (the ATR comes from the transport, the SELECT from ``card``), so
+    a reader sees a normal card until the exchange is under way, then nothing at all: what a
+    card leaving the field's sweet spot, or a broken one, looks like. Used to check that a
+    mute card never leaks a PC/SC handle.
+    """
+
+    kind = "silent"
+
+    def __init__(self, card: VirtualCard, answers: int = 1) -> None:
+        self.card = card
+        self.answers = answers
+        self.seen = 0
+
+    def reset(self) -> None:
+        self.card.reset()
+
+    def process(self, apdu: bytes) -> bytes | None:
+        self.seen += 1
+        return self.card.process(apdu) if self.seen <= self.answers else None

@@ -31,7 +31,7 @@ from .base import (
     guard,
 )
 
-__all__ = ["PcscChannel", "PcscReader", "translate"]
+__all__ = ["PcscChannel", "PcscReader", "pending_releases", "translate"]
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,12 @@ def _call(what: str, fn: Any, *args: Any) -> Any:
 
 
 class PcscChannel:
-    """One connected card. ``close`` disconnects with a card reset."""
+    """One connected card. ``close`` disconnects with a card reset and releases the context.
+
+    A handle is never left behind: pcscd allows only so many per reader
+    (``--max-card-handle-per-reader``, 200 by default), and a reader whose handles are used up
+    refuses every card until the agent restarts.
+    """
 
     def __init__(self, ctx: Any, hcard: int, protocol: int) -> None:
         # The card has its own PC/SC context: a transmit stuck on a mute card never blocks
@@ -84,9 +89,9 @@ class PcscChannel:
 
     def transmit(self, apdu: bytes) -> bytes:
         data = guard(apdu)
-        if self._closed:
-            raise CardRemoved("the presentation is over (channel closed)")
         with self._lock:
+            if self._closed:
+                raise CardRemoved("the presentation is over (channel closed)")
             hr, response = _call("SCardTransmit", scard.SCardTransmit, self._hcard,
                                  self._protocol, list(data))
         if hr != scard.SCARD_S_SUCCESS:
@@ -97,14 +102,34 @@ class PcscChannel:
         return out
 
     def close(self) -> None:
+        """Disconnect and release, without ever blocking the caller.
+
+        A transmit stuck on a mute card (abandoned by the agent's timeout) holds the lock, and
+        pcsc-lite would make a disconnect wait for it anyway (calls are serialised per
+        context). Then a background thread waits for that exchange to end (the card answers,
+        the reader times out, or the card leaves) and disconnects and releases after it.
+        """
         if self._closed:
             return
         self._closed = True
-        # A transmit stuck on a mute card (abandoned by the agent's timeout) holds the lock:
-        # never block the agent's loop on it; leave that handle to pcscd.
-        if not self._lock.acquire(timeout=2.0):
-            log.warning("pcsc.disconnect.skipped reason=exchange_in_progress")
+        if self._lock.acquire(blocking=False):
+            self._release()
             return
+        log.warning("pcsc.disconnect.deferred reason=exchange_in_progress")
+        with _pending_lock:
+            _pending.add(self)
+        threading.Thread(target=self._release_after_exchange, name="pcsc-release",
+                         daemon=True).start()
+
+    def _release_after_exchange(self) -> None:
+        self._lock.acquire()
+        self._release()
+        with _pending_lock:
+            _pending.discard(self)
+        log.info("pcsc.disconnect.done_after_exchange")
+
+    def _release(self) -> None:
+        """Disconnect (card reset) and release the context; the caller holds the lock."""
         try:
             scard.SCardDisconnect(self._hcard, scard.SCARD_RESET_CARD)
         except Exception as err:  # the card may be gone already
@@ -115,6 +140,17 @@ class PcscChannel:
             except Exception as err:  # noqa: BLE001
                 log.debug("pcsc.release.failed error=%s", type(err).__name__)
             self._lock.release()
+
+
+# Channels closed while an exchange was stuck, not yet released (see PcscChannel.close).
+_pending: set[PcscChannel] = set()
+_pending_lock = threading.Lock()
+
+
+def pending_releases() -> int:
+    """How many closed channels still wait for a stuck exchange before they release."""
+    with _pending_lock:
+        return len(_pending)
 
 
 class PcscReader:
@@ -145,7 +181,7 @@ class PcscReader:
         if hr in (scard.SCARD_E_NO_SERVICE, scard.SCARD_E_SERVICE_STOPPED,
                   scard.SCARD_E_INVALID_HANDLE):
             ctx, self._ctx = self._ctx, None
-            self._channel = None
+            self._drop_channel()
             try:
                 scard.SCardReleaseContext(ctx)
             except Exception as err:  # noqa: BLE001

@@ -63,5 +63,6 @@ def pcscd(tmp_path_factory, request):
 
     with run_pcscd(tmp_path_factory.mktemp("pcscd")) as stack:
         announce(request, f"real PC/SC stack: {stack.version}, vsmartcard-vpcd on TCP "
-                          f"{stack.port} (waited {stack.waited_s} s for the machine's one pcscd)")
+                          f"{stack.port}, {stack.max_handles_per_reader} card handles per "
+                          f"reader (waited {stack.waited_s} s for the machine's one pcscd)")
         yield stack

@@ -20,6 +20,8 @@ PCSCD_PID_FILE = Path("/run/pcscd/pcscd.pid")
 LOCK_FILE = Path("/tmp/mynagate-pcscd.lock")
 CHANNEL_ID = 0x9C7B  # vpcd listens on 40059 (slot 00) and 40060 (slot 01)
 READER = "Test PCD 00 00"
+# Low on purpose (pcscd's default is 200): a leaked card handle shows within a few cards.
+MAX_HANDLES_PER_READER = 3
 
 
 @dataclass
@@ -29,6 +31,7 @@ class PcscStack:
     reader: str
     version: str
     log: Path
+    max_handles_per_reader: int
     waited_s: float = 0.0  # time spent waiting for another session's pcscd
 
 
@@ -107,8 +110,10 @@ def run_pcscd(workdir: Path) -> Iterator[PcscStack]:
             f"LIBPATH /usr/lib/pcsc/drivers/serial/libifdvpcd.so\nCHANNELID 0x{CHANNEL_ID:04X}\n")
         log = workdir / "pcscd.log"
         with open(log, "wb") as out:
-            proc = subprocess.Popen(["pcscd", "--foreground", "--config", str(conf)],
-                                    stdout=out, stderr=subprocess.STDOUT)
+            proc = subprocess.Popen(
+                ["pcscd", "--foreground", "--config", str(conf),
+                 "--max-card-handle-per-reader", str(MAX_HANDLES_PER_READER)],
+                stdout=out, stderr=subprocess.STDOUT)
         try:
             deadline = time.monotonic() + 15
             while READER not in _readers():
@@ -118,7 +123,7 @@ def run_pcscd(workdir: Path) -> Iterator[PcscStack]:
                     raise RuntimeError("pcscd did not show the vpcd reader within 15 s")
                 time.sleep(0.05)
             yield PcscStack(proc.pid, CHANNEL_ID, READER, pcscd_version(), log,
-                            round(time.monotonic() - started, 1))
+                            MAX_HANDLES_PER_READER, round(time.monotonic() - started, 1))
         finally:
             proc.send_signal(signal.SIGTERM)
             try:

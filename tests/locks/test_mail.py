@@ -17,7 +17,7 @@ from api.mail.worker import deliver_outbox
 from api.models import MailKind, MailOutbox, MailStatus
 from mynagate_cli import app as cli
 
-from .helpers import PIN_RE, Inbox, SmtpServer, create_site, text_of, wire
+from .helpers import PIN_RE, Inbox, SmtpServer, create_site, text_of, wait_sent, wire
 
 START = datetime(2026, 12, 1, 1, 0, tzinfo=UTC)  # 10:00 JST
 
@@ -100,7 +100,7 @@ def test_service_sender_retries_in_the_background_until_the_server_is_back(admin
         smtp.inbox.wait(1)
         time.sleep(0.6)  # several more sender passes and retry periods
     assert len(smtp.inbox.messages) == 1
-    assert admin.get(f"/api/v1/bookings/{bid}").json()["mail_status"] == "sent"
+    assert wait_sent(admin, bid)["mail_status"] == "sent"
 
 
 def test_attempts_used_up_is_failed_and_listed_for_admins_then_retried(admin, app, database,
@@ -281,3 +281,21 @@ def test_cli_with_the_wrong_data_dir_stops_before_touching_any_email(admin, app,
     assert result.exception is None or isinstance(result.exception, SystemExit)
     mail = mail_of(database, bid)
     assert (mail.status, mail.attempts, mail.last_error) == ("queued", 0, None)
+
+
+def test_the_email_is_queued_in_the_booking_transaction(admin, app, tmp_path):
+    """A booking change that fails leaves no email behind; one that commits has its email."""
+    wire(app, tmp_path, SmtpSettings(sender_enabled=False))
+    r = admin.post("/api/v1/facilities", json={"code": "no-lock", "name": "鍵のない会議室"})
+    assert r.status_code == 201
+    r = admin.post("/api/v1/bookings", json={
+        "facility_id": r.json()["id"], "start_at": START.isoformat(),
+        "end_at": (START + timedelta(hours=1)).isoformat(), "booker_name": "森",
+        "booker_email": "mori@example.jp", "payment_status": "paid"})
+    assert r.status_code == 409  # no lock to issue a PIN for: the whole change is rolled back
+    assert admin.get("/api/v1/bookings").json() == []
+    assert admin.get("/admin/mail").json()["total"] == 0
+    fid, _ = create_site(admin)
+    bid = book(admin, fid)["id"]
+    [item] = admin.get("/admin/mail").json()["items"]
+    assert (item["booking_id"], item["kind"], item["mail_status"]) == (bid, "pin", "queued")

@@ -13,6 +13,7 @@ app = typer.Typer(no_args_is_help=True, help="Outgoing mail (the outbox)")
 def send_pending(limit: int = typer.Option(100, min=1, max=10000,
                                            help="at most this many messages")) -> None:
     """Deliver the emails that are due now (safe beside the service's own sender)."""
+    from api.bookings.mail import PinMasterUnreadable
     from api.db import Database
     from api.locks.settings import LockSettings
     from api.mail.settings import SmtpSettings
@@ -25,6 +26,9 @@ def send_pending(limit: int = typer.Option(100, min=1, max=10000,
     try:
         report = deliver_outbox(db, SmtpSettings(), LockSettings(data_dir=settings.data_dir),
                                 now=datetime.now(UTC), limit=limit)
+    except PinMasterUnreadable as err:
+        typer.echo(str(err), err=True)
+        raise typer.Exit(1) from None
     finally:
         db.dispose()
     sent, retry = report[MailStatus.SENT], report[MailStatus.QUEUED]

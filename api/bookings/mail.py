@@ -7,16 +7,38 @@ from __future__ import annotations
 from datetime import datetime
 from email.message import EmailMessage
 
+from cryptography.exceptions import InvalidTag
 from sqlalchemy.orm import Session
 
+from api.db import Database
 from api.facilities.service import get_or_raise as get_facility
 from api.locks import repository as lock_repo
+from api.locks.secrets import load_master
 from api.locks.settings import LockSettings
 from api.mail.outbox import Handlers, MailHandler
 from api.mail.templates import PinLine, cancel_email, pin_email
-from api.models import Booking, MailKind, MailOutbox
+from api.models import Booking, MailKind, MailOutbox, PinMaster
 
 from .service import get_or_raise, pin_info
+
+
+class PinMasterUnreadable(Exception):
+    """The PIN master cannot be unwrapped with these settings (a wrong data dir or key)."""
+
+
+def check_settings(db: Database, settings: LockSettings) -> None:
+    """Before a sender claims anything: the PIN master can be read, so a sender run with the
+    wrong data dir or wrap key stops at once instead of spending every PIN email's attempts."""
+    with db.session() as s:
+        if s.get(PinMaster, 1) is None:
+            return  # no PIN issued yet, so no PIN email to render
+        try:
+            load_master(s, settings)
+        except (InvalidTag, ValueError) as err:
+            raise PinMasterUnreadable(
+                "暗証番号の鍵を読めません。MYNAGATE_DATA_DIR (pin-wrap.key) または "
+                "MYNAGATE_PIN_WRAP_KEY を確認してください / the PIN master cannot be read: "
+                "check MYNAGATE_DATA_DIR (pin-wrap.key) or MYNAGATE_PIN_WRAP_KEY") from err
 
 
 def _booking(session: Session, mail: MailOutbox) -> Booking:

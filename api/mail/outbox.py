@@ -27,7 +27,7 @@ from api.models import MailKind, MailOutbox, MailStatus
 
 from . import repository
 from .retry import RetryPolicy
-from .sender import MailError, send
+from .sender import MailError, TransientMailError, send
 from .settings import SmtpSettings
 
 log = logging.getLogger(__name__)
@@ -111,38 +111,43 @@ def send_pending(db: Database, smtp: SmtpSettings, handlers: Handlers, *, now: d
     return report
 
 
-def _render(db: Database, handlers: Handlers, mail_id: int,
-            now: datetime) -> tuple[MailOutbox, EmailMessage | None]:
-    with db.session() as s:
+def _build(db: Database, handlers: Handlers, mail_id: int,
+           now: datetime) -> tuple[MailOutbox, EmailMessage | None, MailError | None]:
+    """The claimed row and its message (None: nothing left to tell), or why it could not be
+    built: counted as a transient failure, so a passing cause (the database, a setting being
+    fixed) costs one attempt and a lasting one ends as ``failed`` with the reason."""
+    with db.session() as s:  # closed without a commit: rendering only reads
         mail = s.get_one(MailOutbox, mail_id)
-        message = handlers[MailKind(mail.kind)].render(s, mail, now)
-    # closed without a commit: rendering only reads; ``mail`` keeps its loaded values
+        try:
+            message = handlers[MailKind(mail.kind)].render(s, mail, now)
+        except Exception as err:  # one message that cannot be built must not stop the others
+            log.exception("mail.render_failed mail=%s", mail_id)
+            return mail, None, TransientMailError(
+                f"cannot build the message: {type(err).__name__}: {err}")
     if message is not None:
         del message["To"], message["Message-ID"]
         message["To"] = mail.to_addr
         message["Message-ID"] = mail.message_id
-    return mail, message
+    return mail, message, None
 
 
 def _deliver(db: Database, smtp: SmtpSettings, handlers: Handlers, policy: RetryPolicy,
              mail_id: int, now: datetime) -> MailStatus:
-    try:
-        mail, message = _render(db, handlers, mail_id, now)
-    except Exception as err:  # one message that cannot be built must not stop the others
-        log.exception("mail.render_failed mail=%s", mail_id)
-        return _finish(db, mail_id, MailStatus.FAILED, now,
-                       error=f"cannot build the message: {type(err).__name__}: {err}")
-    if message is None:
+    mail, message, error = _build(db, handlers, mail_id, now)
+    if error is None and message is None:
         return _finish(db, mail_id, MailStatus.CANCELLED, now)
-    try:
-        send(message, smtp)
-    except MailError as err:
-        retry_at = policy.next_attempt(mail.attempts, err, now)
+    if message is not None:
+        try:
+            send(message, smtp)
+        except MailError as err:
+            error = err
+    if error is not None:
+        retry_at = policy.next_attempt(mail.attempts, error, now)
         log.warning("mail.send_failed mail=%s attempt=%s retry_at=%s error=%s", mail_id,
-                    mail.attempts, retry_at, err)
+                    mail.attempts, retry_at, error)
         if retry_at is None:
-            return _finish(db, mail_id, MailStatus.FAILED, now, error=str(err))
-        return _finish(db, mail_id, MailStatus.QUEUED, now, error=str(err), retry_at=retry_at)
+            return _finish(db, mail_id, MailStatus.FAILED, now, error=str(error))
+        return _finish(db, mail_id, MailStatus.QUEUED, now, error=str(error), retry_at=retry_at)
     with db.session() as s:
         repository.mark_sent(s, mail_id, now)
         handlers[MailKind(mail.kind)].sent(s, mail, now)

@@ -19,21 +19,21 @@ class SmtpSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 25
     from_addr: SingleLineStr = Field(
-        "noreply@example.lg.jp", validation_alias=AliasChoices("MYNAGATE_SMTP_FROM", "from_addr"))
+        default="noreply@example.lg.jp", validation_alias=AliasChoices("MYNAGATE_SMTP_FROM", "from_addr"))
     username: str | None = None
     password: SecretStr | None = None
     starttls: bool = False
     timeout_s: float = 10.0
     # A message is tried at most retry_attempts times, waiting initial·2^(n-1) s (plus up to
     # jitter s, at most max s) after the n-th failure: 30 s … 1 h, about 4 hours in all.
-    retry_attempts: int = Field(10, ge=1, le=100)
-    retry_initial_s: float = Field(30.0, gt=0)
-    retry_max_s: float = Field(3600.0, gt=0)
-    retry_jitter_s: float = Field(10.0, ge=0)
+    retry_attempts: int = Field(default=10, ge=1, le=100)
+    retry_initial_s: float = Field(default=30.0, gt=0)
+    retry_max_s: float = Field(default=3600.0, gt=0)
+    retry_jitter_s: float = Field(default=10.0, ge=0)
     # The service delivers the outbox in a background thread: at once after a change, and
     # every sender_interval_s for retries.
     sender_enabled: bool = True
-    sender_interval_s: float = Field(5.0, gt=0)
+    sender_interval_s: float = Field(default=5.0, gt=0)
 
 
 def smtp_settings_of(app: FastAPI) -> SmtpSettings:

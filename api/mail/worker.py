@@ -15,5 +15,7 @@ from .settings import SmtpSettings
 
 def deliver_outbox(db: Database, smtp: SmtpSettings, locks: LockSettings, *, now: datetime,
                    limit: int = 100) -> SendReport:
-    """One pass: deliver up to ``limit`` due messages as of ``now``."""
+    """One pass: deliver up to ``limit`` due messages as of ``now``; raises
+    ``PinMasterUnreadable`` before touching any message when the lock settings are wrong."""
+    booking_mail.check_settings(db, locks)
     return send_pending(db, smtp, booking_mail.handlers(locks), now=now, limit=limit)

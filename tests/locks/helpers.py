@@ -106,3 +106,16 @@ def create_site(admin, *, kind: str = "offline", lock_id: str = "aso-keybox-07",
                                           "name": "正面入口", "slot_limit": slot_limit})
     assert r.status_code == 201, r.text
     return fid, r.json()["id"]
+
+
+def wait_sent(admin, booking_id: int, timeout: float = 10.0) -> dict:  # type: ignore[no-untyped-def, type-arg]
+    """The booking once the sender has recorded its email as sent (the SMTP server sees the
+    message a moment before the outbox row says so)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = admin.get(f"/api/v1/bookings/{booking_id}").json()
+        if got["mail_status"] == "sent":
+            return got  # type: ignore[no-any-return]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"booking {booking_id}: mail {got['mail_status']}")
+        time.sleep(0.02)

@@ -11,13 +11,13 @@ from datetime import UTC, datetime, timedelta
 from typer.testing import CliRunner
 
 from api.mail import repository as mail_repo
-from api.mail.outbox import INTERRUPTED, MailHandler, send_pending
+from api.mail.outbox import INTERRUPTED, MailHandler, enqueue, send_pending
 from api.mail.settings import SmtpSettings
 from api.mail.worker import deliver_outbox
 from api.models import MailKind, MailOutbox, MailStatus
 from mynagate_cli import app as cli
 
-from .helpers import PIN_RE, Inbox, SmtpServer, create_site, text_of, wire
+from .helpers import PIN_RE, Inbox, SmtpServer, create_site, text_of, wait_sent, wire
 
 START = datetime(2026, 12, 1, 1, 0, tzinfo=UTC)  # 10:00 JST
 
@@ -100,7 +100,7 @@ def test_service_sender_retries_in_the_background_until_the_server_is_back(admin
         smtp.inbox.wait(1)
         time.sleep(0.6)  # several more sender passes and retry periods
     assert len(smtp.inbox.messages) == 1
-    assert admin.get(f"/api/v1/bookings/{bid}").json()["mail_status"] == "sent"
+    assert wait_sent(admin, bid)["mail_status"] == "sent"
 
 
 def test_attempts_used_up_is_failed_and_listed_for_admins_then_retried(admin, app, database,
@@ -231,22 +231,24 @@ def test_cancel_before_delivery_sends_only_the_notice(admin, app, database, tmp_
     assert kinds == {"pin": "cancelled", "booking_cancelled": "sent"}
 
 
-def test_a_message_that_cannot_be_built_fails_visibly(database):
+def test_a_message_that_cannot_be_built_is_retried_then_fails_visibly(database):
     with database.session() as s:
-        from api.mail.outbox import enqueue
-
-        now = START
-        mail = enqueue(s, kind=MailKind.PIN, to_addr="x@example.jp", now=now)
+        mail = enqueue(s, kind=MailKind.PIN, to_addr="x@example.jp", now=START)
         s.commit()
 
     def broken(session, m, at):  # type: ignore[no-untyped-def]
         raise ValueError("Header values may not contain linefeed or carriage return characters")
 
-    report = send_pending(database, SmtpSettings(), {MailKind.PIN: MailHandler(broken)}, now=now)
-    assert report[MailStatus.FAILED] == 1
+    smtp = SmtpSettings(retry_attempts=2, retry_jitter_s=0)
+    handlers = {MailKind.PIN: MailHandler(broken)}
+    assert send_pending(database, smtp, handlers, now=START)[MailStatus.QUEUED] == 1
+    assert send_pending(database, smtp, handlers,
+                        now=START + timedelta(seconds=30))[MailStatus.FAILED] == 1
     with database.session() as s:
         row = s.get_one(MailOutbox, mail.id)
-        assert row.status == "failed" and "cannot build the message: ValueError" in row.last_error
+    assert (row.status, row.attempts) == ("failed", 2)
+    assert row.last_error == ("cannot build the message: ValueError: Header values may not "
+                              "contain linefeed or carriage return characters")
 
 
 def test_cli_send_pending_delivers_the_outbox(admin, app, database, tmp_path, db_url,
@@ -264,3 +266,36 @@ def test_cli_send_pending_delivers_the_outbox(admin, app, database, tmp_path, db
     assert "送信 1 件" in result.output and "sent 1" in result.output
     listed = CliRunner().invoke(cli, ["mail", "list", "--status", "sent"])
     assert listed.exit_code == 0 and "1 件 (1 sent)" in listed.output
+
+
+def test_cli_with_the_wrong_data_dir_stops_before_touching_any_email(admin, app, database,
+                                                                     tmp_path, db_url,
+                                                                     monkeypatch):
+    wire(app, tmp_path, SmtpSettings(sender_enabled=False))
+    fid, _ = create_site(admin)
+    bid = book(admin, fid)["id"]
+    monkeypatch.setenv("MYNAGATE_DATABASE_URL", db_url)
+    monkeypatch.setenv("MYNAGATE_DATA_DIR", str(tmp_path / "elsewhere"))  # another wrap key
+    result = CliRunner().invoke(cli, ["mail", "send-pending"])
+    assert result.exit_code == 1 and "MYNAGATE_DATA_DIR" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    mail = mail_of(database, bid)
+    assert (mail.status, mail.attempts, mail.last_error) == ("queued", 0, None)
+
+
+def test_the_email_is_queued_in_the_booking_transaction(admin, app, tmp_path):
+    """A booking change that fails leaves no email behind; one that commits has its email."""
+    wire(app, tmp_path, SmtpSettings(sender_enabled=False))
+    r = admin.post("/api/v1/facilities", json={"code": "no-lock", "name": "鍵のない会議室"})
+    assert r.status_code == 201
+    r = admin.post("/api/v1/bookings", json={
+        "facility_id": r.json()["id"], "start_at": START.isoformat(),
+        "end_at": (START + timedelta(hours=1)).isoformat(), "booker_name": "森",
+        "booker_email": "mori@example.jp", "payment_status": "paid"})
+    assert r.status_code == 409  # no lock to issue a PIN for: the whole change is rolled back
+    assert admin.get("/api/v1/bookings").json() == []
+    assert admin.get("/admin/mail").json()["total"] == 0
+    fid, _ = create_site(admin)
+    bid = book(admin, fid)["id"]
+    [item] = admin.get("/admin/mail").json()["items"]
+    assert (item["booking_id"], item["kind"], item["mail_status"]) == (bid, "pin", "queued")

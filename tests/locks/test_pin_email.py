@@ -9,7 +9,7 @@ from api.locks.secrets import lock_key
 from api.models import IssuedPin, SmartLock
 from reader_agent.lock_emulator import DriftingClock, KeyBox
 
-from .helpers import PIN_RE, SmtpServer, create_site, text_of, wire
+from .helpers import PIN_RE, SmtpServer, create_site, text_of, wait_sent, wire
 
 START = datetime(2026, 12, 1, 1, 0, tzinfo=UTC)  # 10:00 JST
 END = START + timedelta(hours=2)
@@ -38,7 +38,7 @@ def test_paid_booking_emails_japanese_pin_that_opens_only_in_slot(admin, app, da
     m = PIN_RE.search(body)
     assert m is not None and m["lock"] == "正面入口"
     pin = m["pin"]
-    assert admin.get(f"/api/v1/bookings/{bid}").json()["emailed_at"] is not None
+    assert wait_sent(admin, bid)["emailed_at"] is not None
 
     # the PIN is not stored anywhere in the database
     with database.session() as s:

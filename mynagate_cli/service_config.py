@@ -144,29 +144,30 @@ def signing_key_file(settings: Settings, data_dir: Path) -> Path:
     return path
 
 
-def checked_lock_settings(settings: Settings, db: Database, *,
-                          create: bool = False) -> LockSettings:
-    """Lock settings whose PIN wrap key exists and opens the stored PIN master secret.
+def checked_lock_settings(settings: Settings, db: Database) -> LockSettings:
+    """Lock settings whose PIN wrap key opens the stored PIN master secret.
 
-    Without ``create`` a missing ``pin-wrap.key`` is refused: making a new one here would wrap
-    a new master the service cannot open."""
+    Once a master is stored, a missing ``pin-wrap.key`` is refused: making a new one here would
+    wrap nothing the service can open. Before that, there is nothing to check."""
     ls = LockSettings()
     if ls.pin_wrap_key is None:
-        ls = LockSettings(data_dir=require_data_dir(settings, create=create))
+        ls = LockSettings(data_dir=require_data_dir(settings))
+    with db.session() as session:
+        if session.get(PinMaster, 1) is None:
+            return ls
         key_file = Path(ls.data_dir) / PIN_WRAP_FILE
-        if not create and not key_file.is_file():
+        if ls.pin_wrap_key is None and not key_file.is_file():
             raise CliProblem("MYNAGATE_DATA_DIR",
                              f"{key_file} がありません (MYNAGATE_DATA_DIR か "
                              "MYNAGATE_PIN_WRAP_KEY をサービスと同じに)",
                              f"no {key_file}: set MYNAGATE_DATA_DIR (or MYNAGATE_PIN_WRAP_KEY) "
                              "as the service has it")
-    try:
-        wrap_key(ls)
-    except ValueError as err:
-        raise CliProblem("MYNAGATE_PIN_WRAP_KEY", "PIN ラップ鍵が不正です (32 バイトの 16 進)",
-                         "the PIN wrap key is not 32 bytes of hex (MYNAGATE_PIN_WRAP_KEY or "
-                         "MYNAGATE_DATA_DIR/pin-wrap.key)") from err
-    with db.session() as session:
-        if session.get(PinMaster, 1) is not None:
-            load_master(session, ls)  # InvalidTag: explained once, in errors.explain
+        try:
+            wrap_key(ls)
+        except ValueError as err:
+            raise CliProblem("MYNAGATE_PIN_WRAP_KEY",
+                             "PIN ラップ鍵が不正です (32 バイトの 16 進)",
+                             "the PIN wrap key is not 32 bytes of hex (MYNAGATE_PIN_WRAP_KEY or "
+                             "MYNAGATE_DATA_DIR/pin-wrap.key)") from err
+        load_master(session, ls)  # InvalidTag: explained once, in errors.explain
     return ls

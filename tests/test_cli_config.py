@@ -147,14 +147,14 @@ def test_status_and_alerts_say_so_when_there_is_nothing(db_url: str, database: D
     db = open_database(db_url)
     try:
         lines: list[str] = []
-        (tmp_path / "pin-wrap.key").write_text(os.urandom(32).hex())
-        ls = checked_lock_settings_for(tmp_path, db)
+        ls = checked_lock_settings_for(tmp_path, db)  # no PIN master yet: no key to check
         show_status(db, ls, NOW, JST, lines.append)
         assert lines == ["錠はありません / no locks"]
         lines.clear()
         assert check_alerts_report(db, ls, NOW, JST, lines.append) == 0
         assert lines == ["0 台の錠を確認しました。直近14日の警報はありません / checked 0 lock(s): "
                          "no alerts in the last 14 days"]
+        assert list(tmp_path.iterdir()) == []  # and no key was made
     finally:
         db.dispose()
 

@@ -16,10 +16,12 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
+from cryptography.exceptions import InvalidTag
 from typer.main import get_command
 
-from mynagate_cli import app
+from mynagate_cli import app, errors
 from mynagate_cli.errors import EX_CONFIG
 
 MAIN = [sys.executable, "-c", "from mynagate_cli import main; main()"]
@@ -124,3 +126,34 @@ def test_configuration_problems_exit_with_ex_config(empty_cwd: Path) -> None:
     r = run_cli(["export", "profiles"], empty_cwd)
     assert r.returncode == EX_CONFIG
     assert len([line for line in r.stderr.splitlines() if line.strip()]) == 1, r.stderr
+
+
+def _boom() -> None:
+    raise RuntimeError("something nobody foresaw\nsecond line")
+
+
+def test_unforeseen_error_is_one_line_unless_debugging(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MYNAGATE_DEBUG", raising=False)
+    with pytest.raises(SystemExit) as exit_info:
+        errors.run_cli(_boom)
+    assert exit_info.value.code == errors.EX_SOFTWARE
+    err = capsys.readouterr().err
+    assert err.splitlines() == ["mynagate: 予期しないエラー / unexpected error: RuntimeError: "
+                                "something nobody foresaw (MYNAGATE_DEBUG=1 で詳細 / shows the "
+                                "traceback)"]
+    monkeypatch.setenv("MYNAGATE_DEBUG", "1")
+    with pytest.raises(RuntimeError):
+        errors.run_cli(_boom)
+
+
+def test_explain_names_the_setting_behind_library_errors(tmp_path: Path) -> None:
+    missing = tmp_path / "key.pem"
+    try:
+        missing.read_bytes()
+    except OSError as err:
+        problem = errors.explain(err)
+    assert problem is not None and problem.setting == str(missing)
+    assert errors.explain(InvalidTag()).setting == "MYNAGATE_PIN_WRAP_KEY"  # type: ignore[union-attr]
+    assert errors.explain(httpx.ConnectError("refused")).setting == "--service"  # type: ignore[union-attr]
+    assert errors.explain(KeyError("x")) is None

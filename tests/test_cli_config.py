@@ -9,7 +9,7 @@ import os
 import re
 import socket
 import sqlite3
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -17,6 +17,7 @@ import pytest
 
 from api.db import Database
 from api.locks.settings import LockSettings
+from api.models import LockAlert, SmartLock
 from api.settings import Settings
 from mynagate_cli.locks import UNKNOWN, check_alerts_report, demo_scenario, show_status, status_line
 from mynagate_cli.service_config import checked_lock_settings, open_database
@@ -167,6 +168,17 @@ def test_check_alerts_with_locks_and_no_alerts(db_url: str, service_dir: Path) -
         assert check_alerts_report(db, ls, NOW, JST, lines.append) == 0
         assert lines == ["1 台の錠を確認しました。直近14日の警報はありません / checked 1 lock(s): "
                          "no alerts in the last 14 days"]
+        with db.session() as session:  # one alert of this fortnight, one older
+            lock = session.query(SmartLock).one()
+            session.add_all([
+                LockAlert(lock_id=lock.id, kind="left_open", at=NOW - timedelta(hours=1),
+                          detail="door_open", dedupe_key="cli-test-recent"),
+                LockAlert(lock_id=lock.id, kind="left_open", at=NOW - timedelta(days=20),
+                          detail="door_open", dedupe_key="cli-test-old")])
+            session.commit()
+        lines.clear()
+        assert check_alerts_report(db, ls, NOW, JST, lines.append) == 1
+        assert lines == ["2026-11-25 09:07 left_open 錠 aso-gym-01 door_open"]
         lines.clear()
         show_status(db, ls, NOW, JST, lines.append)
         assert len(lines) == 1 and lines[0].startswith("aso-gym-01")

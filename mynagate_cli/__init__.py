@@ -7,6 +7,8 @@ import importlib
 
 import typer
 
+from .errors import run_cli
+
 app = typer.Typer(no_args_is_help=True, help="mynagate: My Number Card access control and attendance")
 
 # (module, group name or None for top-level commands). A module exposes ``app`` (a Typer).
@@ -31,4 +33,4 @@ for _module, _name in COMMAND_MODULES:
 
 
 def main() -> None:
-    app()
+    run_cli(app)

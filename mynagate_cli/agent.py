@@ -29,7 +29,8 @@ def enroll(
     try:
         identity = enroll_agent(data_dir, service, token)
     except ClientError as err:
-        typer.echo(f"登録に失敗しました / enrollment failed: {err}", err=True)
+        typer.echo(f"登録に失敗しました / enrollment failed (--service {service}): {err}",
+                   err=True)
         raise typer.Exit(1) from err
     typer.echo(f"登録しました / enrolled: device {identity.device_id} "
                f"(service key {identity.service_key_id})")

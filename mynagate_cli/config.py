@@ -27,7 +27,7 @@ def _load_site_or_exit(site_file: Path) -> SiteConfig:
         typer.echo(f"{len(err.issues)} 件のエラー / error(s) in {site_file}", err=True)
         raise typer.Exit(1) from err
     except OSError as err:
-        typer.echo(f"{site_file}: {err}", err=True)
+        typer.echo(f"{site_file} を読めません / cannot read {site_file}: {err.strerror}", err=True)
         raise typer.Exit(1) from err
 
 

@@ -9,9 +9,11 @@ app = typer.Typer(no_args_is_help=True, help="Database migrations")
 
 @app.command()
 def upgrade(url: str = typer.Option(None, help="database URL (default: MYNAGATE_DATABASE_URL)")) -> None:
-    """Migrate the database to the newest schema (alembic upgrade heads)."""
+    """Create or migrate the database to the newest schema (alembic upgrade heads)."""
     from api.migrate import upgrade as run_upgrade
     from api.settings import get_settings
+    from mynagate_cli.service_config import database_url
 
-    run_upgrade(url or get_settings().database_url)
-    typer.echo("database is at the newest schema")
+    target = database_url(url, get_settings())
+    run_upgrade(target)
+    typer.echo("データベースは最新のスキーマです / the database is at the newest schema")

@@ -14,6 +14,7 @@ import secrets
 import shutil
 import signal
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -362,9 +363,14 @@ def demo(
     once: bool = typer.Option(False, "--once", help="exit after the scenario"),
     host: str = typer.Option("127.0.0.1", help="address to listen on"),
     port: int = typer.Option(8000, help="port to listen on (a free one if busy)"),
-    data_dir: Path = typer.Option(Path("var/demo"), help="demo data dir (wiped first)"),
+    data_dir: Path = typer.Option(None, help="demo data dir, wiped first (default: a new "
+                                             "temporary directory, removed at the end)"),
 ) -> None:
     """The demo town hall: a scripted scenario through the real service and reader agents."""
+    temporary = data_dir is None
+    if data_dir is None:  # never a database in the current directory by accident
+        data_dir = Path(tempfile.mkdtemp(prefix="mynagate-demo-"))
+    typer.echo(f"デモのデータ / demo data: {data_dir}")
     try:
         run_demo(data_dir, host, port, once)
         # Everything the demo started is stopped: the server, the agents' workers, SMTP.
@@ -380,4 +386,6 @@ def demo(
     except DemoFailed as err:
         typer.echo(f"デモ失敗: {err}", err=True)
         raise typer.Exit(1) from None
-
+    finally:
+        if temporary:
+            shutil.rmtree(data_dir, ignore_errors=True)

@@ -31,16 +31,17 @@ def run(
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from api.db import Database
     from api.errors import MynagateError
     from api.exports.service import export_dataset, export_month
     from api.settings import get_settings
+    from mynagate_cli.service_config import database_url as service_database_url
+    from mynagate_cli.service_config import open_database
 
     console = Console(stderr=True)
     if output is not None and len(datasets) != 1:
         console.print("[red]error:[/red] --output takes a single dataset; use --out-dir")
         raise typer.Exit(2)
-    db = Database(database_url or get_settings().database_url)
+    db = open_database(service_database_url(database_url, get_settings()))
     try:
         with Progress(TextColumn("{task.description}"), BarColumn(),
                       TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
@@ -83,13 +84,15 @@ def run(
 
 
 @app.command("profiles")
-def profiles(database_url: str = typer.Option(None, help="database URL")) -> None:
+def profiles(database_url: str = typer.Option(
+        None, help="database URL (default: MYNAGATE_DATABASE_URL)")) -> None:
     """List export profiles (built-in and the town's) with their columns."""
-    from api.db import Database
     from api.exports.service import list_profiles
     from api.settings import get_settings
+    from mynagate_cli.service_config import database_url as service_database_url
+    from mynagate_cli.service_config import open_database
 
-    db = Database(database_url or get_settings().database_url)
+    db = open_database(service_database_url(database_url, get_settings()))
     try:
         with db.session() as session:
             for p in list_profiles(session):

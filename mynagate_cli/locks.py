@@ -10,9 +10,14 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import typer
+
+if TYPE_CHECKING:
+    from api.db import Database
+    from api.locks.settings import LockSettings
 
 app = typer.Typer(no_args_is_help=True, help="Facility locks and key boxes")
 
@@ -169,53 +174,99 @@ def demo(smtp_host: str = typer.Option(None, help="SMTP host (default: a local t
     """Paid booking → PIN email → the key-box emulator opens with it."""
     from api.migrate import upgrade
     from api.settings import get_settings
+    from mynagate_cli.service_config import database_url, require_data_dir
 
     settings = get_settings()
-    upgrade(settings.database_url)
-    result = demo_scenario(settings.database_url, settings.data_dir, smtp_host=smtp_host,
-                           smtp_port=smtp_port, echo=typer.echo)
+    url = database_url(None, settings)
+    data_dir = require_data_dir(settings, create=True)
+    upgrade(url)
+    result = demo_scenario(url, data_dir, smtp_host=smtp_host, smtp_port=smtp_port,
+                           echo=typer.echo)
     if not result["emailed"] or not result["opened"] or result["opened_outside_slot"]:
         raise typer.Exit(1)
+
+
+UNKNOWN = "不明/unknown"
+ALERT_DAYS = 14
+
+
+def status_line(st: dict[str, Any], tz: ZoneInfo) -> str:
+    """One lock's status for people: whole days left, drift to a tenth of a second."""
+    battery = UNKNOWN if st["battery_percent"] is None else f"{st['battery_percent']:.0f}%"
+    days = st["battery_days_left"]
+    days_text = UNKNOWN if days is None else f"{int(days)} 日"
+    seen = st["last_contact_at"]
+    seen_text = "なし/never" if seen is None else f"{seen.astimezone(tz):%Y-%m-%d %H:%M}"
+    drift = st["clock_offset_s"]
+    drift_text = UNKNOWN if drift is None else f"{drift:+.1f} s"
+    return (f"{st['lock_id']:<20} {st['kind']:<8} 電池 {battery} 残り日数 {days_text} "
+            f"最終通信 {seen_text} 時計差 {drift_text} 取消待ち {st['pending_revocations']}")
+
+
+def show_status(db: Database, ls: LockSettings, now: datetime, tz: ZoneInfo,
+                echo: Callable[[str], None]) -> None:
+    from api.locks import repository
+    from api.locks import service as lock_service
+
+    with db.session() as s:
+        locks = repository.list_all(s)
+        if not locks:
+            echo("錠はありません / no locks")
+        for lock in locks:
+            echo(status_line(lock_service.status(s, ls, lock, now), tz))
+
+
+def check_alerts_report(db: Database, ls: LockSettings, now: datetime, tz: ZoneInfo,
+                        echo: Callable[[str], None]) -> int:
+    """Evaluate the anomaly rules for every lock; print the last two weeks' alerts or a line
+    saying there are none. Returns how many were printed."""
+    from api.locks import repository
+    from api.locks import service as lock_service
+
+    with db.session() as s:
+        locks = repository.list_all(s)
+        for lock in locks:
+            lock_service.evaluate_alerts(s, ls, lock, now)
+        s.commit()
+        names = {lock.id: lock.lock_id for lock in locks}
+        recent = [a for a in repository.alerts(s) if a.at >= now - timedelta(days=ALERT_DAYS)]
+    for a in recent[:50]:
+        echo(f"{a.at.astimezone(tz):%Y-%m-%d %H:%M} {a.kind} 錠 {names.get(a.lock_id, a.lock_id)}"
+             f" {a.detail}".rstrip())
+    if not recent:
+        echo(f"{len(locks)} 台の錠を確認しました。直近{ALERT_DAYS}日の警報はありません / checked "
+             f"{len(locks)} lock(s): no alerts in the last {ALERT_DAYS} days")
+    return len(recent[:50])
+
+
+def _open() -> tuple[Database, LockSettings, ZoneInfo]:
+    from api.settings import get_settings
+    from mynagate_cli.service_config import checked_lock_settings, database_url, open_database
+
+    settings = get_settings()
+    db = open_database(database_url(None, settings))
+    try:
+        return db, checked_lock_settings(settings, db), ZoneInfo(settings.timezone)
+    except BaseException:
+        db.dispose()
+        raise
 
 
 @app.command()
 def status() -> None:
     """Every lock: battery, days left, last contact, clock offset, pending revocations."""
-    from api.db import Database
-    from api.locks import repository, service
-    from api.locks.settings import LockSettings
-    from api.settings import get_settings
-
-    settings = get_settings()
-    db = Database(settings.database_url)
-    ls = LockSettings(data_dir=settings.data_dir)
-    now = datetime.now(UTC)
-    with db.session() as s:
-        for lock in repository.list_all(s):
-            st = service.status(s, ls, lock, now)
-            typer.echo(f"{st['lock_id']:<20} {st['kind']:<8} 電池 {st['battery_percent']}% "
-                       f"残り日数 {st['battery_days_left']} 最終通信 {st['last_contact_at']} "
-                       f"時計差 {st['clock_offset_s']} s 取消待ち {st['pending_revocations']}")
-    db.dispose()
+    db, ls, tz = _open()
+    try:
+        show_status(db, ls, datetime.now(UTC), tz, typer.echo)
+    finally:
+        db.dispose()
 
 
 @app.command("check-alerts")
 def check_alerts() -> None:
     """Evaluate the anomaly rules (no-show, left open, ...) for every lock now."""
-    from api.db import Database
-    from api.locks import repository, service
-    from api.locks.settings import LockSettings
-    from api.settings import get_settings
-
-    settings = get_settings()
-    db = Database(settings.database_url)
-    ls = LockSettings(data_dir=settings.data_dir)
-    now = datetime.now(UTC)
-    with db.session() as s:
-        for lock in repository.list_all(s):
-            service.evaluate_alerts(s, ls, lock, now)
-        s.commit()
-        for a in repository.alerts(s)[:50]:
-            if a.at >= now - timedelta(days=14):
-                typer.echo(f"{a.at:%Y-%m-%d %H:%M} {a.kind} lock={a.lock_id} {a.detail}")
-    db.dispose()
+    db, ls, tz = _open()
+    try:
+        check_alerts_report(db, ls, datetime.now(UTC), tz, typer.echo)
+    finally:
+        db.dispose()

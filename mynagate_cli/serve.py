@@ -19,8 +19,20 @@ def serve(
     from api.app import create_app
     from api.migrate import upgrade
     from api.settings import get_settings
+    from mynagate_cli.service_config import (
+        database_url,
+        open_database,
+        require_data_dir,
+        signing_key_file,
+    )
 
     settings = get_settings()
+    url = database_url(None, settings)
+    data_dir = require_data_dir(settings, create=True)
+    settings = settings.model_copy(update={"signing_key_file": signing_key_file(settings,
+                                                                                data_dir)})
     if migrate:
-        upgrade(settings.database_url)
+        upgrade(url)
+    else:
+        open_database(url).dispose()
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")

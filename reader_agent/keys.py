@@ -102,7 +102,8 @@ def save_identity(data_dir: Path, identity: Identity) -> None:
 def load_identity(data_dir: Path) -> Identity:
     path = data_dir / IDENTITY_FILE
     if not path.exists():
-        raise NotEnrolledError(f"{data_dir} is not enrolled: run `mynagate agent enroll` first")
+        raise NotEnrolledError(f"{data_dir} は未登録です / {data_dir} is not enrolled "
+                               "(--data-dir): run `mynagate agent enroll` first")
     raw = json.loads(path.read_text())
     return Identity(**{k: str(raw[k]) for k in
                        ("device_id", "service_url", "service_public_key", "service_key_id")})

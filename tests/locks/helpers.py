@@ -110,11 +110,12 @@ def create_site(admin, *, kind: str = "offline", lock_id: str = "aso-keybox-07",
 
 def wait_sent(admin, booking_id: int, timeout: float = 10.0) -> dict:  # type: ignore[no-untyped-def, type-arg]
     """The booking once the sender has recorded its email as sent (the SMTP server sees the
-    message a moment before the outbox row says so)."""
+    message a moment before the outbox row says so). Under READ COMMITTED the booking row and
+    its mail row are read by two statements, so wait until both show the delivery."""
     deadline = time.monotonic() + timeout
     while True:
         got = admin.get(f"/api/v1/bookings/{booking_id}").json()
-        if got["mail_status"] == "sent":
+        if got["mail_status"] == "sent" and got["emailed_at"] is not None:
             return got  # type: ignore[no-any-return]
         if time.monotonic() > deadline:
             raise AssertionError(f"booking {booking_id}: mail {got['mail_status']}")

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -27,6 +28,11 @@ from api.models import Base
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 ADMIN_TOKEN = "test-admin-token"
+
+# Hypothesis's per-example deadline measures wall time, which a loaded 2-core CI machine
+# stretches several-fold: correctness is checked by the properties, speed by `make bench`.
+hypothesis_settings.register_profile("mynagate", deadline=None)
+hypothesis_settings.load_profile("mynagate")
 WEBHOOK_SECRET = "test-webhook-secret"
 
 

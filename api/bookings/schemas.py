@@ -5,6 +5,8 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from api.text import FreeText
+
 EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
 
@@ -12,10 +14,10 @@ class BookingCreate(BaseModel):
     facility_id: int
     start_at: AwareDatetime
     end_at: AwareDatetime
-    booker_name: str = Field(min_length=1, max_length=100)
-    booker_email: str = Field(max_length=254, pattern=EMAIL)
+    booker_name: FreeText[100] = Field(min_length=1)
+    booker_email: FreeText[254] = Field(pattern=EMAIL)
     payment_status: Literal["pending", "paid"] = "pending"
-    external_ref: str | None = Field(default=None, max_length=64)
+    external_ref: FreeText[64] | None = None
 
     @model_validator(mode="after")
     def _order(self) -> BookingCreate:

@@ -2,20 +2,22 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.text import FreeText
+
 
 class FacilityCreate(BaseModel):
-    code: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$")
-    name: str = Field(min_length=1, max_length=100)
-    address: str = Field(default="", max_length=200)
-    contact: str = Field(default="", max_length=200)
-    instructions: str = Field(default="", max_length=2000)
+    code: FreeText[32] = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    name: FreeText[100] = Field(min_length=1)
+    address: FreeText[200] = ""
+    contact: FreeText[200] = ""
+    instructions: FreeText[2000] = ""
 
 
 class FacilityUpdate(BaseModel):
-    name: str | None = Field(default=None, min_length=1, max_length=100)
-    address: str | None = Field(default=None, max_length=200)
-    contact: str | None = Field(default=None, max_length=200)
-    instructions: str | None = Field(default=None, max_length=2000)
+    name: FreeText[100] | None = Field(default=None, min_length=1)
+    address: FreeText[200] | None = None
+    contact: FreeText[200] | None = None
+    instructions: FreeText[2000] | None = None
 
 
 class FacilityRead(BaseModel):

@@ -29,6 +29,8 @@ from api.audit.service import record
 from api.errors import BadRequest, Conflict, Forbidden, NotFound
 from api.models import Divergence, OvertimeRequest, Staff
 from api.models.base import utcnow
+from api.text import INDIVIDUAL_NUMBER_MESSAGE
+from gate.individual_number import holds_individual_number
 
 from . import repository as repo
 
@@ -159,6 +161,9 @@ def import_orders(session: Session, content: bytes, *, actor: str,
             if len(row) < len(IMPORT_COLUMNS):
                 raise _line_error(n, "列数", f"{len(IMPORT_COLUMNS)} 列が必要です ({len(row)} 列)")
             number, day_s, st, en, reason, special, ref = (c.strip() for c in row[:7])
+            for column, text in (("業務内容", reason), ("命令番号", ref)):
+                if holds_individual_number(text):
+                    raise _line_error(n, column, INDIVIDUAL_NUMBER_MESSAGE)
             person = arepo.staff_by_number(session, number)
             if person is None:
                 raise _line_error(n, "職員番号", f"職員 {number!r} は登録されていません")

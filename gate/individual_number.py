@@ -19,6 +19,8 @@ service stores passes through :func:`holds_individual_number`; the rule (docs/se
 
 from __future__ import annotations
 
+import functools
+import itertools
 import re
 import unicodedata
 from typing import Any
@@ -45,18 +47,30 @@ _TIME = re.compile(r"(?<![0-9])(?:[01]?[0-9]|2[0-9]):[0-5][0-9](?::[0-5][0-9])?(
 _PHONE = re.compile(r"0[1-9][0-9]{8,9}")
 
 
-def _digit_of(ch: str) -> str:
-    if ch in KANJI_DIGITS:
-        return KANJI_DIGITS[ch]
-    if ch.isdecimal():
-        return str(unicodedata.decimal(ch))
-    return ch
+# Format characters and decimal digits beyond ASCII all lie in these ranges (checked against
+# the whole of Unicode by tests/gate/test_individual_number.py).
+_SCANNED = (range(0x80, 0x20000), range(0xE0000, 0xE1000))
+
+
+@functools.cache
+def _translation() -> dict[int, str | None]:
+    """str.translate table: format characters deleted, every digit-like character as an ASCII
+    digit. Built once, on first use (a scan of about 130,000 code points)."""
+    table: dict[int, str | None] = {ord(k): v for k, v in KANJI_DIGITS.items()}
+    for cp in itertools.chain(*_SCANNED):
+        category = unicodedata.category(chr(cp))
+        if category == "Cf":
+            table[cp] = None
+        elif category == "Nd":
+            table[cp] = str(unicodedata.decimal(chr(cp)))
+    return table
 
 
 def normalise_digits(text: str) -> str:
     """NFKC, format characters dropped, every digit-like character as an ASCII digit."""
-    text = unicodedata.normalize("NFKC", text)
-    return "".join(_digit_of(ch) for ch in text if unicodedata.category(ch) != "Cf")
+    if text.isascii():  # nothing to normalise, drop or map
+        return text
+    return unicodedata.normalize("NFKC", text).translate(_translation())
 
 
 def _phone_list(groups: list[str]) -> bool:
@@ -77,7 +91,12 @@ def _phone_list(groups: list[str]) -> bool:
 
 def holds_individual_number(text: str) -> bool:
     """Whether ``text`` holds a run of 12 or more digits, however written (see the module)."""
-    for run in _RUN.finditer(_TIME.sub(":", normalise_digits(text))):
+    text = normalise_digits(text)
+    if ":" in text:
+        text = _TIME.sub(":", text)
+    for run in _RUN.finditer(text):
+        if run.end() - run.start() < MIN_DIGITS:
+            continue  # too short to hold 12 digits
         groups = _GROUP.findall(run.group())
         if sum(map(len, groups)) >= MIN_DIGITS and not _phone_list(groups):
             return True

@@ -3,15 +3,20 @@ refused; ordinary Japanese text, phone numbers, dates, postal codes and times pa
 
 from __future__ import annotations
 
+import itertools
+import unicodedata
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from gate.individual_number import (
+    _SCANNED,
     KANJI_DIGITS,
     REDACTED,
     SEPARATORS,
     holds_individual_number,
+    normalise_digits,
     redact,
 )
 
@@ -155,3 +160,13 @@ def test_redact_replaces_only_strings_that_hold_12_digits() -> None:
     assert redact(data) == {"error": REDACTED, "apdus": 7, "nested": [{"x": REDACTED}, "ok"],
                             "phone": "0967-22-3111"}
     assert not holds_individual_number(REDACTED)
+
+
+def test_the_scanned_ranges_hold_every_format_character_and_digit() -> None:
+    """The translation table is built from part of Unicode; nothing it must map lies outside
+    (this Python's Unicode database, the whole code space)."""
+    scanned = set(itertools.chain(*_SCANNED))
+    outside = [cp for cp in range(0x110000) if cp not in scanned and cp >= 0x80
+               and unicodedata.category(chr(cp)) in ("Cf", "Nd")]
+    assert outside == []
+    assert normalise_digits("\u0663\u200b\u096a\ufeff３") == "343"

@@ -239,8 +239,9 @@ def import_csv(session: Session, settings: LockSettings, raw: bytes, *,
             continue
         r = {c: v.strip() for c, v in zip(cols, row, strict=True) if c}
         code = r["facility_code"]
-        facility = facilities[code] if code in facilities else facilities.setdefault(
-            code, facility_repo.get_by_code(session, code))
+        if code not in facilities:
+            facilities[code] = facility_repo.get_by_code(session, code)
+        facility = facilities[code]
         if facility is None:
             errors.append(CsvRowError(line, "facility_code", f"unknown facility {r['facility_code']!r}"))
             continue

@@ -28,6 +28,7 @@ from typing import Any
 
 from gate.clock import PunchKind, PunchState
 from gate.events import chain_hash
+from gate.individual_number import redact
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS event (
@@ -106,7 +107,8 @@ class Outbox:
                 full["id"] = str(event.get("id") or uuid.uuid4())
                 full["seq"] = seq
                 full["prev_hash"] = prev_hash
-                full["data"] = dict(event.get("data") or {})
+                # The service refuses data holding 12 digits; never queue what it would refuse.
+                full["data"] = redact(dict(event.get("data") or {}))
                 full["hash"] = chain_hash(full)
                 db.execute(
                     "INSERT INTO event (seq, id, kind, occurred_at, body, hash) "

@@ -6,6 +6,8 @@ from datetime import date, datetime, time
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.text import FreeText
+
 
 class DailyLineRead(BaseModel):
     staff_id: int
@@ -36,7 +38,7 @@ class CorrectionCreate(BaseModel):
     business_date: date
     kind: str = Field(pattern="^(in|out)$")
     corrected_at: datetime
-    reason: str = Field(min_length=1, max_length=1000)
+    reason: FreeText[1000] = Field(min_length=1)
 
 
 class CorrectionDecision(BaseModel):
@@ -63,8 +65,8 @@ class CorrectionRead(BaseModel):
 class WorkPatternCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    code: str = Field(min_length=1, max_length=32)
-    name: str = Field(min_length=1, max_length=100)
+    code: FreeText[32] = Field(min_length=1)
+    name: FreeText[100] = Field(min_length=1)
     start_time: time
     end_time: time
     break_start: time | None = None
@@ -81,7 +83,7 @@ class WorkPatternAssign(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     staff_id: int
-    code: str
+    code: FreeText[32]
     effective_from: date
     effective_until: date | None = None
 
@@ -91,10 +93,10 @@ class DayOverrideCreate(BaseModel):
 
     staff_id: int | None = None
     day: date
-    day_type: str
+    day_type: FreeText[32]
     kind: str = Field(default="furikae", pattern="^(furikae|daikyu|other)$")
     linked_day: date | None = None
-    note: str | None = Field(default=None, max_length=200)
+    note: FreeText[200] | None = None
 
 
 class DayOverrideRead(BaseModel):

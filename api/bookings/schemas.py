@@ -7,6 +7,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 
 from api.mail.headers import SingleLine
 from api.models import MailStatus
+from api.text import FreeText
 
 # An address that reaches the To header: no spaces, no control characters.
 _ADDR = r"[^@\s\x00-\x1f\x7f-\x9f\u2028\u2029]+"
@@ -17,10 +18,10 @@ class BookingCreate(BaseModel):
     facility_id: int
     start_at: AwareDatetime
     end_at: AwareDatetime
-    booker_name: Annotated[str, SingleLine] = Field(min_length=1, max_length=100)
-    booker_email: str = Field(max_length=254, pattern=EMAIL)
+    booker_name: Annotated[FreeText[100], SingleLine] = Field(min_length=1)
+    booker_email: FreeText[254] = Field(pattern=EMAIL)
     payment_status: Literal["pending", "paid"] = "pending"
-    external_ref: str | None = Field(default=None, max_length=64)
+    external_ref: FreeText[64] | None = None
 
     @model_validator(mode="after")
     def _order(self) -> BookingCreate:

@@ -6,10 +6,8 @@ and rendered and sent by the outbox's sender (``api.bookings.mail``)."""
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import hmac
-import io
 import json
 import logging
 import math
@@ -23,6 +21,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from api.audit.service import record
+from api.csv_import import FORMULA_MESSAGE, csv_rows, formula_columns, rejected
 from api.errors import BadRequest, Conflict, NotFound, Unauthorized
 from api.facilities import repository as facility_repo
 from api.facilities.service import get_or_raise as get_facility
@@ -31,7 +30,7 @@ from api.locks.pins import accepted_times, issue_on_lock, pending_codes, pin_of,
 from api.locks.settings import LockSettings
 from api.mail import outbox
 from api.mail import repository as mail_repo
-from api.models import Booking, MailKind, MailStatus, WebhookReceipt
+from api.models import Booking, Facility, MailKind, MailStatus, WebhookReceipt
 from api.models.base import utcnow
 from gate.pin import SLOT_SECONDS, split_days
 
@@ -230,13 +229,13 @@ def _parse_time(value: str) -> datetime:
     return dt.replace(tzinfo=JST) if dt.tzinfo is None else dt
 
 
-def import_csv(session: Session, settings: LockSettings, text: str, *,
+def import_csv(session: Session, settings: LockSettings, raw: bytes, *,
                actor: str) -> list[Booking]:
-    """Import bookings from the booking system's CSV; all or nothing, errors name the line."""
-    text = text.lstrip("\ufeff")
-    reader = csv.reader(io.StringIO(text))
+    """Import bookings from the booking system's CSV (UTF-8), parsed one line at a time; all
+    or nothing, errors name the line (the first 100 of them, with their count)."""
+    lines = csv_rows(raw)
     try:
-        header = next(reader)
+        _line, header = next(lines)
     except StopIteration as err:
         raise BadRequest("the CSV is empty", field="file") from err
     cols = [CSV_COLUMNS.get(h.strip(), CSV_EN.get(h.strip())) for h in header]
@@ -247,15 +246,19 @@ def import_csv(session: Session, settings: LockSettings, text: str, *,
     errors: list[CsvRowError] = []
     rows: list[tuple[int, BookingCreate]] = []
     seen_refs: set[str] = set()
-    for row in reader:
-        line = reader.line_num
-        if not any(v.strip() for v in row):
-            continue
+    facilities: dict[str, Facility | None] = {}  # by code: one query per facility, not per row
+    for line, row in lines:
         if len(row) != len(cols):
             errors.append(CsvRowError(line, "row", f"{len(row)} values, expected {len(cols)}"))
             continue
+        if formulas := formula_columns(row, cols):
+            errors.append(CsvRowError(line, formulas[0], FORMULA_MESSAGE))
+            continue
         r = {c: v.strip() for c, v in zip(cols, row, strict=True) if c}
-        facility = facility_repo.get_by_code(session, r["facility_code"])
+        code = r["facility_code"]
+        if code not in facilities:
+            facilities[code] = facility_repo.get_by_code(session, code)
+        facility = facilities[code]
         if facility is None:
             errors.append(CsvRowError(line, "facility_code", f"unknown facility {r['facility_code']!r}"))
             continue
@@ -289,8 +292,8 @@ def import_csv(session: Session, settings: LockSettings, text: str, *,
         rows.append((line, data))
     if errors:
         detail = "; ".join(f"line {e.line}: {e.field}: {e.message}" for e in errors[:20])
-        raise BadRequest(f"CSV rejected, nothing imported: {detail}", field="file",
-                         errors=[e.__dict__ for e in errors])
+        raise rejected(f"CSV rejected, nothing imported ({len(errors)} errors): {detail}",
+                       [e.__dict__ for e in errors])
     created = []
     for _line, data in rows:
         b = create(session, data, source="csv", actor=actor)

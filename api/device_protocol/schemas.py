@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import date
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AwareDatetime,
@@ -19,6 +19,7 @@ from pydantic import (
 
 from api.bounded import Int64
 from api.events.ingest import MAX_BATCH, MAX_SEQ
+from api.text import FreeText, GuardJson
 
 HEX64 = r"^[0-9a-f]{64}$"
 # An event's ``data``: at most this many bytes as compact JSON, keys, and nesting levels.
@@ -85,7 +86,7 @@ def _depth(value: Any) -> int:
 class EnrollRequest(BaseModel):
     enrollment_token: str = Field(min_length=16, max_length=200)
     public_key: str = Field(min_length=40, max_length=60, description="base64 raw Ed25519")
-    agent_version: str | None = Field(default=None, max_length=40)
+    agent_version: FreeText[40] | None = None
 
 
 class EnrollResponse(BaseModel):
@@ -130,8 +131,8 @@ class EventIn(BaseModel):
     credential_ref: str | None = Field(default=None, max_length=64)
     staff_id: Int64 | None = None
     granted: bool | None = None
-    reason: str | None = Field(default=None, max_length=40)
-    data: dict[str, Any] = Field(default_factory=dict)
+    reason: FreeText[40] | None = None
+    data: Annotated[dict[str, Any], GuardJson] = Field(default_factory=dict)
     prev_hash: str | None = Field(default=None, pattern=HEX64)
     hash: str = Field(pattern=HEX64)
 

@@ -7,11 +7,13 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.text import FreeText
+
 
 class DeviceCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=100)
+    name: FreeText[100] = Field(min_length=1)
     site_id: int | None = None
     door_ids: list[int] = Field(default_factory=list)
 
@@ -25,7 +27,7 @@ class DeviceDoorsUpdate(BaseModel):
 class DeviceRevoke(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: str = Field(min_length=1, max_length=500)
+    reason: FreeText[500] = Field(min_length=1)
 
 
 class DeviceRead(BaseModel):

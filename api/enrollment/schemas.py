@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from api.text import FreeText
+
 
 class EnrollmentCreate(BaseModel):
     """Start an enrollment for one staff member, named by id or by 職員番号."""
@@ -14,7 +16,7 @@ class EnrollmentCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     staff_id: int | None = None
-    staff_number: str | None = Field(default=None, min_length=1, max_length=20)
+    staff_number: FreeText[20] | None = Field(default=None, min_length=1)
     kind: Literal["staff_ap", "jpki_auth"] = "staff_ap"
 
     @model_validator(mode="after")

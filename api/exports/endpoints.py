@@ -12,6 +12,7 @@ from sqlalchemy import select
 from api.auth import require_admin
 from api.db import SessionDep
 from api.models import ExportRun
+from api.text import FreeText, GuardJson
 
 from . import service
 
@@ -22,9 +23,9 @@ AdminDep = Annotated[str, Depends(require_admin)]
 class ProfileCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")
+    name: FreeText[64] = Field(min_length=1, pattern=r"^[A-Za-z0-9_\-]+$")
     dataset: str = Field(pattern="^(punches|daily|monthly)$")
-    spec: dict[str, Any]
+    spec: Annotated[dict[str, Any], GuardJson]
 
 
 @router.get("/profiles")

@@ -1,15 +1,19 @@
 """Render export rows as CSV (CP932 or UTF-8 with BOM, CRLF) or XLSX through a profile.
 
 A character CP932 cannot hold (e.g. 𠮷) is an error naming the staff member and the column,
-never a silent ``?``."""
+never a silent ``?``. No cell ever becomes a formula (docs/attendance.md, "Exports"): in CSV a
+cell starting with ``= + - @``, a tab or a CR gets a ``'`` in front, unless it is a plain number;
+in XLSX every text cell is written as a string cell."""
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Sequence
 from typing import Any
 
+from api.csv_import import FORMULA_START
 from api.errors import Unprocessable
 
 from .profiles import FIELDS, Profile
@@ -17,6 +21,17 @@ from .profiles import FIELDS, Profile
 
 class ExportEncodingError(Unprocessable):
     """A value that the chosen encoding cannot represent."""
+
+
+_FORMULA_CHARS = frozenset(FORMULA_START)
+_PLAIN_NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+
+
+def neutralise(cell: str) -> str:
+    """A CSV cell a spreadsheet would run as a formula, with ``'`` in front (``-30`` stays)."""
+    if cell.startswith(FORMULA_START) and not _PLAIN_NUMBER.fullmatch(cell):
+        return "'" + cell
+    return cell
 
 
 def _fmt_minutes(v: Any, fmt: str | None) -> str:
@@ -108,6 +123,18 @@ def _encoding_error(rows: Sequence[dict[str, Any]], cells: list[list[str]], prof
     return ExportEncodingError(f"{codec} で表せない文字があります")
 
 
+def _neutralised(cells: list[list[Any]], profile: Profile) -> list[list[Any]]:
+    """``cells`` with every text column neutralised, in place (the other kinds are numbers,
+    dates, times and flags that the service formats itself)."""
+    catalogue = FIELDS[profile.dataset]
+    text_cols = [i for i, c in enumerate(profile.columns) if catalogue[c.field][0] == "text"]
+    for line in cells:
+        for i in text_cols:
+            if line[i][:1] in _FORMULA_CHARS:
+                line[i] = neutralise(line[i])
+    return cells
+
+
 def render(rows: Sequence[dict[str, Any]], profile: Profile, file_format: str) -> bytes:
     """The file's bytes for ``cp932`` / ``utf8bom`` CSV or ``xlsx``."""
     cells = table(rows, profile)
@@ -117,8 +144,8 @@ def render(rows: Sequence[dict[str, Any]], profile: Profile, file_format: str) -
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
     if profile.header_row:
-        w.writerow(header)
-    w.writerows(cells)
+        w.writerow([neutralise(h) for h in header])
+    w.writerows(_neutralised(cells, profile))
     text = buf.getvalue()
     if file_format == "utf8bom":
         return b"\xef\xbb\xbf" + text.encode("utf-8")
@@ -132,13 +159,23 @@ def render(rows: Sequence[dict[str, Any]], profile: Profile, file_format: str) -
 
 def _xlsx(header: list[str] | None, cells: list[list[str]]) -> bytes:
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
 
     wb = Workbook(write_only=True)
     ws = wb.create_sheet("data")
+
+    def cell(value: Any) -> Any:
+        # openpyxl turns a str starting with "=" into a formula; a string cell never runs.
+        if isinstance(value, str) and value.startswith("="):
+            c = WriteOnlyCell(ws, value)
+            c.data_type = "s"
+            return c
+        return value
+
     if header:
-        ws.append(header)
+        ws.append([cell(h) for h in header])
     for line in cells:
-        ws.append(line)
+        ws.append([cell(v) for v in line])
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()

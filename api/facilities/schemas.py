@@ -5,24 +5,26 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.mail.headers import SingleLine
+from api.text import FreeText
 
 # The name reaches the PIN email's Subject header; address and contact are one-line too.
-Line = Annotated[str, SingleLine]
+Line100 = Annotated[FreeText[100], SingleLine]
+Line200 = Annotated[FreeText[200], SingleLine]
 
 
 class FacilityCreate(BaseModel):
-    code: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$")
-    name: Line = Field(min_length=1, max_length=100)
-    address: Line = Field(default="", max_length=200)
-    contact: Line = Field(default="", max_length=200)
-    instructions: str = Field(default="", max_length=2000)
+    code: FreeText[32] = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    name: Line100 = Field(min_length=1)
+    address: Line200 = ""
+    contact: Line200 = ""
+    instructions: FreeText[2000] = ""
 
 
 class FacilityUpdate(BaseModel):
-    name: Line | None = Field(default=None, min_length=1, max_length=100)
-    address: Line | None = Field(default=None, max_length=200)
-    contact: Line | None = Field(default=None, max_length=200)
-    instructions: str | None = Field(default=None, max_length=2000)
+    name: Line100 | None = Field(default=None, min_length=1)
+    address: Line200 | None = None
+    contact: Line200 | None = None
+    instructions: FreeText[2000] | None = None
 
 
 class FacilityRead(BaseModel):

@@ -5,11 +5,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.text import FreeText
+
 
 class LockCreate(BaseModel):
     facility_id: int
-    lock_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
-    name: str = Field(default="", max_length=100)
+    lock_id: FreeText[64] = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    name: FreeText[100] = ""
     kind: Literal["online", "offline"]
     slot_limit: int = Field(default=10, ge=1, le=250)
     grace_early: int = Field(default=1, ge=0, le=4)
@@ -58,7 +60,7 @@ class SyncUpload(BaseModel):
 
 
 class EmergencyRequest(BaseModel):
-    reason: str = Field(min_length=2, max_length=200)
+    reason: FreeText[200] = Field(min_length=2)
 
 
 class EmergencyCodeRead(BaseModel):

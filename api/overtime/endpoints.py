@@ -47,11 +47,13 @@ def create_order(data: OvertimeOrderCreate, session: SessionDep,
 
 
 @router.post("/admin/overtime/orders/import")
-def import_orders(body: RawBody, session: SessionDep, actor: AdminDep,
+def import_orders(actor: AdminDep, raw: RawBody, session: SessionDep,
                   encoding: Annotated[str, Query(pattern="^(cp932|utf8bom)$")] = "cp932"
                   ) -> dict[str, Any]:
-    """Import orders from a 庶務事務 CSV (request body); all or nothing, errors per line."""
-    return service.import_orders(session, body, actor=actor, encoding=encoding)
+    """Import orders from a 庶務事務 CSV (request body); all or nothing, errors per line, at
+    most 20,000 rows, a 400 lists the first 100 errors and their count. A sync ``def``: the
+    parsing and the database work run in the thread pool, never on the loop."""
+    return service.import_orders(session, raw, actor=actor, encoding=encoding)
 
 
 @router.get("/admin/overtime/divergences")

@@ -6,6 +6,8 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.text import FreeText
+
 
 class OvertimeApply(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -13,7 +15,7 @@ class OvertimeApply(BaseModel):
     work_date: date
     start_at: datetime
     end_at: datetime
-    reason: str = Field(min_length=1, max_length=1000)
+    reason: FreeText[1000] = Field(min_length=1)
     special: bool = False
 
 
@@ -51,8 +53,8 @@ class DivergenceSubmit(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     business_date: date
-    reason_code: str
-    note: str = Field(default="", max_length=1000)
+    reason_code: FreeText[32]
+    note: FreeText[1000] = ""
 
 
 class DivergenceConfirm(BaseModel):

@@ -3,8 +3,6 @@ check with reasons confirmed by the 所属長, and the caps with their alerts.""
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -30,9 +28,12 @@ from api.attendance.rules import (
 )
 from api.attendance.service import compute_period, get_staff_or_raise, month_bounds
 from api.audit.service import record
+from api.csv_import import FORMULA_MESSAGE, csv_rows, formula_columns, rejected
 from api.errors import BadRequest, Conflict, Forbidden, NotFound
 from api.models import Divergence, OvertimeRequest, Staff
 from api.models.base import utcnow
+from api.text import INDIVIDUAL_NUMBER_MESSAGE
+from gate.individual_number import holds_individual_number
 
 from . import repository as repo
 
@@ -148,26 +149,28 @@ def _line_error(line: int, field: str, message: str) -> ImportLineError:
 
 def import_orders(session: Session, content: bytes, *, actor: str,
                   encoding: str = "cp932") -> dict[str, Any]:
-    """Import orders (all or nothing). Each bad line is reported with its number and column."""
-    try:
-        text = content.decode("utf-8-sig" if encoding in ("utf-8", "utf8bom") else "cp932")
-    except UnicodeDecodeError as err:
-        raise BadRequest(f"the file is not {encoding}: byte {err.start}", field="file") from err
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header = next(reader, None)
+    """Import orders (all or nothing), parsed one line at a time. Each bad line is reported
+    with its number and column (the first 100, with their count)."""
+    utf8 = encoding in ("utf-8", "utf8bom")
+    lines = csv_rows(content, encoding="utf-8-sig" if utf8 else "cp932",
+                     label="UTF-8" if utf8 else "CP932")
+    _n, header = next(lines, (1, None))
     if header is None or [h.strip() for h in header[:len(IMPORT_COLUMNS)]] != list(IMPORT_COLUMNS):
         raise BadRequest(f"1行目は見出し {','.join(IMPORT_COLUMNS)} が必要です", field="header",
                          line=1)
     errors: list[dict[str, Any]] = []
     parsed: list[dict[str, Any]] = []
     seen: set[str] = set()
-    for n, row in enumerate(reader, start=2):
-        if not any(c.strip() for c in row):
-            continue
+    for n, row in lines:
         try:
             if len(row) < len(IMPORT_COLUMNS):
                 raise _line_error(n, "列数", f"{len(IMPORT_COLUMNS)} 列が必要です ({len(row)} 列)")
+            if formulas := formula_columns(row, IMPORT_COLUMNS):
+                raise _line_error(n, formulas[0], FORMULA_MESSAGE)
             number, day_s, st, en, reason, special, ref = (c.strip() for c in row[:7])
+            for column, text in (("業務内容", reason), ("命令番号", ref)):
+                if holds_individual_number(text):
+                    raise _line_error(n, column, INDIVIDUAL_NUMBER_MESSAGE)
             person = arepo.staff_by_number(session, number)
             if person is None:
                 raise _line_error(n, "職員番号", f"職員 {number!r} は登録されていません")
@@ -195,8 +198,8 @@ def import_orders(session: Session, content: bytes, *, actor: str,
         except ImportLineError as err:
             errors.append({"line": err.extra["line"], "field": err.field, "message": err.message})
     if errors:
-        raise BadRequest(f"{len(errors)} 行に誤りがあります。何も取り込んでいません。"
-                         f"最初: {errors[0]['message']}", field="file", errors=errors)
+        raise rejected(f"{len(errors)} 行に誤りがあります。何も取り込んでいません。"
+                       f"最初: {errors[0]['message']}", errors)
     created = skipped = 0
     for p in parsed:
         if p["external_ref"] and repo.by_external_ref(session, p["external_ref"]) is not None:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 
 from api.audit.admin import AdminDep, AdminRoute, LimitQuery, OffsetPage, OffsetQuery
 from api.db import SessionDep
+from api.text import Guard
 
 from . import repository, service
 from .schemas import (
@@ -19,7 +20,6 @@ from .schemas import (
     StaffRead,
     StaffUpdate,
 )
-from .validation import Guard
 
 router = APIRouter(prefix="/admin", tags=["staff"], route_class=AdminRoute)
 

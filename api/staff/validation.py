@@ -1,38 +1,25 @@
 """Field validators shared by the admin schemas.
 
-The individual number (個人番号, 12 digits) must never be stored: every free-text field rejects a
-value holding a run of 12 digits (full-width digits and 4-4-4 spacing included), before any
-other check, with a message that says why.
+The individual number (個人番号, 12 digits) must never be stored: every field here runs the one
+guard (``api.text.Guard``, rule in ``gate.individual_number``) before any other check, so a value
+holding 12 digits, however written, is refused with a message that says why.
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator
+from pydantic import AfterValidator
 
-INDIVIDUAL_NUMBER_MESSAGE = (
-    "looks like a 12-digit individual number (個人番号); the individual number must never be "
-    "stored in mynagate — remove it")
-_TWELVE_DIGITS = re.compile(r"(?<!\d)\d{4}[ \-]?\d{4}[ \-]?\d{4}(?!\d)")
+from api.text import Guard
+
 _STAFF_NUMBER = re.compile(r"[0-9A-Za-z]{1,20}")
 _CODE = re.compile(r"[0-9A-Za-z][0-9A-Za-z_.\-]{0,31}")
 # Full-width katakana (ァ–ヺ), ・, ー, ヽヾ, and ASCII / full-width spaces.
 _KANA = re.compile(r"[\u30A1-\u30FA\u30FB\u30FC\u30FD\u30FE \u3000]+")
 
 EMPLOYMENT_TYPE_LABELS = {"regular": "正規", "fiscal_year": "会計年度任用", "temporary": "臨時"}
-
-
-def looks_like_individual_number(value: str) -> bool:
-    return _TWELVE_DIGITS.search(unicodedata.normalize("NFKC", value)) is not None
-
-
-def _guard(value: Any) -> Any:
-    if isinstance(value, str) and looks_like_individual_number(value):
-        raise ValueError(INDIVIDUAL_NUMBER_MESSAGE)
-    return value
 
 
 def _text(max_len: int) -> Any:
@@ -69,7 +56,6 @@ def _code(value: str) -> str:
     return value
 
 
-Guard = BeforeValidator(_guard)
 StaffNumber = Annotated[str, Guard, AfterValidator(_staff_number)]
 Kana = Annotated[str, Guard, AfterValidator(_kana)]
 Code = Annotated[str, Guard, AfterValidator(_code)]

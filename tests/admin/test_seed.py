@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from api.access.versioning import current
 from api.models import AuditLog, Credential, Device, Staff
 from api.seed import seed_demo_town
-from api.staff.validation import looks_like_individual_number
+from gate.individual_number import holds_individual_number
 
 
 def test_seed_demo_town(admin, database):
@@ -37,7 +37,7 @@ def test_seed_demo_town(admin, database):
         assert s.execute(select(func.count()).select_from(Credential)).scalar_one() == 0
         assert s.execute(select(func.count()).select_from(Device)).scalar_one() == 0
         for row in s.execute(select(Staff)).scalars():
-            assert not any(looks_like_individual_number(v) for v in
+            assert not any(holds_individual_number(v) for v in
                            (row.staff_number, row.name, row.name_kana))
         assert s.execute(select(func.count()).select_from(AuditLog)
                          .where(AuditLog.actor == "seed")).scalar_one() > 30

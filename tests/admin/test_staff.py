@@ -124,7 +124,7 @@ def test_individual_number_is_never_stored(admin, database):
                    422, "name")
     # Not even as a search term (it would land in access logs).
     assert_problem(admin.get(f"/admin/staff?q={twelve}"), 422, "q")
-    # 11 or 13 digits are not an individual number (a phone number, say) and are accepted.
+    # 11 digits are not an individual number (a phone number, say) and are accepted.
     assert admin.patch(f"/admin/staff/{s['id']}",
                        json={"staff_number": "9" * 11}).status_code == 200
     with database.session() as db:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from api.device_protocol.schemas import EventIn
 from gate.events import chain_hash, verify_chain
+from gate.individual_number import REDACTED
 from reader_agent.outbox import Outbox
 
 
@@ -62,3 +64,14 @@ def test_another_reader_sees_committed_event(tmp_path: Path):
     e = ob.append(ev(1))
     other = sqlite3.connect(path)
     assert other.execute("SELECT id FROM event WHERE seq = 1").fetchone()[0] == e["id"]
+
+
+def test_data_holding_12_digits_is_redacted_before_it_is_hashed(tmp_path: Path):
+    """The service refuses event data holding 12 digits (issue 9, finding 6); the agent never
+    queues such data, so an honest reader's outbox can never jam on a refused batch."""
+    ob = Outbox(tmp_path / "o.sqlite3")
+    twelve = "-".join(["1234", "5678", "9012"])
+    stored = ob.append({**ev(0), "data": {"detail": f"card said {twelve}", "apdus": 3}})
+    assert stored["data"] == {"detail": REDACTED, "apdus": 3}
+    assert stored["hash"] == chain_hash(stored) and ob.pending(1) == [stored]
+    EventIn.model_validate(stored)  # the service takes it

@@ -1,0 +1,80 @@
+"""Hostile 庶務事務 overtime-order imports (issue 9): the individual-number guard on the text
+columns (finding 6), formula cells refused (finding 5), rows and errors bounded and the work
+kept off the event loop (finding 9)."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+
+from api.bookings.endpoints import import_csv
+from api.csv_import import MAX_REPORTED_ERRORS, MAX_ROWS
+from api.models import OvertimeRequest
+from api.overtime.endpoints import import_orders
+
+from . import factories as f
+
+HEAD = "職員番号,勤務日,開始時刻,終了時刻,業務内容,特例,命令番号\r\n"
+TWELVE = "".join(str(d) for d in (2, 4, 6, 8, 1, 3, 5, 7, 9, 0, 2, 4))  # made up
+
+
+def seed(database) -> None:  # type: ignore[no-untyped-def]
+    with database.session() as s:
+        f.staff(s, f.department(s, "D01", "総務課"), "A0001", "土庄 太郎", "トノショウ タロウ")
+        s.commit()
+
+
+def post(admin, text: str):  # type: ignore[no-untyped-def]
+    return admin.post("/admin/overtime/orders/import", content=text.encode("cp932"))
+
+
+def test_import_refuses_12_digits_in_reason_or_order_number(admin, database):
+    seed(database)
+    kanji = "".join("〇一二三四五六七八九"[int(d)] for d in TWELVE)
+    r = post(admin, HEAD + "A0001,2026/11/26,17:15,19:00,予算,0,R1\r\n"
+             f"A0001,2026/11/27,17:15,19:00,予算 {kanji},0,R2\r\n"
+             f"A0001,2026/11/28,17:15,19:00,予算,0,{TWELVE[:6]}-{TWELVE[6:]}\r\n")
+    assert r.status_code == 400, r.text
+    assert [(e["line"], e["field"]) for e in r.json()["errors"]] == [(3, "業務内容"),
+                                                                     (4, "命令番号")]
+    with database.session() as s:
+        assert s.query(OvertimeRequest).count() == 0
+
+
+@pytest.mark.parametrize(("column", "row"), [
+    ("業務内容", "A0001,2026/11/27,17:15,19:00,=1+1,0,R2"),
+    ("命令番号", "A0001,2026/11/27,17:15,19:00,予算,0,@R2"),
+    ("職員番号", "-A0001,2026/11/27,17:15,19:00,予算,0,R2"),
+])
+def test_import_refuses_formula_cells_naming_line_and_column(admin, database, column, row):
+    seed(database)
+    r = post(admin, HEAD + "A0001,2026/11/26,17:15,19:00,予算,0,R1\r\n" + row + "\r\n")
+    assert r.status_code == 400, r.text
+    [err] = r.json()["errors"]
+    assert (err["line"], err["field"]) == (3, column) and "formula" in err["message"]
+    with database.session() as s:
+        assert s.query(OvertimeRequest).count() == 0
+
+
+def test_at_most_the_first_100_errors_with_their_count(admin, database):
+    seed(database)
+    bad = 700
+    r = post(admin, HEAD + "".join(f"Z{i:04d},2026/11/26,17:15,19:00,予算,0,R{i}\r\n"
+                                   for i in range(bad)))
+    assert r.status_code == 400
+    body = r.json()
+    assert body["error_count"] == bad and len(body["errors"]) == MAX_REPORTED_ERRORS
+    assert body["errors"][0]["line"] == 2 and body["detail"].startswith(f"{bad} 行に誤り")
+
+
+def test_more_rows_than_the_limit_is_refused_naming_the_line(admin, database):
+    r = post(admin, HEAD + "x\r\n" * (MAX_ROWS + 1))
+    assert r.status_code == 400 and r.json()["line"] == MAX_ROWS + 2
+
+
+def test_import_endpoints_run_in_the_thread_pool():
+    """Sync ``def`` endpoints: FastAPI runs them in the thread pool, never on the event loop
+    (tests/locks/test_import_hostile.py shows /healthz answering during a large import)."""
+    for endpoint in (import_orders, import_csv):
+        assert not inspect.iscoroutinefunction(endpoint), endpoint.__qualname__

@@ -253,15 +253,15 @@ class IndicatorPins(_Strict):
 
 
 def _key(v: str) -> str:
-    if len(v) != 1 or v.isdigit() or not v.isprintable():
-        raise ValueError("a key is one printable character other than a digit, e.g. \"#\"")
+    if len(v) != 1 or v.isdigit() or not (v.isprintable() or v in "\r\n"):
+        raise ValueError("a key is one character other than a digit, e.g. \"#\" or \"\\r\"")
     return v
 
 
 class KeypadConfig(_Strict):
     """The PIN keypad of a reader with card+PIN doors (``keypad = { uri = "…" }``)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)  # keep a space key as written
+    model_config = ConfigDict(str_strip_whitespace=False)  # an enter key may be "\r"
 
     uri: str = Field(description="pcsc-pinpad:[NAME], serial:DEVICE[:BAUD], gpio:[…], sim:")
     timeout_seconds: Annotated[float, Field(ge=1, le=120)] = 20.0

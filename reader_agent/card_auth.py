@@ -489,7 +489,7 @@ class CertificateRefused(Exception):
     """Enrollment stopped before the PIN: the certificate would be refused (expired, not from
     a trusted CA, already enrolled). No PIN try was spent."""
 
-    def __init__(self, reason: Reason, message: str) -> None:
+    def __init__(self, message: str, reason: Reason | None = None) -> None:
         super().__init__(message)
         self.reason = reason
 
@@ -516,7 +516,7 @@ def read_jpki_for_enrollment(channel: CardChannel, challenge: bytes, *,
         raise ResponseError(fail.detail) from fail
     problem = _certificate_problem(cert, ca_certs, now)
     if problem is not None:
-        raise CertificateRefused(*problem)
+        raise CertificateRefused(problem[1], problem[0])
     der = cert.public_bytes(serialization.Encoding.DER)
     precheck(der)
     try:

@@ -164,3 +164,15 @@ def test_stuck_keypad_is_an_alarm_and_a_clear_message(tmp_path: Path, ca_and_key
                            device_clock=lambda: now)
     assert door.tap("4321").granted
     assert faults == [("keypad_stuck", True), ("keypad_stuck", False)]
+
+
+def test_a_reader_without_keypad_refuses_before_the_card_exchange(
+        tmp_path: Path, ca_and_key: Any, now: datetime) -> None:
+    door = Door(tmp_path, ca_and_key, now)
+    door.present.options["keypad"] = None
+    sent_before = len(door.present.reader.sent)
+    out = door.tap()
+    assert out.reason is Reason.KEYPAD_ERROR and "no keypad" in out.events[0]["data"]["detail"]
+    assert door.display.shown == [Shown(
+        "暗証番号の入力装置が使用できません。管理者に連絡してください", False)]  # no prompt first
+    assert len(door.present.reader.sent) == sent_before  # not one APDU

@@ -87,10 +87,8 @@ def run(
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
     """Run the reader agent until SIGTERM or Ctrl-C."""
-    from cryptography import x509
-
     from gate.door import DoorTiming
-    from reader_agent.agent import AgentAlreadyRunning, AgentConfig, DoorEvents, ReaderAgent
+    from reader_agent.agent import AgentAlreadyRunning, DoorEvents, ReaderAgent
     from reader_agent.display import ConsoleDisplay
     from reader_agent.door_io import DoorController, SimDoorIO, controller_from_config
     from reader_agent.keys import NotEnrolledError
@@ -118,12 +116,7 @@ def run(
     if not settings["reader"] or settings["door"] is None:
         typer.echo("--reader and --door (or --bundle) are required", err=True)
         raise typer.Exit(2)
-    config = AgentConfig(
-        reader_id=str(settings["reader"]), door_id=int(settings["door"]),
-        max_offline_age=timedelta(hours=float(settings["max_offline_hours"])),
-        fail_open_doors=frozenset(int(d) for d in settings["fail_open_doors"]),
-        unlock_seconds=float(settings["unlock_seconds"]), language=str(settings["lang"]),
-        pin_timeout_s=float(settings["pin_timeout"]))
+    config = _agent_config(settings)
     pad = _keypad_from(settings, config.language)
     door_events = DoorEvents()
     if installed is not None:
@@ -146,12 +139,10 @@ def run(
         _start_keypad(pad, agent, config.door_id)
     auth_options: dict[str, Any] = {"lang": config.language, "keypad": pad,
                                     "pin_timeout": config.pin_timeout_s,
-                                    "show": lambda text: display.show(text, ok=True)}
+                                    "show": lambda text: display.show(text, ok=True),
+                                    "jpki_cas": _jpki_cas(installed, jpki_ca, agent)}
     if settings["staff_ap_aid"]:
         auth_options["aid"] = bytes.fromhex(str(settings["staff_ap_aid"]))
-    pems = [pem.encode() for pem in installed.config.trust.jpki_ca_certs] \
-        if installed is not None else [path.read_bytes() for path in jpki_ca]
-    auth_options["jpki_cas"] = [x509.load_pem_x509_certificate(pem) for pem in pems]
     source = open_tap_source(config.reader_id, **auth_options)
 
     def _stop(signum: int, frame: object) -> None:
@@ -171,12 +162,42 @@ def run(
     sys.exit(0)
 
 
+def _agent_config(settings: dict[str, Any]) -> Any:
+    from reader_agent.agent import AgentConfig
+
+    return AgentConfig(
+        reader_id=str(settings["reader"]), door_id=int(settings["door"]),
+        max_offline_age=timedelta(hours=float(settings["max_offline_hours"])),
+        fail_open_doors=frozenset(int(d) for d in settings["fail_open_doors"]),
+        unlock_seconds=float(settings["unlock_seconds"]), language=str(settings["lang"]),
+        pin_timeout_s=float(settings["pin_timeout"]))
+
+
+def _jpki_cas(installed: Any, files: list[Path], agent: Any) -> list[Any]:
+    """The JPKI CA certificates of card+PIN doors: the bundle's trust, else ``--jpki-ca``."""
+    from cryptography import x509
+
+    try:
+        pems = [pem.encode() for pem in installed.config.trust.jpki_ca_certs] \
+            if installed is not None else [path.read_bytes() for path in files]
+        return [x509.load_pem_x509_certificate(pem) for pem in pems]
+    except (OSError, ValueError) as err:
+        typer.echo(f"--jpki-ca を読めません / cannot read --jpki-ca: {err}", err=True)
+        agent.close()
+        raise typer.Exit(2) from err
+
+
 def _keypad_from(settings: dict[str, Any], lang: str) -> Any:
     """The keypad named in the settings (None without one); a bad URI or key ends the run."""
     from reader_agent.keypad import KeypadOptions, open_keypad
 
     if not settings["keypad"]:
         return None
+    if str(settings["keypad"]).startswith("pcsc-pinpad:") and \
+            not str(settings["reader"]).startswith("pcsc:"):
+        typer.echo("--keypad pcsc-pinpad: is the PIN pad of the PC/SC card reader: use it "
+                   "with --reader pcsc:…", err=True)
+        raise typer.Exit(2)
     try:
         options = KeypadOptions(timeout_s=float(settings["pin_timeout"]),
                                 clear_key=str(settings["clear_key"]),

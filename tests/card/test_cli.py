@@ -199,3 +199,20 @@ def test_enroll_refuses_before_the_pin_an_untrusted_or_registered_card(
                             "--service", live_server.url, "--token", "test-admin-token",
                             "--staff-number", "E2001", "--wait", "2", "--yes"])
     assert r.exit_code == 1 and "--jpki-ca" in r.output
+
+
+@pytest.mark.parametrize(("tries", "text"), [
+    (0, "暗証番号がロックされています。市区町村の窓口で暗証番号の再設定をしてください"),
+    (1, "暗証番号の残り回数が1回のため照合しません。市区町村の窓口で確認してください"),
+])
+def test_enroll_says_blocked_or_one_try_left_without_a_verify(live_server, database, test_ca,
+                                                              other_rsa_key, tmp_path, tries,
+                                                              text):
+    _staff(database)
+    card = VirtualJpkiCard(other_rsa_key, issue_auth_certificate(
+        test_ca[0], test_ca[1], other_rsa_key.public_key()), test_ca[1], "4821",
+        tries_left=tries)
+    r = jpki_enroll(live_server, tmp_path, card, f"enroll-tries-{tries}")
+    assert r.exit_code == 1 and "stopped at the PIN" in r.output
+    assert text in r.output and r.output.count(text) == 1
+    assert verify_with_data(f"enroll-tries-{tries}") == [] and card.tries_left == tries

@@ -165,6 +165,9 @@ def test_serial_keypad_reads_a_pin_from_the_pty(pty: tuple[int, str]) -> None:
     assert pad.read_pin(5) == bytearray(b"4821")
     with pytest.raises(PinNotEntered):
         pad.read_pin(0.3)
+    os.write(master, b"5" * 25)  # a key stuck down, auto-repeating
+    with pytest.raises(KeypadStuck):
+        pad.read_pin(5)
     pad.close()
 
 

@@ -180,7 +180,6 @@ def test_a_reader_without_keypad_refuses_before_the_card_exchange(
 
 def test_expired_staff_card_says_expired_and_renew(tmp_path: Path, now: datetime) -> None:
     """A card-only door: the snapshot's not_after ends the credential (gate.policy)."""
-
     card = new_card()
     entry = cred(card.credential_ref, public_key=card.public_key)
     entry["not_after"] = iso(now - timedelta(days=1))

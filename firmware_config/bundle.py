@@ -207,6 +207,10 @@ def agent_settings(bundle: ReaderBundle) -> dict[str, Any]:
         "config_version": bundle.config_version,
         "staff_ap_aid": cfg.staff_ap_aid,
         "service_url": cfg.service_url,
+        "keypad": cfg.keypad.uri if cfg.keypad else None,
+        "pin_timeout": cfg.keypad.timeout_seconds if cfg.keypad else 20.0,
+        "clear_key": cfg.keypad.clear_key if cfg.keypad else "*",
+        "enter_key": cfg.keypad.enter_key if cfg.keypad else "#",
     }
 
 

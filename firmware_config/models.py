@@ -73,16 +73,20 @@ _NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 _PIN_PATTERN = re.compile(r"^(GPIO|BCM|BOARD)[0-9]{1,2}$|^J8:[0-9]{1,2}$")
 
 
-def parse_driver_uri(uri: str) -> tuple[str, str]:
-    """Split a card driver URI into (scheme, argument), or raise ValueError."""
-    for scheme, pattern in _DRIVER_PATTERNS:
+def _split_uri(uri: str, patterns: tuple[tuple[str, re.Pattern[str]], ...],
+               unknown: str) -> tuple[str, str]:
+    for scheme, pattern in patterns:
         m = pattern.match(uri)
         if m:
             return scheme, m.group("arg")
-    raise ValueError(
+    raise ValueError(unknown)
+
+
+def parse_driver_uri(uri: str) -> tuple[str, str]:
+    """Split a card driver URI into (scheme, argument), or raise ValueError."""
+    return _split_uri(uri, _DRIVER_PATTERNS, (
         f"unknown card driver URI {uri!r}: expected pcsc:[NAME], nfc:usb[:VID:PID], "
-        "nfc:tty:DEV[:DRIVER], nfc:udp:HOST:PORT or sim:NAME"
-    )
+        "nfc:tty:DEV[:DRIVER], nfc:udp:HOST:PORT or sim:NAME"))
 
 
 DEFAULT_KEYPAD_ROWS = (21, 20, 16, 12)  # BCM; a gpio: keypad without pins uses these
@@ -91,14 +95,9 @@ DEFAULT_KEYPAD_COLS = (7, 8, 25)
 
 def parse_keypad_uri(uri: str) -> tuple[str, str]:
     """Split a keypad URI into (scheme, argument), or raise ValueError."""
-    for scheme, pattern in _KEYPAD_PATTERNS:
-        m = pattern.match(uri)
-        if m:
-            return scheme, m.group("arg")
-    raise ValueError(
+    return _split_uri(uri, _KEYPAD_PATTERNS, (
         f"unknown keypad URI {uri!r}: expected pcsc-pinpad:[NAME], serial:DEVICE[:BAUD], "
-        "gpio:[R,R,R,R/C,C,C] or sim:[NAME]"
-    )
+        "gpio:[R,R,R,R/C,C,C] or sim:[NAME]"))
 
 
 def keypad_matrix_pins(arg: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -253,15 +252,15 @@ class IndicatorPins(_Strict):
 
 
 def _key(v: str) -> str:
-    if len(v) != 1 or v.isdigit() or not v.isprintable():
-        raise ValueError("a key is one printable character other than a digit, e.g. \"#\"")
+    if len(v) != 1 or v.isdigit() or not (v.isprintable() or v in "\r\n"):
+        raise ValueError("a key is one character other than a digit, e.g. \"#\" or \"\\r\"")
     return v
 
 
 class KeypadConfig(_Strict):
     """The PIN keypad of a reader with card+PIN doors (``keypad = { uri = "…" }``)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)  # keep a space key as written
+    model_config = ConfigDict(str_strip_whitespace=False)  # an enter key may be "\r"
 
     uri: str = Field(description="pcsc-pinpad:[NAME], serial:DEVICE[:BAUD], gpio:[…], sim:")
     timeout_seconds: Annotated[float, Field(ge=1, le=120)] = 20.0

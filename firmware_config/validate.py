@@ -403,7 +403,7 @@ def validate_site_text(text: str, file: str = "site.toml", base_dir: Path | None
 
 
 def production_issues(site: SiteConfig, text: str, file: str) -> list[ConfigIssue]:
-    """What must not reach a real door: simulated card drivers and simulated door I/O."""
+    """What must not reach a real door: simulated card drivers, keypads and door I/O."""
     positions = key_positions(text)
     issues: list[ConfigIssue] = []
     for i, r in enumerate(site.readers):
@@ -412,6 +412,10 @@ def production_issues(site: SiteConfig, text: str, file: str) -> list[ConfigIssu
             issues.append(ConfigIssue(file, line, col, f"readers[{i}].driver: {r.driver!r} is a "
                                       "simulated card reader (virtual cards), not for a real "
                                       "door"))
+        if r.keypad is not None and r.keypad.uri.startswith("sim:"):
+            line, col = _locate(("readers", i, "keypad", "uri"), positions)[1]
+            issues.append(ConfigIssue(file, line, col, f"readers[{i}].keypad.uri: a simulated "
+                                      "keypad, not for a real door"))
         if any(d.has_strike for d in r.doors) and r.door_io.startswith("sim"):
             line, col = _locate(("readers", i, "door_io"), positions)[1]
             issues.append(ConfigIssue(file, line, col, f"readers[{i}].door_io: a simulated door "

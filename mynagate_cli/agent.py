@@ -75,15 +75,21 @@ def run(
                                              help="door that keeps admitting past the limit"),
     unlock_seconds: float = typer.Option(5.0, help="strike release time"),
     lang: str = typer.Option("ja", help="display language: ja or en"),
+    keypad: str = typer.Option(None, "--keypad", help="PIN keypad URI for card+PIN doors: "
+                               "pcsc-pinpad:[NAME], serial:DEVICE[:BAUD], gpio:[R,R,R,R/C,C,C], "
+                               "sim:NAME"),
+    pin_timeout: float = typer.Option(20.0, "--pin-timeout", help="seconds to type the PIN"),
+    clear_key: str = typer.Option("*", "--clear-key", help="keypad key that clears the entry"),
+    enter_key: str = typer.Option("#", "--enter-key", help="keypad key that confirms the PIN"),
+    jpki_ca: list[Path] = typer.Option([], "--jpki-ca", help="JPKI authentication CA "
+                                       "certificate (PEM) for card+PIN doors (bundle: trust)"),
     heartbeat_s: float = typer.Option(30.0, help="heartbeat interval"),
     skew_alarm_ms: int = typer.Option(5000, help="clock skew alarm threshold"),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
     """Run the reader agent until SIGTERM or Ctrl-C."""
-    from cryptography import x509
-
     from gate.door import DoorTiming
-    from reader_agent.agent import AgentAlreadyRunning, AgentConfig, DoorEvents, ReaderAgent
+    from reader_agent.agent import AgentAlreadyRunning, DoorEvents, ReaderAgent
     from reader_agent.display import ConsoleDisplay
     from reader_agent.door_io import DoorController, SimDoorIO, controller_from_config
     from reader_agent.keys import NotEnrolledError
@@ -100,7 +106,8 @@ def run(
         "reader": reader, "door": door, "max_offline_hours": max_offline_hours,
         "fail_open_doors": list(fail_open_door), "unlock_seconds": unlock_seconds,
         "lang": lang, "heartbeat_s": heartbeat_s, "skew_alarm_ms": skew_alarm_ms,
-        "config_version": None, "staff_ap_aid": None,
+        "config_version": None, "staff_ap_aid": None, "keypad": keypad,
+        "pin_timeout": pin_timeout, "clear_key": clear_key, "enter_key": enter_key,
     }
     if installed is not None:
         from firmware_config.bundle import agent_settings
@@ -110,11 +117,8 @@ def run(
     if not settings["reader"] or settings["door"] is None:
         typer.echo("--reader and --door (or --bundle) are required", err=True)
         raise typer.Exit(2)
-    config = AgentConfig(
-        reader_id=str(settings["reader"]), door_id=int(settings["door"]),
-        max_offline_age=timedelta(hours=float(settings["max_offline_hours"])),
-        fail_open_doors=frozenset(int(d) for d in settings["fail_open_doors"]),
-        unlock_seconds=float(settings["unlock_seconds"]), language=str(settings["lang"]))
+    config = _agent_config(settings)
+    pad = _keypad_from(settings, config.language)
     door_events = DoorEvents()
     if installed is not None:
         door_io = controller_from_config(installed.config, on_notice=door_events.notice)
@@ -132,14 +136,14 @@ def run(
         typer.echo(str(err), err=True)
         raise typer.Exit(2) from err
     door_events.attach(agent, door_io)
-    auth_options: dict[str, Any] = {"lang": config.language,
+    if pad is not None:
+        _start_keypad(pad, agent, config.door_id)
+    auth_options: dict[str, Any] = {"lang": config.language, "keypad": pad,
                                     "pin_timeout": config.pin_timeout_s,
-                                    "show": lambda text: display.show(text, ok=True)}
+                                    "show": lambda text: display.show(text, ok=True),
+                                    "jpki_cas": _jpki_cas(installed, jpki_ca, agent)}
     if settings["staff_ap_aid"]:
         auth_options["aid"] = bytes.fromhex(str(settings["staff_ap_aid"]))
-    if installed is not None:
-        auth_options["jpki_cas"] = [x509.load_pem_x509_certificate(pem.encode())
-                                    for pem in installed.config.trust.jpki_ca_certs]
     source = open_tap_source(config.reader_id, **auth_options)
 
     def _stop(signum: int, frame: object) -> None:
@@ -154,7 +158,81 @@ def run(
         agent.close()
         door_io.close()
         source.close()
+        if pad is not None:
+            pad.close()
     sys.exit(0)
+
+
+def _agent_config(settings: dict[str, Any]) -> Any:
+    from reader_agent.agent import AgentConfig
+
+    return AgentConfig(
+        reader_id=str(settings["reader"]), door_id=int(settings["door"]),
+        max_offline_age=timedelta(hours=float(settings["max_offline_hours"])),
+        fail_open_doors=frozenset(int(d) for d in settings["fail_open_doors"]),
+        unlock_seconds=float(settings["unlock_seconds"]), language=str(settings["lang"]),
+        pin_timeout_s=float(settings["pin_timeout"]))
+
+
+def _jpki_cas(installed: Any, files: list[Path], agent: Any) -> list[Any]:
+    """The JPKI CA certificates of card+PIN doors: the bundle's trust, else ``--jpki-ca``."""
+    from cryptography import x509
+
+    try:
+        pems = [pem.encode() for pem in installed.config.trust.jpki_ca_certs] \
+            if installed is not None else [path.read_bytes() for path in files]
+        return [x509.load_pem_x509_certificate(pem) for pem in pems]
+    except (OSError, ValueError) as err:
+        typer.echo(f"--jpki-ca を読めません / cannot read --jpki-ca: {err}", err=True)
+        agent.close()
+        raise typer.Exit(2) from err
+
+
+def _keypad_from(settings: dict[str, Any], lang: str) -> Any:
+    """The keypad named in the settings (None without one); a bad URI or key ends the run."""
+    from reader_agent.keypad import KeypadOptions, open_keypad
+
+    if not settings["keypad"]:
+        return None
+    if str(settings["keypad"]).startswith("pcsc-pinpad:") and \
+            not str(settings["reader"]).startswith("pcsc:"):
+        typer.echo("--keypad pcsc-pinpad: is the PIN pad of the PC/SC card reader: use it "
+                   "with --reader pcsc:…", err=True)
+        raise typer.Exit(2)
+    try:
+        options = KeypadOptions(timeout_s=float(settings["pin_timeout"]),
+                                clear_key=str(settings["clear_key"]),
+                                enter_key=str(settings["enter_key"]))
+        return open_keypad(str(settings["keypad"]), options, lang=lang)
+    except ValueError as err:
+        typer.echo(f"--keypad: {err}", err=True)
+        raise typer.Exit(2) from err
+
+
+def _start_keypad(pad: Any, agent: Any, door_id: int) -> None:
+    """Check the keypad; its faults become alarm events. A PIN pad reader without secure PIN
+    entry cannot serve a card+PIN door: the agent refuses to run with it."""
+    from reader_agent.keypad import KeypadUnavailable
+
+    def on_fault(err: Exception, active: bool) -> None:
+        agent.record("alarm", door_id=door_id, data={
+            "alarm": getattr(err, "code", "keypad_error"), "active": active,
+            "detail": str(err)[:200]})
+
+    pad.on_fault = on_fault
+    try:
+        pad.check()
+    except KeypadUnavailable as err:
+        typer.echo(f"暗証番号の入力装置が使用できません / keypad {pad.name} unavailable: {err}",
+                   err=True)
+        if pad.secure:
+            typer.echo("この読み取り機では暗証番号付きの扉を運用できません / refusing to run a "
+                       "card+PIN door with this keypad", err=True)
+            agent.close()
+            raise typer.Exit(2) from err
+        return
+    typer.echo(f"暗証番号の入力装置 / keypad: {pad.name}"
+               + (" (secure PIN entry on the reader)" if pad.secure else ""))
 
 
 @app.command()

@@ -10,6 +10,7 @@ import base64
 import os
 import signal
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
@@ -167,6 +168,37 @@ def remove(name: str = typer.Argument(..., help="card name"), directory: Path = 
     typer.echo(f"カード {name} を取り外しました / card {name} removed")
 
 
+def _load_cas(paths: list[Path]) -> list:  # type: ignore[type-arg]
+    """The JPKI CA certificates an enrollment checks the chain against (at least one)."""
+    from cryptography import x509
+
+    if not paths:
+        _fail("--kind jpki には --jpki-ca (JPKI 利用者証明用CAの証明書) が必要です / --kind jpki "
+              "needs --jpki-ca: the chain is checked before the PIN")
+    try:
+        return [x509.load_pem_x509_certificate(p.read_bytes()) for p in paths]
+    except (OSError, ValueError) as err:
+        _fail(f"--jpki-ca を読めません / cannot read --jpki-ca: {err}")
+        raise AssertionError from err
+
+
+def _service_precheck(http, enrollment_id: int):  # type: ignore[no-untyped-def]
+    """Ask the service whether it would accept the certificate, before the PIN."""
+    from reader_agent.card_auth import CertificateRefused
+
+    def precheck(der: bytes) -> None:
+        r = http.post(f"/admin/enrollments/{enrollment_id}/certificate",
+                      json={"certificate": base64.b64encode(der).decode()})
+        if r.status_code != 200:
+            try:
+                detail = r.json().get("detail", r.text)
+            except ValueError:
+                detail = r.text
+            raise CertificateRefused(f"the service refuses the certificate: {detail}")
+
+    return precheck
+
+
 @app.command()
 def enroll(
     reader: str = typer.Option(..., "--reader", help="enrollment reader URI (pcsc:…, nfc:…)"),
@@ -180,14 +212,27 @@ def enroll(
                              help="staff (staff card AP) | jpki (JPKI auth certificate; the "
                                   "holder types the PIN)"),
     wait: float = typer.Option(30.0, "--wait", help="seconds to wait for the card"),
+    jpki_ca: list[Path] = typer.Option([], "--jpki-ca", help="JPKI authentication CA "
+                                       "certificate (PEM), required with --kind jpki: the "
+                                       "chain is checked before the PIN"),
     yes: bool = typer.Option(False, "--yes", help="confirm without asking"),
 ) -> None:
-    """Enroll a staff card at an enrollment reader: read, prove possession, confirm."""
+    """Enroll a staff card at an enrollment reader: read, prove possession, confirm.
+
+    A JPKI card is checked before the holder types the PIN (validity now, chain to --jpki-ca,
+    and with the service: key type, not already registered), so a card that would be refused
+    never costs a PIN try.
+    """
     import httpx
 
     from gate.card.apdu import ResponseError
     from gate.card.staff_ap import DEFAULT_AID, parse_aid
-    from reader_agent.card_auth import PinRefused, read_for_enrollment, read_jpki_for_enrollment
+    from reader_agent.card_auth import (
+        CertificateRefused,
+        PinRefused,
+        read_for_enrollment,
+        read_jpki_for_enrollment,
+    )
     from reader_agent.drivers import CardError, open_reader
 
     if (staff_number is None) == (staff_id is None):
@@ -195,6 +240,7 @@ def enroll(
               "--staff-id")
     if kind not in ("staff", "jpki"):
         _fail("--kind は staff か jpki / --kind must be staff or jpki")
+    cas = _load_cas(jpki_ca) if kind == "jpki" else []
     who: dict[str, object] = {"staff_number": staff_number} if staff_number else \
         {"staff_id": staff_id}
     who["kind"] = "jpki_auth" if kind == "jpki" else "staff_ap"
@@ -215,7 +261,8 @@ def enroll(
                 challenge = base64.b64decode(started["challenge"])
                 if kind == "jpki":
                     reading = read_jpki_for_enrollment(
-                        channel, challenge, show=typer.echo,
+                        channel, challenge, show=typer.echo, now=datetime.now(UTC),
+                        ca_certs=cas, precheck=_service_precheck(http, started["id"]),
                         read_pin=lambda: typer.prompt("暗証番号 (4桁) / PIN", hide_input=True))
                 else:
                     reading = read_for_enrollment(channel, challenge,
@@ -224,6 +271,10 @@ def enroll(
                 card_reader.close()
         except (CardError, ResponseError) as err:
             _fail(f"カードを読めません / card error: {err}")
+            return
+        except CertificateRefused as err:
+            _fail(f"暗証番号の入力前に中止しました (照合回数は減っていません) / stopped before "
+                  f"the PIN, no try spent: {err}")
             return
         except PinRefused as err:
             _fail(f"暗証番号で中止しました / stopped at the PIN: {err}")

@@ -4,6 +4,7 @@ Parts (each module's docstring has the details):
 
 - ``drivers`` / ``cards`` / ``card_auth`` — card readers by URI, virtual cards, the card
   sequences (staff AP v1 challenge–response, JPKI card+PIN);
+- ``keypad`` — PIN keypads by URI (``pcsc-pinpad:``, ``serial:``, ``gpio:``, ``sim:``);
 - ``tap_source`` — from a reader to the tap path (which sequence a door needs, the keypad);
 - ``agent`` — the tap path (``TapProcessor``) and the process (``ReaderAgent``);
 - ``snapshot_cache`` — the service-signed decision data, verified on every load;

@@ -236,10 +236,6 @@ def read_file(ex: _Exchange, what: str, max_length: int = 8192) -> bytes:
     return data[:total]
 
 
-# A host keypad's PIN goes into this VERIFY: 00 20 00 80 04 <4 ASCII digits>.
-VERIFY_HEADER = bytes((0x00, 0x20, 0x00, 0x80))
-PIN_LENGTH = 4
-
 PinSource = Callable[[], "str | bytearray"]
 # Secure PIN entry: gets the VERIFY template (PIN block zeroed), returns the card's answer.
 SecureVerify = Callable[[bytes], bytes]
@@ -316,9 +312,8 @@ def _verify_with_keypad(ex: _Exchange, read_pin: PinSource | None,
     PIN never reaches us) or on a host keypad (digits wiped as soon as they are sent)."""
     try:
         if secure_verify is not None:
-            template = VERIFY_HEADER + bytes((PIN_LENGTH,)) + bytes(PIN_LENGTH)
             ex.apdus += 1
-            return parse_response(secure_verify(template))
+            return parse_response(secure_verify(jpki.verify_template()))
         if read_pin is None:
             raise KeypadUnavailable("this reader has no keypad")
         entered = read_pin()
@@ -331,9 +326,9 @@ def _verify_with_keypad(ex: _Exchange, read_pin: PinSource | None,
     pin = entered if isinstance(entered, bytearray) else bytearray(entered, "utf-8")
     command = bytearray()
     try:
-        if len(pin) != PIN_LENGTH or not all(0x30 <= b <= 0x39 for b in pin):
+        if not jpki.is_valid_pin(pin):
             raise _Fail(Reason.PIN_WRONG, "PIN is not 4 digits: VERIFY not sent")
-        command = bytearray(VERIFY_HEADER) + bytes((PIN_LENGTH,)) + pin
+        command = jpki.verify_pin(pin)
         return parse_response(ex.raw(command))
     finally:
         wipe(pin)
@@ -489,7 +484,7 @@ class CertificateRefused(Exception):
     """Enrollment stopped before the PIN: the certificate would be refused (expired, not from
     a trusted CA, already enrolled). No PIN try was spent."""
 
-    def __init__(self, reason: Reason, message: str) -> None:
+    def __init__(self, message: str, reason: Reason | None = None) -> None:
         super().__init__(message)
         self.reason = reason
 
@@ -516,7 +511,7 @@ def read_jpki_for_enrollment(channel: CardChannel, challenge: bytes, *,
         raise ResponseError(fail.detail) from fail
     problem = _certificate_problem(cert, ca_certs, now)
     if problem is not None:
-        raise CertificateRefused(*problem)
+        raise CertificateRefused(problem[1], problem[0])
     der = cert.public_bytes(serialization.Encoding.DER)
     precheck(der)
     try:

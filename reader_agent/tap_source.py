@@ -14,11 +14,12 @@ from typing import Any
 from cryptography import x509
 
 from gate.card.staff_ap import DEFAULT_AID
+from gate.policy import Reason
 
 from .agent import Authenticator, AuthResult, TapContext, TapSource
-from .card_auth import authenticate_jpki, authenticate_staff_ap
+from .card_auth import KIND_JPKI, CardAuthResult, authenticate_jpki, authenticate_staff_ap
 from .drivers import CardChannel, CardReader, open_reader
-from .keypad import Keypad, NoKeypad, SimKeypad
+from .keypad import Keypad, SimKeypad
 
 log = logging.getLogger(__name__)
 
@@ -38,16 +39,17 @@ def channel_authenticator(
     A card+PIN door takes the PIN from ``keypad``: a secure one (the reader's own PIN pad)
     verifies it on the reader, a host keypad hands the digits to the VERIFY.
     """
-    pad: Keypad = keypad or NoKeypad()
-
     def authenticate(ctx: TapContext) -> AuthResult:
         if ctx.door is not None and ctx.door.info.assurance == "card+pin":
-            pad.discard_input()  # keys pressed before this card are not its PIN
-            secure = getattr(pad, "verify_on_reader", None) if pad.secure else None
+            if keypad is None:  # refused before any card exchange or PIN prompt
+                return CardAuthResult(False, KIND_JPKI, None, Reason.KEYPAD_ERROR,
+                                      "this reader has no keypad (--keypad / keypad = {uri})")
+            keypad.discard_input()  # keys pressed before this card are not its PIN
+            secure = getattr(keypad, "verify_on_reader", None) if keypad.secure else None
             return authenticate_jpki(
                 channel, lookup_public_key=ctx.lookup_public_key,
                 lookup_not_after=ctx.lookup_not_after,
-                read_pin=None if secure else (lambda: pad.read_pin(pin_timeout)),
+                read_pin=None if secure else (lambda: keypad.read_pin(pin_timeout)),
                 secure_verify=(lambda template: secure(template, pin_timeout)) if secure
                 else None,
                 show=show or (lambda _t: None),
@@ -80,5 +82,5 @@ def open_tap_source(uri: str, **auth_options: Any) -> ReaderTapSource:
     return ReaderTapSource(open_reader(uri), **auth_options)
 
 
-__all__ = ["Keypad", "NoKeypad", "ReaderTapSource", "SimKeypad", "TapSource",
+__all__ = ["Keypad", "ReaderTapSource", "SimKeypad", "TapSource",
            "channel_authenticator", "open_tap_source"]

@@ -10,7 +10,13 @@ from api.auth import require_admin
 from api.db import SessionDep
 
 from . import service
-from .schemas import EnrollmentCreate, EnrollmentRead, EnrollmentResponse
+from .schemas import (
+    CertificateCheck,
+    CertificateCheckRead,
+    EnrollmentCreate,
+    EnrollmentRead,
+    EnrollmentResponse,
+)
 
 router = APIRouter(prefix="/admin/enrollments", tags=["enrollment"])
 AdminDep = Annotated[str, Depends(require_admin)]
@@ -27,6 +33,13 @@ def start_enrollment(data: EnrollmentCreate, session: SessionDep,
 def get_enrollment(enrollment_id: int, session: SessionDep, actor: AdminDep) -> EnrollmentRead:
     """One enrollment and its state."""
     return service.get(session, enrollment_id)
+
+
+@router.post("/{enrollment_id}/certificate", response_model=CertificateCheckRead)
+def check_enrollment_certificate(enrollment_id: int, data: CertificateCheck,
+                                 session: SessionDep, actor: AdminDep) -> CertificateCheckRead:
+    """Check a JPKI certificate before the PIN: valid now, RSA-2048, not already registered."""
+    return service.check_certificate(session, enrollment_id, data)
 
 
 @router.post("/{enrollment_id}/response", response_model=EnrollmentRead)

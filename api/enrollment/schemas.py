@@ -38,6 +38,19 @@ class EnrollmentResponse(BaseModel):
     signature: str = Field(min_length=1, max_length=800)
 
 
+class CertificateCheck(BaseModel):
+    """A JPKI auth certificate (DER, base64) to check before the holder types the PIN."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    certificate: str = Field(min_length=1, max_length=12000)
+
+
+class CertificateCheckRead(BaseModel):
+    credential_ref: str
+    not_after: datetime
+
+
 class EnrollmentRead(BaseModel):
     id: int
     staff_id: int

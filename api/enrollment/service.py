@@ -10,8 +10,11 @@
    renewed after its 5 years), both rows are stamped with a new snapshot version, and the
    change is audited.
 
-The JPKI chain is checked by the readers at every tap against their configured CAs; here only
-the signature, the key type and the validity period are checked.
+The JPKI chain is checked by the readers at every tap against their configured CAs (and by
+the enrollment reader before the PIN); here the signature, the key type and the validity period
+are checked. ``check_certificate`` runs every check that needs no PIN — validity now, key type,
+not already registered — so the enrollment reader asks for the PIN only for a card that will be
+accepted: a refused card never costs a PIN try.
 """
 
 from __future__ import annotations
@@ -37,7 +40,13 @@ from gate.card.apdu import ResponseError
 from gate.card.staff_ap import RECORD_LENGTH, CredentialRecord, verify_signature
 
 from . import repository
-from .schemas import EnrollmentCreate, EnrollmentRead, EnrollmentResponse
+from .schemas import (
+    CertificateCheck,
+    CertificateCheckRead,
+    EnrollmentCreate,
+    EnrollmentRead,
+    EnrollmentResponse,
+)
 
 CHALLENGE_TTL = timedelta(minutes=10)
 JPKI = "jpki_auth"
@@ -91,27 +100,49 @@ def start(session: Session, data: EnrollmentCreate, *, actor: str) -> Enrollment
     return _read(enrollment)
 
 
-def respond(session: Session, enrollment_id: int, data: EnrollmentResponse, *,
-            actor: str) -> EnrollmentRead:
-    """Check the card's answer: a well-formed credential file and a signature over the
-    challenge made with the key in that file."""
-    enrollment = get_or_raise(session, enrollment_id, lock=True)
+def _awaiting(session: Session, enrollment_id: int, *, lock: bool) -> CardEnrollment:
+    enrollment = get_or_raise(session, enrollment_id, lock=lock)
     if enrollment.status != "awaiting_response":
         raise Conflict(f"enrollment is {enrollment.status}, not awaiting a card",
                        field="status")
     if utcnow() > enrollment.expires_at:
         raise Conflict("the enrollment challenge has expired: start a new enrollment",
                        field="expires_at")
+    return enrollment
+
+
+def _not_registered(session: Session, ref: str, field: str) -> None:
+    existing = repository.credential_by_ref(session, ref)
+    if existing is not None:
+        raise Conflict(f"credential {ref} is already registered (status {existing.status})",
+                       field=field)
+
+
+def check_certificate(session: Session, enrollment_id: int,
+                      data: CertificateCheck) -> CertificateCheckRead:
+    """Before the holder's PIN: would this JPKI certificate be accepted?"""
+    enrollment = _awaiting(session, enrollment_id, lock=False)
+    if enrollment.kind != JPKI:
+        raise Conflict("only a jpki_auth enrollment checks a certificate", field="kind")
+    cert, _key = _jpki_certificate(data.certificate)
+    ref = cert.fingerprint(hashes.SHA256()).hex()
+    _not_registered(session, ref, "certificate")
+    return CertificateCheckRead(credential_ref=ref, not_after=cert.not_valid_after_utc)
+
+
+def respond(session: Session, enrollment_id: int, data: EnrollmentResponse, *,
+            actor: str) -> EnrollmentRead:
+    """Check the card's answer: a well-formed credential file and a signature over the
+    challenge made with the key in that file."""
+    enrollment = _awaiting(session, enrollment_id, lock=True)
     challenge = base64.b64decode(enrollment.challenge)
     signature = _b64(data.signature, "signature")
     if enrollment.kind == JPKI:
         ref, public_key, issuer_code, not_after = _check_jpki(data, challenge, signature)
     else:
         ref, public_key, issuer_code, not_after = _check_staff_ap(data, challenge, signature)
-    existing = repository.credential_by_ref(session, ref)
-    if existing is not None:
-        raise Conflict(f"credential {ref} is already registered (status {existing.status})",
-                       field="certificate" if enrollment.kind == JPKI else "credential_record")
+    _not_registered(session, ref, "certificate" if enrollment.kind == JPKI else
+                    "credential_record")
     enrollment.credential_ref = ref
     enrollment.issuer_code = issuer_code
     enrollment.public_key = base64.b64encode(public_key).decode()
@@ -145,10 +176,9 @@ def _check_staff_ap(data: EnrollmentResponse, challenge: bytes, signature: bytes
     return rec.credential_ref, rec.public_key, rec.issuer_code, None
 
 
-def _check_jpki(data: EnrollmentResponse, challenge: bytes, signature: bytes) -> Checked:
-    if data.certificate is None:
-        raise BadRequest("a jpki_auth enrollment needs certificate", field="certificate")
-    der = _b64(data.certificate, "certificate")
+def _jpki_certificate(certificate_b64: str) -> tuple[x509.Certificate, rsa.RSAPublicKey]:
+    """A JPKI auth certificate with an RSA-2048 key, valid now."""
+    der = _b64(certificate_b64, "certificate")
     try:
         cert = x509.load_der_x509_certificate(der)
     except ValueError as err:
@@ -158,8 +188,18 @@ def _check_jpki(data: EnrollmentResponse, challenge: bytes, signature: bytes) ->
     if not isinstance(key, rsa.RSAPublicKey) or key.key_size != 2048:
         raise BadRequest("the JPKI authentication key is RSA-2048", field="certificate")
     now = utcnow()
-    if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
-        raise BadRequest("the certificate is not valid now", field="certificate")
+    if now > cert.not_valid_after_utc:
+        raise BadRequest(f"the certificate expired on {cert.not_valid_after_utc:%Y-%m-%d}: the "
+                         "holder must renew it at the municipal counter", field="certificate")
+    if now < cert.not_valid_before_utc:
+        raise BadRequest("the certificate is not valid yet", field="certificate")
+    return cert, key
+
+
+def _check_jpki(data: EnrollmentResponse, challenge: bytes, signature: bytes) -> Checked:
+    if data.certificate is None:
+        raise BadRequest("a jpki_auth enrollment needs certificate", field="certificate")
+    cert, key = _jpki_certificate(data.certificate)
     try:
         key.verify(signature, challenge, padding.PKCS1v15(), hashes.SHA256())
     except InvalidSignature as err:

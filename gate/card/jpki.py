@@ -4,7 +4,7 @@ Sequence (OpenSC card-jpki.c, jpki/myna)::
 
     SELECT AID D3 92 F0 00 26 01 00 00 00 01
     SELECT EF 00 0A, READ BINARY 7 bytes, parse the DER length, read the rest (≤256 a time)
-    SELECT EF 00 18, 00 20 00 80            → 63 Cx, x = PIN tries left
+    SELECT EF 00 18, 00 20 00 80            → 63 Cx, x = PIN tries left (69 83: blocked)
     00 20 00 80 04 <4 ASCII digits>         → 90 00 | 63 Cx | 69 83 (blocked)
     SELECT EF 00 17, 80 2A 00 80 Lc <DigestInfo(SHA-256)> 00 → 256-byte PKCS#1 v1.5 signature
 
@@ -23,6 +23,7 @@ __all__ = [
     "EF_AUTH_CERT",
     "EF_AUTH_KEY",
     "EF_AUTH_PIN",
+    "PIN_LENGTH",
     "SHA256_DIGEST_INFO_PREFIX",
     "compute_signature",
     "der_total_length",
@@ -33,6 +34,7 @@ __all__ = [
     "select_jpki",
     "verify_pin",
     "verify_status",
+    "verify_template",
 ]
 
 AID = bytes.fromhex("D392F000260100000001")
@@ -64,17 +66,28 @@ def verify_status() -> CommandAPDU:
     return CommandAPDU(0x00, 0x20, 0x00, 0x80)
 
 
-def is_valid_pin(pin: str) -> bool:
+PIN_LENGTH = 4
+_VERIFY_HEADER = bytes((0x00, 0x20, 0x00, 0x80, PIN_LENGTH))
+
+
+def is_valid_pin(pin: str | bytes | bytearray) -> bool:
     """The user-authentication PIN is exactly 4 ASCII digits."""
-    return len(pin) == 4 and pin.isascii() and pin.isdigit()
+    digits = pin.encode("utf-8") if isinstance(pin, str) else bytes(pin)
+    return len(digits) == PIN_LENGTH and all(0x30 <= b <= 0x39 for b in digits)
 
 
-def verify_pin(pin: str) -> CommandAPDU:
-    """``00 20 00 80 04 <ASCII PIN>``. The PIN is never logged; repr of the APDU holds it, so
-    callers must not log the command either."""
+def verify_pin(pin: bytes | bytearray) -> bytearray:
+    """``00 20 00 80 04 <ASCII PIN>`` in a new bytearray, so the caller can zero it once it is
+    sent. The PIN is never logged: neither may the command be."""
     if not is_valid_pin(pin):
         raise ValueError("the JPKI user-authentication PIN is 4 digits")
-    return CommandAPDU(0x00, 0x20, 0x00, 0x80, pin.encode("ascii"))
+    return bytearray(_VERIFY_HEADER) + pin
+
+
+def verify_template() -> bytes:
+    """The VERIFY with its 4-byte PIN block zeroed: what a PIN-pad reader completes itself
+    (secure PIN entry), so the PIN never reaches the host."""
+    return _VERIFY_HEADER + bytes(PIN_LENGTH)
 
 
 def pin_tries_left(response: ResponseAPDU) -> int | None:

@@ -25,25 +25,11 @@ __all__ = [
     "KeypadOptions",
     "KeypadStuck",
     "KeypadUnavailable",
-    "NoKeypad",
     "PinNotEntered",
     "SimKeypad",
     "open_keypad",
     "wipe",
 ]
-
-
-class NoKeypad(SimKeypad):
-    """A reader without a keypad: nothing is ever typed, so card+PIN taps time out."""
-
-    def __init__(self, options: KeypadOptions | None = None) -> None:
-        super().__init__("none", options)
-
-    def check(self) -> None:
-        raise KeypadUnavailable("this reader has no keypad (--keypad / keypad = { uri = … })")
-
-    def read_pin(self, timeout: float) -> bytearray:
-        raise KeypadUnavailable("this reader has no keypad")
 
 
 def open_keypad(uri: str, options: KeypadOptions | None = None, *, lang: str = "ja",

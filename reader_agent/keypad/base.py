@@ -92,7 +92,8 @@ class KeypadOptions:
 
     def __post_init__(self) -> None:
         keys = (self.clear_key, self.enter_key)
-        if any(len(k) != 1 or k.isdigit() or not k.isprintable() for k in keys) \
+        if any(len(k) != 1 or k.isdigit() or not (k.isprintable() or k in "\r\n")
+               for k in keys) \
                 or self.clear_key == self.enter_key:
             raise ValueError("clear_key and enter_key are two different non-digit characters")
         if not 1 <= self.timeout_s <= 120:

@@ -13,7 +13,8 @@ raises :class:`KeypadUnavailable` saying so, and the agent refuses a card+PIN do
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from smartcard import scard
 
@@ -32,6 +33,15 @@ from .part10 import (
 __all__ = ["PcscPinpad"]
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def _translated(call: Callable[[], T]) -> T:
+    """pyscard's own exceptions become KeypadUnavailable at the driver boundary."""
+    try:
+        return call()
+    except (scard.error, SystemError, TypeError, ValueError) as err:
+        raise KeypadUnavailable(f"PC/SC: {err}") from err
 
 
 class PcscPinpad(FaultReporter):
@@ -72,7 +82,7 @@ class PcscPinpad(FaultReporter):
     def check(self) -> None:
         """Ask the reader for its features; KeypadUnavailable without VERIFY_PIN_DIRECT."""
         try:
-            self._probe()
+            _translated(self._probe)
         except KeypadUnavailable as err:
             self._report(err)
             raise
@@ -111,7 +121,7 @@ class PcscPinpad(FaultReporter):
             self.check()
         assert self.verify_code is not None and self.reader_name is not None
         try:
-            response = self._verify(template, timeout)
+            response = _translated(lambda: self._verify(template, timeout))
         except KeypadUnavailable as err:
             self._report(err)
             raise

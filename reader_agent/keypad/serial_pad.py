@@ -9,6 +9,7 @@ without restarting the agent; an unplugged or failing port is a :class:`KeypadUn
 from __future__ import annotations
 
 import logging
+import termios
 import threading
 from typing import Any
 
@@ -54,7 +55,7 @@ class SerialKeypad(HostKeypad):
         try:
             self._open()
             self._port.reset_input_buffer()
-        except (KeypadUnavailable, serial.SerialException, OSError) as err:
+        except (KeypadUnavailable, serial.SerialException, OSError, termios.error) as err:
             log.debug("keypad.serial.discard_failed error=%s", type(err).__name__)
             self._drop()
 
@@ -65,7 +66,7 @@ class SerialKeypad(HostKeypad):
         try:
             port.timeout = wait
             data = port.read(1)
-        except (serial.SerialException, OSError) as err:
+        except (serial.SerialException, OSError, termios.error) as err:
             self._drop()
             raise KeypadUnavailable(f"{self.device}: {err}") from err
         return chr(data[0]) if data else None

@@ -23,7 +23,7 @@ from reader_agent.outbox import Outbox
 from reader_agent.snapshot_cache import SnapshotCache
 
 from .helpers import DEVICE_ID, cred, iso, payload, signed
-from .sim_cards import Presenter
+from .sim_cards import Presenter, new_card
 
 PROMPT = Shown("暗証番号を入力してください", True)
 
@@ -164,3 +164,34 @@ def test_stuck_keypad_is_an_alarm_and_a_clear_message(tmp_path: Path, ca_and_key
                            device_clock=lambda: now)
     assert door.tap("4321").granted
     assert faults == [("keypad_stuck", True), ("keypad_stuck", False)]
+
+
+def test_a_reader_without_keypad_refuses_before_the_card_exchange(
+        tmp_path: Path, ca_and_key: Any, now: datetime) -> None:
+    door = Door(tmp_path, ca_and_key, now)
+    door.present.options["keypad"] = None
+    sent_before = len(door.present.reader.sent)
+    out = door.tap()
+    assert out.reason is Reason.KEYPAD_ERROR and "no keypad" in out.events[0]["data"]["detail"]
+    assert door.display.shown == [Shown(
+        "暗証番号の入力装置が使用できません。管理者に連絡してください", False)]  # no prompt first
+    assert len(door.present.reader.sent) == sent_before  # not one APDU
+
+
+def test_expired_staff_card_says_expired_and_renew(tmp_path: Path, now: datetime) -> None:
+    """A card-only door: the snapshot's not_after ends the credential (gate.policy)."""
+    card = new_card()
+    entry = cred(card.credential_ref, public_key=card.public_key)
+    entry["not_after"] = iso(now - timedelta(days=1))
+    signing = Ed25519PrivateKey.generate()
+    cache = SnapshotCache(tmp_path / "snapshot.json", signing.public_key(), DEVICE_ID)
+    cache.apply(signed(payload(issued_at=now, credentials=[entry]), signing))
+    display = RecordingDisplay()
+    tp = TapProcessor(AgentConfig("sim:shoko", 1), cache, Outbox(tmp_path / "outbox.sqlite3"),
+                      display=display, device_clock=lambda: now)
+    out = tp.tap(Presenter(card, "shoko"))
+    tp.close()
+    assert out.reason is Reason.CREDENTIAL_EXPIRED
+    assert out.events[0]["reason"] == "credential_expired"
+    assert display.shown == [Shown(
+        "カードまたは電子証明書の有効期限が切れています。更新の手続きをしてください", False)]

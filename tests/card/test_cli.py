@@ -10,11 +10,13 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 from typer.testing import CliRunner
 
 from api.models import Credential, Department, Staff
 from mynagate_cli import app
 from reader_agent.card_auth import authenticate_staff_ap
+from reader_agent.cards.jpki import VirtualJpkiCard, issue_auth_certificate, make_test_ca
 from reader_agent.cards.staff_ap import VirtualStaffCard
 from reader_agent.cards.store import list_cards, load_card
 from reader_agent.drivers import open_reader
@@ -126,15 +128,91 @@ def test_enroll_reports_a_card_error(live_server, database):
     assert r.exit_code == 1 and "card error" in r.output
 
 
-def test_enroll_a_jpki_card(live_server, database, jpki_card):
+def jpki_enroll(live_server, tmp_path, card, reader: str, pin: str = "4821"):  # type: ignore[no-untyped-def]
+    ca = tmp_path / "jpki-ca.pem"
+    ca.write_bytes(card.ca_certificate.public_bytes(serialization.Encoding.PEM))
+    get_sim_reader(reader).insert(card)
+    return runner.invoke(app, ["card", "enroll", "--kind", "jpki", "--reader", f"sim:{reader}",
+                               "--service", live_server.url, "--token", "test-admin-token",
+                               "--staff-number", "E2001", "--wait", "2", "--yes",
+                               "--jpki-ca", str(ca)], input=f"{pin}\n")
+
+
+def verify_with_data(reader: str) -> list[bytes]:
+    """VERIFY commands that carried data (a PIN) in the reader's trace."""
+    return [a for a in get_sim_reader(reader).sent if a[:2] == b"\x00\x20" and len(a) > 5]
+
+
+def test_enroll_a_jpki_card(live_server, database, jpki_card, tmp_path):
     _staff(database)
-    get_sim_reader("enroll-jpki").insert(jpki_card)
-    r = runner.invoke(app, ["card", "enroll", "--kind", "jpki", "--reader", "sim:enroll-jpki",
-                            "--service", live_server.url, "--token", "test-admin-token",
-                            "--staff-number", "E2001", "--wait", "2", "--yes"],
-                      input="4821\n")
+    r = jpki_enroll(live_server, tmp_path, jpki_card, "enroll-jpki")
     assert r.exit_code == 0, r.output
     assert jpki_card.credential_ref in r.output and "4821" not in r.output
     with database.session() as s:
         cred = s.query(Credential).filter_by(credential_ref=jpki_card.credential_ref).one()
         assert cred.kind == "jpki_auth" and cred.status == "active"
+
+
+def test_enrolling_an_expired_jpki_card_costs_no_pin_try(live_server, database, test_ca,
+                                                          other_rsa_key, tmp_path):
+    _staff(database)
+    ca_key, ca_cert = test_ca
+    expired = VirtualJpkiCard(other_rsa_key, issue_auth_certificate(
+        ca_key, ca_cert, other_rsa_key.public_key(), not_before=datetime(2015, 1, 1, tzinfo=UTC)),
+        ca_cert, "4821")
+    r = jpki_enroll(live_server, tmp_path, expired, "enroll-expired", pin="0000")
+    assert r.exit_code == 1
+    assert "stopped before the PIN, no try spent" in r.output and "expired" in r.output
+    assert "暗証番号を入力" not in r.output  # the holder was never asked
+    assert verify_with_data("enroll-expired") == []
+    assert expired.verify_attempts == 0 and expired.tries_left == 3
+    with database.session() as s:
+        assert s.query(Credential).filter_by(credential_ref=expired.credential_ref).count() == 0
+
+
+def test_enroll_refuses_before_the_pin_an_untrusted_or_registered_card(
+        live_server, database, jpki_card, tmp_path):
+    _staff(database)
+    rogue_key, rogue_ca = make_test_ca("rogue CA")
+    rogue = VirtualJpkiCard(jpki_card.private_key, issue_auth_certificate(
+        rogue_key, rogue_ca, jpki_card.private_key.public_key()), rogue_ca, "4821")
+    trusted = tmp_path / "trusted"
+    trusted.mkdir()
+    (trusted / "jpki-ca.pem").write_bytes(jpki_card.ca_certificate.public_bytes(
+        serialization.Encoding.PEM))
+    get_sim_reader("enroll-rogue").insert(rogue)
+    r = runner.invoke(app, ["card", "enroll", "--kind", "jpki", "--reader", "sim:enroll-rogue",
+                            "--service", live_server.url, "--token", "test-admin-token",
+                            "--staff-number", "E2001", "--wait", "2", "--yes",
+                            "--jpki-ca", str(trusted / "jpki-ca.pem")], input="4821\n")
+    assert r.exit_code == 1 and "not issued by a configured JPKI" in r.output
+    assert rogue.verify_attempts == 0 and verify_with_data("enroll-rogue") == []
+
+    assert jpki_enroll(live_server, tmp_path, jpki_card, "enroll-first").exit_code == 0
+    get_sim_reader("enroll-first").remove()
+    attempts = jpki_card.verify_attempts
+    r = jpki_enroll(live_server, tmp_path, jpki_card, "enroll-again")
+    assert r.exit_code == 1 and "already registered" in r.output
+    assert jpki_card.verify_attempts == attempts and verify_with_data("enroll-again") == []
+
+    r = runner.invoke(app, ["card", "enroll", "--kind", "jpki", "--reader", "sim:enroll-again",
+                            "--service", live_server.url, "--token", "test-admin-token",
+                            "--staff-number", "E2001", "--wait", "2", "--yes"])
+    assert r.exit_code == 1 and "--jpki-ca" in r.output
+
+
+@pytest.mark.parametrize(("tries", "text"), [
+    (0, "暗証番号がロックされています。市区町村の窓口で暗証番号の再設定をしてください"),
+    (1, "暗証番号の残り回数が1回のため照合しません。市区町村の窓口で確認してください"),
+])
+def test_enroll_says_blocked_or_one_try_left_without_a_verify(live_server, database, test_ca,
+                                                              other_rsa_key, tmp_path, tries,
+                                                              text):
+    _staff(database)
+    card = VirtualJpkiCard(other_rsa_key, issue_auth_certificate(
+        test_ca[0], test_ca[1], other_rsa_key.public_key()), test_ca[1], "4821",
+        tries_left=tries)
+    r = jpki_enroll(live_server, tmp_path, card, f"enroll-tries-{tries}")
+    assert r.exit_code == 1 and "stopped at the PIN" in r.output
+    assert text in r.output and r.output.count(text) == 1
+    assert verify_with_data(f"enroll-tries-{tries}") == [] and card.tries_left == tries

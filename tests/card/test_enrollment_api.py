@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -147,8 +147,10 @@ def jpki_answer(card, challenge_b64: str, pin: str):
     reader = get_sim_reader("enroll-desk")
     reader.remove()
     reader.insert(card)
+    now = card.certificate.not_valid_before_utc + timedelta(hours=1)
     reading = read_jpki_for_enrollment(reader.wait_for_card(1.0),
-                                       base64.b64decode(challenge_b64), read_pin=lambda: pin)
+                                       base64.b64decode(challenge_b64), read_pin=lambda: pin,
+                                       now=now, ca_certs=[card.ca_certificate])
     reader.remove()
     return {"certificate": b64(reading.record), "signature": b64(reading.signature)}
 
@@ -204,3 +206,42 @@ def test_jpki_enrollment_refuses_with_one_try_left(jpki_card):
     with pytest.raises(PinRefused):
         jpki_answer(jpki_card, b64(os.urandom(32)), "4821")
     assert jpki_card.verify_attempts == 0
+
+
+def test_jpki_certificate_is_checked_before_the_pin(admin, staff_member, jpki_card, test_ca,
+                                                    other_rsa_key):
+    """The service's pre-PIN check: expired, malformed, wrong kind, already registered."""
+    from cryptography.hazmat.primitives import serialization
+
+    from reader_agent.cards.jpki import issue_auth_certificate
+
+    body = admin.post("/admin/enrollments", json={"staff_id": staff_member,
+                                                  "kind": "jpki_auth"}).json()
+    url = f"/admin/enrollments/{body['id']}/certificate"
+    der = jpki_card.certificate.public_bytes(serialization.Encoding.DER)
+    r = admin.post(url, json={"certificate": b64(der)})
+    assert r.status_code == 200, r.text
+    assert r.json()["credential_ref"] == jpki_card.credential_ref
+
+    expired = issue_auth_certificate(test_ca[0], test_ca[1], other_rsa_key.public_key(),
+                                     not_before=datetime(2015, 1, 1, tzinfo=UTC))
+    r = admin.post(url, json={"certificate": b64(expired.public_bytes(
+        serialization.Encoding.DER))})
+    assert r.status_code == 400 and r.json()["field"] == "certificate"
+    assert "expired on 2019-12-31" in r.json()["detail"] and "renew" in r.json()["detail"]
+    r = admin.post(url, json={"certificate": b64(b"junk")})
+    assert r.status_code == 400
+
+    # once enrolled, the same certificate is refused before anyone types a PIN
+    admin.post(f"/admin/enrollments/{body['id']}/response",
+               json=jpki_answer(jpki_card, body["challenge"], "4821"))
+    admin.post(f"/admin/enrollments/{body['id']}/confirm")
+    again = admin.post("/admin/enrollments", json={"staff_id": staff_member,
+                                                   "kind": "jpki_auth"}).json()
+    r = admin.post(f"/admin/enrollments/{again['id']}/certificate",
+                   json={"certificate": b64(der)})
+    assert r.status_code == 409 and "already registered" in r.json()["detail"]
+    staff = admin.post("/admin/enrollments", json={"staff_id": staff_member}).json()
+    r = admin.post(f"/admin/enrollments/{staff['id']}/certificate",
+                   json={"certificate": b64(der)})
+    assert r.status_code == 409 and r.json()["field"] == "kind"

@@ -87,7 +87,9 @@ def test_pin_tries():
 
 
 def test_redact_hides_verify_data():
-    assert redact(jpki.verify_pin("4821").to_bytes()) == bytes.fromhex("0020008004") + b"****"
+    assert redact(bytes(jpki.verify_pin(b"4821"))) == bytes.fromhex("0020008004") + b"****"
+    assert jpki.verify_template() == bytes.fromhex("002000800400000000")
+    assert not jpki.is_valid_pin(b"48a1") and not jpki.is_valid_pin("４８２１")
     assert redact(b"\x00\xb0\x00\x00\x00") == b"\x00\xb0\x00\x00\x00"
 
 

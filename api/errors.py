@@ -24,6 +24,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .limits import BodyTooLarge
@@ -107,6 +108,15 @@ def install_handlers(app: FastAPI) -> None:
     async def _too_large(request: Request, exc: BodyTooLarge) -> JSONResponse:
         return problem(413, "Content too large", str(exc.detail), request.url.path,
                        max_bytes=exc.limit.max_bytes)
+
+    @app.exception_handler(OverflowError)
+    @app.exception_handler(DataError)
+    async def _out_of_range(request: Request, exc: Exception) -> JSONResponse:
+        # A number or text the database column cannot hold (a route whose schema does not
+        # bound it yet with ``api.bounded``): the client's value, so 422, not a 500.
+        log.warning("value out of range on %s: %s", request.url.path, type(exc).__name__)
+        return problem(422, "Unprocessable content",
+                       "a value is out of range for what the service stores", request.url.path)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -58,8 +58,10 @@ def enroll(data: EnrollRequest, request: Request, session: SessionDep) -> Enroll
 def heartbeat(data: HeartbeatRequest, request: Request, device: DeviceDep,
               session: SessionDep) -> HeartbeatResponse:
     """Liveness, clock offset and the delivery watermark."""
+    settings = request.app.state.settings
     return service.heartbeat(session, device.id, data, now=utcnow(),
-                             skew_alarm_ms=request.app.state.settings.clock_skew_alarm_ms)
+                             skew_alarm_ms=settings.clock_skew_alarm_ms,
+                             max_skew_s=settings.request_clock_skew_s)
 
 
 @router.get("/snapshot")

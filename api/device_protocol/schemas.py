@@ -17,7 +17,7 @@ from pydantic import (
     model_validator,
 )
 
-from api.bounded import Int64
+from api.bounded import Int32, Int64
 from api.events.ingest import MAX_BATCH, MAX_SEQ
 
 HEX64 = r"^[0-9a-f]{64}$"
@@ -97,8 +97,8 @@ class EnrollResponse(BaseModel):
 
 class HeartbeatRequest(BaseModel):
     device_time: AwareDatetime
-    config_version: Int64 | None = None
-    snapshot_version: Int64 | None = None
+    config_version: Int32 | None = None
+    snapshot_version: Int32 | None = None
     outbox_pending: Int64 | None = Field(default=None, ge=0)
     oldest_pending_at: AwareDatetime | None = None
     last_seq: int | None = Field(default=None, ge=0, le=MAX_SEQ)

@@ -271,11 +271,10 @@ def _record_authority_alarms(session: Session, device_id: uuid.UUID,
     failed card authentications (alarms about the credential, not its holder's taps)."""
     unbound = [e for e in stored if e.door_id is not None and e.door_id not in known.bound_doors]
     if unbound:
-        log.warning("events.ingest.door_not_bound device=%s doors=%s", device_id,
-                    sorted({e.door_id for e in unbound})[:20])
+        doors = sorted({e.door_id for e in unbound if e.door_id is not None})
+        log.warning("events.ingest.door_not_bound device=%s doors=%s", device_id, doors[:20])
         record_service_alarm(session, device_id, alarm="door_not_bound", now=now, detail={
-            "seqs": [e.seq for e in unbound][:100],
-            "door_ids": sorted({e.door_id for e in unbound if e.door_id is not None})[:100]})
+            "seqs": [e.seq for e in unbound][:100], "door_ids": doors[:100]})
     for e in stored:
         if e.kind in ("tap", "card_error") and e.credential_ref in known.cred_staff \
                 and e.reason in AUTH_FAILURES:

@@ -64,6 +64,14 @@ def test_a_signed_timestamp_of_999999999999_is_a_401_with_server_time(admin):
     ("GET", f"/admin/staff?offset={BIG}", "offset"),
     ("GET", f"/api/v1/locks/{BIG}", "lock_pk"),
     ("POST", f"/api/v1/locks/{BIG}/remote-unlock", "lock_pk"),
+    ("GET", f"/admin/staff/{BIG}", "staff_id"),
+    ("GET", f"/admin/staff?department_id={BIG}", "department_id"),
+    ("GET", f"/admin/doors/{BIG}", "door_id"),
+    ("DELETE", f"/admin/groups/1/members/{BIG}", "staff_id"),
+    ("GET", f"/admin/permissions?schedule_id={BIG}", "schedule_id"),
+    ("POST", f"/admin/credentials/{BIG}/revoke", "credential_id"),
+    ("GET", f"/api/v1/facilities/{BIG}", "facility_id"),
+    ("GET", f"/admin/enrollments/{BIG}", "enrollment_id"),
 ])
 def test_integers_of_2_63_or_more_in_ids_and_cursors_answer_422(admin, method, path, field):
     r = admin.request(method, path, json={"reason": "テスト"})

@@ -24,6 +24,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -75,6 +76,12 @@ def field_of(loc: tuple[Any, ...]) -> str:
     for p in (str(p) for p in loc if p not in ("body", "query", "path", "header")):
         out += f"[{p}]" if p.isdigit() else (f".{p}" if out else p)
     return out
+
+
+def first_error(err: ValidationError, prefix: str = "") -> str:
+    """The first error of a nested validation as one line: ``data.state: Input should be…``."""
+    first = err.errors()[0]
+    return f"{prefix}{field_of(tuple(first['loc']))}: {first['msg']}"
 
 
 def problem(status: int, title: str, detail: str, instance: str, **extra: Any) -> JSONResponse:

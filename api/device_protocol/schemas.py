@@ -18,6 +18,7 @@ from pydantic import (
 )
 
 from api.bounded import Int32, Int64
+from api.errors import first_error
 from api.events.ingest import MAX_BATCH, MAX_SEQ
 
 HEX64 = r"^[0-9a-f]{64}$"
@@ -152,9 +153,7 @@ class EventIn(BaseModel):
         try:
             DATA_MODELS[self.kind].model_validate(self.data)
         except ValidationError as err:
-            first = err.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise ValueError(f"data.{where} of a {self.kind} event: {first['msg']}") from None
+            raise ValueError(f"{first_error(err, 'data.')} (a {self.kind} event)") from None
         return self
 
 

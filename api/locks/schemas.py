@@ -6,6 +6,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from api.bounded import Int64
+from api.errors import first_error
 
 # A lock's clock and log times: Unix seconds up to 2100-01-01.
 MAX_LOCK_TIME = 4_102_444_800
@@ -32,9 +33,7 @@ def check_log(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         try:
             LockLogEvent.model_validate(e)
         except ValidationError as err:
-            first = err.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise ValueError(f"events[{i}].{where}: {first['msg']}") from None
+            raise ValueError(first_error(err, f"events[{i}].")) from None
     return events
 
 

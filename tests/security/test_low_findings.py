@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 
 from api.events.ingest import MAX_SEQ_AHEAD
-from api.models import Device
 from tests.device_protocol.signer import enroll, iso, make_events
+from tests.device_protocol.test_heartbeat_decide import _device
 
 BIG = 2**63
-
-
-def _device(database, device_id: str) -> Device:  # type: ignore[no-untyped-def]
-    with database.session() as s:
-        d = s.get(Device, uuid.UUID(device_id))
-        assert d is not None
-        return d
 
 
 def test_far_future_device_time_does_not_move_the_watermark(admin, database):
@@ -98,24 +90,17 @@ def test_integers_out_of_range_in_device_bodies_answer_422(admin):
     assert r.status_code == 422 and r.json()["field"] == "door_id"
 
 
-def test_every_500_is_problem_details(app):
-    def boom() -> None:
-        raise RuntimeError("a bug")
+@pytest.mark.parametrize(("exc", "status"), [
+    (RuntimeError("a bug"), 500),  # any bug: problem details, never text/plain
+    (OverflowError("Python int too large to convert to SQLite INTEGER"), 422),
+])
+def test_unhandled_errors_are_problem_details(app, exc: Exception, status: int):
+    def fail() -> None:
+        raise exc
 
-    app.add_api_route("/boom", boom)
+    app.add_api_route("/fail", fail)
     with TestClient(app, raise_server_exceptions=False) as c:
-        r = c.get("/boom")
-    assert r.status_code == 500
+        r = c.get("/fail")
+    assert r.status_code == status
     assert r.headers["content-type"] == "application/problem+json"
-    assert r.json()["status"] == 500 and "a bug" not in r.text
-
-
-def test_an_overflow_in_the_driver_is_a_422_not_a_500(app):
-    def overflow() -> None:
-        raise OverflowError("Python int too large to convert to SQLite INTEGER")
-
-    app.add_api_route("/overflow", overflow)
-    with TestClient(app, raise_server_exceptions=False) as c:
-        r = c.get("/overflow")
-    assert r.status_code == 422
-    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json()["status"] == status and str(exc) not in r.text

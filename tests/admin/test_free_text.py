@@ -14,7 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from api.attendance.schemas import CorrectionCreate, DayOverrideCreate, WorkPatternCreate
 from api.bookings.schemas import BookingCreate
-from api.device_protocol.schemas import EnrollRequest, EventIn
+from api.device_protocol.schemas import EnrollRequest, EventBatch, EventIn
 from api.devices.schemas import DeviceCreate, DeviceRevoke
 from api.facilities.schemas import FacilityCreate, FacilityUpdate
 from api.locks.schemas import EmergencyRequest, LockCreate
@@ -149,6 +149,8 @@ def request_models() -> list[type[BaseModel]]:
                     tp = param.field_info.annotation
                     if isinstance(tp, type) and issubclass(tp, BaseModel):
                         models.append(tp)
+    # Bodies read raw and parsed after the signature check (``api.limits.parse_json_body``).
+    models.append(EventBatch)
     return models
 
 

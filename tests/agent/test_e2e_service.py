@@ -77,9 +77,15 @@ def test_tap_upload_revoke_online_and_offline(live_server, admin, database, tmp_
         assert restarted.tap(present).reason is Reason.CREDENTIAL_REVOKED
     finally:
         restarted.close()
-    rows = stored_events(database, identity.device_id)
+    stored = stored_events(database, identity.device_id)
+    rows = [r for r in stored if r.seq > 0]
     assert [r.reason for r in rows] == ["granted", "card_auth_failed", "credential_revoked",
                                         "credential_revoked"]
+    # The clone's failed authentication is an alarm about the credential, not 山田's tap.
+    assert rows[1].staff_id is None
+    alarms = [r for r in stored if r.seq < 0]
+    assert [(a.data["alarm"], a.credential_ref) for a in alarms] == [
+        ("credential_auth_failed", rows[1].credential_ref)]
     assert [r.seq for r in rows] == [1, 2, 3, 4]
     assert all(rows[i].prev_hash == rows[i - 1].hash for i in range(1, 4))
     dev = admin.get(f"/admin/devices/{identity.device_id}").json()

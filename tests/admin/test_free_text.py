@@ -95,6 +95,7 @@ EXEMPT = {
     "EnrollRequest.enrollment_token": "random token, compared by hash",
     "EnrollRequest.public_key": "base64 Ed25519 key",
     "EventIn.credential_ref": "hex credential id",
+    "CertificateCheck.certificate": "base64 DER certificate (pattern-checked)",
     "EventIn.prev_hash": "hex SHA-256",
     "EventIn.hash": "hex SHA-256",
     "DecideRequest.credential_ref": "hex credential id",

@@ -26,7 +26,15 @@ from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from api.events.ingest import lock_device
-from api.models import AuditLog, ChainName, Device, Event, RetentionSummary
+from api.models import (
+    AuditLog,
+    ChainName,
+    Device,
+    Event,
+    OutboundDelivery,
+    OutboundStatus,
+    RetentionSummary,
+)
 from gate.signing import SignatureError, sign_document, verify_document
 
 from .settings import RetentionSettings
@@ -162,16 +170,16 @@ def prune_device(session: Session, device: Device, s: RetentionSettings,
 
 def prune_audit(session: Session, s: RetentionSettings, key: Ed25519PrivateKey,
                 now: datetime) -> RetentionSummary | None:
-    """Prune the audit log's prefix older than ``audit_days``; the summary left (None: none
-    old enough). The only place retention touches the audit log."""
+    """Prune the audit log's prefix older than ``audit_days`` (never its newest row); the
+    summary left (None: none old enough). The only place retention touches the audit log."""
     cutoff = now - timedelta(days=s.audit_days)
     first_kept = session.execute(select(func.min(AuditLog.id)).where(
         AuditLog.at >= cutoff)).scalar_one()
-    first = session.execute(select(func.min(AuditLog.id))).scalar_one()
+    first, newest = session.execute(select(func.min(AuditLog.id), func.max(AuditLog.id))).one()
     if first is None:
         return None
-    last = (first_kept - 1) if first_kept is not None else session.execute(
-        select(func.max(AuditLog.id))).scalar_one()
+    # The newest row always stays, so the next one appended still links to a stored row.
+    last = min(first_kept if first_kept is not None else newest, newest) - 1
     last = min(last, first + s.batch - 1)
     in_range = and_(AuditLog.id >= first, AuditLog.id <= last)
     count, first_at, last_at = session.execute(select(
@@ -218,9 +226,22 @@ def verify_device_chain(session: Session, device_id: uuid.UUID,
     return ChainCheck(True, len(rows), start)
 
 
+def prune_outbound(session: Session, s: RetentionSettings, now: datetime) -> int:
+    """Drop sent (or skipped) outbound messages after ``outbound_days`` and failed ones after
+    ``events_days``: their payloads name staff, and the events themselves stay."""
+    done = (OutboundStatus.DELIVERED, OutboundStatus.SKIPPED)
+    result = session.execute(delete(OutboundDelivery).where(or_(
+        and_(OutboundDelivery.status.in_(done),
+             OutboundDelivery.created_at < now - timedelta(days=s.outbound_days)),
+        and_(OutboundDelivery.status == OutboundStatus.FAILED,
+             OutboundDelivery.created_at < now - timedelta(days=s.events_days)))))
+    return int(result.rowcount)
+
+
 def prune_all(session: Session, s: RetentionSettings, key: Ed25519PrivateKey,
               now: datetime) -> list[RetentionSummary]:
-    """Prune every device and the audit log (the caller commits)."""
+    """Prune every device, the audit log and the outbound queue (the caller commits)."""
+    prune_outbound(session, s, now)
     out: list[RetentionSummary] = []
     for device in session.execute(select(Device).order_by(Device.id)).scalars():
         out += prune_device(session, device, s, key, now)

@@ -43,6 +43,8 @@ class RetentionSettings(BaseSettings):
     punches_days: int = Field(default=1827, ge=365, le=36500)
     # Admin audit log.
     audit_days: int = Field(default=1827, ge=365, le=36500)
+    # Outbound messages (MQTT, webhooks) once sent; failed ones are kept ``events_days``.
+    outbound_days: int = Field(default=7, ge=1, le=3650)
     # At most this many rows removed per chain and run (bulk deletes in bounded steps).
     batch: int = Field(default=50_000, ge=100, le=1_000_000)
 

@@ -20,9 +20,10 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from api.db import Database
+from api.events.ingest import ingest
 from api.models import OutboundDelivery, OutboundTarget
 from api.outbound.webhooks import url_problem
 from api.worker.runner import Worker
@@ -207,6 +208,17 @@ def test_signed_webhook_is_retried_after_a_500(admin, database: Database,  # typ
         [row] = s.execute(select(OutboundDelivery).where(
             OutboundDelivery.target == OutboundTarget.WEBHOOK)).scalars().all()
         assert (row.status, row.attempts) == ("delivered", 2)
+
+
+def test_an_event_rolled_back_is_never_queued(database: Database) -> None:
+    device_id, door_id = town(database)
+    with database.session() as s:
+        ingest(s, device_id=device_id, now=NOW,
+               events=chained([{"occurred_at": NOW, "door_id": door_id}]))
+        assert s.execute(select(func.count()).select_from(OutboundDelivery)).scalar_one() == 2
+        s.rollback()
+    with database.session() as s:
+        assert s.execute(select(func.count()).select_from(OutboundDelivery)).scalar_one() == 0
 
 
 def test_webhook_urls_are_https_or_this_host(admin) -> None:  # type: ignore[no-untyped-def]

@@ -11,12 +11,21 @@ from sqlalchemy import delete, select
 
 from api.audit.service import record
 from api.db import Database
-from api.models import AuditLog, ChainName, Device, Event, RetentionSummary
+from api.models import (
+    AuditLog,
+    ChainName,
+    Device,
+    Event,
+    OutboundDelivery,
+    OutboundStatus,
+    RetentionSummary,
+)
 from api.worker.jobs import check_heartbeats
 from api.worker.retention import (
     latest_summary,
     prune_all,
     prune_audit,
+    prune_outbound,
     verify_device_chain,
     verify_summary,
 )
@@ -161,3 +170,23 @@ def test_audit_rows_past_retention_are_pruned_with_a_signed_summary(database: Da
         assert list(s.execute(select(AuditLog.id)).scalars()) == [ids[2]]
         assert latest_summary(s, ChainName.AUDIT, None).id == summary.id  # type: ignore[union-attr]
         assert prune_audit(s, RULES, KEY, NOW) is None
+        # all old: the newest row still stays, so the next row appended links to a stored one
+        later = prune_audit(s, RULES, KEY, NOW + timedelta(days=5000))
+        assert later is None
+        assert list(s.execute(select(AuditLog.id)).scalars()) == [ids[2]]
+
+
+def test_sent_outbound_messages_are_dropped_after_a_week(database: Database) -> None:
+    device_id, door_id = town(database)
+    store(database, device_id, chained(_days_ago(1, door_id=door_id)), NOW)
+    with database.session() as s:
+        rows = s.execute(select(OutboundDelivery)).scalars().all()
+        assert len(rows) == 2  # the event and the retained door state (MQTT)
+        rows[0].status = OutboundStatus.DELIVERED
+        rows[1].status = OutboundStatus.FAILED
+        s.commit()
+    with database.session() as s:
+        assert prune_outbound(s, RULES, NOW + timedelta(days=6)) == 0
+        assert prune_outbound(s, RULES, NOW + timedelta(days=8)) == 1  # the delivered one
+        assert prune_outbound(s, RULES, NOW + timedelta(days=367)) == 1  # the failed one
+        s.commit()

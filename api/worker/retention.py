@@ -194,6 +194,31 @@ def prune_audit(session: Session, s: RetentionSettings, key: Ed25519PrivateKey,
 
 # --- verification -------------------------------------------------------------------------
 
+class SummaryInvalid(Exception):
+    """A retention summary does not verify with the service key (edited or forged)."""
+
+
+@dataclass(frozen=True)
+class ChainStart:
+    """Where a pruned chain starts now: the seq of its first kept row and that row's
+    expected ``prev_hash``."""
+
+    seq: int
+    prev_hash: str | None
+    summary_id: int
+
+
+def audit_chain_start(session: Session, public_key: Ed25519PublicKey) -> ChainStart | None:
+    """For the audit chain's verifier: None when nothing was ever pruned (verify from the
+    first row and the genesis hash), else where to start; raises ``SummaryInvalid``."""
+    summary = latest_summary(session, ChainName.AUDIT, None)
+    if summary is None:
+        return None
+    if not verify_summary(summary, public_key):
+        raise SummaryInvalid(f"audit retention summary {summary.id} does not verify")
+    return ChainStart(summary.last_seq + 1, summary.last_hash, summary.id)
+
+
 @dataclass(frozen=True)
 class ChainCheck:
     ok: bool

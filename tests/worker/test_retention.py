@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
+import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import delete, select
 
@@ -22,6 +23,8 @@ from api.models import (
 )
 from api.worker.jobs import check_heartbeats
 from api.worker.retention import (
+    SummaryInvalid,
+    audit_chain_start,
     latest_summary,
     prune_all,
     prune_audit,
@@ -161,6 +164,7 @@ def test_audit_rows_past_retention_are_pruned_with_a_signed_summary(database: Da
         s.commit()
         ids = list(s.execute(select(AuditLog.id).order_by(AuditLog.id)).scalars())
     with database.session() as s:
+        assert audit_chain_start(s, KEY.public_key()) is None  # nothing pruned yet
         summary = prune_audit(s, RULES, KEY, NOW)
         s.commit()
         assert summary is not None
@@ -169,6 +173,10 @@ def test_audit_rows_past_retention_are_pruned_with_a_signed_summary(database: Da
         assert verify_summary(summary, KEY.public_key())
         assert list(s.execute(select(AuditLog.id)).scalars()) == [ids[2]]
         assert latest_summary(s, ChainName.AUDIT, None).id == summary.id  # type: ignore[union-attr]
+        start = audit_chain_start(s, KEY.public_key())
+        assert start is not None and (start.seq, start.summary_id) == (ids[2], summary.id)
+        with pytest.raises(SummaryInvalid):
+            audit_chain_start(s, Ed25519PrivateKey.generate().public_key())
         assert prune_audit(s, RULES, KEY, NOW) is None
         # all old: the newest row still stays, so the next row appended links to a stored one
         later = prune_audit(s, RULES, KEY, NOW + timedelta(days=5000))

@@ -22,6 +22,7 @@ COMMAND_MODULES: list[tuple[str, str | None]] = [
     ("mynagate_cli.card", "card"),
     ("mynagate_cli.demo", None),
     ("mynagate_cli.mail", "mail"),
+    ("mynagate_cli.worker", None),
 ]
 
 for _module, _name in COMMAND_MODULES:

@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 
 from api.errors import Unprocessable
 from api.models import Credential, Device, DeviceDoor, Event, SequenceGap
+from api.outbound.queue import enqueue_events
 from gate.events import verify_chain
 from gate.policy import Reason
 
@@ -142,6 +143,7 @@ def record_service_alarm(session: Session, device_id: uuid.UUID, *, alarm: str, 
                door_id=door_id, data={"alarm": alarm, "source": "service", **detail})
     session.add(ev)
     session.flush()
+    enqueue_events(session, [ev.id], now=now)  # events out, sent once this commits
     return ev
 
 
@@ -364,6 +366,7 @@ def ingest(session: Session, *, device_id: uuid.UUID, events: list[IncomingEvent
             if succ is not None and succ[2] != last.hash:
                 broken.append((last.seq + 1, "successor_mismatch"))
     session.flush()
+    enqueue_events(session, [e.id for e in new.values()], now=now)  # sent once this commits
 
     chain_ok = not broken
     if broken:

@@ -32,8 +32,10 @@ from .facility import (
 from .lock_nonce import LockNonce
 from .mail import MailKind, MailOutbox, MailStatus
 from .org import Department, Staff
+from .outbound import OutboundDelivery, OutboundStatus, OutboundTarget, WebhookEndpoint
 from .overtime import Divergence, OvertimeRequest
 from .site import Door, Site
+from .worker import ChainName, HeartbeatAlarm, JobKind, RetentionSummary, WorkerJob
 
 __all__ = [
     "AccessGroup",
@@ -44,6 +46,7 @@ __all__ = [
     "AuditLog",
     "Base",
     "Booking",
+    "ChainName",
     "CardEnrollment",
     "ClosedDay",
     "Credential",
@@ -68,6 +71,14 @@ __all__ = [
     "ExportProfile",
     "ExportRun",
     "Facility",
+    "HeartbeatAlarm",
+    "JobKind",
+    "OutboundDelivery",
+    "OutboundStatus",
+    "OutboundTarget",
+    "RetentionSummary",
+    "WebhookEndpoint",
+    "WorkerJob",
     "OvertimeRequest",
     "Permission",
     "PinMaster",

@@ -79,10 +79,14 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _under_data_dir(self) -> Settings:
+        # Derived values stay out of the fields set: the CLI refuses to guess a database
+        # (mynagate_cli.service_config).
         if not self.database_url:
             self.database_url = f"sqlite:///{self.data_dir / 'mynagate.db'}"
+            self.__pydantic_fields_set__.discard("database_url")
         if self.signing_key_file is None:
             self.signing_key_file = self.data_dir / "service-signing-key.pem"
+            self.__pydantic_fields_set__.discard("signing_key_file")
         return self
 
     @property

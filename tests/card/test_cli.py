@@ -6,7 +6,7 @@ import os
 import signal
 import subprocess
 import sys
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -47,7 +47,7 @@ def test_make_and_list(tmp_path):
 
 
 @pytest.mark.nfc
-def test_insert_and_remove_as_a_process(tmp_path):
+def test_insert_and_remove_as_a_process(tmp_path, now):
     d = tmp_path / "cards"
     assert runner.invoke(app, ["card", "make", "alice", "--dir", str(d)]).exit_code == 0
     card = load_card(d, "alice")
@@ -62,7 +62,7 @@ def test_insert_and_remove_as_a_process(tmp_path):
         assert channel is not None, proc.poll() is not None and proc.communicate()[0]
         result = authenticate_staff_ap(
             channel, lookup_public_key={card.credential_ref: card.public_key}.get,
-            reader_id="r", now=datetime.now(UTC))
+            reader_id="r", now=now)
         assert result.ok, result.detail
         r = runner.invoke(app, ["card", "remove", "alice", "--dir", str(d)])
         assert r.exit_code == 0, r.output

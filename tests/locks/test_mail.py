@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from api.mail.settings import SmtpSettings
 
@@ -17,12 +17,12 @@ def test_smtp_settings_from_env(monkeypatch):
     assert (s.host, s.port, s.from_addr) == ("mail.example.lg.jp", 2525, "shisetsu@example.lg.jp")
 
 
-def test_mail_server_down_keeps_booking_paid_and_send_again_works(admin, app, tmp_path):
+def test_mail_server_down_keeps_booking_paid_and_send_again_works(admin, app, tmp_path, now):
     from api.mail.settings import SmtpSettings as S
 
     wire(app, tmp_path, S(host="127.0.0.1", port=free_port(), timeout_s=2))
     fid, _ = create_site(admin)
-    start = datetime.now(UTC) + timedelta(days=1)
+    start = now + timedelta(days=1)
     r = admin.post("/api/v1/bookings", json={
         "facility_id": fid, "start_at": start.isoformat(),
         "end_at": (start + timedelta(hours=1)).isoformat(), "booker_name": "森",

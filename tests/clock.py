@@ -44,7 +44,9 @@ def travel_from_env() -> time_machine.travel | None:
 
     The first process to travel records the offset in the environment; its subprocesses read
     it, so parent and child agree on the moved time however long the session has run."""
-    real_now = datetime.now(UTC)
+    hatch = time_machine.escape_hatch
+    real_now = (hatch.datetime.datetime.now(UTC) if hatch.is_travelling()  # the real clock
+                else datetime.now(UTC))
     offset = os.environ.get(OFFSET_ENV)
     if offset is not None:
         when: datetime | None = real_now + timedelta(seconds=float(offset))

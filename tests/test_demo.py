@@ -7,9 +7,10 @@ import os
 import re
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
+
+from tests.clock import python
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -44,8 +45,8 @@ def test_demo_once_runs_the_scenario_and_leaves_nothing_behind(tmp_path: Path) -
     t0 = time.monotonic()
     try:
         proc = subprocess.Popen(
-            [sys.executable, "-c", "from mynagate_cli import main; main()", "demo", "--once",
-             "--port", str(busy_port), "--data-dir", str(data_dir)],
+            python("-c", "from mynagate_cli import main; main()", "demo", "--once",
+                   "--port", str(busy_port), "--data-dir", str(data_dir)),
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             start_new_session=True)
         try:

@@ -4,6 +4,8 @@ virtual staff cards presented through the real sim: driver and card sequence."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -115,14 +117,13 @@ def test_clock_point_punches_reach_the_service(live_server, admin, database, tmp
 
 
 def test_device_clock_skew_is_measured_and_alarmed(live_server, admin, database,  # type: ignore[no-untyped-def]
-                                                    tmp_path: Path):
-    from datetime import UTC, datetime, timedelta
-
+                                                    tmp_path: Path,
+                                                    wall_clock: Callable[[], datetime]):
     town = seed_town(database)
     identity = enroll_agent(tmp_path, live_server.url, device_token(admin, [town.door_id]))
     behind = timedelta(seconds=-40)  # the reader host's clock is 40 s slow
     agent = ReaderAgent(tmp_path, AgentConfig("sim:skew", town.door_id), wait_s=2,
-                        device_clock=lambda: datetime.now(UTC) + behind)
+                        device_clock=lambda: wall_clock() + behind)
     try:
         agent.heartbeat.run_once()
         assert abs(agent.client.clock_offset_ms - 40_000) < 1000

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from api.attendance.rules import JST
 from api.exports.writer import decode
@@ -234,7 +234,7 @@ def test_caps_add_hours_before_and_after_a_transfer(admin, database):
     assert mine["fiscal_year_minutes"] == 20 * 60 + 105
 
 
-def test_amendments_endpoint_lists_a_late_punch_after_a_final_export(admin, database):
+def test_amendments_endpoint_lists_a_late_punch_after_a_final_export(admin, database, now):
     _a, c, _boss = _seed(database)
     r = admin.get("/admin/exports/daily", params={"month": "2026-11"})
     assert r.status_code == 200 and r.headers["x-export-provisional"] == "false"
@@ -245,7 +245,7 @@ def test_amendments_endpoint_lists_a_late_punch_after_a_final_export(admin, data
         dev = s.query(Device).filter_by(name="clock-1").one()
         door = s.query(Door).first()
         f.punch(s, dev, door, s.get(Staff, c), f.jst(2026, 11, 5, 18, 40), hint="out",
-                received_at=f.jst(2027, 1, 1))
+                received_at=now + timedelta(hours=1))  # after the export
         s.commit()
     [amend] = admin.get("/admin/attendance/amendments").json()
     assert amend["business_date"] == "2026-11-05" and amend["staff_id"] == c

@@ -6,7 +6,7 @@ import os
 import signal
 import subprocess
 import sys
-from datetime import UTC, date, datetime
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -49,7 +49,7 @@ def test_make_and_list(tmp_path):
 
 
 @pytest.mark.nfc
-def test_insert_and_remove_as_a_process(tmp_path):
+def test_insert_and_remove_as_a_process(tmp_path, now):
     d = tmp_path / "cards"
     assert runner.invoke(app, ["card", "make", "alice", "--dir", str(d)]).exit_code == 0
     card = load_card(d, "alice")
@@ -64,7 +64,7 @@ def test_insert_and_remove_as_a_process(tmp_path):
         assert channel is not None, proc.poll() is not None and proc.communicate()[0]
         result = authenticate_staff_ap(
             channel, lookup_public_key={card.credential_ref: card.public_key}.get,
-            reader_id="r", now=datetime.now(UTC))
+            reader_id="r", now=now)
         assert result.ok, result.detail
         r = runner.invoke(app, ["card", "remove", "alice", "--dir", str(d)])
         assert r.exit_code == 0, r.output
@@ -154,11 +154,11 @@ def test_enroll_a_jpki_card(live_server, database, jpki_card, tmp_path):
 
 
 def test_enrolling_an_expired_jpki_card_costs_no_pin_try(live_server, database, test_ca,
-                                                          other_rsa_key, tmp_path):
+                                                          other_rsa_key, tmp_path, now):
     _staff(database)
     ca_key, ca_cert = test_ca
     expired = VirtualJpkiCard(other_rsa_key, issue_auth_certificate(
-        ca_key, ca_cert, other_rsa_key.public_key(), not_before=datetime(2015, 1, 1, tzinfo=UTC)),
+        ca_key, ca_cert, other_rsa_key.public_key(), not_before=now - timedelta(days=11 * 365)),
         ca_cert, "4821")
     r = jpki_enroll(live_server, tmp_path, expired, "enroll-expired", pin="0000")
     assert r.exit_code == 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 
 import httpx
 from sqlalchemy import func, select
@@ -195,7 +195,7 @@ def test_concurrent_overlapping_batches_store_each_event_once(live_server, datab
     assert alarms == 0
 
 
-def test_two_sessions_racing_on_ingest_serialize_on_the_device_row(admin, database):
+def test_two_sessions_racing_on_ingest_serialize_on_the_device_row(admin, database, now):
     """polar-style: two sessions ingest overlapping batches at once; the row lock orders them."""
     dev, _ = enroll(admin)
     raw = make_events(50)
@@ -214,7 +214,7 @@ def test_two_sessions_racing_on_ingest_serialize_on_the_device_row(admin, databa
             with database.session() as s:
                 barrier.wait()
                 res = ingest(s, device_id=uuid.UUID(dev.device_id), events=part,
-                             now=datetime.now(UTC))
+                             now=now)
                 s.commit()
                 results.append(res)
         except BaseException as err:  # noqa: BLE001 - reported below

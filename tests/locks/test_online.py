@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import httpx
 
@@ -25,13 +25,12 @@ def paid(admin, fid: int, start: datetime, hours: float = 1.0) -> int:  # type: 
 
 
 def test_online_lock_slots_cancel_limit_remote_unlock(admin, app, database, live_server,
-                                                      tmp_path):
+                                                      tmp_path, now):
     ls = wire(app, tmp_path)
     fid, lock_pk = create_site(admin, kind="online", lock_id="aso-gym-01", slot_limit=2)
     with database.session() as s:
         key = lock_key(s, ls, s.get(SmartLock, lock_pk))
         s.commit()
-    now = datetime.now(UTC)
     b1 = paid(admin, fid, now - timedelta(minutes=10))
     b2 = paid(admin, fid, now + timedelta(hours=2))
     with httpx.Client(base_url=live_server.url, timeout=10) as http:
@@ -75,7 +74,7 @@ def test_online_lock_slots_cancel_limit_remote_unlock(admin, app, database, live
         lock.poll()
         # a forged poll is refused
         bad = httpx.post(f"{live_server.url}/api/v1/locks/aso-gym-01/poll", content=b"{}",
-                         headers={"X-Lock-Timestamp": str(int(time.time())),
+                         headers={"X-Lock-Timestamp": str(int(now.timestamp())),
                                   "X-Lock-Signature": "00" * 32})
         assert bad.status_code == 401
     with database.session() as s:

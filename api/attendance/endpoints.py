@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 
 from api.auth import require_admin
 from api.db import SessionDep
 from api.errors import BadRequest
 from api.models import DepartmentSupervisor, WorkPattern
 
+from . import leave as leave_service
 from . import repository as repo
 from . import service
 from .auth import StaffDep
@@ -25,6 +26,7 @@ from .schemas import (
     DailyLineRead,
     DayOverrideCreate,
     DayOverrideRead,
+    LeaveCreate,
     SupervisorCreate,
     WorkPatternAssign,
     WorkPatternCreate,
@@ -132,6 +134,31 @@ def create_override(data: DayOverrideCreate, session: SessionDep,
     """週休日の振替 (both days), a 代休日, or another day-type override."""
     rows = service.create_override(session, actor=actor, **data.model_dump())
     return [DayOverrideRead.model_validate(r) for r in rows]
+
+
+@router.post("/admin/attendance/leave", status_code=201)
+def create_leave(data: LeaveCreate, session: SessionDep, actor: AdminDep) -> dict[str, Any]:
+    """Leave entered by HR (年次休暇 by day, half-day or hours; 特別休暇; 病気休暇)."""
+    return leave_service.leave_dict(leave_service.create_leave(session, actor=actor,
+                                                               **data.model_dump()))
+
+
+@router.post("/admin/attendance/leave/import")
+async def import_leave(request: Request, session: SessionDep, actor: AdminDep,
+                       encoding: Annotated[str, Query(pattern="^(cp932|utf8bom)$")] = "cp932"
+                       ) -> dict[str, Any]:
+    """Import leave from the 庶務事務 CSV (request body); all or nothing, errors per line."""
+    return leave_service.import_leave(session, await request.body(), actor=actor,
+                                      encoding=encoding)
+
+
+@router.get("/admin/attendance/leave")
+def list_leave(session: SessionDep, actor: AdminDep, month: str,
+               staff_id: int | None = None) -> list[dict[str, Any]]:
+    """Leave recorded in a month."""
+    start, end = service.month_bounds(month)
+    rows = repo.leaves(session, start, end, None if staff_id is None else [staff_id])
+    return [leave_service.leave_dict(r) for r in rows]
 
 
 @router.post("/admin/attendance/supervisors", status_code=201)

@@ -18,6 +18,7 @@ from api.models import (
     DepartmentSupervisor,
     Device,
     Event,
+    Leave,
     OvertimeRequest,
     Staff,
     StaffWorkPattern,
@@ -119,6 +120,18 @@ def has_approved_overtime(session: Session, staff_id: int, day: date) -> bool:
                                          OvertimeRequest.work_date == day,
                                          OvertimeRequest.status == "approved").limit(1)
     return session.execute(q).first() is not None
+
+
+def leaves(session: Session, start: date, end: date,
+           staff_ids: Sequence[int] | None = None) -> list[Leave]:
+    q = select(Leave).where(Leave.day >= start, Leave.day <= end)
+    if staff_ids is not None:
+        q = q.where(Leave.staff_id.in_(list(staff_ids)))
+    return list(session.execute(q.order_by(Leave.staff_id, Leave.day, Leave.id)).scalars())
+
+
+def leave_by_ref(session: Session, ref: str) -> Leave | None:
+    return session.execute(select(Leave).where(Leave.external_ref == ref)).scalar_one_or_none()
 
 
 def work_patterns(session: Session) -> list[WorkPattern]:

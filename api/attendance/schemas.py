@@ -127,3 +127,16 @@ class AmendmentRead(BaseModel):
     exported_line: dict | None  # type: ignore[type-arg]
     current_line: dict | None  # type: ignore[type-arg]
     carried_by_run_id: int | None
+
+
+class LeaveCreate(BaseModel):
+    """Leave entered by HR: ``unit`` day, am, pm or hours (with start and end)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    staff_id: int
+    day: date
+    kind: str = Field(pattern="^(annual|special|sick)$")
+    unit: str = Field(pattern="^(day|am|pm|hours)$")
+    start_time: time | None = None
+    end_time: time | None = None

@@ -32,6 +32,7 @@ from .rules import (
     DailyLine,
     DayType,
     Interval,
+    LeaveUnit,
     OvertimeDay,
     PatternAxis,
     RuleConfig,
@@ -42,6 +43,7 @@ from .rules import (
     compute_day_minutes,
     day_start,
     intersect,
+    leave_interval,
     month_buckets,
     normalize,
     total,
@@ -168,6 +170,7 @@ def compute_period(session: Session, start: date, end: date, *,
     starts = {d: day_start(d, cfg) for d in days}
     grouped = _grouped_points(session, result, days, starts, ids, cfg)
     fixes: dict[tuple[int, date], list[tuple[str, int]]] = defaultdict(list)
+    leaves = _leaves_by_staff(session, start, end, ids, cfg)
     for c in repo.approved_corrections(session, start, end):
         m = int((c.corrected_at - starts[c.business_date]).total_seconds() // 60)
         fixes[(c.staff_id, c.business_date)].append((c.kind, m))
@@ -216,7 +219,8 @@ def compute_period(session: Session, start: date, end: date, *,
             clock, door = per.get(d, empty)
             fx = fx_s.get(d, ()) if fx_s else ()
             appr = ap_s.get(d) if ap_s else None
-            if not clock and not door and not fx and not appr:
+            lv = leaves.get((sid, d))
+            if not clock and not door and not fx and not appr and not lv:
                 ck = (d, dt, id(axis))
                 res_ = empty_results.get(ck)
                 if res_ is None:
@@ -225,7 +229,8 @@ def compute_period(session: Session, start: date, end: date, *,
                                                          0, 0)
                 out.append(res_)
                 continue
-            line = compute_day_minutes(d, dt, clock, door, fx, now_m, axis, starts[d])
+            off = [leave_interval(u, axis.schedule, axis.breaks, h) for u, h in lv] if lv else ()
+            line = compute_day_minutes(d, dt, clock, door, fx, now_m, axis, starts[d], off)
             if appr:
                 ap = normalize(appr) if len(appr) > 1 else tuple(appr)
                 paid = _intersect(line.unscheduled, ap) if line.unscheduled else ()
@@ -239,6 +244,21 @@ def compute_period(session: Session, start: date, end: date, *,
     if progress is not None:
         progress(n_staff, n_staff)
     return result
+
+
+def _leaves_by_staff(session: Session, start: date, end: date, ids: list[int] | None,
+                     cfg: RuleConfig) -> dict[tuple[int, date], list[tuple[LeaveUnit,
+                                                                          Interval | None]]]:
+    """(unit, hours on the axis for hour leave) per staff-day."""
+    out: dict[tuple[int, date], list[tuple[LeaveUnit, Interval | None]]] = defaultdict(list)
+    for row in repo.leaves(session, start, end, ids):
+        hours = None
+        if row.start_time is not None and row.end_time is not None:
+            a = cfg.offset(row.start_time)
+            b = cfg.offset(row.end_time) or MINUTES_PER_DAY
+            hours = (a, b if b > a else b + MINUTES_PER_DAY)
+        out[(row.staff_id, row.day)].append((LeaveUnit(row.unit), hours))
+    return out
 
 
 def _grouped_points(session: Session, result: PeriodResult, days: list[date],
@@ -359,7 +379,7 @@ def line_record(res: DayResult, cfg: RuleConfig) -> dict[str, Any]:
         "overtime": res.paid_minutes, "divergence": res.divergence,
         "paid": [list(iv) for iv in res.paid] if res.paid else [],
         "schedule": list(res.schedule), "flags": list(ln.flags) if ln.flags else [],
-        "holiday_work": 0,
+        "holiday_work": 0, "leave": ln.leave_minutes,
     }
     if ln.day_type in HOLIDAY_PAY_DAYS and res.paid:
         # 休日勤務 is paid as 休日給, not 時間外 (給与法 §16–17): 時間外実績 leaves it out.

@@ -51,6 +51,7 @@ FIELDS: dict[str, dict[str, tuple[str, str]]] = {
         "approved": ("minutes", "時間外命令"),
         "overtime": ("minutes", "時間外実績 (命令かつ在庁; 休日勤務を除く)"),
         "holiday_work": ("minutes", "休日勤務 (休日・代休日の正規の勤務時間; 休日給)"),
+        "leave": ("minutes", "休暇 (勤務時間内)"),
         "divergence": ("minutes", "乖離"),
         "late": ("flag", "遅刻"),
         "early": ("flag", "早退"),

@@ -136,7 +136,7 @@ def lagging_devices(session: Session, end: date, cfg: RuleConfig) -> list[str]:
 
 _PACKED = ("day_type", "in", "out", "in_source", "out_source", "premises", "break", "scheduled",
            "worked", "unscheduled", "approved", "overtime", "divergence", "paid", "schedule",
-           "flags", "holiday_work")
+           "flags", "holiday_work", "leave")
 
 
 def pack_lines(per_day: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -150,8 +150,9 @@ def unpack_lines(stored: dict[str, Any]) -> dict[str, dict[str, Any]]:
     if stored.get("v") != 2:
         return stored
     keys = stored["keys"]
-    # Months frozen before 休日勤務 had its own key show it as 0.
-    return {iso: {"date": iso, "holiday_work": 0, **dict(zip(keys, vals, strict=True))}
+    # Months frozen before 休日勤務 and 休暇 had their own keys show them as 0.
+    return {iso: {"date": iso, "holiday_work": 0, "leave": 0,
+                  **dict(zip(keys, vals, strict=True))}
             for iso, vals in stored["days"].items()}
 
 
@@ -228,7 +229,8 @@ def _daily_part(rec: dict[str, Any]) -> dict[str, Any]:
             "out": rec["out"], "premises": rec["premises"], "break": rec["break"],
             "scheduled": rec["scheduled"], "worked": rec["worked"],
             "approved": rec["approved"], "overtime": rec["overtime"],
-            "holiday_work": rec["holiday_work"], "divergence": rec["divergence"], "late": "late" in flags, "early": "early" in flags,
+            "holiday_work": rec["holiday_work"], "leave": rec["leave"],
+            "divergence": rec["divergence"], "late": "late" in flags, "early": "early" in flags,
             "missing": "missing_in" in flags or "missing_out" in flags,
             "corrected": "corrected" in flags,
             "flags": "・".join(FLAG_JA[f] for f in flags) if flags else ""}

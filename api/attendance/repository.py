@@ -21,6 +21,7 @@ from api.models import (
     Leave,
     OvertimeRequest,
     Staff,
+    StaffCharSubstitute,
     StaffWorkPattern,
     WorkPattern,
 )
@@ -132,6 +133,16 @@ def leaves(session: Session, start: date, end: date,
 
 def leave_by_ref(session: Session, ref: str) -> Leave | None:
     return session.execute(select(Leave).where(Leave.external_ref == ref)).scalar_one_or_none()
+
+
+def char_substitutes(session: Session) -> dict[str, dict[str, str]]:
+    """Registered 代替文字 per staff number: {staff_number: {character: substitute}}."""
+    q = select(Staff.staff_number, StaffCharSubstitute.original, StaffCharSubstitute.substitute
+               ).join(Staff, Staff.id == StaffCharSubstitute.staff_id)
+    out: dict[str, dict[str, str]] = {}
+    for number, orig, sub in session.execute(q):
+        out.setdefault(number, {})[orig] = sub
+    return out
 
 
 def work_patterns(session: Session) -> list[WorkPattern]:

@@ -11,11 +11,13 @@ import json
 import multiprocessing
 import os
 import threading
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
+from api.attendance.repository import char_substitutes
 from api.attendance.rules import RuleConfig
 
 from .profiles import Profile
@@ -43,6 +45,7 @@ class ChunkOut:
     rows: dict[str, int]
     lines: list[tuple[int, str]]  # (staff_id, JSON of its day records) when freezing
     error: dict[str, Any] | None = None
+    report: dict[str, dict[str, int]] = field(default_factory=dict)  # LOSSY per dataset
 
 
 def default_workers() -> int:
@@ -82,16 +85,22 @@ def _work(job: ChunkJob) -> ChunkOut:
                     per[sid][d.isoformat()] = rec
                 lines = [(sid, json.dumps(pack_lines(v), ensure_ascii=False,
                                           separators=(",", ":"))) for sid, v in per.items()]
+            substitutes = char_substitutes(session)
             session.rollback()
         bodies: dict[str, bytes] = {}
+        reports: dict[str, dict[str, int]] = {}
         for ds, prof in zip(job.datasets, job.profiles, strict=True):
+            report: Counter[str] = Counter()
             try:
-                body = render(rows_by[ds], replace(prof, header_row=False), job.file_format)
+                body = render(rows_by[ds], replace(prof, header_row=False), job.file_format,
+                              substitutes=substitutes, report=report)
             except ExportEncodingError as err:
                 return ChunkOut({}, {}, [], {"message": err.message, "field": err.field,
                                              **err.extra})
             bodies[ds] = body[3:] if job.file_format == "utf8bom" else body
-        return ChunkOut(bodies, {ds: len(r) for ds, r in rows_by.items()}, lines)
+            reports[ds] = dict(report)
+        return ChunkOut(bodies, {ds: len(r) for ds, r in rows_by.items()}, lines,
+                        report=reports)
     finally:
         db.dispose()
 

@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -41,6 +41,7 @@ from api.attendance.service import (
     PeriodResult,
     StaffInfo,
     compute_period,
+    get_staff_or_raise,
     hhmm,
     month_bounds,
 )
@@ -51,6 +52,7 @@ from api.models import (
     AttendanceFrozenMonth,
     ExportProfile,
     ExportRun,
+    StaffCharSubstitute,
 )
 from api.models.base import utcnow
 
@@ -72,6 +74,42 @@ class ExportResult:
     amendments: int
     run_id: int | None
     timings: dict[str, float] = field(default_factory=dict)
+    # LOSSY look-alikes written in a CP932 file, per code point (writer.LOSSY)
+    substitutions: dict[str, int] = field(default_factory=dict)
+
+
+# --- 代替文字 -------------------------------------------------------------------------------
+
+def create_substitute(session: Session, *, actor: str, staff_id: int, original: str,
+                      substitute: str) -> StaffCharSubstitute:
+    """A staff member's 代替文字: ``original`` (a character CP932 lacks, or an IVS sequence)
+    goes out in CP932 files as ``substitute``."""
+    get_staff_or_raise(session, staff_id)
+    try:
+        original.encode("cp932")
+    except UnicodeEncodeError:
+        pass
+    else:
+        raise BadRequest(f"{original!r} is already in CP932; nothing to substitute",
+                         field="original")
+    try:
+        substitute.encode("cp932")
+    except UnicodeEncodeError as err:
+        raise BadRequest(f"the substitute {substitute!r} must be in CP932",
+                         field="substitute") from err
+    if arepo.char_substitutes(session).get(_number_of(session, staff_id), {}).get(original):
+        raise Conflict(f"a substitute for {original!r} is already registered", field="original")
+    row = StaffCharSubstitute(staff_id=staff_id, original=original, substitute=substitute)
+    session.add(row)
+    session.flush()
+    record(session, actor=actor, action="exports.substitute.create",
+           entity="staff_char_substitute", entity_id=row.id,
+           after={"staff_id": staff_id, "original": original, "substitute": substitute})
+    return row
+
+
+def _number_of(session: Session, staff_id: int) -> str:
+    return get_staff_or_raise(session, staff_id).staff_number
 
 
 # --- profiles ----------------------------------------------------------------------------------
@@ -340,14 +378,16 @@ def export_dataset(session: Session, *, dataset: str, month: str | date,
             session, parallel, datasets=[dataset], start=start, end=end, now=now, profs=[prof],
             file_format=file_format, cfg=cfg, want_lines=record_run and not provisional,
             workers=workers, step=step)
-        content, rows_n, lines, carried, amendments_rows = outs[dataset]
+        content, rows_n, lines, carried, amendments_rows, lossy = outs[dataset]
         timings["render"] = _t.perf_counter() - t
-        return _finish(session, dataset=dataset, start=start, end=end, prof=prof,
-                       file_format=file_format, provisional=provisional, lagging=lagging,
-                       content=content, rows=rows_n, amendments_rows=amendments_rows,
-                       carried=carried, record_run=record_run, actor=actor, now=now,
-                       freeze=lambda run: _freeze_json(session, run, start, lines),
-                       step=step, timings=timings, t=t)
+        result = _finish(session, dataset=dataset, start=start, end=end, prof=prof,
+                         file_format=file_format, provisional=provisional, lagging=lagging,
+                         content=content, rows=rows_n, amendments_rows=amendments_rows,
+                         carried=carried, record_run=record_run, actor=actor, now=now,
+                         freeze=lambda run: _freeze_json(session, run, start, lines),
+                         step=step, timings=timings, t=t)
+        result.substitutions = lossy
+        return result
     else:
         res = period if period is not None else compute_period(
             session, start, end, now=now, cfg=cfg,
@@ -380,14 +420,18 @@ def export_dataset(session: Session, *, dataset: str, month: str | date,
             rows.extend(amendments_rows)
     timings["rows"] = _t.perf_counter() - t
     step("render", 3, 4)
-    content = render(rows, prof, file_format)
+    report: Counter[str] = Counter()
+    content = render(rows, prof, file_format, substitutes=arepo.char_substitutes(session),
+                     report=report)
     timings["render"] = _t.perf_counter() - t
-    return _finish(session, dataset=dataset, start=start, end=end, prof=prof,
-                   file_format=file_format, provisional=provisional, lagging=lagging,
-                   content=content, rows=len(rows), amendments_rows=amendments_rows,
-                   carried=carried, record_run=record_run, actor=actor, now=now,
-                   freeze=(lambda run: _freeze(session, run, start, records, staff_ids))
-                   if dataset != "punches" else None, step=step, timings=timings, t=t)
+    result = _finish(session, dataset=dataset, start=start, end=end, prof=prof,
+                     file_format=file_format, provisional=provisional, lagging=lagging,
+                     content=content, rows=len(rows), amendments_rows=amendments_rows,
+                     carried=carried, record_run=record_run, actor=actor, now=now,
+                     freeze=(lambda run: _freeze(session, run, start, records, staff_ids))
+                     if dataset != "punches" else None, step=step, timings=timings, t=t)
+    result.substitutions = dict(sorted(report.items()))
+    return result
 
 
 def _finish(session: Session, *, dataset: str, start: date, end: date, prof: Profile,
@@ -404,7 +448,8 @@ def _finish(session: Session, *, dataset: str, start: date, end: date, prof: Pro
                 f"{'_provisional' if provisional else ''}.{ext}")
     media = ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
              if ext == "xlsx" else
-             f"text/csv; charset={'shift_jis' if file_format == 'cp932' else 'utf-8'}")
+             # Windows-31J (CP932), not shift_jis: strict Shift_JIS decoders misread 髙 and 﨑.
+             f"text/csv; charset={'Windows-31J' if file_format == 'cp932' else 'utf-8'}")
     run_id = None
     if record_run:
         run = ExportRun(dataset=dataset, profile=prof.name, profile_version=prof.version,
@@ -454,8 +499,9 @@ def _export_parallel(session: Session, staff_ids: list[int], *, datasets: Sequen
                      file_format: str, cfg: RuleConfig, want_lines: bool, workers: int | None,
                      step: Progress) -> dict[str, tuple[bytes, int, list[tuple[int, str]],
                                                         list[AttendanceAmendment],
-                                                        list[dict[str, Any]]]]:
-    """Each dataset's (content, rows, frozen lines, carried amendments, amendment rows)."""
+                                                        list[dict[str, Any]], dict[str, int]]]:
+    """Each dataset's (content, rows, frozen lines, carried amendments, amendment rows, LOSSY
+    substitutions per code point)."""
     from dataclasses import replace
 
     from .parallel import default_workers, run_chunks
@@ -474,6 +520,7 @@ def _export_parallel(session: Session, staff_ids: list[int], *, datasets: Sequen
     res = PeriodResult(start, end, cfg, {})
     carried = [a for a in arepo.open_amendments(session) if a.business_date < start]
     lines = [x for o in outs for x in o.lines]
+    substitutes = arepo.char_substitutes(session)
     step("render", 3, 4)
     result = {}
     for ds, prof in zip(datasets, profs, strict=True):
@@ -482,13 +529,17 @@ def _export_parallel(session: Session, staff_ids: list[int], *, datasets: Sequen
                                           True) for a in carried if a.current_line]
         else:
             amendments_rows = _monthly_amendment_rows(session, res, carried, cfg)
+        lossy: Counter[str] = Counter()
+        for o in outs:
+            lossy.update(o.report.get(ds, {}))
         header = render([], prof, file_format)
-        tail = render(amendments_rows, replace(prof, header_row=False), file_format)
+        tail = render(amendments_rows, replace(prof, header_row=False), file_format,
+                      substitutes=substitutes, report=lossy)
         if file_format == "utf8bom":
             tail = tail[3:]
         content = b"".join([header, *(o.bodies[ds] for o in outs), tail])
         result[ds] = (content, sum(o.rows[ds] for o in outs) + len(amendments_rows), lines,
-                      carried, amendments_rows)
+                      carried, amendments_rows, dict(sorted(lossy.items())))
     return result
 
 
@@ -537,7 +588,7 @@ def export_month(session: Session, *, datasets: Sequence[str], month: str | date
                             step=step)
     frozen_done = False
     for d, prof in zip(month_sets, profs, strict=True):
-        content, rows_n, lines, carried, amendments_rows = outs[d]
+        content, rows_n, lines, carried, amendments_rows, lossy = outs[d]
 
         def freeze(run: ExportRun, lines: list[tuple[int, str]] = lines) -> None:
             nonlocal frozen_done
@@ -550,6 +601,7 @@ def export_month(session: Session, *, datasets: Sequence[str], month: str | date
                          content=content, rows=rows_n, amendments_rows=amendments_rows,
                          carried=carried, record_run=record_run, actor=actor, now=now,
                          freeze=freeze, step=step, timings={}, t=t)
+        out[d].substitutions = lossy
     for d in rest:
         out[d] = export_dataset(session, dataset=d, month=month, file_format=file_format,
                                 allow_provisional=allow_provisional, actor=actor, now=now,

@@ -180,9 +180,13 @@ def _export(admin: Any, dataset: str, fmt: str) -> list[list[str]]:
     r = admin.get(f"/admin/exports/{dataset}", params={"month": MONTH, "format": fmt,
                                                       "allow_provisional": "true"})
     assert r.status_code == 200, r.text
-    if fmt == "xlsx":
+    assert r.headers["content-type"] == {
+        "cp932": "text/csv; charset=Windows-31J", "utf8bom": "text/csv; charset=utf-8",
+        "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}[fmt]
+    if fmt == "xlsx":  # numbers stay numbers; dates are date cells
         ws = openpyxl.load_workbook(io.BytesIO(r.content)).active
-        return [["" if v is None else str(v) for v in row] for row in ws.iter_rows(values_only=True)]
+        return [[f"{v:%Y/%m/%d}" if isinstance(v, datetime) else "" if v is None else str(v)
+                 for v in row] for row in ws.iter_rows(values_only=True)]
     return decode(r.content, fmt)
 
 

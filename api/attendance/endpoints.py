@@ -9,8 +9,8 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from api.auth import require_admin
 from api.db import SessionDep
-from api.errors import BadRequest
-from api.models import DepartmentSupervisor, WorkPattern
+from api.errors import BadRequest, Unprocessable
+from api.models import Department, DepartmentSupervisor, WorkPattern
 
 from . import leave as leave_service
 from . import repository as repo
@@ -168,6 +168,9 @@ def add_supervisor(data: SupervisorCreate, session: SessionDep,
     from api.audit.service import record
 
     service.get_staff_or_raise(session, data.staff_id)
+    if session.get(Department, data.department_id) is None:
+        raise Unprocessable(f"department {data.department_id} does not exist",
+                            field="department_id")
     row = DepartmentSupervisor(**data.model_dump())
     session.add(row)
     session.flush()

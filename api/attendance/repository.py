@@ -55,7 +55,7 @@ def point_rows(session: Session, start_at: datetime, end_at: datetime,
     bind = session.get_bind()
     offset = func.coalesce(Event.device_clock_offset_ms, 0)
     cond = [Event.occurred_at >= start_at, Event.occurred_at < end_at,
-            Event.staff_id.is_not(None),
+            Event.staff_id.is_not(None), not_quarantined(),
             or_(Event.kind == "clock_punch",
                 and_(Event.kind == "tap", Event.granted.is_(True), Event.door_id.is_not(None)))]
     if staff_ids is not None:
@@ -72,6 +72,12 @@ def point_rows(session: Session, start_at: datetime, end_at: datetime,
              (r[4] or {}).get("punch")) for r in session.execute(q2))
 
 
+def not_quarantined() -> Any:
+    """Events the ingest did not quarantine (a punch stamped too far ahead of its arrival)."""
+    return or_(Event.data["quarantined"].as_string().is_(None),
+               Event.data["quarantined"].as_string() != "future")
+
+
 def _BigInt() -> Any:
     from sqlalchemy import BigInteger
 
@@ -83,6 +89,7 @@ def punch_events(session: Session, start_at: datetime, end_at: datetime,
                  staff_ids: Sequence[int] | None = None) -> list[Event]:
     """Clock punches in [start_at, end_at) (optionally only those received after a moment)."""
     q = select(Event).where(Event.kind == "clock_punch", Event.staff_id.is_not(None),
+                            not_quarantined(),
                             Event.occurred_at >= start_at, Event.occurred_at < end_at)
     if received_after is not None:
         q = q.where(Event.received_at > received_after)
@@ -143,6 +150,12 @@ def char_substitutes(session: Session) -> dict[str, dict[str, str]]:
     for number, orig, sub in session.execute(q):
         out.setdefault(number, {})[orig] = sub
     return out
+
+
+def override_exists(session: Session, staff_id: int | None, day: date) -> bool:
+    who = DayOverride.staff_id.is_(None) if staff_id is None else DayOverride.staff_id == staff_id
+    q = select(DayOverride.id).where(who, DayOverride.day == day).limit(1)
+    return session.execute(q).first() is not None
 
 
 def work_patterns(session: Session) -> list[WorkPattern]:

@@ -84,6 +84,7 @@ class RuleConfig:
     divergence_threshold_min: int = 30
     over60_threshold_min: int = 60 * 60
     weekly_off: frozenset[int] = frozenset({5, 6})  # Monday = 0
+    future_margin_min: int = 10  # punches further ahead of arrival are quarantined
 
     def offset(self, t: time) -> int:
         """Minutes from the business-day start to local clock time ``t`` (0 ≤ m < 1440)."""
@@ -126,14 +127,23 @@ class WorkPattern:
     end: time = time(17, 15)
     break_start: time | None = time(12, 0)
     break_end: time | None = time(13, 0)
+    overnight: bool = False  # ends the next day (宿直, night shifts)
+
+    def _on_axis(self, t: time, cfg: RuleConfig) -> int:
+        m = cfg.offset(t)
+        start = cfg.offset(self.start)
+        # An overnight shift's later times lie on the next calendar day.
+        return m + MINUTES_PER_DAY if self.overnight and m < start else m
 
     def schedule(self, cfg: RuleConfig = DEFAULT_CONFIG) -> Interval:
-        return (cfg.offset(self.start), cfg.offset(self.end) or MINUTES_PER_DAY)
+        s, e = cfg.offset(self.start), self._on_axis(self.end, cfg)
+        return (s, e if e > s else e + MINUTES_PER_DAY)
 
     def break_interval(self, cfg: RuleConfig = DEFAULT_CONFIG) -> Interval | None:
         if self.break_start is None or self.break_end is None:
             return None
-        return (cfg.offset(self.break_start), cfg.offset(self.break_end))
+        a, b = self._on_axis(self.break_start, cfg), self._on_axis(self.break_end, cfg)
+        return (a, b if b >= a else b + MINUTES_PER_DAY)
 
     @property
     def scheduled_minutes(self) -> int:

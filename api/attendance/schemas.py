@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 
 class DailyLineRead(BaseModel):
@@ -42,7 +42,7 @@ class CorrectionCreate(BaseModel):
 class CorrectionDecision(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    approve: bool
+    approve: StrictBool  # "yes" or 1 is a 422, never an approval
 
 
 class CorrectionRead(BaseModel):
@@ -69,6 +69,7 @@ class WorkPatternCreate(BaseModel):
     end_time: time
     break_start: time | None = None
     break_end: time | None = None
+    overnight: bool = False  # the end is on the next day (宿直, night shifts)
 
 
 class WorkPatternRead(WorkPatternCreate):

@@ -53,6 +53,15 @@ def _check_window(work_date: date, start_at: datetime, end_at: datetime) -> None
                          "most 24 h", field="start_at")
 
 
+def _refuse_overlap(session: Session, staff_id: int, start_at: datetime,
+                    end_at: datetime) -> None:
+    """Overlapping overtime of one person is refused (409), never merged silently."""
+    other = repo.overlapping(session, staff_id, start_at, end_at)
+    if other is not None:
+        raise Conflict(f"overlaps overtime request {other.id} ({other.status}) of the same "
+                       f"staff member", field="start_at", overlapping_id=other.id)
+
+
 def _as_dict(r: OvertimeRequest) -> dict[str, Any]:
     return {"staff_id": r.staff_id, "work_date": r.work_date.isoformat(),
             "start_at": r.start_at.isoformat(), "end_at": r.end_at.isoformat(),
@@ -65,6 +74,7 @@ def apply(session: Session, *, staff: Staff, work_date: date, start_at: datetime
     _check_window(work_date, start_at, end_at)
     if not reason.strip():
         raise BadRequest("a reason (業務内容) is required", field="reason")
+    _refuse_overlap(session, staff.id, start_at, end_at)
     row = OvertimeRequest(staff_id=staff.id, department_id=staff.department_id,
                           work_date=work_date, start_at=start_at, end_at=end_at,
                           kind="application", source="api", reason=reason, special=special,
@@ -82,6 +92,8 @@ def order(session: Session, *, actor: str, staff_id: int, work_date: date, start
     """An order (命令): approved when issued."""
     person = get_staff_or_raise(session, staff_id)
     _check_window(work_date, start_at, end_at)
+    if source != "divergence":  # a 事後命令 covers only time no approved overtime covers
+        _refuse_overlap(session, staff_id, start_at, end_at)
     row = OvertimeRequest(staff_id=staff_id, department_id=person.department_id,
                           work_date=work_date, start_at=start_at, end_at=end_at, kind="order",
                           source=source, reason=reason, special=special, status="approved",
@@ -160,6 +172,7 @@ def import_orders(session: Session, content: bytes, *, actor: str,
                          line=1)
     errors: list[dict[str, Any]] = []
     parsed: list[dict[str, Any]] = []
+    line_numbers: list[int] = []
     seen: set[str] = set()
     for n, row in enumerate(reader, start=2):
         if not any(c.strip() for c in row):
@@ -189,6 +202,7 @@ def import_orders(session: Session, content: bytes, *, actor: str,
                 _check_window(day, s_at, e_at)
             except BadRequest as err:
                 raise _line_error(n, "開始時刻", err.message) from None
+            line_numbers.append(n)
             parsed.append({"staff_id": person.id, "work_date": day, "start_at": s_at,
                            "end_at": e_at, "reason": reason, "special": special == "1",
                            "external_ref": ref or None})
@@ -198,11 +212,16 @@ def import_orders(session: Session, content: bytes, *, actor: str,
         raise BadRequest(f"{len(errors)} 行に誤りがあります。何も取り込んでいません。"
                          f"最初: {errors[0]['message']}", field="file", errors=errors)
     created = skipped = 0
-    for p in parsed:
+    for line, p in zip(line_numbers, parsed, strict=True):
         if p["external_ref"] and repo.by_external_ref(session, p["external_ref"]) is not None:
             skipped += 1
             continue
-        order(session, actor=actor, source="import", **p)
+        try:
+            order(session, actor=actor, source="import", **p)
+        except Conflict as err:  # the request's transaction drops the lines already added
+            raise BadRequest(f"{line}行目 開始時刻: {err.message}。何も取り込んでいません。",
+                             field="file", errors=[{"line": line, "field": "開始時刻",
+                                                    "message": err.message}]) from err
         created += 1
     return {"created": created, "skipped_existing": skipped}
 

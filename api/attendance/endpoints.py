@@ -10,7 +10,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from api.auth import require_admin
 from api.db import SessionDep
 from api.errors import BadRequest, Unprocessable
+from api.exports.service import find_amendments
 from api.models import Department, DepartmentSupervisor, WorkPattern
+from api.models.base import utcnow
 
 from . import leave as leave_service
 from . import repository as repo
@@ -182,10 +184,9 @@ def add_supervisor(data: SupervisorCreate, session: SessionDep,
 
 @router.get("/admin/attendance/amendments", response_model=list[AmendmentRead])
 def amendments(session: SessionDep, actor: AdminDep) -> list[AmendmentRead]:
-    """Changes found in exported (frozen) months that no export has carried yet."""
-    from api.exports.service import detect_amendments
-    from api.models.base import utcnow
-
-    detect_amendments(session, before=date.max - timedelta(days=40), now=utcnow(),
-                      cfg=rule_config())
-    return [AmendmentRead.model_validate(a) for a in repo.open_amendments(session)]
+    """Changes found in exported (frozen) months that no export has carried yet: the stored
+    ones, and (with ``id`` null) those the next export will store. A GET never writes."""
+    found = find_amendments(session, before=date.max - timedelta(days=40), now=utcnow(),
+                            cfg=rule_config())
+    stored = [AmendmentRead.model_validate(a) for a in repo.open_amendments(session)]
+    return stored + [AmendmentRead.model_validate(a) for a in found]

@@ -158,6 +158,16 @@ def override_exists(session: Session, staff_id: int | None, day: date) -> bool:
     return session.execute(q).first() is not None
 
 
+def staff_with_approved_overtime(session: Session, start: date, end: date,
+                                 staff_ids: Sequence[int] | None = None) -> list[int]:
+    q = select(OvertimeRequest.staff_id).where(
+        OvertimeRequest.status == "approved", OvertimeRequest.work_date >= start,
+        OvertimeRequest.work_date <= end).distinct()
+    if staff_ids is not None:
+        q = q.where(OvertimeRequest.staff_id.in_(list(staff_ids)))
+    return sorted(r[0] for r in session.execute(q))
+
+
 def work_patterns(session: Session) -> list[WorkPattern]:
     return list(session.execute(select(WorkPattern)).scalars())
 

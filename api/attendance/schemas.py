@@ -121,7 +121,7 @@ class SupervisorCreate(BaseModel):
 class AmendmentRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
-    id: int
+    id: int | None  # null: found now, stored by the next export
     staff_id: int
     business_date: date
     detected_at: datetime

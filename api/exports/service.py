@@ -30,6 +30,7 @@ from api.attendance.rules import (
     OvertimeDay,
     RuleConfig,
     business_date,
+    cap_minutes,
     check_caps,
     day_start,
     fiscal_year,
@@ -208,11 +209,11 @@ def _frozen(session: Session, month_start: date,
     return out, rows
 
 
-def detect_amendments(session: Session, *, before: date, now: datetime,
-                      cfg: RuleConfig) -> int:
+def find_amendments(session: Session, *, before: date, now: datetime,
+                    cfg: RuleConfig) -> list[AttendanceAmendment]:
     """Recompute frozen months (before ``before``) for staff whose inputs changed after the
-    freeze; store each new difference as an amendment. Returns how many were added."""
-    added = 0
+    freeze: the differences no stored amendment records yet, as unsaved rows (reads only)."""
+    found: list[AttendanceAmendment] = []
     for month_start, frozen_at in arepo.frozen_month_starts(session):
         if month_start >= before:
             continue
@@ -231,12 +232,19 @@ def detect_amendments(session: Session, *, before: date, now: datetime,
             known = arepo.amendments_for(session, sid, day)
             if known and known[-1].current_line == a.current:
                 continue
-            session.add(AttendanceAmendment(staff_id=sid, business_date=day,
-                                            exported_line=dict(a.exported or {}) or None,
-                                            current_line=dict(a.current or {}) or None))
-            added += 1
+            found.append(AttendanceAmendment(staff_id=sid, business_date=day, detected_at=now,
+                                             exported_line=dict(a.exported or {}) or None,
+                                             current_line=dict(a.current or {}) or None))
+    return found
+
+
+def detect_amendments(session: Session, *, before: date, now: datetime,
+                      cfg: RuleConfig) -> int:
+    """Store every new difference :func:`find_amendments` sees. Returns how many were added."""
+    found = find_amendments(session, before=before, now=now, cfg=cfg)
+    session.add_all(found)
     session.flush()
-    return added
+    return len(found)
 
 
 def _freeze(session: Session, run: ExportRun, month_start: date,
@@ -290,7 +298,7 @@ def _monthly_row(s: StaffInfo, month_start: date, buckets: dict[str, int], alert
                  amendment: bool) -> dict[str, Any]:
     hours = round_buckets(buckets)
     row = {**_staff_cols(s), "month": f"{month_start.year}{month_start.month:02d}",
-           "total": sum(v for k, v in buckets.items() if k != Bucket.HOLIDAY),
+           "total": cap_minutes(buckets),
            "overtime_class": "他律" if s.overtime_class == "high_external" else "一般",
            "alerts": alerts, "amendment": "1" if amendment else "0"}
     for b in Bucket:
@@ -299,11 +307,15 @@ def _monthly_row(s: StaffInfo, month_start: date, buckets: dict[str, int], alert
     return row
 
 
-def _fy_months(session: Session, month_start: date,
-               cfg: RuleConfig) -> dict[int, dict[tuple[int, int], int]]:
-    """Overtime minutes (cap-counted) per staff for the frozen months before ``month_start``:
-    the fiscal year so far, and the 5 months before it for the 2–6-month averages (which run
-    across a fiscal-year boundary). Split them with :func:`split_fy`."""
+def _fy_months(session: Session, month_start: date, cfg: RuleConfig, now: datetime,
+               staff_ids: Sequence[int] | None = None) -> dict[int, dict[tuple[int, int], int]]:
+    """Overtime minutes (cap-counted) per staff for the months before ``month_start``: the
+    fiscal year so far, and the 5 months before it for the 2–6-month averages (which run across
+    a fiscal-year boundary). Split them with :func:`split_fy`.
+
+    Caps come from recorded hours: an exported month is read from its frozen lines, any other
+    month is computed from its punches and orders (only for staff with approved overtime in
+    it, since no one else has paid overtime there)."""
     fy = fiscal_year(month_start)
     idx = month_start.year * 12 + month_start.month - 1 - 5
     first = min(date(fy, 4, 1), date(idx // 12, idx % 12 + 1, 1))
@@ -311,10 +323,21 @@ def _fy_months(session: Session, month_start: date,
         AttendanceFrozenMonth.month_start >= first,
         AttendanceFrozenMonth.month_start < month_start)).scalars()
     out: dict[int, dict[tuple[int, int], int]] = defaultdict(dict)
+    frozen: set[tuple[int, date]] = set()
     for fm in rows:
+        frozen.add((fm.staff_id, fm.month_start))
         b = _buckets_of(list(unpack_lines(fm.lines).values()), cfg)
-        out[fm.staff_id][(fm.month_start.year, fm.month_start.month)] = sum(
-            v for k, v in b.items() if k != Bucket.HOLIDAY)
+        out[fm.staff_id][(fm.month_start.year, fm.month_start.month)] = cap_minutes(b)
+    m = first
+    while m < month_start:
+        m_end = month_bounds(m)[1]
+        ids = [sid for sid in arepo.staff_with_approved_overtime(session, m, m_end, staff_ids)
+               if (sid, m) not in frozen]
+        if ids:
+            res = compute_period(session, m, m_end, staff_ids=ids, now=now, cfg=cfg)
+            for sid in res.staff:
+                out[sid][(m.year, m.month)] = cap_minutes(res.buckets(sid))
+        m = m_end + timedelta(days=1)
     return out
 
 
@@ -416,7 +439,7 @@ def export_dataset(session: Session, *, dataset: str, month: str | date,
             rows.extend(amendments_rows)
         else:
             rows = _monthly_rows(session, res, records, start, now, cfg)
-            amendments_rows = _monthly_amendment_rows(session, res, carried, cfg)
+            amendments_rows = _monthly_amendment_rows(session, res, carried, cfg, now)
             rows.extend(amendments_rows)
     timings["rows"] = _t.perf_counter() - t
     step("render", 3, 4)
@@ -528,7 +551,7 @@ def _export_parallel(session: Session, staff_ids: list[int], *, datasets: Sequen
             amendments_rows = [_daily_row(_staff_info(session, res, a.staff_id), a.current_line,
                                           True) for a in carried if a.current_line]
         else:
-            amendments_rows = _monthly_amendment_rows(session, res, carried, cfg)
+            amendments_rows = _monthly_amendment_rows(session, res, carried, cfg, now)
         lossy: Counter[str] = Counter()
         for o in outs:
             lossy.update(o.report.get(ds, {}))
@@ -724,14 +747,14 @@ def _monthly_rows(session: Session, res: PeriodResult, records: dict[Key, dict[s
     per: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for (sid, _d), rec in records.items():
         per[sid].append(rec)
-    fy = _fy_months(session, month_start, cfg)
+    fy = _fy_months(session, month_start, cfg, now, list(res.staff))
     ym = (month_start.year, month_start.month)
     rows = []
     for sid in sorted(per):
         s = res.staff[sid]
         b = _buckets_of(per[sid], cfg)
         months, before = split_fy(fy.get(sid, {}), month_start)
-        months[ym] = sum(v for k, v in b.items() if k != Bucket.HOLIDAY)
+        months[ym] = cap_minutes(b)
         alerts = check_caps(CapInput(s.overtime_class, months, ym, months_before=before))
         rows.append(_monthly_row(s, month_start, b, "・".join(a.code for a in alerts), False))
     return rows
@@ -739,7 +762,7 @@ def _monthly_rows(session: Session, res: PeriodResult, records: dict[Key, dict[s
 
 def _monthly_amendment_rows(session: Session, res: PeriodResult,
                             carried: Sequence[AttendanceAmendment],
-                            cfg: RuleConfig) -> list[dict[str, Any]]:
+                            cfg: RuleConfig, now: datetime) -> list[dict[str, Any]]:
     """One corrected row per staff-month touched by carried amendments: the month recomputed
     from its frozen lines with the amended days replaced."""
     touched = sorted({(a.staff_id, a.business_date.replace(day=1)) for a in carried})
@@ -755,7 +778,13 @@ def _monthly_amendment_rows(session: Session, res: PeriodResult,
                 else:
                     recs.pop(key, None)
         b = _buckets_of(list(recs.values()), cfg)
-        rows.append(_monthly_row(_staff_info(session, res, sid), ms, b, "", True))
+        info = _staff_info(session, res, sid)
+        # The 警告 column shows the alerts recomputed for the corrected month.
+        months, before = split_fy(_fy_months(session, ms, cfg, now, [sid]).get(sid, {}), ms)
+        months[(ms.year, ms.month)] = cap_minutes(b)
+        alerts = check_caps(CapInput(info.overtime_class, months, (ms.year, ms.month),
+                                     months_before=before))
+        rows.append(_monthly_row(info, ms, b, "・".join(a.code for a in alerts), True))
     return rows
 
 

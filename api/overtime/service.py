@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-from collections import defaultdict
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -21,7 +20,9 @@ from api.attendance.rules import (
     DayType,
     DivergenceReason,
     axis_bounds,
+    cap_minutes,
     check_caps,
+    classify_day,
     day_start,
     intersect,
     normalize,
@@ -30,6 +31,7 @@ from api.attendance.rules import (
 )
 from api.attendance.service import compute_period, get_staff_or_raise, month_bounds
 from api.audit.service import record
+from api.calendar.service import closed_days
 from api.errors import BadRequest, Conflict, Forbidden, NotFound
 from api.models import Divergence, OvertimeRequest, Staff
 from api.models.base import utcnow
@@ -347,16 +349,21 @@ def caps_report(session: Session, *, month: str, department_id: int | None = Non
     staff_ids = (repo.staff_ids_of_department(session, department_id)
                  if department_id is not None else None)
     res = compute_period(session, start, end, staff_ids=staff_ids, now=now, cfg=cfg)
-    fy = _fy_months(session, start, cfg)
+    fy = _fy_months(session, start, cfg, now, list(res.staff))
     special = repo.special_staff(session, start, end)
     ym = (start.year, start.month)
     today = min(end, cfg.business_day.date_of(now))
+    # The month's workdays from the calendar: days not yet computed count too, so the
+    # projection reaches the month end.
+    holidays = closed_days(session, start, end)
+    month_days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
+    workdays = [d for d in month_days
+                if classify_day(d, holidays=holidays, cfg=cfg) is DayType.WORKDAY]
+    elapsed = sum(1 for d in workdays if d <= today)
     out = []
     for sid, info in res.staff.items():
         b = res.buckets(sid)
-        minutes = sum(v for k, v in b.items() if k != "holiday")
-        workdays = [r for r in res.days.get(sid, []) if r.line.day_type is DayType.WORKDAY]
-        elapsed = sum(1 for r in workdays if r.line.business_date <= today)
+        minutes = cap_minutes(b)
         proj = project_month(minutes, elapsed, len(workdays)) if today < end else None
         months, before = split_fy(fy.get(sid, {}), start)
         months[ym] = minutes
@@ -367,11 +374,4 @@ def caps_report(session: Session, *, month: str, department_id: int | None = Non
                     "month_minutes": minutes, "fiscal_year_minutes": sum(months.values()),
                     "projected_minutes": proj,
                     "alerts": [a.__dict__ for a in alerts]})
-    return out
-
-
-def grouped_by_staff(rows: list[OvertimeRequest]) -> dict[int, list[OvertimeRequest]]:
-    out: dict[int, list[OvertimeRequest]] = defaultdict(list)
-    for r in rows:
-        out[r.staff_id].append(r)
     return out

@@ -658,6 +658,21 @@ def month_buckets(days: Iterable[OvertimeDay], cfg: RuleConfig = DEFAULT_CONFIG)
     return out
 
 
+WEEK_STANDARD_MIN = 38 * 60 + 45  # 週38時間45分 (勤務時間法 §5)
+
+
+def moved_weekly_off_minutes(days: Iterable[tuple[date, int]], week_start: int = 6,
+                             standard: int = WEEK_STANDARD_MIN) -> int:
+    """Minutes paid +25 because a 週休日 moved into another week (給与法 §16: 正規の勤務時間
+    beyond 38h45m in a week, 週40時間超 in the 規則). ``days`` are (day, scheduled minutes
+    worked) of days with scheduled hours; weeks start on ``week_start`` (Sunday = 6)."""
+    weeks: dict[date, int] = {}
+    for d, worked in days:
+        key = d - timedelta(days=(d.weekday() - week_start) % 7)  # the week's first day
+        weeks[key] = weeks.get(key, 0) + worked
+    return sum(w - standard for w in weeks.values() if w > standard)
+
+
 def round_30(minutes: int) -> int:
     """Hours for payment: a remainder of 30 minutes or more rounds up, less rounds down."""
     hours, rest = divmod(minutes, 60)

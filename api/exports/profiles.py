@@ -81,6 +81,8 @@ FIELDS: dict[str, dict[str, tuple[str, str]]] = {
         "h150_over60": ("int", "支給150 60h超 (時間)"),
         "h175": ("int", "支給175 (時間)"),
         "hholiday": ("int", "休日勤務 (時間)"),
+        "m25": ("minutes", "週休日の振替による週38h45m超 (分、+25)"),
+        "h25": ("int", "支給25 (時間)"),
         "total": ("minutes", "時間外合計 (休日勤務を除く)"),
         "overtime_class": ("text", "上限区分 (一般/他律)"),
         "alerts": ("text", "上限・警告"),

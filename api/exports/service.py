@@ -24,6 +24,7 @@ from api.attendance.config import rule_config
 from api.attendance.rules import (
     DAY_TYPE_JA,
     FLAG_JA,
+    SCHEDULED_WORK_DAYS,
     Bucket,
     CapInput,
     DayType,
@@ -35,7 +36,9 @@ from api.attendance.rules import (
     day_start,
     fiscal_year,
     month_buckets,
+    moved_weekly_off_minutes,
     reconcile,
+    round_30,
     round_buckets,
 )
 from api.attendance.service import (
@@ -294,8 +297,15 @@ def _buckets_of(recs: Sequence[dict[str, Any]], cfg: RuleConfig) -> dict[str, in
     return month_buckets(days, cfg)
 
 
+def _week25(recs: Sequence[dict[str, Any]]) -> int:
+    """+25 minutes of a staff-month: weeks are counted from the month's own days only."""
+    return moved_weekly_off_minutes(
+        (date.fromisoformat(r["date"]), r["worked"]) for r in recs
+        if DayType(r["day_type"]) in SCHEDULED_WORK_DAYS and r["worked"])
+
+
 def _monthly_row(s: StaffInfo, month_start: date, buckets: dict[str, int], alerts: str,
-                 amendment: bool) -> dict[str, Any]:
+                 amendment: bool, week25: int = 0) -> dict[str, Any]:
     hours = round_buckets(buckets)
     row = {**_staff_cols(s), "month": f"{month_start.year}{month_start.month:02d}",
            "total": cap_minutes(buckets),
@@ -304,6 +314,7 @@ def _monthly_row(s: StaffInfo, month_start: date, buckets: dict[str, int], alert
     for b in Bucket:
         row[f"m{b.value}"] = buckets[b.value]
         row[f"h{b.value}"] = hours[b.value]
+    row["m25"], row["h25"] = week25, round_30(week25)
     return row
 
 
@@ -756,7 +767,8 @@ def _monthly_rows(session: Session, res: PeriodResult, records: dict[Key, dict[s
         months, before = split_fy(fy.get(sid, {}), month_start)
         months[ym] = cap_minutes(b)
         alerts = check_caps(CapInput(s.overtime_class, months, ym, months_before=before))
-        rows.append(_monthly_row(s, month_start, b, "・".join(a.code for a in alerts), False))
+        rows.append(_monthly_row(s, month_start, b, "・".join(a.code for a in alerts), False,
+                                 _week25(per[sid])))
     return rows
 
 
@@ -784,7 +796,8 @@ def _monthly_amendment_rows(session: Session, res: PeriodResult,
         months[(ms.year, ms.month)] = cap_minutes(b)
         alerts = check_caps(CapInput(info.overtime_class, months, (ms.year, ms.month),
                                      months_before=before))
-        rows.append(_monthly_row(info, ms, b, "・".join(a.code for a in alerts), True))
+        rows.append(_monthly_row(info, ms, b, "・".join(a.code for a in alerts), True,
+                                 _week25(list(recs.values()))))
     return rows
 
 

@@ -43,6 +43,7 @@ class Case:
     punches: list[tuple[str, str, str]]  # (MM-DD, HH:MM, in|out)
     orders: list[tuple[str, str, str]] = field(default_factory=list)  # (work day, start, end)
     daikyu: tuple[str, str] | None = None  # (代休日, worked 休日)
+    furikae: tuple[str, str] | None = None  # (週休日 → 勤務日, 勤務日 → 週休日)
     # leave imported from the 庶務事務 CSV: (MM-DD, 種別, 単位, 開始, 終了); or entered by HR
     leave: list[tuple[str, str, str, str, str]] = field(default_factory=list)
     hr_leave: list[dict[str, str]] = field(default_factory=list)
@@ -90,6 +91,12 @@ CASES = [
          daily={"2025/11/17": {"退勤時刻": "17:15", "乖離": 0},  # not 28:30, no 675-min 乖離
                 "2025/11/18": {"出勤時刻": "04:30", "時間外実績": 240}},  # 04:30–08:30
          monthly={"時間外150": 30, "時間外125": 210}),  # 04:30–05:00 night, 05:00–08:30 day
+    Case("rule9_weekly_off_moved_into_another_week", "給与法 §16 (週38h45m超 +25)",
+         [(f"11-{d}", hhmm, io) for d in range(10, 16)
+          for hhmm, io in (("08:30", "in"), ("17:15", "out"))],
+         furikae=("11-15", "11-25"),  # Sat 11/15 worked; its 週休日 moves to next week
+         daily={"2025/11/15": {"日区分": "勤務日", "勤務時間": 465}},
+         monthly={"m25": 6 * 465 - 2325, "h25": 8}),  # 465 min beyond 38h45m → 7.75 h → 8
     Case("leave_day_by_hr_is_not_absent", "勤務時間法 §17 (年次休暇); 地方公務員法 §24",
          [], hr_leave=[{"day": "2025-11-05", "kind": "annual", "unit": "day"}],
          daily={"2025/11/05": {"注記": "休暇", "勤務時間": 0},  # not 記録なし
@@ -158,6 +165,12 @@ def town(admin, database):  # type: ignore[no-untyped-def]
         for body in c.hr_leave:
             r = admin.post("/admin/attendance/leave", json={"staff_id": sid, **body})
             assert r.status_code == 201, r.text
+        if c.furikae:
+            r = admin.post("/admin/attendance/day-overrides", json={
+                "staff_id": sid, "day": t(c.furikae[0], "00:00").date().isoformat(),
+                "day_type": "workday", "kind": "furikae",
+                "linked_day": t(c.furikae[1], "00:00").date().isoformat()})
+            assert r.status_code == 201, r.text
         if c.daikyu:
             r = admin.post("/admin/attendance/day-overrides", json={
                 "staff_id": sid, "day": t(c.daikyu[0], "00:00").date().isoformat(),
@@ -176,9 +189,20 @@ def town(admin, database):  # type: ignore[no-untyped-def]
     return town
 
 
-def _export(admin: Any, dataset: str, fmt: str) -> list[list[str]]:
+MONTHLY_PROFILE = {"columns": [{"header": h, "field": fld} for h, fld in (
+    ("職員番号", "staff_number"), ("時間外125", "m125"), ("時間外135", "m135"),
+    ("時間外150", "m150"), ("時間外160", "m160"), ("休日勤務", "mholiday"),
+    ("m25", "m25"), ("h25", "h25"))]}
+
+
+def _export(admin: Any, dataset: str, fmt: str, profile: str = "standard") -> list[list[str]]:
+    if profile != "standard":  # a town profile that also maps the +25 columns
+        made = admin.post("/admin/exports/profiles", json={
+            "name": profile, "dataset": dataset, "spec": MONTHLY_PROFILE})
+        assert made.status_code == 201, made.text
     r = admin.get(f"/admin/exports/{dataset}", params={"month": MONTH, "format": fmt,
-                                                      "allow_provisional": "true"})
+                                                      "allow_provisional": "true",
+                                                      "profile": profile})
     assert r.status_code == 200, r.text
     assert r.headers["content-type"] == {
         "cp932": "text/csv; charset=Windows-31J", "utf8bom": "text/csv; charset=utf-8",
@@ -196,7 +220,7 @@ def test_issue10_rules_in_every_export_format(town, admin, fmt):
     daily = _export(admin, "daily", fmt)
     head = daily[0]
     by_day = {(r[0], r[head.index("勤務日")]): r for r in daily[1:]}
-    monthly = _export(admin, "monthly", fmt)
+    monthly = _export(admin, "monthly", fmt, profile="hr-issue10")
     mhead = monthly[0]
     by_staff = {r[0]: r for r in monthly[1:]}
     for c in CASES:

@@ -32,6 +32,7 @@ from api.attendance.rules import (
     group_points,
     leave_interval,
     month_buckets,
+    moved_weekly_off_minutes,
     pair_shifts,
 )
 from api.calendar.service import closed_days
@@ -200,3 +201,22 @@ def test_leave_is_never_work_and_a_full_day_is_never_absent(minutes, unit, h):
     if unit is LeaveUnit.DAY:
         assert not (with_leave.late or with_leave.early or with_leave.absent)
         assert with_leave.worked_in_schedule_minutes == 0
+
+
+
+@pytest.mark.parametrize(("worked", "expected"), [
+    # Rule 9 (給与法 §16): 正規の勤務時間 beyond 38h45m (2,325 min) in a Sunday–Saturday week.
+    ([465] * 5, 0),  # Mon–Fri: 5 × 465 = 2,325, nothing beyond
+    ([465] * 6, 465),  # a 週休日 moved into this week: 2,790 − 2,325
+    ([465] * 5 + [400], 400),  # the moved day worked 400 min
+    ([300] + [465] * 5, 300),  # late on Monday: 2,625 − 2,325
+])
+def test_moved_weekly_off_plus_25(worked, expected):
+    week = [date(2025, 11, 10) + timedelta(days=i) for i in range(len(worked))]
+    assert moved_weekly_off_minutes(zip(week, worked, strict=True)) == expected
+
+
+def test_plus_25_counts_each_week_on_its_own():
+    days = [(date(2025, 11, 15), 465)] + [(date(2025, 11, 17) + timedelta(days=i), 465)
+                                          for i in range(5)]
+    assert moved_weekly_off_minutes(days) == 0  # Sat 11/15 is in the week of 11/9

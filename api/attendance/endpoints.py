@@ -10,7 +10,6 @@ from fastapi import APIRouter, Depends, Query, Request
 from api.auth import require_admin
 from api.db import SessionDep
 from api.errors import BadRequest, Unprocessable
-from api.exports.service import find_amendments
 from api.models import Department, DepartmentSupervisor, WorkPattern
 from api.models.base import utcnow
 
@@ -18,6 +17,7 @@ from . import leave as leave_service
 from . import repository as repo
 from . import service
 from .auth import StaffDep
+from .closing import find_amendments
 from .config import rule_config
 from .rules import total
 from .schemas import (

@@ -168,6 +168,14 @@ def staff_with_approved_overtime(session: Session, start: date, end: date,
     return sorted(r[0] for r in session.execute(q))
 
 
+def frozen_months_between(session: Session, first: date,
+                          before: date) -> list[AttendanceFrozenMonth]:
+    """Frozen staff-months from ``first`` up to (not including) ``before``."""
+    q = select(AttendanceFrozenMonth).where(AttendanceFrozenMonth.month_start >= first,
+                                            AttendanceFrozenMonth.month_start < before)
+    return list(session.execute(q).scalars())
+
+
 def work_patterns(session: Session) -> list[WorkPattern]:
     return list(session.execute(select(WorkPattern)).scalars())
 

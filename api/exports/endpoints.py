@@ -7,13 +7,11 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 
 from api.auth import require_admin
 from api.db import SessionDep
-from api.models import ExportRun
 
-from . import service
+from . import repository, service
 
 router = APIRouter(prefix="/admin/exports", tags=["exports"])
 AdminDep = Annotated[str, Depends(require_admin)]
@@ -61,7 +59,7 @@ def create_substitute(data: SubstituteCreate, session: SessionDep,
 @router.get("/runs")
 def list_runs(session: SessionDep, actor: AdminDep) -> list[dict[str, Any]]:
     """Every export run: dataset, period, profile version, provisional or final, checksum."""
-    rows = session.execute(select(ExportRun).order_by(ExportRun.id.desc()).limit(200)).scalars()
+    rows = repository.runs(session)
     return [{"id": r.id, "dataset": r.dataset, "period_start": r.period_start,
              "period_end": r.period_end, "profile": f"{r.profile}v{r.profile_version}",
              "format": r.file_format, "provisional": r.provisional, "rows": r.row_count,

@@ -7,6 +7,7 @@ single process writes (a test checks this). Only used on PostgreSQL for unfrozen
 
 from __future__ import annotations
 
+import gc
 import json
 import multiprocessing
 import os
@@ -17,10 +18,15 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
+from api.attendance.closing import pack_lines
 from api.attendance.repository import char_substitutes
 from api.attendance.rules import RuleConfig
+from api.attendance.service import compute_period
+from api.db import Database
 
 from .profiles import Profile
+from .rows import daily_rows, monthly_rows
+from .writer import ExportEncodingError, render
 
 MIN_STAFF = 2000  # below this one process is faster than starting workers
 
@@ -56,15 +62,7 @@ def _work(job: ChunkJob) -> ChunkOut:
     """One chunk in a worker process. The cyclic garbage collector is off for the worker's
     short life: the work allocates millions of small acyclic objects and the collector's
     repeated full passes over them cost about a quarter of the time."""
-    import gc
-
     gc.disable()
-    from api.attendance.service import compute_period
-    from api.db import Database
-
-    from .service import _daily_rows, _monthly_rows, pack_lines
-    from .writer import ExportEncodingError, render
-
     db = Database(job.url)
     try:
         with db.session() as session:
@@ -74,9 +72,9 @@ def _work(job: ChunkJob) -> ChunkOut:
             rows_by: dict[str, list[dict[str, Any]]] = {}
             for ds in job.datasets:
                 if ds == "daily":
-                    rows_by[ds] = _daily_rows(res, records)
+                    rows_by[ds] = daily_rows(res, records)
                 else:
-                    rows_by[ds] = _monthly_rows(session, res, records, job.start, job.now,
+                    rows_by[ds] = monthly_rows(session, res, records, job.start, job.now,
                                                 job.cfg)
             lines: list[tuple[int, str]] = []
             if job.want_lines:

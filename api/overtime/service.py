@@ -37,6 +37,7 @@ from api.models import Divergence, OvertimeRequest, Staff
 from api.models.base import utcnow
 
 from . import repository as repo
+from .caps import fy_months, split_fy
 
 
 def _check_window(work_date: date, start_at: datetime, end_at: datetime) -> None:
@@ -341,15 +342,13 @@ def caps_report(session: Session, *, month: str, department_id: int | None = Non
     """Per staff member: this month's overtime, the fiscal year so far, alerts and projection.
 
     Hours are per person across departments, so a transfer adds before and after together."""
-    from api.exports.service import _fy_months, split_fy
-
     cfg = rule_config()
     now = now or utcnow()
     start, end = month_bounds(month)
     staff_ids = (repo.staff_ids_of_department(session, department_id)
                  if department_id is not None else None)
     res = compute_period(session, start, end, staff_ids=staff_ids, now=now, cfg=cfg)
-    fy = _fy_months(session, start, cfg, now, list(res.staff))
+    fy = fy_months(session, start, cfg, now, list(res.staff))
     special = repo.special_staff(session, start, end)
     ym = (start.year, start.month)
     today = min(end, cfg.business_day.date_of(now))

@@ -87,6 +87,9 @@ def create_substitute(session: Session, *, actor: str, staff_id: int, original: 
     """A staff member's 代替文字: ``original`` (a character CP932 lacks, or an IVS sequence)
     goes out in CP932 files as ``substitute``."""
     get_staff_or_raise(session, staff_id)
+    if any(ch.isdigit() for ch in original + substitute):
+        raise BadRequest("a 代替文字 holds characters of a name, never digits",
+                         field="substitute")  # and so never an individual number
     try:
         original.encode("cp932")
     except UnicodeEncodeError:

@@ -59,10 +59,10 @@ def test_every_offender_is_listed_and_substitutes_fix_cp932(database):
         assert "𠮷田 花子" in utf8.content.decode("utf-8-sig")  # UTF-8 keeps the original
 
 
-def test_a_substitute_must_be_needed_and_encodable(database):
+def test_a_substitute_must_be_needed_encodable_and_digit_free(database):
     with database.session() as s:
         a, *_ = scenario(s)
-        for original, sub in (("吉", "吉"), ("𠮷", "𠀋")):
+        for original, sub in (("吉", "吉"), ("𠮷", "𠀋"), ("𠮷", "１２３")):
             with pytest.raises(BadRequest) as err:
                 create_substitute(s, actor="hr", staff_id=a.id, original=original,
                                   substitute=sub)

@@ -30,7 +30,7 @@ from typing import Any, Protocol
 from gate.clock import Punch, PunchKind
 from gate.door import Alarm
 from gate.messages import reason_text
-from gate.policy import AccessRequest, Decision, Reason, decide
+from gate.policy import AccessRequest, Decision, Reason, credential_digest, decide
 
 from . import clock_point
 from .client import ServiceClient, enroll, format_time
@@ -149,6 +149,9 @@ def _failure_reason(result: AuthResult, snap: Snapshot | None) -> Reason:
         return Reason.PIN_WRONG
     if "unknown" in failure or (snap is not None and ref is not None
                                 and ref not in snap.credentials):
+        if snap is not None and ref is not None and credential_digest(ref) in set(
+                snap.payload.get("other_refs", ())):
+            return Reason.NO_PERMISSION  # enrolled, but not for this reader's door
         return Reason.UNKNOWN_CREDENTIAL
     return Reason.CARD_AUTH_FAILED
 

@@ -34,6 +34,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from api.attendance.config import is_future_punch
 from api.errors import Unprocessable
 from api.models import Credential, Device, DeviceDoor, Event, SequenceGap
 from api.outbound.queue import enqueue_events
@@ -260,6 +261,8 @@ def _row(device_id: uuid.UUID, e: IncomingEvent, now: datetime, known: _Known) -
     staff_id = verified_staff(e, known.cred_staff) if door_id == e.door_id else None
     if e.staff_id is not None and staff_id != e.staff_id:
         data["reported_staff_id"] = e.staff_id
+    if is_future_punch(e.kind, e.occurred_at, e.clock_offset_ms, now):
+        data["quarantined"] = "future"  # stored, alarmed, never counted by attendance
     return {"id": e.id, "device_id": device_id, "seq": e.seq, "kind": e.kind,
             "occurred_at": e.occurred_at, "device_clock_offset_ms": e.clock_offset_ms,
             "received_at": now, "door_id": door_id, "staff_id": staff_id,
@@ -308,6 +311,11 @@ def ingest(session: Session, *, device_id: uuid.UUID, events: list[IncomingEvent
     new = {e.seq: e for e in batch if e.id in inserted_ids}
     _record_authority_alarms(session, device_id, [new[s] for s in sorted(new)], known, now)
     broken: list[tuple[int, str]] = []
+    future = [s for s, e in new.items()
+              if is_future_punch(e.kind, e.occurred_at, e.clock_offset_ms, now)]
+    if future:
+        record_service_alarm(session, device_id, alarm="punch_in_future", now=now,
+                             detail={"seqs": sorted(future)[:100]})
 
     # A seq already stored under a different hash: the device rewrote its history.
     resent = {e.seq: e for e in batch if e.id not in inserted_ids}

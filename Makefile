@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev,nfc]'
+	$(BIN)/python -m pip install -q -e '.[server,agent,dev,nfc]'
 	@if $(BIN)/python -c 'import smartcard' 2>/dev/null || [ -f /usr/include/PCSC/winscard.h ]; then \
 	  $(BIN)/python -m pip install -q -e '.[pcsc]'; \
 	else echo "pyscard skipped: libpcsclite-dev missing (make system installs it as root)"; fi

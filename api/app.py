@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from .db import Database
 from .errors import install_handlers
 from .keys import load_or_create_signing_key
+from .metrics import install as install_metrics
 from .routes import all_routers
 from .settings import Settings, get_settings
 
@@ -21,4 +22,5 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     install_handlers(app)
     for router in all_routers():
         app.include_router(router)
+    install_metrics(app)
     return app

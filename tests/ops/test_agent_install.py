@@ -57,6 +57,10 @@ def test_agent_extra_leaves_the_server_stack_out(agent_venv: Path) -> None:
     assert helped.returncode == 0, helped.stderr
     assert all(cmd in helped.stdout for cmd in ("enroll", "run", "status"))
     # Every module the agent runs with imports without the server's packages.
+    # A server command is listed, and says what to install instead of a traceback.
+    server_only = run(agent_venv / "bin/mynagate", "backup", "create", "--output", "/tmp/x")
+    assert server_only.returncode == 2
+    assert "mynagate[server]" in server_only.stderr and "Traceback" not in server_only.stderr
     imported = run(agent_venv / "bin/python", "-c",
                    "import reader_agent.agent, reader_agent.uploader, reader_agent.lock_emulator, "
                    "firmware_config.bundle, firmware_config.validate, mynagate_cli")

@@ -81,17 +81,22 @@ def _run(args: list[str], env: dict[str, str], what: str) -> None:
         raise BackupError(f"{what} failed: {done.stderr.strip()[-2000:]}")
 
 
+def _sqlite_copy(source_path: Path, target_path: Path) -> None:
+    """SQLite's online backup API: a consistent copy even while the source is written."""
+    source = sqlite3.connect(f"file:{source_path}?mode=ro", uri=True)
+    target = sqlite3.connect(target_path)
+    try:
+        with target:
+            source.backup(target)
+    finally:
+        source.close()
+        target.close()
+
+
 def dump(url: str, out: Path) -> dict[str, object]:
     """Write a consistent dump of the database at ``url`` to ``out``; returns its facts."""
     if dialect(url) == "sqlite":
-        source = sqlite3.connect(f"file:{sqlite_path(url)}?mode=ro", uri=True)
-        target = sqlite3.connect(out)
-        try:
-            with target:
-                source.backup(target)
-        finally:
-            source.close()
-            target.close()
+        _sqlite_copy(sqlite_path(url), out)
         return {"dialect": "sqlite", "file": out.name}
     major = check_tool("pg_dump", url)
     _run(["pg_dump", "--format=custom", "--no-owner", "--no-privileges", f"--file={out}"],
@@ -133,15 +138,8 @@ def restore(url: str, dump_file: Path, facts: dict[str, object], *, overwrite: b
         if dialect(url) == "postgresql":
             _wipe_postgres(url)
     if dialect(url) == "sqlite":
-        target_path = sqlite_path(url)
-        target_path.parent.mkdir(parents=True, exist_ok=True)
-        source, target = sqlite3.connect(dump_file), sqlite3.connect(target_path)
-        try:
-            with target:
-                source.backup(target)
-        finally:
-            source.close()
-            target.close()
+        sqlite_path(url).parent.mkdir(parents=True, exist_ok=True)
+        _sqlite_copy(dump_file, sqlite_path(url))
         return
     check_tool("pg_restore", url)
     _run(["pg_restore", "--no-owner", "--no-privileges", "--exit-on-error",

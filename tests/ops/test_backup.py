@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -35,7 +36,7 @@ from api.locks.settings import LockSettings
 from api.migrate import upgrade
 from api.models import SmartLock, Staff
 from api.settings import Settings
-from gate.signing import load_public_key
+from gate.signing import load_public_key, public_key_b64, sign_document
 from reader_agent.lock_emulator import DriftingClock, KeyBox
 from reader_agent.snapshot_cache import SnapshotCache, SnapshotError
 from tests.agent.town import add_credential, seed_town
@@ -258,10 +259,6 @@ def test_backup_restore_round_trip_on_postgresql(own_database: str, tmp_path: Pa
 
 def test_a_snapshot_signed_by_another_key_is_refused(tmp_path: Path) -> None:
     """The snapshot check above can fail: a service with a new key is not trusted."""
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-    from gate.signing import public_key_b64, sign_document
-
     device_id = str(uuid.uuid4())
     trusted = load_public_key(public_key_b64(Ed25519PrivateKey.generate().public_key()))
     cache = SnapshotCache(tmp_path / "s.json", trusted, device_id)

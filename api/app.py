@@ -12,6 +12,7 @@ from .limits import BodyLimitMiddleware
 from .locks.poll_auth import LockKeyCache
 from .locks.secrets import wrap_key
 from .locks.settings import LockSettings
+from .metrics import install as install_metrics
 from .routes import all_routers
 from .settings import Settings, check_secrets, get_settings
 
@@ -39,4 +40,5 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None,
     install_docs(app)
     for router in all_routers():
         app.include_router(router)
+    install_metrics(app)
     return app

@@ -93,6 +93,8 @@ def heartbeat(session: Session, device_id: uuid.UUID, data: HeartbeatRequest, *,
         device.config_version = data.config_version
     if data.snapshot_version is not None:
         device.snapshot_version = data.snapshot_version
+    device.outbox_pending = data.outbox_pending
+    device.oldest_pending_at = data.oldest_pending_at
     skew = abs(offset) > skew_alarm_ms
     if skew and (previous is None or abs(previous) <= skew_alarm_ms):
         log.warning("device.heartbeat.clock_skew device=%s offset_ms=%d", device_id, offset)

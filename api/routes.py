@@ -25,6 +25,7 @@ ROUTER_MODULES: list[str] = [
     "api.exports.endpoints",
     "api.enrollment.endpoints",
     "api.mail.endpoints",
+    "api.users.endpoints",
 ]
 
 

@@ -76,6 +76,8 @@ class Settings(BaseSettings):
     request_clock_skew_s: int = 300
     enrollment_token_ttl_s: int = 7 * 24 * 3600
     clock_skew_alarm_ms: int = 5000
+    session_ttl_s: int = 8 * 3600  # a console login lasts a working day
+    session_cookie_secure: bool = True  # False only for plain-HTTP development
 
     @model_validator(mode="after")
     def _under_data_dir(self) -> Settings:

@@ -20,6 +20,8 @@ COMMAND_MODULES: list[tuple[str, str | None]] = [
     ("mynagate_cli.card", "card"),
     ("mynagate_cli.demo", None),
     ("mynagate_cli.mail", "mail"),
+    ("mynagate_cli.users", "users"),
+    ("mynagate_cli.audit", "audit"),
 ]
 
 for _module, _name in COMMAND_MODULES:

@@ -24,6 +24,8 @@ from api.db import Database
 from api.migrate import upgrade
 from api.models import Base
 
+from .identities import make_token
+
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 ADMIN_TOKEN = "test-admin-token"
@@ -121,9 +123,21 @@ def client(app):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def admin(client):  # type: ignore[no-untyped-def]
-    """The test client with the admin bearer token set."""
-    client.headers["Authorization"] = f"Bearer {ADMIN_TOKEN}"
+    """The test client with the API token of an admin user ``admin`` in the test database."""
+    client.headers["Authorization"] = f"Bearer {make_token(client.app.state.db, 'admin', 'admin')}"
     return client
+
+
+@pytest.fixture
+def login_as(app):  # type: ignore[no-untyped-def]
+    """``login_as(username, role, staff_id=None)``: a new client holding that user's API token."""
+    from fastapi.testclient import TestClient
+
+    def _client(username: str, role: str, staff_id: int | None = None) -> TestClient:
+        token = make_token(app.state.db, username, role, staff_id=staff_id)
+        return TestClient(app, headers={"Authorization": f"Bearer {token}"})
+
+    return _client
 
 
 def free_port() -> int:

@@ -34,10 +34,12 @@ from .mail import MailKind, MailOutbox, MailStatus
 from .org import Department, Staff
 from .overtime import Divergence, OvertimeRequest
 from .site import Door, Site
+from .user import ApiToken, User, UserSession
 
 __all__ = [
     "AccessGroup",
     "AccessGroupMember",
+    "ApiToken",
     "AttendanceAmendment",
     "AttendanceCorrection",
     "AttendanceFrozenMonth",
@@ -79,6 +81,8 @@ __all__ = [
     "SnapshotCounter",
     "Staff",
     "StaffWorkPattern",
+    "User",
+    "UserSession",
     "WebhookReceipt",
     "WorkPattern",
 ]

@@ -1,0 +1,138 @@
+"""The audit log is an append-only hash chain: editing, deleting or reordering a row is
+found by ``verify`` (service, admin endpoint and ``mynagate audit verify``)."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from typer.testing import CliRunner
+
+from api.audit.chain import GENESIS, canonical, link_hash
+from api.audit.service import record, verify
+from mynagate_cli import app as cli
+
+NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+
+
+def _append(database, n: int) -> list[int]:  # type: ignore[no-untyped-def]
+    ids = []
+    with database.session() as s:
+        for i in range(n):
+            row = record(s, actor=f"user{i % 3}", action="staff.update", entity="staff",
+                         entity_id=i, before={"name": f"旧 {i}"}, after={"name": f"新 {i}"},
+                         now=NOW + timedelta(seconds=i))
+            ids.append(row.id)
+        s.commit()
+    return ids
+
+
+def _tamper(database, sql: str, **params: object) -> None:  # type: ignore[no-untyped-def]
+    """Change the table behind the service's back, as someone with database access could."""
+    with database.engine.begin() as conn:
+        pg = conn.dialect.name == "postgresql"
+        if pg:
+            conn.execute(text("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only"))
+        conn.execute(text(sql), params)
+        if pg:
+            conn.execute(text("ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only"))
+
+
+def test_an_intact_chain_verifies(database):
+    _append(database, 5)
+    with database.session() as s:
+        result = verify(s)
+    assert result.ok and result.checked == 5 and result.first_bad_id is None
+
+
+def test_editing_one_row_fails_verification_at_that_row(admin, database, db_url):
+    ids = _append(database, 6)
+    _tamper(database, "UPDATE audit_log SET actor = 'someone' WHERE id = :id", id=ids[3])
+    with database.session() as s:
+        result = verify(s)
+    assert not result.ok and result.first_bad_id == ids[3] and result.checked == 3
+    assert "content" in (result.reason or "")
+    r = admin.get("/admin/audit/verify")
+    assert r.status_code == 200 and r.json()["ok"] is False
+    assert r.json()["first_bad_id"] == ids[3]
+    out = CliRunner().invoke(cli, ["audit", "verify", "--url", db_url])
+    assert out.exit_code == 1 and f"id {ids[3]}" in out.output
+
+
+def test_deleting_a_row_fails_at_the_next_one(database, db_url):
+    ids = _append(database, 4)
+    _tamper(database, "DELETE FROM audit_log WHERE id = :id", id=ids[1])
+    with database.session() as s:
+        result = verify(s)
+    assert not result.ok and result.first_bad_id == ids[2] and "missing" in (result.reason or "")
+    ok = CliRunner().invoke(cli, ["audit", "verify", "--url", db_url])
+    assert ok.exit_code == 1
+
+
+def test_the_verify_command_passes_an_intact_chain(database, db_url):
+    _append(database, 3)
+    out = CliRunner().invoke(cli, ["audit", "verify", "--url", db_url])
+    assert out.exit_code == 0 and "3" in out.output
+
+
+def test_postgresql_refuses_updates_and_deletes(database):
+    ids = _append(database, 1)
+    if database.engine.dialect.name != "postgresql":
+        pytest.fail("the test database must be PostgreSQL")
+    for sql in ("UPDATE audit_log SET actor = 'x' WHERE id = :id",
+                "DELETE FROM audit_log WHERE id = :id"):
+        with pytest.raises(DBAPIError, match="append-only"), database.engine.begin() as conn:
+            conn.execute(text(sql), {"id": ids[0]})
+
+
+def test_concurrent_appends_never_fork_the_chain(database):
+    """Eight writers at once: every row lands, in one unbroken chain."""
+    barrier = threading.Barrier(8)
+    errors: list[BaseException] = []
+
+    def writer(n: int) -> None:
+        try:
+            barrier.wait()
+            for i in range(5):
+                with database.session() as s:
+                    record(s, actor=f"w{n}", action="test.append", entity="t",
+                           entity_id=f"{n}-{i}", now=NOW)
+                    s.commit()
+        except BaseException as err:  # noqa: BLE001 - reported below
+            errors.append(err)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with database.session() as s:
+        result = verify(s)
+    assert result.ok and result.checked == 40
+
+
+json_value = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+                          lambda inner: st.lists(inner, max_size=3)
+                          | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+                          max_leaves=10)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(actor=st.text(max_size=30), after=st.dictionaries(st.text(max_size=8), json_value,
+                                                         max_size=4),
+       other=st.text(max_size=30))
+def test_any_change_of_content_changes_the_hash(actor, after, other):
+    def h(a: str, aft: dict) -> str:  # type: ignore[type-arg]
+        return link_hash(GENESIS, canonical(seq=1, at=NOW, actor=a, action="x", entity="e",
+                                            entity_id="1", before=None, after=aft))
+
+    assert h(actor, after) == h(actor, dict(reversed(list(after.items()))))  # canonical
+    if other != actor:
+        assert h(actor, after) != h(other, after)
+    assert link_hash("1" * 64, b"c") != link_hash(GENESIS, b"c")

@@ -7,7 +7,7 @@ supervisor inside their own 課 (``api.users.scope``), and returns the username 
 attributed to. The resolved ``Principal`` is also left on ``request.state.principal``.
 
 A cookie-authenticated request that changes anything must carry the session's CSRF token in
-the ``X-CSRF-Token`` header or a ``csrf_token`` form field; bearer tokens are not sent by
+the ``X-CSRF-Token`` header or the ``csrf_token`` field of a urlencoded form; bearer tokens are not sent by
 browsers on their own and need none.
 """
 
@@ -16,6 +16,7 @@ from __future__ import annotations
 import hmac
 from datetime import datetime
 from typing import Annotated
+from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Request
@@ -35,16 +36,19 @@ SESSION_COOKIE = "mynagate_session"
 CSRF_COOKIE = "mynagate_csrf"
 CSRF_HEADER = "x-csrf-token"
 CSRF_FIELD = "csrf_token"
-FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+FORM_TYPE = "application/x-www-form-urlencoded"  # multipart forms send the header
+MAX_FORM_FIELDS = 200
 
 
 async def submitted_csrf(request: Request) -> str | None:
-    """The CSRF token a request carries (header, else form field); async to read a form."""
+    """The CSRF token a request carries: the header, else the field of a urlencoded form
+    (the body is already bounded by ``BodyLimitMiddleware``); async to read the body."""
     token = request.headers.get(CSRF_HEADER)
     if token is None and request.method not in READ_METHODS and \
-            request.headers.get("content-type", "").startswith(FORM_TYPES):
-        value = (await request.form()).get(CSRF_FIELD)
-        token = value if isinstance(value, str) else None
+            request.headers.get("content-type", "").startswith(FORM_TYPE):
+        fields = parse_qs((await request.body()).decode("utf-8", "replace"),
+                          max_num_fields=MAX_FORM_FIELDS)
+        token = fields.get(CSRF_FIELD, [None])[0]
     return token
 
 

@@ -7,6 +7,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
@@ -136,3 +137,20 @@ def test_any_change_of_content_changes_the_hash(actor, after, other):
     if other != actor:
         assert h(actor, after) != h(other, after)
     assert link_hash("1" * 64, b"c") != link_hash(GENESIS, b"c")
+
+
+def test_an_export_and_a_login_are_chained_under_the_authenticated_user(admin, app, database):
+    r = admin.get("/admin/exports/punches", params={"month": "2026-11"})
+    assert r.status_code == 200, r.text
+    made = admin.post("/admin/users", json={"username": "sato", "role": "staff"}).json()
+    browser = TestClient(app, base_url="https://testserver")
+    browser.post("/auth/login", json={"username": "sato", "password": "wrong"})
+    browser.post("/auth/login", json={"username": "sato", "password": made["password"]})
+    rows = admin.get("/admin/audit").json()["items"][::-1]
+    assert [(x["action"], x["actor"]) for x in rows] == [
+        ("exports.run", "admin"), ("user.create", "admin"), ("auth.login_failed", "sato"),
+        ("auth.login", "sato")]
+    assert [x["seq"] for x in rows] == [1, 2, 3, 4]
+    assert all(b["prev_hash"] == a["hash"] for a, b in zip(rows, rows[1:], strict=False))
+    assert admin.get("/admin/audit/verify").json() == {
+        "ok": True, "checked": 4, "first_bad_id": None, "first_bad_seq": None, "reason": None}

@@ -166,3 +166,20 @@ def test_usernames_are_bounded_and_never_carry_a_12_digit_number(admin):
         assert r.status_code in {400, 422}, bad
     assert admin.post("/admin/users", json={"username": "a12345678901",
                                             "role": "staff"}).status_code == 201
+
+
+def test_a_plain_form_post_carries_the_csrf_token_as_a_field(admin, app):
+    made = _make(admin, "form-user", "staff")
+    browser = _browser(app)
+    csrf = browser.post("/auth/login", json={"username": "form-user",
+                                             "password": made["password"]}).json()["csrf_token"]
+    no = browser.post("/auth/logout", data={"csrf_token": "csrf_wrong"})
+    assert no.status_code == 403
+    ok = browser.post("/auth/logout", data={"csrf_token": csrf})
+    assert ok.status_code == 204
+    assert browser.get("/auth/me").status_code == 401
+    # a multipart form (no form parser here) must send the header: 403, never a 500
+    multi = _browser(app)
+    multi.post("/auth/login", json={"username": "form-user", "password": made["password"]})
+    r = multi.post("/auth/logout", files={"csrf_token": (None, "x")})
+    assert r.status_code == 403

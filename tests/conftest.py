@@ -28,7 +28,6 @@ from .identities import make_token
 
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-ADMIN_TOKEN = "test-admin-token"
 WEBHOOK_SECRET = "test-webhook-secret"
 
 
@@ -101,7 +100,7 @@ def settings(tmp_path: Path, db_url: str):  # type: ignore[no-untyped-def]
     from api.settings import Settings
 
     return Settings(env="test", database_url=db_url, data_dir=tmp_path,
-                    admin_token=ADMIN_TOKEN, signing_key_file=tmp_path / "signing-key.pem")
+                    signing_key_file=tmp_path / "signing-key.pem")
 
 
 @pytest.fixture

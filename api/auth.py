@@ -87,7 +87,7 @@ def require_admin(request: Request, session: SessionDep,
     if principal.role is Role.SUPERVISOR:
         day = BusinessDay(tz=ZoneInfo(request.app.state.settings.timezone)).date_of(now)
         check_supervisor(session, staff_id=principal.staff_id, path=path,
-                         params=dict(request.query_params), day=day)
+                         params=request.query_params.multi_items(), day=day)
     request.state.principal = principal
     return principal.name
 

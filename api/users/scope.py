@@ -24,7 +24,7 @@ SCOPED_PREFIXES = ("/admin/attendance/", "/admin/overtime/")
 
 
 def check_supervisor(session: Session, *, staff_id: int | None, path: str,
-                     params: dict[str, str], day: date) -> None:
+                     params: list[tuple[str, str]], day: date) -> None:
     """403 unless the request stays inside the supervisor's own departments."""
     param = SUPERVISOR_SCOPE.get(path)
     if param is None:
@@ -32,7 +32,8 @@ def check_supervisor(session: Session, *, staff_id: int | None, path: str,
             raise Forbidden("a supervisor sees this only through their own department")
         return
     departments = repo.supervised_departments(session, staff_id, day) if staff_id else set()
-    raw = params.get(param, "")
+    given = [v for k, v in params if k == param]
+    raw = given[0] if len(given) == 1 else ""  # a repeated parameter is refused
     if not raw.isdigit():
         raise Forbidden(f"a supervisor must give {param} within their own department",
                         field=param)

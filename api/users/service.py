@@ -187,6 +187,8 @@ def start_session(session: Session, user: User, *, now: datetime, ttl: timedelta
                   ) -> tuple[str, str]:
     """A new login session: (session token, CSRF token), both shown only to the browser."""
     token, csrf = sec.new_token("mns"), sec.new_token("csrf")
+    session.query(UserSession).filter(UserSession.user_id == user.id,
+                                      UserSession.expires_at <= now).delete()
     session.add(UserSession(token_hash=sec.token_digest(token), csrf_hash=sec.token_digest(csrf),
                             user_id=user.id, created_at=now, expires_at=now + ttl))
     session.flush()

@@ -183,3 +183,14 @@ def test_a_plain_form_post_carries_the_csrf_token_as_a_field(admin, app):
     multi.post("/auth/login", json={"username": "form-user", "password": made["password"]})
     r = multi.post("/auth/logout", files={"csrf_token": (None, "x")})
     assert r.status_code == 403
+
+
+def test_a_session_ends_at_its_expiry_and_expired_ones_are_removed(database):
+    with database.session() as s:
+        new = service.create_user(s, username="ono", role=Role.STAFF, actor="t", now=NOW,
+                                  password="correct horse battery")
+        token, _csrf = service.start_session(s, new.user, now=NOW, ttl=timedelta(hours=1))
+        assert service.from_session(s, token, NOW + timedelta(minutes=59)).name == "ono"
+        assert service.from_session(s, token, NOW + timedelta(hours=1)) is None
+        service.start_session(s, new.user, now=NOW + timedelta(hours=2), ttl=timedelta(hours=1))
+        assert s.query(UserSession).count() == 1  # the expired one went with the new login

@@ -149,3 +149,5 @@ def test_a_supervisor_sees_only_their_own_department(app, database, path, param)
     no = client.get(path, params={**query, param: outside})
     assert no.status_code == 403 and no.json()["field"] == param
     assert client.get(path, params=query).status_code == 403  # the scope must be given
+    twice = [("month", "2026-11"), (param, str(inside)), (param, str(outside))]
+    assert client.get(path, params=twice).status_code == 403

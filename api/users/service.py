@@ -23,6 +23,7 @@ MAX_FAILED_LOGINS = 5
 LOCKOUT = timedelta(minutes=15)
 USERNAME = re.compile(r"^[a-z][a-z0-9._-]{0,59}$")
 MAX_USERNAME_DIGITS = 11  # a name never carries a 12-digit number
+INVALID_NAME = "(invalid name)"
 
 
 class Via(StrEnum):
@@ -65,8 +66,13 @@ class NewUser:
     totp_secret: str | None  # shown once
 
 
+def valid_username(username: str) -> bool:
+    return bool(USERNAME.match(username)) and \
+        sum(c.isdigit() for c in username) <= MAX_USERNAME_DIGITS
+
+
 def check_username(username: str) -> str:
-    if not USERNAME.match(username) or sum(c.isdigit() for c in username) > MAX_USERNAME_DIGITS:
+    if not valid_username(username):
         raise BadRequest("username: lowercase letters, digits, '.', '_' or '-', starting with a "
                          f"letter, at most {MAX_USERNAME_DIGITS} digits", field="username")
     return username
@@ -144,7 +150,9 @@ def login(session: Session, *, username: str, password: str, totp: str | None, n
         _count(session, user, result, now, client)
     action = "auth.login" if result.failure is None else "auth.login_failed"
     failure = None if result.failure is None else result.failure.value
-    record(session, actor=username[:100], action=action, entity="app_user",
+    # A name that cannot be a user is not stored: it might hold anything, even 12 digits.
+    shown = username if valid_username(username) else INVALID_NAME
+    record(session, actor=shown, action=action, entity="app_user",
            entity_id=user.id if user else "-", after={"client": client, "failure": failure},
            now=now)
     return result

@@ -194,3 +194,14 @@ def test_a_session_ends_at_its_expiry_and_expired_ones_are_removed(database):
         assert service.from_session(s, token, NOW + timedelta(hours=1)) is None
         service.start_session(s, new.user, now=NOW + timedelta(hours=2), ttl=timedelta(hours=1))
         assert s.query(UserSession).count() == 1  # the expired one went with the new login
+
+
+def test_a_failed_login_with_a_name_that_cannot_exist_is_audited_without_the_name(
+        admin, app, database):
+    r = _browser(app).post("/auth/login", json={"username": "1234-5678-9012",
+                                                "password": "x"})
+    assert r.status_code == 401
+    with database.session() as s:
+        last = s.execute(select(AuditLog).order_by(AuditLog.seq.desc())).scalars().first()
+    assert (last.action, last.actor) == ("auth.login_failed", "(invalid name)")
+    assert "9012" not in str(last.after)

@@ -121,9 +121,15 @@ def client(app):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def admin(client):  # type: ignore[no-untyped-def]
-    """The test client with the API token of an admin user ``admin`` in the test database."""
-    client.headers["Authorization"] = f"Bearer {make_token(client.app.state.db, 'admin', 'admin')}"
+def admin_token(database: Database) -> str:
+    """An API token of the admin user ``admin``, made in the test database."""
+    return make_token(database, "admin", "admin")
+
+
+@pytest.fixture
+def admin(client, admin_token):  # type: ignore[no-untyped-def]
+    """The test client with the admin's API token."""
+    client.headers["Authorization"] = f"Bearer {admin_token}"
     return client
 
 

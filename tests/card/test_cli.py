@@ -87,13 +87,13 @@ def _staff(database) -> int:
         return member.id
 
 
-def test_enroll_at_a_sim_reader(live_server, database, tmp_path):
+def test_enroll_at_a_sim_reader(live_server, database, tmp_path, admin_token):
     staff_id = _staff(database)
     card = VirtualStaffCard.generate("372153")
     reader = get_sim_reader("enroll-cli")
     reader.insert(card)
     r = runner.invoke(app, ["card", "enroll", "--reader", "sim:enroll-cli", "--service",
-                            live_server.url, "--token", "test-admin-token", "--staff-number",
+                            live_server.url, "--token", admin_token, "--staff-number",
                             "E2001", "--wait", "2", "--yes"])
     assert r.exit_code == 0, r.output
     assert card.credential_ref in r.output
@@ -105,14 +105,14 @@ def test_enroll_at_a_sim_reader(live_server, database, tmp_path):
     other = VirtualStaffCard.generate("372153")
     reader.insert(other)
     r = runner.invoke(app, ["card", "enroll", "--reader", "sim:enroll-cli", "--service",
-                            live_server.url, "--token", "test-admin-token", "--staff-id",
+                            live_server.url, "--token", admin_token, "--staff-id",
                             str(staff_id), "--wait", "2"], input="n\n")
     assert r.exit_code == 0 and "pending" in r.output
     with database.session() as s:
         assert s.query(Credential).filter_by(credential_ref=other.credential_ref).count() == 0
 
 
-def test_enroll_reports_a_card_error(live_server, database):
+def test_enroll_reports_a_card_error(live_server, database, admin_token):
     _staff(database)
 
     class Mute:
@@ -121,16 +121,16 @@ def test_enroll_reports_a_card_error(live_server, database):
 
     get_sim_reader("enroll-mute").insert(Mute())
     r = runner.invoke(app, ["card", "enroll", "--reader", "sim:enroll-mute", "--service",
-                            live_server.url, "--token", "test-admin-token", "--staff-number",
+                            live_server.url, "--token", admin_token, "--staff-number",
                             "E2001", "--wait", "1", "--yes"])
     assert r.exit_code == 1 and "card error" in r.output
 
 
-def test_enroll_a_jpki_card(live_server, database, jpki_card):
+def test_enroll_a_jpki_card(live_server, database, jpki_card, admin_token):
     _staff(database)
     get_sim_reader("enroll-jpki").insert(jpki_card)
     r = runner.invoke(app, ["card", "enroll", "--kind", "jpki", "--reader", "sim:enroll-jpki",
-                            "--service", live_server.url, "--token", "test-admin-token",
+                            "--service", live_server.url, "--token", admin_token,
                             "--staff-number", "E2001", "--wait", "2", "--yes"],
                       input="4821\n")
     assert r.exit_code == 0, r.output

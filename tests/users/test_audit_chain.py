@@ -3,6 +3,7 @@ found by ``verify`` (service, admin endpoint and ``mynagate audit verify``)."""
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -10,12 +11,14 @@ import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DBAPIError
 from typer.testing import CliRunner
 
-from api.audit.chain import GENESIS, canonical, link_hash
+from api.audit.chain import GENESIS, Verification, canonical, link_hash
 from api.audit.service import record, verify
+from api.db import Database
+from api.migrate import upgrade
 from mynagate_cli import app as cli
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
@@ -154,3 +157,27 @@ def test_an_export_and_a_login_are_chained_under_the_authenticated_user(admin, a
     assert all(b["prev_hash"] == a["hash"] for a, b in zip(rows, rows[1:], strict=False))
     assert admin.get("/admin/audit/verify").json() == {
         "ok": True, "checked": 4, "first_bad_id": None, "first_bad_seq": None, "reason": None}
+
+
+def test_the_migration_chains_the_rows_that_were_there(tmp_path):
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    upgrade(url, "0199")
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        for i in range(3):
+            conn.execute(text("INSERT INTO audit_log (at, actor, action, entity, entity_id, "
+                              "before, after) VALUES (:at, 'old', 'staff.update', 'staff', "
+                              ":i, NULL, :after)"),
+                         {"at": (NOW + timedelta(minutes=i)).isoformat(), "i": str(i),
+                          "after": json.dumps({"name": f"名前 {i}"})})
+    engine.dispose()
+    upgrade(url)
+    db = Database(url)
+    try:
+        with db.session() as s:
+            assert verify(s) == Verification(ok=True, checked=3)
+            record(s, actor="new", action="x", entity="e", entity_id=1, now=NOW)
+            s.commit()
+            assert verify(s).ok and verify(s).checked == 4
+    finally:
+        db.dispose()

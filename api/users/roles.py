@@ -53,8 +53,8 @@ def _r(*roles: Role) -> frozenset[Role]:
     return frozenset({Role.ADMIN, *roles})
 
 
-A, SEC, HR, SUP, FAC, AUD = (Role.ADMIN, Role.SECURITY, Role.HR, Role.SUPERVISOR,
-                             Role.FACILITY, Role.AUDITOR)
+SEC, HR, SUP, FAC, AUD = (Role.SECURITY, Role.HR, Role.SUPERVISOR, Role.FACILITY,
+                          Role.AUDITOR)
 ROLE_MATRIX: tuple[Rule, ...] = (
     Rule("/healthz", access=Access.PUBLIC),
     Rule("/docs", access=Access.PUBLIC),

@@ -13,12 +13,14 @@ import pytest
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import text
 from starlette.routing import Mount, Route
 
 from api.auth import require_admin
 from api.models import Base, Department, DepartmentSupervisor, Staff
-from api.users.roles import Access, Role, allowed, rule_for
+from api.users.roles import ROLE_MATRIX, Access, Role, allowed, rule_for
 from api.users.scope import SUPERVISOR_SCOPE
 from tests.identities import make_token
 
@@ -151,3 +153,24 @@ def test_a_supervisor_sees_only_their_own_department(app, database, path, param)
     assert client.get(path, params=query).status_code == 403  # the scope must be given
     twice = [("month", "2026-11"), (param, str(inside)), (param, str(outside))]
     assert client.get(path, params=twice).status_code == 403
+
+
+SELF_SERVICE = ("/me/", "/auth/")
+
+
+def test_the_auditor_reads_and_the_staff_role_serves_itself_only():
+    for rule in ROLE_MATRIX:
+        if rule.access is not Access.USER or rule.prefix.startswith(SELF_SERVICE):
+            continue
+        assert Role.AUDITOR not in rule.write, rule.prefix
+        assert Role.STAFF not in rule.read | rule.write, rule.prefix
+
+
+@given(st.text(alphabet="/abcdemnopstu{}_-", max_size=40), st.sampled_from(
+    ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]))
+def test_admin_may_call_every_user_route_and_unknown_paths_are_admin_only(path, method):
+    rule = rule_for(path)
+    if rule.access is Access.USER:
+        assert allowed(Role.ADMIN, method, path)
+    if not any(path.startswith(r.prefix) for r in ROLE_MATRIX):
+        assert {r for r in Role if allowed(r, method, path)} == {Role.ADMIN}

@@ -24,6 +24,8 @@ COMMAND_MODULES: list[tuple[str, str | None]] = [
     ("mynagate_cli.mail", "mail"),
     ("mynagate_cli.worker", None),
     ("mynagate_cli.backup", "backup"),
+    ("mynagate_cli.users", "users"),
+    ("mynagate_cli.audit", "audit"),
 ]
 # Import names of the `server` extra. A group whose module needs them is listed on a reader
 # host (`pip install 'mynagate[agent]'`) but says what to install instead of failing.

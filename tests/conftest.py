@@ -35,9 +35,10 @@ from tests.clock import (
     write_clock_readers,
 )
 
+from .identities import make_token
+
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-ADMIN_TOKEN = "test-admin-token"
 # Fixtures through which a test reaches code that reads the wall clock (the service stamps rows
 # and checks signed timestamps with it): a test using one is marked ``clock``.
 CLOCK_FIXTURES = frozenset({"now", "wall_clock", "database", "app", "client", "admin",
@@ -209,7 +210,7 @@ def settings(tmp_path: Path, db_url: str):  # type: ignore[no-untyped-def]
     from api.settings import Settings
 
     return Settings(env="test", database_url=db_url, data_dir=tmp_path,
-                    admin_token=ADMIN_TOKEN, signing_key_file=tmp_path / "signing-key.pem")
+                    signing_key_file=tmp_path / "signing-key.pem")
 
 
 @pytest.fixture
@@ -230,10 +231,28 @@ def client(app):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def admin(client):  # type: ignore[no-untyped-def]
-    """The test client with the admin bearer token set."""
-    client.headers["Authorization"] = f"Bearer {ADMIN_TOKEN}"
+def admin_token(database: Database) -> str:
+    """An API token of the admin user ``admin``, made in the test database."""
+    return make_token(database, "admin", "admin")
+
+
+@pytest.fixture
+def admin(client, admin_token):  # type: ignore[no-untyped-def]
+    """The test client with the admin's API token."""
+    client.headers["Authorization"] = f"Bearer {admin_token}"
     return client
+
+
+@pytest.fixture
+def login_as(app):  # type: ignore[no-untyped-def]
+    """``login_as(username, role, staff_id=None)``: a new client holding that user's API token."""
+    from fastapi.testclient import TestClient
+
+    def _client(username: str, role: str, staff_id: int | None = None) -> TestClient:
+        token = make_token(app.state.db, username, role, staff_id=staff_id)
+        return TestClient(app, headers={"Authorization": f"Bearer {token}"})
+
+    return _client
 
 
 def free_port() -> int:

@@ -10,6 +10,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from api.users.roles import TOTP_ROLES, Role
 from tests.clock import python
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,6 +69,9 @@ def test_demo_once_runs_the_scenario_and_leaves_nothing_behind(tmp_path: Path) -
         return found[0]
 
     assert f"ポート {busy_port} は使用中" in out
+    logins = {ln.split()[0]: ln for ln in lines if "パスワード:" in ln}  # one user per role
+    assert set(logins) == {r.value for r in Role}
+    assert {r for r, ln in logins.items() if "TOTP:" in ln} == {r.value for r in TOTP_ROLES}
     assert line("[1] 書庫").endswith("→ 解錠 granted")
     assert line("[2] 書庫").endswith("→ 拒否 no_permission")
     assert line("[3] サーバ室").endswith("→ 拒否 pin_required")

@@ -37,11 +37,13 @@ from .org import Department, Staff
 from .outbound import OutboundDelivery, OutboundStatus, OutboundTarget, WebhookEndpoint
 from .overtime import Divergence, OvertimeRequest
 from .site import Door, Site
+from .user import ApiToken, User, UserSession
 from .worker import ChainName, HeartbeatAlarm, JobKind, RetentionSummary, WorkerJob
 
 __all__ = [
     "AccessGroup",
     "AccessGroupMember",
+    "ApiToken",
     "AttendanceAmendment",
     "AttendanceCorrection",
     "AttendanceFrozenMonth",
@@ -94,6 +96,8 @@ __all__ = [
     "Staff",
     "StaffCharSubstitute",
     "StaffWorkPattern",
+    "User",
+    "UserSession",
     "WebhookReceipt",
     "WorkPattern",
 ]

@@ -21,6 +21,7 @@ import pytest
 from api.attendance.rules import JST
 from api.exports.writer import decode
 from api.models import Credential, Door, Site
+from gate.business_day import BusinessDay
 from gate.events import chain_hash
 from tests.device_protocol.signer import EVENT_FIELDS, enroll, iso
 
@@ -142,7 +143,9 @@ class Town:
         ev.update({"id": str(uuid.uuid4()), "seq": self.seq, "kind": "clock_punch",
                    "occurred_at": iso(at), "clock_offset_ms": 0, "door_id": self.door_id,
                    "credential_ref": ref, "granted": True, "reason": "granted",
-                   "data": {"punch": direction}, "prev_hash": self.prev})
+                   "data": {"punch": direction,
+                            "business_date": BusinessDay().date_of(at).isoformat()},
+                   "prev_hash": self.prev})
         ev["hash"] = chain_hash(ev)
         self.prev = ev["hash"]
         r = self.device.post_events([ev])

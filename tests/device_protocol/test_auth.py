@@ -162,13 +162,13 @@ def test_public_key_registered_is_the_one_that_verifies(admin, database):
         assert stored.public_key == public_key_b64(dev.key.public_key())
 
 
-def test_racing_enrollments_with_one_token_have_one_winner(live_server):
+def test_racing_enrollments_with_one_token_have_one_winner(live_server, admin_token):
     import threading
 
     import httpx
 
     with httpx.Client(base_url=live_server.url, timeout=30,
-                      headers={"Authorization": "Bearer test-admin-token"}) as http:
+                      headers={"Authorization": f"Bearer {admin_token}"}) as http:
         token = http.post("/admin/devices", json={"name": "race"}).json()["enrollment_token"]
     barrier = threading.Barrier(4)
     codes: list[int] = []

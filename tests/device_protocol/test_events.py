@@ -155,10 +155,11 @@ def test_malformed_events_are_refused_naming_the_field(admin, database):
     assert _count(database, dev.device_id, positive_only=False) == 0
 
 
-def test_concurrent_overlapping_batches_store_each_event_once(live_server, database, world):
+def test_concurrent_overlapping_batches_store_each_event_once(live_server, database, world,
+                                                             admin_token):
     """Two uploaders of one device race with overlapping batches through a real server."""
     with httpx.Client(base_url=live_server.url, timeout=30,
-                      headers={"Authorization": "Bearer test-admin-token"}) as http:
+                      headers={"Authorization": f"Bearer {admin_token}"}) as http:
         dev, _ = enroll(http, door_ids=[world.archive.id])
         ev = make_events(300)
         batches_a = [ev[i:i + 40] for i in range(0, 300, 20)]  # overlapping windows

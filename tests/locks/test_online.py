@@ -24,7 +24,7 @@ def paid(admin, fid: int, start: datetime, hours: float = 1.0) -> int:  # type: 
     return int(r.json()["id"])
 
 
-def test_online_lock_slots_cancel_limit_remote_unlock(admin, app, database, live_server,
+def test_online_lock_slots_cancel_limit_remote_unlock(admin, app, database, live_server, login_as,
                                                       tmp_path, now):
     ls = wire(app, tmp_path)
     fid, lock_pk = create_site(admin, kind="online", lock_id="aso-gym-01", slot_limit=2)
@@ -63,8 +63,8 @@ def test_online_lock_slots_cancel_limit_remote_unlock(admin, app, database, live
         # remote emergency unlock: admin only, reason required, audited with the actor
         assert httpx.post(f"{live_server.url}/api/v1/locks/{lock_pk}/remote-unlock",
                           json={"reason": "閉じ込め"}).status_code == 401
-        r = admin.post(f"/api/v1/locks/{lock_pk}/remote-unlock", json={"reason": "閉じ込め"},
-                       headers={"X-Actor": "suzuki"})
+        r = login_as("suzuki", "security").post(f"/api/v1/locks/{lock_pk}/remote-unlock",
+                                                json={"reason": "閉じ込め"})
         assert r.status_code == 202, r.text
         answer = lock.poll()
         assert [c["kind"] for c in answer["commands"]] == ["unlock"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
@@ -139,7 +140,7 @@ class LeaveCreate(BaseModel):
 
     staff_id: int
     day: date
-    kind: str = Field(pattern="^(annual|special|sick)$")
-    unit: str = Field(pattern="^(day|am|pm|hours)$")
+    kind: Literal["annual", "special", "sick"]
+    unit: Literal["day", "am", "pm", "hours"]
     start_time: time | None = None
     end_time: time | None = None

@@ -44,8 +44,8 @@ class SubstituteCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     staff_id: int
-    original: str = Field(min_length=1, max_length=16)
-    substitute: str = Field(min_length=1, max_length=16)
+    original: FreeText[16] = Field(min_length=1)
+    substitute: FreeText[16] = Field(min_length=1)
 
 
 @router.post("/substitutes", status_code=201)

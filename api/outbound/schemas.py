@@ -7,6 +7,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from api.text import FreeText
+
 from .payloads import EventType
 from .webhooks import url_problem
 
@@ -14,10 +16,10 @@ from .webhooks import url_problem
 class WebhookCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    url: str = Field(max_length=500)
+    url: FreeText[500]
     event_types: list[EventType] = Field(default_factory=list, max_length=len(EventType),
                                          description="empty: every type")
-    description: str | None = Field(default=None, max_length=200)
+    description: FreeText[200] | None = None
 
     @field_validator("url")
     @classmethod

@@ -6,15 +6,17 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.text import FreeText
+
 from .roles import Role
 
-Name = Field(min_length=1, max_length=60)
+Name = Field(min_length=1)
 
 
 class LoginRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    username: str = Name
+    username: str = Field(min_length=1, max_length=60)
     password: str = Field(min_length=1, max_length=200)
     totp: str | None = Field(default=None, pattern=r"^[0-9]{6}$")
 
@@ -33,7 +35,7 @@ class LoginResponse(Whoami):
 class UserCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    username: str = Name
+    username: FreeText[60] = Name
     role: Role
     staff_id: int | None = Field(default=None, ge=1)
     # No password: one is generated and shown once; API-only service users have none.
@@ -73,7 +75,7 @@ class UserSecrets(BaseModel):
 class TokenCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Name
+    name: FreeText[60] = Name
     role: Role
     user_id: int = Field(ge=1)
 

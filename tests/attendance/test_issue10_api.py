@@ -143,6 +143,8 @@ class Town:
         ev.update({"id": str(uuid.uuid4()), "seq": self.seq, "kind": "clock_punch",
                    "occurred_at": iso(at), "clock_offset_ms": 0, "door_id": self.door_id,
                    "credential_ref": ref, "granted": True, "reason": "granted",
+                   # the holder the agent found for the verified credential (as a real agent)
+                   "staff_id": next(sid for sid, r in self.staff.values() if r == ref),
                    "data": {"punch": direction,
                             "business_date": BusinessDay().date_of(at).isoformat()},
                    "prev_hash": self.prev})

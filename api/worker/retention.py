@@ -1,5 +1,5 @@
-"""Retention: old access events and audit rows pruned in bulk, each pruning leaving a
-summary signed with the service key so the hash chains still verify.
+"""Retention: old access events pruned in bulk, each pruning leaving a summary signed with the
+service key so the hash chains still verify.
 
 A device's events form a hash chain (``gate.events``), so only a *prefix* of it can go: the
 events from the first one kept up to the last one whose every predecessor is past its
@@ -10,8 +10,9 @@ summary; the chain then verifies from the summary's ``last_hash``: the first eve
 ``prev_hash == last_hash``. The service's own alarms (negative seq, outside the chain) are
 pruned by age, the newest of each device kept so its numbering never restarts.
 
-The audit log is pruned the same way through ``prune_audit`` (the audit chain's verifier
-starts from the newest audit summary: docs/worker.md).
+The audit log is not pruned yet: it is append-only (a PostgreSQL trigger refuses UPDATE and
+DELETE) and ``mynagate audit verify`` checks it from its first row, so pruning it needs the
+verifier to start from a signed summary first (docs/worker.md).
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from sqlalchemy.orm import Session
 
 from api.events.ingest import lock_device
 from api.models import (
-    AuditLog,
     ChainName,
     Device,
     Event,
@@ -166,58 +166,7 @@ def prune_device(session: Session, device: Device, s: RetentionSettings,
     return out
 
 
-# --- audit log ----------------------------------------------------------------------------
-
-def prune_audit(session: Session, s: RetentionSettings, key: Ed25519PrivateKey,
-                now: datetime) -> RetentionSummary | None:
-    """Prune the audit log's prefix older than ``audit_days`` (never its newest row); the
-    summary left (None: none old enough). The only place retention touches the audit log."""
-    cutoff = now - timedelta(days=s.audit_days)
-    first_kept = session.execute(select(func.min(AuditLog.id)).where(
-        AuditLog.at >= cutoff)).scalar_one()
-    first, newest = session.execute(select(func.min(AuditLog.id), func.max(AuditLog.id))).one()
-    if first is None:
-        return None
-    # The newest row always stays, so the next one appended still links to a stored row.
-    last = min(first_kept if first_kept is not None else newest, newest) - 1
-    last = min(last, first + s.batch - 1)
-    in_range = and_(AuditLog.id >= first, AuditLog.id <= last)
-    count, first_at, last_at = session.execute(select(
-        func.count(), func.min(AuditLog.at), func.max(AuditLog.at)).where(in_range)).one()
-    if not count:
-        return None
-    session.execute(delete(AuditLog).where(in_range))
-    removed = Removed(count=count, first_seq=first, last_seq=last, first_hash=None,
-                      last_hash=None, first_at=first_at, last_at=last_at)
-    return _sign(session, key, ChainName.AUDIT, None, removed, cutoff=cutoff, now=now)
-
-
 # --- verification -------------------------------------------------------------------------
-
-class SummaryInvalid(Exception):
-    """A retention summary does not verify with the service key (edited or forged)."""
-
-
-@dataclass(frozen=True)
-class ChainStart:
-    """Where a pruned chain starts now: the seq of its first kept row and that row's
-    expected ``prev_hash``."""
-
-    seq: int
-    prev_hash: str | None
-    summary_id: int
-
-
-def audit_chain_start(session: Session, public_key: Ed25519PublicKey) -> ChainStart | None:
-    """For the audit chain's verifier: None when nothing was ever pruned (verify from the
-    first row and the genesis hash), else where to start; raises ``SummaryInvalid``."""
-    summary = latest_summary(session, ChainName.AUDIT, None)
-    if summary is None:
-        return None
-    if not verify_summary(summary, public_key):
-        raise SummaryInvalid(f"audit retention summary {summary.id} does not verify")
-    return ChainStart(summary.last_seq + 1, summary.last_hash, summary.id)
-
 
 @dataclass(frozen=True)
 class ChainCheck:
@@ -265,13 +214,10 @@ def prune_outbound(session: Session, s: RetentionSettings, now: datetime) -> int
 
 def prune_all(session: Session, s: RetentionSettings, key: Ed25519PrivateKey,
               now: datetime) -> list[RetentionSummary]:
-    """Prune every device, the audit log and the outbound queue (the caller commits)."""
+    """Prune every device and the outbound queue (the caller commits)."""
     prune_outbound(session, s, now)
     out: list[RetentionSummary] = []
     for device in session.execute(select(Device).order_by(Device.id)).scalars():
         out += prune_device(session, device, s, key, now)
-    audit = prune_audit(session, s, key, now)
-    if audit is not None:
-        out.append(audit)
     return out
 

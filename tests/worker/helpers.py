@@ -15,7 +15,7 @@ from api.db import Database
 from api.events.ingest import IncomingEvent, ingest
 from api.locks.settings import LockSettings
 from api.mail.settings import SmtpSettings
-from api.models import Device, Door, Site
+from api.models import Device, DeviceDoor, Door, Site
 from api.outbound.deliver import Deliverer
 from api.worker.jobs import WorkerContext
 from api.worker.settings import MqttSettings, RetentionSettings, WebhookSettings, WorkerSettings
@@ -32,7 +32,8 @@ def iso(dt: datetime) -> str:
 
 def town(db: Database, *, name: str = "reader-1", heartbeat: datetime | None = NOW
          ) -> tuple[uuid.UUID, int]:
-    """本庁舎 (code honcho) with door 書庫 (shoko) and an active device; (device id, door id)."""
+    """本庁舎 (code honcho) with door 書庫 (shoko) and an active device bound to it;
+    (device id, door id)."""
     with db.session() as s:
         site = s.query(Site).filter_by(code="honcho").one_or_none()
         if site is None:
@@ -45,6 +46,8 @@ def town(db: Database, *, name: str = "reader-1", heartbeat: datetime | None = N
         device = Device(name=name, site_id=site.id, status="active",
                         enrolled_at=NOW - timedelta(days=400), last_heartbeat_at=heartbeat)
         s.add(device)
+        s.flush()
+        s.add(DeviceDoor(device_id=device.id, door_id=door.id))  # events only for bound doors
         s.commit()
         return device.id, door.id
 

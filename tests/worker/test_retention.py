@@ -6,14 +6,11 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import delete, select
 
-from api.audit.service import record
 from api.db import Database
 from api.models import (
-    AuditLog,
     ChainName,
     Device,
     Event,
@@ -23,11 +20,7 @@ from api.models import (
 )
 from api.worker.jobs import check_heartbeats
 from api.worker.retention import (
-    SummaryInvalid,
-    audit_chain_start,
-    latest_summary,
     prune_all,
-    prune_audit,
     prune_outbound,
     verify_device_chain,
     verify_summary,
@@ -153,35 +146,6 @@ def test_service_alarms_are_pruned_by_age_keeping_the_newest(database: Database)
     # everything old: still the newest stays, so the next alarm is -4, never -1 again
     _prune(database, NOW + timedelta(days=800))
     assert _seqs(database, device_id) == [-3]
-
-
-def test_audit_rows_past_retention_are_pruned_with_a_signed_summary(database: Database) -> None:
-    with database.session() as s:
-        for days in (2000, 1900, 100):
-            row = record(s, actor="admin", action="update", entity="door", entity_id=1,
-                         after={"name": "書庫"})
-            row.at = NOW - timedelta(days=days)
-        s.commit()
-        ids = list(s.execute(select(AuditLog.id).order_by(AuditLog.id)).scalars())
-    with database.session() as s:
-        assert audit_chain_start(s, KEY.public_key()) is None  # nothing pruned yet
-        summary = prune_audit(s, RULES, KEY, NOW)
-        s.commit()
-        assert summary is not None
-        assert (summary.chain, summary.removed) == (ChainName.AUDIT, 2)
-        assert (summary.first_seq, summary.last_seq) == (ids[0], ids[1])
-        assert verify_summary(summary, KEY.public_key())
-        assert list(s.execute(select(AuditLog.id)).scalars()) == [ids[2]]
-        assert latest_summary(s, ChainName.AUDIT, None).id == summary.id  # type: ignore[union-attr]
-        start = audit_chain_start(s, KEY.public_key())
-        assert start is not None and (start.seq, start.summary_id) == (ids[2], summary.id)
-        with pytest.raises(SummaryInvalid):
-            audit_chain_start(s, Ed25519PrivateKey.generate().public_key())
-        assert prune_audit(s, RULES, KEY, NOW) is None
-        # all old: the newest row still stays, so the next row appended links to a stored one
-        later = prune_audit(s, RULES, KEY, NOW + timedelta(days=5000))
-        assert later is None
-        assert list(s.execute(select(AuditLog.id)).scalars()) == [ids[2]]
 
 
 def test_sent_outbound_messages_are_dropped_after_a_week(database: Database) -> None:

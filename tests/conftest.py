@@ -26,6 +26,7 @@ from sqlalchemy.engine import make_url
 from api.db import Database
 from api.migrate import upgrade
 from api.models import Base
+from api.settings import get_settings
 from tests.clock import (
     READERS_ENV,
     ClockProbe,
@@ -118,6 +119,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if any(name == "reads_clock" for name, _ in report.user_properties):
         _clock_readers.add(report.nodeid)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_settings() -> Iterator[None]:
+    """The CLI reads the service settings once per process (``get_settings`` is cached); a
+    test that sets MYNAGATE_* must not see another test's cached settings."""
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
 
 
 @pytest.fixture

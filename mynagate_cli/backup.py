@@ -18,6 +18,9 @@ from api.backup.service import Paths, create_backup, restore_backup
 from api.locks.settings import LockSettings
 from api.settings import get_settings
 
+from .service_config import SIGNING_KEY_FILE, require_data_dir
+from .service_config import database_url as service_database_url
+
 app = typer.Typer(no_args_is_help=True,
                   help="Encrypted backups of the database and the keys (create, restore)")
 
@@ -25,11 +28,16 @@ PASSPHRASE_ENV = "MYNAGATE_BACKUP_PASSPHRASE"
 MIN_PASSPHRASE = 12
 
 
-def _paths(database_url: str | None) -> Paths:
+def _paths(database_url: str | None, *, restoring: bool) -> Paths:
+    """The service's database and data directory, named explicitly (never guessed from the
+    current directory); a restore may recreate a data directory that was lost."""
     settings = get_settings()
-    return Paths(database_url=database_url or settings.database_url,
-                 signing_key_file=Path(settings.signing_key_file),
-                 lock_settings=LockSettings(data_dir=settings.data_dir))
+    url = service_database_url(database_url, settings)
+    data_dir = require_data_dir(settings, create=restoring)
+    key = (settings.signing_key_file if "signing_key_file" in settings.model_fields_set
+           else data_dir / SIGNING_KEY_FILE)
+    return Paths(database_url=url, signing_key_file=Path(key),
+                 lock_settings=LockSettings(data_dir=data_dir))
 
 
 def _passphrase(confirm: bool) -> str:
@@ -54,7 +62,7 @@ def create(
     database_url: str = typer.Option(None, help="database URL (default: MYNAGATE_DATABASE_URL)"),
 ) -> None:
     """Write one encrypted archive: database dump, signing key, PIN wrap key."""
-    paths = _paths(database_url)
+    paths = _paths(database_url, restoring=False)
     try:
         manifest = create_backup(paths, output, _passphrase(confirm=True), now=datetime.now(UTC))
     except BackupError as err:
@@ -71,7 +79,7 @@ def restore(
     database_url: str = typer.Option(None, help="database URL (default: MYNAGATE_DATABASE_URL)"),
 ) -> None:
     """Take a backup back: the database, the service signing key and the PIN wrap key."""
-    paths = _paths(database_url)
+    paths = _paths(database_url, restoring=True)
     try:
         manifest = restore_backup(paths, archive, _passphrase(confirm=False), overwrite=yes)
     except BackupError as err:

@@ -60,6 +60,10 @@ CASES: dict[str, tuple[list[str], str]] = {
     "mail list": ([], DB),
     "card enroll": (["--reader", "pcsc", "--service", "{closed}", "--token", "t",
                      "--staff-id", "1"], "--service"),
+    "backup create": (["--output", f"{ELSEWHERE}/b.mnbak"], DB),
+    "backup restore": ([f"{ELSEWHERE}/b.mnbak"], DB),
+    "users create-admin": ([], DB),
+    "audit verify": ([], DB),
 }
 
 
@@ -84,9 +88,11 @@ def _closed_port_url() -> str:
 
 def run_cli(args: list[str], cwd: Path, env: dict[str, str] | None = None,
             timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """``mynagate ARGS`` in ``cwd`` with PATH and ``env`` only."""
+    """``mynagate ARGS`` in ``cwd`` with PATH and ``env`` only, and nothing to read on stdin
+    (a command that prompts before checking its settings gets no answer)."""
     return subprocess.run([*MAIN, *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout, env={"PATH": os.environ["PATH"], **(env or {})})
+                          stdin=subprocess.DEVNULL, timeout=timeout,
+                          env={"PATH": os.environ["PATH"], **(env or {})})
 
 
 def assert_fails_naming(r: subprocess.CompletedProcess[str], setting: str) -> None:

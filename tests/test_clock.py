@@ -33,6 +33,8 @@ WALL_CLOCK_ALLOWED = {
     "tests/agent/test_client.py": "Verifier, a stand-in service with a skewed clock",
     "tests/agent/town.py": "stamps a status change as the admin service does",
     "tests/device_protocol/signer.py": "a device signs and stamps with its own clock",
+    "tests/security/hostile_client.py": "a hostile client, run as its own process, stamps its "
+                                        "forged requests with its own clock",
 }
 WALL_CLOCK_READ = re.compile(r"datetime\.now\(|\btime\.time\(|date\.today\(|\butcnow\(")
 

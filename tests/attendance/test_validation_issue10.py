@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 from sqlalchemy import select
 
@@ -109,7 +109,7 @@ def test_work_patterns_overnight_and_breaks(admin, database):
     assert "late" not in line["flags"] and "early" not in line["flags"]
 
 
-def test_a_punch_far_ahead_of_service_time_is_quarantined(admin, database):
+def test_a_punch_far_ahead_of_service_time_is_quarantined(admin, database, now):
     with database.session() as s:
         dept = s.execute(select(Department)).scalars().first() or f.department(s, "Q1")
         person = f.staff(s, dept, "Q0001")
@@ -120,8 +120,7 @@ def test_a_punch_far_ahead_of_service_time_is_quarantined(admin, database):
         s.commit()
         door_id = door.id
     device, _ = enroll(admin, name="clock-q", door_ids=[door_id])
-    # Device time: the real clock is what the service compares with on arrival.
-    now = datetime.now(UTC)
+    # Device time: the fixture's now (the wall clock) is what the service compares with.
     prev = None
     events = []
     for seq, ahead in ((1, timedelta(minutes=5)), (2, timedelta(minutes=11)),

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -36,19 +36,22 @@ from api.locks.settings import LockSettings
 from api.migrate import upgrade
 from api.models import SmartLock, Staff
 from api.settings import Settings
+from gate.business_day import BusinessDay
 from gate.signing import load_public_key, public_key_b64, sign_document
 from reader_agent.lock_emulator import DriftingClock, KeyBox
 from reader_agent.snapshot_cache import SnapshotCache, SnapshotError
 from tests.agent.town import add_credential, seed_town
 from tests.attendance.factories import jst
-from tests.conftest import ADMIN_TOKEN, _server_url
+from tests.conftest import WEBHOOK_SECRET, _server_url
 from tests.device_protocol.signer import SignedDevice, enroll, iso, make_events
+from tests.identities import make_token
 from tests.locks.helpers import PIN_RE, SmtpServer, create_site, text_of, wire
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSPHRASE = "correct horse battery staple 町役場"
 MONTH = "2026-11"
 EXPORT_NOW = jst(2026, 12, 3, 12)
+CREDENTIAL = "ab" * 16
 
 
 # --- the archive's crypto -----------------------------------------------------------------
@@ -150,10 +153,11 @@ def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def service(url: str, data: Path) -> tuple[Database, Any]:
-    settings = Settings(env="test", database_url=url, data_dir=data, admin_token=ADMIN_TOKEN,
+    settings = Settings(env="test", database_url=url, data_dir=data,
                         signing_key_file=data / "service-signing-key.pem")
     db = Database(url)
-    return db, create_app(settings, db=db)
+    return db, create_app(settings, db=db, lock_settings=LockSettings(
+        data_dir=data, booking_webhook_secret=WEBHOOK_SECRET))
 
 
 def exports(db: Database) -> dict[str, bytes]:
@@ -174,7 +178,9 @@ def book_pin(admin: Any, smtp: SmtpServer, fid: int, start: datetime, count: int
     return match["pin"]
 
 
-def record_punches(device: SignedDevice, door_id: int, staff_id: int) -> None:
+def record_punches(device: SignedDevice, door_id: int, staff_id: int, ref: str) -> None:
+    """Punches as a real agent sends them: granted to a verified credential, with the business
+    day (the service credits nobody for a staff id alone)."""
     events: list[dict[str, Any]] = []
     for seq, (at, hint) in enumerate([(jst(2026, 11, 2, 8, 27), "in"),
                                       (jst(2026, 11, 2, 17, 32), "out"),
@@ -182,25 +188,30 @@ def record_punches(device: SignedDevice, door_id: int, staff_id: int) -> None:
                                       (jst(2026, 11, 4, 19, 5), "out")], start=1):
         events += make_events(1, start_seq=seq, prev_hash=events[-1]["hash"] if events else None,
                               kind="clock_punch", occurred_at=iso(at), door_id=door_id,
-                              staff_id=staff_id, data={"punch": hint})
+                              staff_id=staff_id, credential_ref=ref, granted=True,
+                              reason="granted", data={
+                                  "punch": hint,
+                                  "business_date": BusinessDay().date_of(at).isoformat()})
     r = device.post_events(events)
     assert r.status_code == 200, r.text
 
 
 @pytest.mark.postgres
 @pytest.mark.slow
-def test_backup_restore_round_trip_on_postgresql(own_database: str, tmp_path: Path) -> None:
+def test_backup_restore_round_trip_on_postgresql(own_database: str, tmp_path: Path,
+                                                 now: datetime) -> None:
     url, data = own_database, tmp_path / "data"
-    start = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(days=1)
+    start = now.replace(second=0, microsecond=0) + timedelta(days=1)
     db, app = service(url, data)
+    token = make_token(db, "admin", "admin")  # restored with the database: it still works after
     with TestClient(app) as admin, SmtpServer() as smtp:
-        admin.headers["Authorization"] = f"Bearer {ADMIN_TOKEN}"
+        admin.headers["Authorization"] = f"Bearer {token}"
         ls = wire(app, data, smtp.settings())
         town = seed_town(db)
-        add_credential(db, town.staff_id, "ab" * 16, b"\x04" + b"\x01" * 64)
+        add_credential(db, town.staff_id, CREDENTIAL, b"\x04" + b"\x01" * 64)
         device, enrolled = enroll(admin, name="clock-1",
                                   door_ids=[town.door_id, town.clock_door_id])
-        record_punches(device, town.clock_door_id, town.staff_id)
+        record_punches(device, town.clock_door_id, town.staff_id, CREDENTIAL)
         fid, lock_pk = create_site(admin)
         pin = book_pin(admin, smtp, fid, start, 1)
     with db.session() as s:  # the key box is provisioned once, from the service's lock key
@@ -235,7 +246,7 @@ def test_backup_restore_round_trip_on_postgresql(own_database: str, tmp_path: Pa
     try:
         assert exports(db) == before  # byte-identical month
         with TestClient(app) as admin, SmtpServer() as smtp:
-            admin.headers["Authorization"] = f"Bearer {ADMIN_TOKEN}"
+            admin.headers["Authorization"] = f"Bearer {token}"
             wire(app, data, smtp.settings())
             later_pin = book_pin(admin, smtp, fid, start + timedelta(hours=3), 1)
             # the agent, with the service key it learned at enrollment, takes a new snapshot
@@ -246,7 +257,7 @@ def test_backup_restore_round_trip_on_postgresql(own_database: str, tmp_path: Pa
             r = same_device.request("GET", "/snapshot")
             assert r.status_code == 200, r.text
             snap = cache.apply(r.json())
-            assert snap.public_key_for("ab" * 16) is not None
+            assert snap.public_key_for(CREDENTIAL) is not None
     finally:
         db.dispose()
     t = {"now": (start + timedelta(minutes=5)).timestamp()}

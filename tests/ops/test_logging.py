@@ -9,7 +9,7 @@ import io
 import json
 import logging
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 import structlog
@@ -17,7 +17,6 @@ from cryptography.hazmat.primitives import serialization
 
 from api.logging_config import REDACTED, configure_logging
 from api.metrics.settings import MetricsSettings
-from tests.conftest import ADMIN_TOKEN
 from tests.device_protocol.signer import World, enroll, make_events
 from tests.locks.helpers import PIN_RE, SmtpServer, create_site, text_of, wire
 
@@ -55,8 +54,8 @@ def test_redaction_of_secret_keys_and_pin_like_digits(captured: io.StringIO) -> 
     assert second["event"] == f"lock.code entered={REDACTED}" and second["level"] == "warning"
 
 
-def test_flow_logs_carry_ids_and_no_secret(app, admin, database, tmp_path,  # type: ignore[no-untyped-def]
-                                           captured: io.StringIO) -> None:
+def test_flow_logs_carry_ids_and_no_secret(app, admin, admin_token, database, tmp_path,  # type: ignore[no-untyped-def]
+                                           captured: io.StringIO, now: datetime) -> None:
     app.state.metrics_settings = MetricsSettings(metrics_token=METRICS_TOKEN)
     world = World(database)
     created = admin.post("/admin/devices", json={"name": "probe", "door_ids": []})
@@ -72,7 +71,7 @@ def test_flow_logs_carry_ids_and_no_secret(app, admin, database, tmp_path,  # ty
     with SmtpServer() as smtp:
         lock_settings = wire(app, tmp_path, smtp.settings())
         fid, _ = create_site(admin)
-        start = datetime.now(UTC) + timedelta(days=1)  # the booking API wants a future window
+        start = now + timedelta(days=1)  # the booking API wants a future window
         booked = admin.post("/api/v1/bookings", json={
             "facility_id": fid, "start_at": start.isoformat(),
             "end_at": (start + timedelta(hours=2)).isoformat(), "booker_name": "森",
@@ -87,7 +86,7 @@ def test_flow_logs_carry_ids_and_no_secret(app, admin, database, tmp_path,  # ty
     raw = device.key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
                                    serialization.NoEncryption())
     wrap = (tmp_path / "pin-wrap.key").read_text().strip()
-    secrets = {"admin token": ADMIN_TOKEN, "enrollment token": enrollment_token,
+    secrets = {"admin token": admin_token, "enrollment token": enrollment_token,
                "metrics token": METRICS_TOKEN, "device key": base64.b64encode(raw).decode(),
                "device key hex": raw.hex(), "pin wrap key": wrap,
                "webhook secret": lock_settings.booking_webhook_secret.get_secret_value(),

@@ -3,14 +3,13 @@ after a device enrolled, heartbeat and sent taps through the device API."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from api.metrics.settings import MetricsSettings
 from api.models import SmartLock, SnapshotCounter
-from tests.conftest import ADMIN_TOKEN
 from tests.device_protocol.signer import World, enroll, iso, make_events
 from tests.locks.helpers import create_site
 
@@ -38,10 +37,10 @@ def test_weak_token_keeps_metrics_closed_outside_development(app, client, token:
     assert r.json()["setting"] == "MYNAGATE_METRICS_TOKEN"
 
 
-def test_only_the_metrics_token_opens_metrics(app, client) -> None:
+def test_only_the_metrics_token_opens_metrics(app, client, admin_token: str) -> None:
     app.state.metrics_settings = MetricsSettings(metrics_token=METRICS_TOKEN)
     assert scrape(client, None).status_code == 401
-    assert scrape(client, ADMIN_TOKEN).status_code == 401  # the admin token is not the scope
+    assert scrape(client, admin_token).status_code == 401  # an admin's token is not the scope
     assert scrape(client, METRICS_TOKEN[:-1] + "x").status_code == 401
     r = scrape(client)
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
@@ -53,9 +52,8 @@ def test_development_without_a_token_is_open(app, client) -> None:
     assert scrape(client, None).status_code == 200
 
 
-def test_metrics_from_a_device_flow(app, admin, database) -> None:
+def test_metrics_from_a_device_flow(app, admin, database, now: datetime) -> None:
     app.state.metrics_settings = MetricsSettings(metrics_token=METRICS_TOKEN)
-    now = datetime.now(UTC)  # the device API checks request timestamps against the real clock
     world = World(database)
     device, _ = enroll(admin, name="shoko-reader", door_ids=[world.archive.id])
     oldest = now - timedelta(minutes=7)

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 
-from tests.conftest import ADMIN_TOKEN
+from tests.clock import python
 from tests.locks.helpers import create_site
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,13 +22,13 @@ ROUNDS = 8  # requests per hostile client: bounded, loopback only
 PROBES = 10
 
 
-def test_healthz_answers_within_1_s_while_100_hostile_requests_are_in_flight(admin,
+def test_healthz_answers_within_1_s_while_100_hostile_requests_are_in_flight(admin, admin_token,
                                                                              live_server):
     # The polls name a real online lock: on the old code each took its row lock on the loop.
     create_site(admin, kind="online", lock_id="aso-gym-01")
     with subprocess.Popen(
-            [sys.executable, "-m", "tests.security.hostile_client", live_server.url,
-             ADMIN_TOKEN, str(ROUNDS)], cwd=ROOT, stdout=subprocess.PIPE, text=True) as proc:
+            python("-m", "tests.security.hostile_client", live_server.url, admin_token,
+                   str(ROUNDS)), cwd=ROOT, stdout=subprocess.PIPE, text=True) as proc:
         try:
             assert proc.stdout is not None
             json.loads(proc.stdout.readline())  # every hostile client is under way

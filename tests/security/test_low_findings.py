@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -14,14 +14,14 @@ from tests.device_protocol.test_heartbeat_decide import _device
 BIG = 2**63
 
 
-def test_far_future_device_time_does_not_move_the_watermark(admin, database):
+def test_far_future_device_time_does_not_move_the_watermark(admin, database, wall_clock):
     dev, _ = enroll(admin)
-    future = datetime.now(UTC) + timedelta(days=3650)
+    future = wall_clock() + timedelta(days=3650)
     r = dev.heartbeat(device_time=iso(future), outbox_pending=0, last_seq=0)
     assert r.status_code == 200, r.text
     assert r.json()["skew_alarm"] is True
     assert _device(database, dev.device_id).delivered_through is None
-    now = datetime.now(UTC)
+    now = wall_clock()  # the device's clock, read when it sends the heartbeat
     dev.heartbeat(device_time=iso(now), outbox_pending=0, last_seq=0)
     assert _device(database, dev.device_id).delivered_through is not None
     assert _device(database, dev.device_id).delivered_through <= now + timedelta(seconds=1)

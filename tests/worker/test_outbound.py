@@ -13,7 +13,7 @@ import queue
 import threading
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -67,14 +67,14 @@ def _no_secrets(body: str) -> None:
 
 
 def test_a_tap_reaches_mqtt_within_a_second(admin, database: Database, tmp_path: Path,  # type: ignore[no-untyped-def]
-                                            root: str) -> None:
+                                            root: str, wall_clock) -> None:
     world = World(database)
     device, _ = enroll(admin, door_ids=[world.archive.id])
     ctx = context(database, tmp_path, mqtt=MqttSettings(enabled=True, topic_root=root,
                                                        client_id=f"w-{uuid.uuid4().hex}"),
                   outbound_interval_s=0.05, poll_s=0.05)
     # the production clock: the device API stamps rows with the real time
-    worker = Worker(ctx, worker_id="w", clock=lambda: datetime.now(UTC))
+    worker = Worker(ctx, worker_id="w", clock=wall_clock)
     runner = threading.Thread(target=worker.run_forever)
     runner.start()
     sub, got = _subscriber(f"{root}/#")

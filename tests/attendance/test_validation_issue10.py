@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from api.attendance import repository as arepo
 from api.models import Credential, Department, DepartmentSupervisor, Event
+from gate.business_day import BusinessDay
 from gate.events import chain_hash
 from tests.device_protocol.signer import EVENT_FIELDS, enroll, iso
 
@@ -36,8 +37,9 @@ def _problem(r, status, field=None):  # type: ignore[no-untyped-def]
         assert r.json()["field"] == field, r.json()
 
 
-def test_overrides_supervisors_and_booleans(admin, database):
+def test_overrides_supervisors_and_booleans(admin, database, login_as):
     a, boss, dept = _seed(database)
+    applicant, supervisor = login_as("v0001", "staff", a), login_as("v0002", "supervisor", boss)
     body = {"staff_id": a, "day": "2025-11-15", "day_type": "workday", "kind": "furikae",
             "linked_day": "2025-11-17"}  # Sat → 勤務日, Mon → 週休日
     assert admin.post("/admin/attendance/day-overrides", json=body).status_code == 201
@@ -48,21 +50,19 @@ def test_overrides_supervisors_and_booleans(admin, database):
     _problem(admin.post("/admin/attendance/supervisors", json={
         "department_id": dept + 999, "staff_id": boss, "effective_from": "2025-04-01"}),
         422, "department_id")  # not 500
-    ot = admin.post("/me/overtime", json={
+    ot = applicant.post("/me/overtime", json={
         "work_date": "2025-11-20", "start_at": "2025-11-20T17:15:00+09:00",
-        "end_at": "2025-11-20T19:00:00+09:00", "reason": "窓口"},
-        headers={"X-Staff-Number": "V0001"})
+        "end_at": "2025-11-20T19:00:00+09:00", "reason": "窓口"})
     assert ot.status_code == 201, ot.text
     for bad in ("yes", 1, "true"):
-        _problem(admin.post(f"/me/overtime/{ot.json()['id']}/decision", json={"approve": bad},
-                            headers={"X-Staff-Number": "V0002"}), 422)
+        _problem(supervisor.post(f"/me/overtime/{ot.json()['id']}/decision",
+                                 json={"approve": bad}), 422)
     assert admin.get("/admin/overtime/requests", params={"staff_id": a}).json()[0][
         "status"] == "pending"  # "yes" approved nothing
     # Overlapping overtime of the same person: 409 (documented choice), never merged.
-    _problem(admin.post("/me/overtime", json={
+    _problem(applicant.post("/me/overtime", json={
         "work_date": "2025-11-20", "start_at": "2025-11-20T18:00:00+09:00",
-        "end_at": "2025-11-20T20:00:00+09:00", "reason": "窓口"},
-        headers={"X-Staff-Number": "V0001"}), 409, "start_at")
+        "end_at": "2025-11-20T20:00:00+09:00", "reason": "窓口"}), 409, "start_at")
     _problem(admin.post("/admin/overtime/orders", json={
         "staff_id": a, "work_date": "2025-11-20", "start_at": "2025-11-20T18:59:00+09:00",
         "end_at": "2025-11-20T21:00:00+09:00", "reason": "x"}), 409, "start_at")
@@ -118,7 +118,7 @@ def test_a_punch_far_ahead_of_service_time_is_quarantined(admin, database, now):
                          status="active", snapshot_version=0))
         dev, door = f.device(s, "unused")
         s.commit()
-        door_id = door.id
+        door_id, person_id = door.id, person.id
     device, _ = enroll(admin, name="clock-q", door_ids=[door_id])
     # Device time: the fixture's now (the wall clock) is what the service compares with.
     prev = None
@@ -129,7 +129,10 @@ def test_a_punch_far_ahead_of_service_time_is_quarantined(admin, database, now):
         ev.update({"id": str(uuid.uuid4()), "seq": seq, "kind": "clock_punch",
                    "occurred_at": iso(now + ahead), "clock_offset_ms": 0, "door_id": door_id,
                    "credential_ref": "ef" * 16, "granted": True, "reason": "granted",
-                   "data": {"punch": "in"}, "prev_hash": prev})
+                   "staff_id": person_id,  # the verified holder, as a real agent sends
+                   "data": {"punch": "in",
+                            "business_date": BusinessDay().date_of(now + ahead).isoformat()},
+                   "prev_hash": prev})
         ev["hash"] = prev = chain_hash(ev)
         events.append(ev)
     r = device.post_events(events)

@@ -12,10 +12,10 @@ def verify(url: str = typer.Option(None, help="database URL (default: "
                                               "MYNAGATE_DATABASE_URL)")) -> None:
     """Walk the whole chain; exit 1 naming the first row that was changed, removed or moved."""
     from api.audit.service import verify as verify_chain
-    from api.db import Database
     from api.settings import get_settings
+    from mynagate_cli.service_config import database_url, open_database
 
-    db = Database(url or get_settings().database_url)
+    db = open_database(database_url(url, get_settings()))
     try:
         with db.session() as s:
             result = verify_chain(s)

@@ -28,15 +28,15 @@ def create_admin(username: str = typer.Option("admin", help="login name"),
                                                     "MYNAGATE_DATABASE_URL)")) -> None:
     """Make an admin user. The password comes from MYNAGATE_ADMIN_PASSWORD or a prompt; the
     TOTP secret is printed once, with an otpauth:// URI for an authenticator app."""
-    from api.db import Database
     from api.errors import MynagateError
     from api.settings import get_settings
     from api.users import service
     from api.users.roles import Role
     from api.users.secrets import totp_uri
+    from mynagate_cli.service_config import database_url, open_database
 
+    db = open_database(database_url(url, get_settings()))  # before asking for the password
     password = _password()
-    db = Database(url or get_settings().database_url)
     try:
         with db.session() as s:
             new = service.create_user(s, username=username, role=Role.ADMIN, actor="cli",

@@ -3,7 +3,8 @@
 The matrix is a list of (path prefix, roles that may read, roles that may write), matched
 longest prefix first against the route's path template. Reading is GET/HEAD; every other
 method writes. Routes that no user calls are marked ``PUBLIC`` (health, docs, login) or
-``DEVICE`` (readers, locks and the booking webhook authenticate themselves). A route under no
+``DEVICE`` (readers, locks, the booking webhook and the metrics scraper authenticate
+themselves). A route under no
 prefix is admin-only, so a new route is never open by accident; ``tests/security/
 test_role_matrix.py`` calls every route as every role.
 """
@@ -66,6 +67,7 @@ ROLE_MATRIX: tuple[Rule, ...] = (
     Rule("/device/v1/", access=Access.DEVICE),
     Rule("/api/v1/locks/{lock_id}/poll", access=Access.DEVICE),
     Rule("/api/v1/bookings/webhook", access=Access.DEVICE),
+    Rule("/metrics", access=Access.DEVICE),  # its own scoped token (MYNAGATE_METRICS_TOKEN)
     Rule("/me/", read=EVERYONE, write=EVERYONE),  # the caller's own records only
     Rule("/admin/users", read=_r(AUD)),
     Rule("/admin/api-tokens", read=_r(AUD)),
@@ -88,6 +90,7 @@ ROLE_MATRIX: tuple[Rule, ...] = (
     Rule("/admin/overtime/", read=_r(HR, SUP, AUD), write=_r(HR)),
     Rule("/admin/exports", read=_r(HR, AUD), write=_r(HR)),
     Rule("/admin/mail", read=_r(FAC, AUD), write=_r(FAC)),
+    Rule("/admin/webhooks", read=_r(AUD)),  # events out: admin configures, auditors read
     Rule("/api/v1/facilities", read=_r(FAC, AUD), write=_r(FAC)),
     Rule("/api/v1/bookings", read=_r(FAC, AUD), write=_r(FAC)),
     Rule("/api/v1/locks", read=_r(FAC, SEC, AUD), write=_r(FAC, SEC)),

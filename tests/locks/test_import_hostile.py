@@ -16,7 +16,6 @@ from api.bookings.service import receive_webhook, webhook_signature
 from api.csv_import import MAX_REPORTED_ERRORS, MAX_ROWS
 from api.errors import BadRequest
 from api.models import Booking
-from tests.conftest import ADMIN_TOKEN
 
 from .helpers import create_site, wire
 
@@ -115,7 +114,8 @@ def test_undecodable_byte_is_reported_with_its_line(admin, app, tmp_path):
     assert r.status_code == 400 and r.json()["line"] == 3 and "UTF-8" in r.json()["detail"]
 
 
-def test_a_large_import_does_not_block_the_event_loop(admin, app, live_server, tmp_path):
+def test_a_large_import_does_not_block_the_event_loop(admin, app, live_server, tmp_path,
+                                                      admin_token):
     """While a big import is parsed and checked row by row against the database, /healthz
     keeps answering; on main the import ran on the loop and froze every route."""
     wire(app, tmp_path)
@@ -130,7 +130,7 @@ def test_a_large_import_does_not_block_the_event_loop(admin, app, live_server, t
             started = time.monotonic()
             r = c.post("/api/v1/bookings/import", content=text.encode(),
                        headers={"content-type": "text/csv",
-                                "authorization": f"Bearer {ADMIN_TOKEN}"})
+                                "authorization": f"Bearer {admin_token}"})
             answer.update(status=r.status_code, body=r.json(),
                           seconds=time.monotonic() - started)
 

@@ -9,12 +9,12 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from api.models import User
-from api.models.base import utcnow
 from api.users import service
 from mynagate_cli import app
 
 
-def test_create_admin_prints_the_totp_secret_once_and_the_admin_can_log_in(db_url, database):
+def test_create_admin_prints_the_totp_secret_once_and_the_admin_can_log_in(db_url, database,
+                                                                         now):
     runner = CliRunner()
     r = runner.invoke(app, ["users", "create-admin", "--username", "it-admin", "--url", db_url],
                       env={"MYNAGATE_ADMIN_PASSWORD": "a long pass phrase"})
@@ -24,7 +24,6 @@ def test_create_admin_prints_the_totp_secret_once_and_the_admin_can_log_in(db_ur
     with database.session() as s:
         user = s.execute(select(User).where(User.username == "it-admin")).scalar_one()
         assert user.role == "admin" and user.password_hash.startswith("$argon2id$")
-        now = utcnow()
         ok = service.login(s, username="it-admin", password="a long pass phrase",
                            totp=pyotp.TOTP(secret).at(now), now=now, client="t")
         assert ok.failure is None

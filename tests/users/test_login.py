@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pyotp
@@ -11,7 +12,6 @@ from sqlalchemy import select
 
 from api.auth import CSRF_COOKIE, SESSION_COOKIE
 from api.models import AuditLog, User, UserSession
-from api.models.base import utcnow
 from api.users import service
 from api.users.roles import Role
 from api.users.secrets import token_digest, totp_now
@@ -31,9 +31,9 @@ def _browser(app) -> TestClient:  # type: ignore[no-untyped-def]
     return TestClient(app, base_url=HTTPS)
 
 
-def _code(secret: str) -> str:
+def _code(secret: str, wall_clock: Callable[[], datetime]) -> str:
     # The login endpoint reads the service's clock: the code is for that same moment.
-    return totp_now(secret, utcnow())
+    return totp_now(secret, wall_clock())
 
 
 def _actions(database) -> list[str]:  # type: ignore[no-untyped-def]
@@ -61,7 +61,7 @@ def test_staff_logs_in_with_a_password_and_gets_httponly_cookies(admin, app, dat
     assert _actions(database)[-1] == "auth.login"
 
 
-def test_totp_is_required_for_admin_security_and_hr(admin, app):
+def test_totp_is_required_for_admin_security_and_hr(admin, app, wall_clock):
     for role in (Role.ADMIN, Role.SECURITY, Role.HR):
         made = _make(admin, f"x-{role.value}", role.value)
         assert made["totp_uri"].startswith("otpauth://totp/")
@@ -70,18 +70,18 @@ def test_totp_is_required_for_admin_security_and_hr(admin, app):
         assert browser.post("/auth/login", json=creds).status_code == 401
         assert browser.post("/auth/login", json={**creds, "totp": "000000"}).status_code in {
             401, 200}  # 1 in 10^6 it is the right code; the next check is what matters
-        code = _code(made["totp_secret"])
+        code = _code(made["totp_secret"], wall_clock)
         ok = _browser(app).post("/auth/login", json={**creds, "totp": code})
         assert ok.status_code == 200, ok.text
         replay = _browser(app).post("/auth/login", json={**creds, "totp": code})
         assert replay.status_code == 401  # a code is accepted once
 
 
-def test_cookie_requests_that_change_things_need_the_csrf_token(admin, app):
+def test_cookie_requests_that_change_things_need_the_csrf_token(admin, app, wall_clock):
     made = _make(admin, "hr-a", "hr")
     browser = _browser(app)
     r = browser.post("/auth/login", json={"username": "hr-a", "password": made["password"],
-                                          "totp": _code(made["totp_secret"])})
+                                          "totp": _code(made["totp_secret"], wall_clock)})
     csrf = r.json()["csrf_token"]
     body = {"code": "soumu", "name": "総務課"}
     assert browser.get("/admin/departments").status_code == 200  # reads need no token

@@ -14,6 +14,7 @@ from array import array
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cached_property
 from zoneinfo import ZoneInfo
 
 from .business_day import DEFAULT_DAY_CHANGE, JST, BusinessDay
@@ -37,16 +38,22 @@ def _micros(dt: datetime | None) -> int:
 
 
 class AccessIndexBuilder:
-    """Collects rows one by one (no list of row objects is kept), then :meth:`build`."""
+    """Collects rows one by one into arrays and byte strings, then :meth:`build`.
+
+    Nothing per row is a Python object while the rows are collected (that happens while the
+    parsed snapshot document is alive): the lookup dicts are made on first use, after the parsed
+    document is gone, so they do not pin its freed memory (the agent's resident size)."""
 
     def __init__(self) -> None:
-        self.staff_row: dict[int, int] = {}
+        self.staff_ids = array("q")
         self.active_from = array("l")
         self.active_until = array("l")
         self.group_start = array("l", [0])
         self.groups = array("l")
-        self.names: list[str] = []
-        self.cred_row: dict[str, int] = {}
+        self.names = bytearray()
+        self.name_start = array("l", [0])
+        self.refs = bytearray()
+        self.ref_start = array("l", [0])
         self.cred_staff = array("q")
         self.cred_status = array("b")
         self.cred_kind = array("b")
@@ -58,20 +65,20 @@ class AccessIndexBuilder:
 
     def staff(self, staff_id: int, active_from: date, active_until: date | None,
               group_ids: Iterable[int], name: str = "") -> None:
-        self.staff_row[staff_id] = len(self.active_from)
+        self.staff_ids.append(staff_id)
         self.active_from.append(active_from.toordinal())
         self.active_until.append(_NONE if active_until is None else active_until.toordinal())
         self.groups.extend(sorted(set(group_ids)))
         self.group_start.append(len(self.groups))
-        self.names.append(name)
+        self.names += name.encode()
+        self.name_start.append(len(self.names))
 
     def credential(self, ref: str, staff_id: int, kind: str, status: CredentialStatus,
                    not_after: datetime | None, public_key: bytes) -> None:
         if kind not in self.kinds:
             self.kinds.append(kind)
-        if ref in self.cred_row:  # merge_payloads keeps one row per ref
-            raise ValueError(f"credential {ref!r} given twice")
-        self.cred_row[ref] = len(self.cred_staff)
+        self.refs += ref.encode()
+        self.ref_start.append(len(self.refs))
         self.cred_staff.append(staff_id)
         self.cred_status.append(_STATUSES.index(status))
         self.cred_kind.append(self.kinds.index(kind))
@@ -85,7 +92,15 @@ class AccessIndexBuilder:
 
     def build(self, *, schedules: Mapping[int, Schedule], closed_days: frozenset[date],
               tz: ZoneInfo = JST, day_change: time = DEFAULT_DAY_CHANGE) -> AccessIndex:
+        refs = {self._ref(i) for i in range(len(self.cred_staff))}
+        if len(refs) != len(self.cred_staff):
+            raise ValueError("a credential is given twice")
+        if len(set(self.staff_ids)) != len(self.staff_ids):
+            raise ValueError("a staff member is given twice")
         return AccessIndex(self, dict(schedules), closed_days, tz, day_change)
+
+    def _ref(self, row: int) -> str:
+        return self.refs[self.ref_start[row]:self.ref_start[row + 1]].decode()
 
 
 @dataclass(frozen=True, eq=False)
@@ -102,15 +117,24 @@ class AccessIndex:
     def _business_day(self) -> BusinessDay:
         return BusinessDay(self.tz, self.day_change)
 
+    @cached_property
+    def _cred_row(self) -> dict[str, int]:
+        rows = self._rows
+        return {rows._ref(i): i for i in range(len(rows.cred_staff))}
+
+    @cached_property
+    def _staff_row(self) -> dict[int, int]:
+        return {staff_id: i for i, staff_id in enumerate(self._rows.staff_ids)}
+
     def public_key(self, ref: str) -> bytes | None:
-        row = self._rows.cred_row.get(ref)
+        row = self._cred_row.get(ref)
         if row is None:
             return None
         return bytes(self._rows.keys[self._rows.key_start[row]:self._rows.key_start[row + 1]])
 
     def credential(self, ref: str) -> CredentialInfo | None:
         r = self._rows
-        row = r.cred_row.get(ref)
+        row = self._cred_row.get(ref)
         if row is None:
             return None
         micros = r.cred_not_after[row]
@@ -119,8 +143,10 @@ class AccessIndex:
                               None if micros == _NONE else _EPOCH + timedelta(microseconds=micros))
 
     def staff_name(self, staff_id: int) -> str:
-        row = self._rows.staff_row.get(staff_id)
-        return "" if row is None else self._rows.names[row]
+        row = self._staff_row.get(staff_id)
+        if row is None:
+            return ""
+        return self._rows.names[self._rows.name_start[row]:self._rows.name_start[row + 1]].decode()
 
     def decide(self, ref: str | None, door: DoorInfo, now: datetime, *,
                pin_verified: bool) -> Decision:
@@ -132,7 +158,7 @@ class AccessIndex:
         if door.lockdown:
             return _DENY[Reason.LOCKDOWN]
         r = self._rows
-        row = r.cred_row.get(ref) if ref is not None else None
+        row = self._cred_row.get(ref) if ref is not None else None
         if row is None:
             return _DENY[Reason.UNKNOWN_CREDENTIAL]
         status = _STATUS_DENIAL[r.cred_status[row]]
@@ -141,7 +167,7 @@ class AccessIndex:
         not_after = r.cred_not_after[row]
         if not_after != _NONE and _micros(now) >= not_after:
             return _DENY[Reason.CREDENTIAL_EXPIRED]
-        staff = r.staff_row.get(r.cred_staff[row])
+        staff = self._staff_row.get(r.cred_staff[row])
         day = local.toordinal()
         if staff is None or not (r.active_from[staff] <= day and (
                 r.active_until[staff] == _NONE or day <= r.active_until[staff])):

@@ -19,6 +19,7 @@ import base64
 import json
 import logging
 import threading
+import zlib
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -34,6 +35,7 @@ from gate.signing import SignatureError, verify_document
 
 from .clock_point import day_change_of
 from .keys import atomic_write
+from .memory import release_free_memory
 from .snapshot_state import STATE_FILE, HighWater, SnapshotState
 
 log = logging.getLogger(__name__)
@@ -180,7 +182,7 @@ def build_snapshot(payload: dict[str, Any]) -> Snapshot:
 
 
 def _compact(doc: dict[str, Any]) -> bytes:
-    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
+    return zlib.compress(json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode(), 1)
 
 
 class SnapshotCache:
@@ -192,8 +194,8 @@ class SnapshotCache:
         self._key = service_key
         self._device_id = device_id
         self._lock = threading.Lock()
-        # The signed documents as JSON text, not parsed: a parsed 20,000-staff document would
-        # hold tens of megabytes of dicts for the life of the agent (only apply reads them).
+        # The signed documents as compressed JSON, not parsed: a parsed 20,000-staff document
+        # holds tens of megabytes of dicts for the life of the agent (only apply reads them).
         self._docs: list[bytes] = []
         self.current: Snapshot | None = None
         self.state = state or SnapshotState(path.with_name(STATE_FILE))
@@ -245,6 +247,11 @@ class SnapshotCache:
 
     def load(self) -> Snapshot | None:
         """Read and verify the file. On failure log, keep the current snapshot, return None."""
+        snap = self._load()
+        release_free_memory()  # the parsed file is garbage now
+        return snap
+
+    def _load(self) -> Snapshot | None:
         with self._lock:
             if not self.path.exists():
                 return None
@@ -286,7 +293,7 @@ class SnapshotCache:
                 if not self._docs:
                     raise SnapshotError("a delta without a full snapshot")
                 # Deltas that changed no credential are superseded by any later document.
-                kept = [json.loads(d) for d in self._docs]
+                kept = [json.loads(zlib.decompress(d)) for d in self._docs]
                 docs = [kept[0]] + [d for d in kept[1:] if d["payload"].get("credentials")] + [doc]
             snap = self._verify(docs)
             try:

@@ -90,11 +90,17 @@ def test_indexed_decision_equals_the_reference(snap, cred_no, door_id, now, pin,
         assert index.staff_name(s.id) == f"name {s.id}"
 
 
-def test_a_credential_given_twice_is_refused():
+def test_a_credential_or_staff_member_given_twice_is_refused():
     rows = AccessIndexBuilder()
     rows.credential("c", 1, "staff_ap", CredentialStatus.ACTIVE, None, b"k")
-    with pytest.raises(ValueError, match="twice"):
-        rows.credential("c", 1, "staff_ap", CredentialStatus.REVOKED, None, b"k")
+    rows.credential("c", 1, "staff_ap", CredentialStatus.REVOKED, None, b"k")
+    with pytest.raises(ValueError, match="credential is given twice"):
+        rows.build(schedules={}, closed_days=frozenset())
+    rows = AccessIndexBuilder()
+    rows.staff(1, date(2020, 1, 1), None, [1], "a")
+    rows.staff(1, date(2020, 1, 1), None, [2], "b")
+    with pytest.raises(ValueError, match="staff member is given twice"):
+        rows.build(schedules={}, closed_days=frozenset())
 
 
 def test_expiry_keeps_its_microseconds():

@@ -149,13 +149,15 @@ def tap_overhead(n: int = 2000) -> list[dict[str, Any]]:
     return out
 
 
-def _rate(decide: Callable[[], Any], seconds: float = 2.0) -> float:
-    n, t0 = 0, time.perf_counter()
+def _rate(decide: Callable[[], Any], seconds: float = 2.0) -> tuple[float, float]:
+    """Calls per second of wall time, and per second of this process's CPU time (what one
+    core does when other processes share it)."""
+    n, t0, c0 = 0, time.perf_counter(), time.process_time()
     while (elapsed := time.perf_counter() - t0) < seconds:
         for _ in range(1000):
             decide()
         n += 1000
-    return n / elapsed
+    return n / elapsed, n / (time.process_time() - c0)
 
 
 def decide_throughput() -> list[dict[str, Any]]:
@@ -176,21 +178,21 @@ def decide_throughput() -> list[dict[str, Any]]:
             return s.decide(refs[i & 4095], views[i % doors], NOW, pin_verified=False)
         return one_decision
 
-    full = _rate(decider(snap, DOORS))
-    base = _rate(decider(one, 1))
+    parse_s = _json_time(payload)
+    (full, full_cpu), (base, base_cpu) = _rate(decider(snap, DOORS)), _rate(decider(one, 1))
     granted = sum(snap.decide(r, snap.doors[1 + i % DOORS], NOW, pin_verified=False).granted
                   for i, r in enumerate(refs))
     return [
         {"name": "decide_throughput", "value": round(full), "unit": "decisions/s",
          "baseline": "decisions/s from a snapshot with one door (same staff)",
          "baseline_value": round(base), "ratio": round(full / base, 2),
-         "target": ">= 100000/s", "target_met": full >= 100_000,
+         "target": ">= 100000/s (wall clock)", "target_met": full >= 100_000,
+         "per_cpu_second": round(full_cpu), "baseline_per_cpu_second": round(base_cpu),
          "granted_share": round(granted / len(refs), 3), "staff": STAFF, "doors": DOORS,
          "permissions": len(payload["permissions"])},
         {"name": "snapshot_build", "value": round(build_s, 3), "unit": "s",
-         "baseline": "json.loads of the same payload",
-         "baseline_value": round(_json_time(payload), 3),
-         "ratio": round(build_s / _json_time(payload), 2)},
+         "baseline": "json.loads of the same payload", "baseline_value": round(parse_s, 3),
+         "ratio": round(build_s / parse_s, 2), "staff": STAFF, "doors": DOORS},
     ]
 
 

@@ -1,15 +1,15 @@
 """The reader agent: the tap path and the process that runs it.
 
-One tap::
+One tap, in three steps of :class:`TapProcessor`::
 
-    card present
-      → authenticate (challenge–response, in a worker thread under a timeout), verifying with
-        the public key of the *enrolled* credential from the verified snapshot
-      → gate.policy.decide with the snapshot's data at corrected device time
-      → offline rule: a snapshot older than ``max_offline_age`` denies (snapshot_stale) unless
-        the door is on the fail-open list
-      → Outbox.append (durable: fsync'd) — the tap event, plus the clock punch on clock points
-      → open the door (DoorIO), show the message (Display)
+    decide   authenticate (challenge–response, in a worker thread under a timeout), verifying
+             with the public key of the *enrolled* credential from the verified snapshot; the
+             card layer names a failure as a gate Reason; then the snapshot's decision
+             (gate.access_index, the same as gate.policy.decide) at corrected device time and
+             gate.policy's offline rule (a snapshot older than ``max_offline_age`` denies,
+             snapshot_stale, unless the door is fail-open)
+    record   Outbox.append_many (durable: fsync'd): the tap event, plus the punch at clock points
+    actuate  open the strike (DoorIO) if the door mode unlocks, signal, show the message
 
 Nothing opens and no clock point says OK before its event is on disk.
 """

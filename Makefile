@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev,nfc]'
+	$(BIN)/python -m pip install -q -e '.[server,agent,dev,nfc]'
 	touch $(STAMP)
 
 # pyscard is checked on every run, not only when the stamp is made: a venv made before the

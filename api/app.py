@@ -12,6 +12,7 @@ from .limits import BodyLimitMiddleware
 from .locks.poll_auth import LockKeyCache
 from .locks.secrets import wrap_key
 from .locks.settings import LockSettings
+from .metrics import install as install_metrics
 from .routes import all_routers
 from .settings import Settings, check_secrets, get_settings
 
@@ -22,7 +23,6 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None,
     settings = settings or get_settings()
     lock_settings = lock_settings or LockSettings(data_dir=settings.data_dir)
     check_secrets(settings.env, {
-        "MYNAGATE_ADMIN_TOKEN": settings.admin_token.get_secret_value(),
         "MYNAGATE_BOOKING_WEBHOOK_SECRET":
             lock_settings.booking_webhook_secret.get_secret_value()})
     wrap_key(lock_settings)  # refuses a short key; creates the 0600 key file if missing
@@ -39,4 +39,5 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None,
     install_docs(app)
     for router in all_routers():
         app.include_router(router)
+    install_metrics(app)
     return app

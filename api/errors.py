@@ -24,6 +24,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .limits import BodyTooLarge
@@ -76,6 +78,12 @@ def field_of(loc: tuple[Any, ...]) -> str:
     return out
 
 
+def first_error(err: ValidationError, prefix: str = "") -> str:
+    """The first error of a nested validation as one line: ``data.state: Input should be…``."""
+    first = err.errors()[0]
+    return f"{prefix}{field_of(tuple(first['loc']))}: {first['msg']}"
+
+
 def problem(status: int, title: str, detail: str, instance: str, **extra: Any) -> JSONResponse:
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail,
             "instance": instance, **extra}
@@ -107,6 +115,15 @@ def install_handlers(app: FastAPI) -> None:
     async def _too_large(request: Request, exc: BodyTooLarge) -> JSONResponse:
         return problem(413, "Content too large", str(exc.detail), request.url.path,
                        max_bytes=exc.limit.max_bytes)
+
+    @app.exception_handler(OverflowError)
+    @app.exception_handler(DataError)
+    async def _out_of_range(request: Request, exc: Exception) -> JSONResponse:
+        # A number or text the database column cannot hold (a route whose schema does not
+        # bound it yet with ``api.bounded``): the client's value, so 422, not a 500.
+        log.warning("value out of range on %s: %s", request.url.path, type(exc).__name__)
+        return problem(422, "Unprocessable content",
+                       "a value is out of range for what the service stores", request.url.path)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -25,6 +25,8 @@ ROUTER_MODULES: list[str] = [
     "api.exports.endpoints",
     "api.enrollment.endpoints",
     "api.mail.endpoints",
+    "api.outbound.endpoints",
+    "api.users.endpoints",
 ]
 
 

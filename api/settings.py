@@ -13,7 +13,7 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import SecretStr, model_validator
+from pydantic import model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Values that are known to the world: never accepted outside development.
@@ -66,8 +66,6 @@ class Settings(BaseSettings):
     data_dir: Path = Path("var")
     # Default: a SQLite file ``mynagate.db`` in the data dir.
     database_url: str = ""
-    # Temporary admin authentication until the console issue adds users and roles.
-    admin_token: SecretStr = SecretStr("dev-admin-token")
     # Ed25519 key that signs snapshots and config bundles; created (0600) on first start if
     # missing. Default: ``service-signing-key.pem`` in the data dir.
     signing_key_file: Path | None = None
@@ -76,13 +74,19 @@ class Settings(BaseSettings):
     request_clock_skew_s: int = 300
     enrollment_token_ttl_s: int = 7 * 24 * 3600
     clock_skew_alarm_ms: int = 5000
+    session_ttl_s: int = 8 * 3600  # a console login lasts a working day
+    session_cookie_secure: bool = True  # False only for plain-HTTP development
 
     @model_validator(mode="after")
     def _under_data_dir(self) -> Settings:
+        # Derived values stay out of the fields set: the CLI refuses to guess a database
+        # (mynagate_cli.service_config).
         if not self.database_url:
             self.database_url = f"sqlite:///{self.data_dir / 'mynagate.db'}"
+            self.__pydantic_fields_set__.discard("database_url")
         if self.signing_key_file is None:
             self.signing_key_file = self.data_dir / "service-signing-key.pem"
+            self.__pydantic_fields_set__.discard("signing_key_file")
         return self
 
     @property

@@ -18,6 +18,7 @@ from functools import cached_property
 from zoneinfo import ZoneInfo
 
 from .business_day import DEFAULT_DAY_CHANGE, JST, BusinessDay
+from .door import DoorMode
 from .policy import CredentialInfo, CredentialStatus, Decision, DoorInfo, Reason, Schedule
 
 __all__ = ["AccessIndex", "AccessIndexBuilder"]
@@ -174,6 +175,8 @@ class AccessIndex:
             return _DENY[Reason.STAFF_INACTIVE]
         if door.assurance.needs_pin and not pin_verified:
             return _DENY[Reason.PIN_REQUIRED]
+        if door.mode is DoorMode.CLOCK:  # a clock point opens nothing: any active staff punches
+            return _GRANTED
         return self._schedule_decision(staff, door.id, now, local)
 
     def _schedule_decision(self, staff: int, door_id: int, now: datetime,

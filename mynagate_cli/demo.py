@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import logging
-import secrets
 import shutil
 import signal
 import socket
@@ -86,11 +85,42 @@ class _Server:
         self.thread.join(timeout=15)
 
 
+# (username, role, staff number or None); the supervisor heads 総務課, where 1001 works.
+DEMO_USERS = (("demo-admin", "admin", None), ("demo-security", "security", None),
+              ("demo-hr", "hr", None), ("demo-supervisor", "supervisor", "1001"),
+              ("demo-facility", "facility", None), ("demo-auditor", "auditor", None),
+              ("demo-staff", "staff", "1002"))
+
+
+def _demo_users(session: Any, ids: dict[str, Any], now: datetime) -> tuple[list[str], str]:
+    """One user per role (passwords generated, TOTP for the roles that need it) and an API
+    token for the demo's own admin calls: (lines to print, the token)."""
+    from datetime import date
+
+    from api.models import DepartmentSupervisor
+    from api.users import service
+    from api.users.roles import Role
+
+    session.add(DepartmentSupervisor(department_id=ids["departments"]["somu"],
+                                     staff_id=ids["staff"]["1001"],
+                                     effective_from=date(2000, 4, 1)))
+    lines, admin_id = [], 0
+    for username, role, number in DEMO_USERS:
+        new = service.create_user(session, username=username, role=Role(role), actor="demo",
+                                  now=now, generate_password=True,
+                                  staff_id=ids["staff"][number] if number else None)
+        admin_id = admin_id or new.user.id
+        totp = f"  TOTP: {new.totp_secret}" if new.totp_secret else ""
+        lines.append(f"{role:<10} {username:<16} パスワード: {new.password}{totp}")
+    _row, token = service.create_token(session, name="demo-script", role=Role.ADMIN,
+                                       user_id=admin_id, actor="demo", now=now)
+    return lines, token
+
+
 def run_demo(data_dir: Path, host: str, port: int, once: bool,
              echo: Callable[[str], None] = typer.echo) -> None:
     import httpx
     from cryptography.hazmat.primitives import serialization
-    from pydantic import SecretStr
 
     from api.access import service as access_service
     from api.access.schemas import PermissionCreate
@@ -116,10 +146,9 @@ def run_demo(data_dir: Path, host: str, port: int, once: bool,
         shutil.rmtree(data_dir)
     data_dir.mkdir(parents=True)
     db_url = f"sqlite:///{data_dir.resolve() / 'mynagate.db'}"
-    token = secrets.token_urlsafe(24)
     settings = Settings(env="development", database_url=db_url, data_dir=data_dir,
                         signing_key_file=data_dir / "service-signing-key.pem",
-                        admin_token=SecretStr(token))
+                        session_cookie_secure=False)  # the demo serves plain HTTP on loopback
     upgrade(db_url)
     echo(f"データベースを作成しました: {db_url}")
 
@@ -135,10 +164,14 @@ def run_demo(data_dir: Path, host: str, port: int, once: bool,
             access_service.create_permission(s, PermissionCreate(
                 group_id=ids["groups"]["archive_users"], door_id=ids["doors"]["shoko"],
                 schedule_id=ids["schedules"]["always"]), actor="demo")
+        logins, token = _demo_users(s, ids, now)
         s.commit()
     staff = ids["staff"]
     doors = ids["doors"]
     echo(f"デモ町役場を登録しました: 職員 {len(staff)} 名, 扉 {len(doors)} か所")
+    echo(f"ログイン (役割ごとに 1 名, パスワードは今回のみ表示): {len(logins)} 名")
+    for line in logins:
+        echo(f"    {line}")
     if extra_always:
         echo("  (平日 8:00–20:00 の時間外のため、書庫利用者 × 書庫 × 常時 の権限をデモ用に追加)")
 
@@ -326,7 +359,7 @@ def run_demo(data_dir: Path, host: str, port: int, once: bool,
             raise DemoFailed(f"予約デモの結果が想定外です: {result}")
 
         echo(f"サービス: {server.url}  API ドキュメント: {server.url}/docs  "
-             f"管理トークン: {token}")
+             f"管理者の API トークン (demo-admin): {token}")
         echo(f"メール: デモ用メールサーバ 127.0.0.1:{mailbox.port} が受信します "
              f"(送信状況: GET /admin/mail)")
         if not once:

@@ -221,12 +221,10 @@ def check_alerts_report(db: Database, ls: LockSettings, now: datetime, tz: ZoneI
     """Evaluate the anomaly rules for every lock; print the last two weeks' alerts or a line
     saying there are none. Returns how many were printed."""
     from api.locks import repository
-    from api.locks import service as lock_service
+    from api.worker.jobs import evaluate_lock_alerts
 
     with db.session() as s:
-        locks = repository.list_all(s)
-        for lock in locks:
-            lock_service.evaluate_alerts(s, ls, lock, now)
+        locks = evaluate_lock_alerts(s, ls, now)
         s.commit()
         names = {lock.id: lock.lock_id for lock in locks}
         recent = [a for a in repository.alerts(s) if a.at >= now - timedelta(days=ALERT_DAYS)]

@@ -14,17 +14,19 @@ def send_pending(limit: int = typer.Option(100, min=1, max=10000,
                                            help="at most this many messages")) -> None:
     """Deliver the emails that are due now (safe beside the service's own sender)."""
     from api.bookings.mail import PinMasterUnreadable
-    from api.db import Database
     from api.locks.settings import LockSettings
     from api.mail.settings import SmtpSettings
     from api.mail.worker import deliver_outbox
     from api.models import MailStatus
     from api.settings import get_settings
+    from mynagate_cli.service_config import database_url, open_database, require_data_dir
 
     settings = get_settings()
-    db = Database(settings.database_url)
+    url = database_url(None, settings)
+    data_dir = require_data_dir(settings)
+    db = open_database(url)
     try:
-        report = deliver_outbox(db, SmtpSettings(), LockSettings(data_dir=settings.data_dir),
+        report = deliver_outbox(db, SmtpSettings(), LockSettings(data_dir=data_dir),
                                 now=datetime.now(UTC), limit=limit)
     except PinMasterUnreadable as err:
         typer.echo(str(err), err=True)
@@ -44,16 +46,16 @@ def list_mail(status: str = typer.Option("failed", help="queued | sending | sent
                                                          "cancelled"),
               limit: int = typer.Option(50, min=1, max=500)) -> None:
     """Emails in one state, newest first, with attempts and the last error."""
-    from api.db import Database
     from api.mail import repository
     from api.models import MailStatus
     from api.settings import get_settings
+    from mynagate_cli.service_config import database_url, open_database
 
     try:
         wanted = MailStatus(status)
     except ValueError:
         raise typer.BadParameter(f"unknown status {status!r}", param_hint="--status") from None
-    db = Database(get_settings().database_url)
+    db = open_database(database_url(None, get_settings()))
     try:
         with db.session() as s:
             rows, total = repository.list_page(s, status=wanted, booking_id=None, limit=limit,

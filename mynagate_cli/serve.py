@@ -17,6 +17,7 @@ def serve(
     import uvicorn
 
     from api.app import create_app
+    from api.logging_config import configure_logging
     from api.migrate import upgrade
     from api.settings import get_settings
     from mynagate_cli.service_config import (
@@ -35,4 +36,5 @@ def serve(
         upgrade(url)
     else:
         open_database(url).dispose()
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    configure_logging()  # JSON lines; uvicorn's own loggers propagate to it (log_config=None)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", log_config=None)

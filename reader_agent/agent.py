@@ -34,6 +34,7 @@ from gate.policy import (
     DEFAULT_MAX_OFFLINE_AGE,
     Decision,
     Reason,
+    credential_digest,
     offline_decision,
     snapshot_stale,
 )
@@ -187,9 +188,15 @@ class AgentConfig:
     language: str = "ja"
 
 
-def _failure_reason(result: AuthResult) -> Reason:
-    """The card layer names its failure as a Reason; one that names none failed to prove."""
-    return result.failure if isinstance(result.failure, Reason) else Reason.CARD_AUTH_FAILED
+def _failure_reason(result: AuthResult, snap: Snapshot | None) -> Reason:
+    """The card layer names its failure as a Reason; one that names none failed to prove. A
+    card the service enrolled for other readers only is "not permitted here", not unknown."""
+    reason = result.failure if isinstance(result.failure, Reason) else Reason.CARD_AUTH_FAILED
+    ref = result.credential_ref
+    if reason is Reason.UNKNOWN_CREDENTIAL and snap is not None and ref is not None \
+            and credential_digest(ref) in snap.other_refs:
+        return Reason.NO_PERMISSION
+    return reason
 
 
 def _not_after_of(snap: Snapshot | None) -> Callable[[str], datetime | None]:
@@ -284,7 +291,7 @@ class TapProcessor:
 
     def _card_failed(self, tap: Tap) -> None:
         result = tap.result
-        tap.decision = Decision.deny(_failure_reason(result))
+        tap.decision = Decision.deny(_failure_reason(result, tap.snap))
         detail = getattr(result, "detail", None)
         if tap.decision.reason is Reason.CARD_ERROR:
             tap.kind = "card_error"

@@ -74,6 +74,8 @@ class Snapshot:
     issued_at: datetime
     doors: dict[int, DoorView]
     index: AccessIndex
+    # Digests of the credentials enrolled for other readers (gate.policy.credential_digest).
+    other_refs: frozenset[str] = frozenset()
 
     @property
     def tz(self) -> ZoneInfo:
@@ -174,7 +176,8 @@ def build_snapshot(payload: dict[str, Any]) -> Snapshot:
             closed_days=frozenset(date.fromisoformat(d) for d in payload.get("closed_days", [])),
             tz=ZoneInfo(str(payload.get("timezone") or "Asia/Tokyo")),
             day_change=day_change_of(payload))
-        return Snapshot(str(payload["device_id"]), int(payload["version"]), issued, doors, index)
+        return Snapshot(str(payload["device_id"]), int(payload["version"]), issued, doors, index,
+                        frozenset(str(d) for d in payload.get("other_refs", ())))
     except (KeyError, TypeError, ValueError) as err:
         if isinstance(err, SnapshotError):
             raise

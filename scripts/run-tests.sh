@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Runs the whole suite: lint, types, then pytest (the pcsc and nfc stacks included).
+# Runs the whole suite: lint, types, pytest on two workers (the pcsc and nfc stacks included),
+# then again, on the tests that read the clock, with the clock moved to each of CI's dates.
+# MOVED_CLOCK=0 skips the moved-clock runs; arguments go to every pytest run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
@@ -11,5 +13,41 @@ echo "== ruff"
 $BIN/ruff check .
 echo "== mypy (strict on gate/)"
 $BIN/mypy
-echo "== pytest"
-$BIN/python -m pytest "$@"
+
+LOGS=$(mktemp -d)
+trap 'rm -rf "$LOGS"' EXIT
+# The real-clock run notes here which tests read the clock; the moved-clock runs repeat those.
+export MYNAGATE_TEST_CLOCK_READERS="$LOGS/clock-readers.txt"
+: > "$MYNAGATE_TEST_CLOCK_READERS"
+SUMMARY=()
+
+# pytest with its output kept; adds "<label>: <pytest's last line>" to the summary.
+run_pytest() {
+  local label=$1 start rc=0
+  shift
+  start=$(date +%s)
+  $BIN/python -m pytest "$@" < /dev/null 2>&1 | tee "$LOGS/run.log" || rc=$?
+  SUMMARY+=("$label: $(grep -E '^=* ?[0-9]+ (passed|failed|error)' "$LOGS/run.log" | tail -1 \
+    | tr -d '=' | sed 's/^ *//') (wall $(( $(date +%s) - start )) s)")
+  return $rc
+}
+
+FAILED=0
+echo "== pytest (real clock, $(date -u +%Y-%m-%dT%H:%M:%SZ))"
+run_pytest "real clock $(date -u +%Y-%m-%dT%H:%M:%SZ)" -n 2 --dist loadgroup "$@" || FAILED=1
+
+if [ "${MOVED_CLOCK:-1}" != 0 ]; then
+  echo "== moved clock: $(wc -l < "$MYNAGATE_TEST_CLOCK_READERS") tests read the clock"
+  # The slow loops (kill -9, an offline week) run at the first date only: their subject is
+  # crash safety and offline limits, relative to the clock, and they take minutes each.
+  select="clock and not real_clock and not pcsc and not nfc"
+  while IFS=$'\t' read -r name when; do
+    echo "== pytest, clock moved to $when ($name): -m '$select'"
+    MYNAGATE_TEST_MOVED_CLOCK=$when run_pytest "moved to $when ($name)" -n 2 -q \
+      -m "$select" "$@" || FAILED=1
+    select="clock and not real_clock and not pcsc and not nfc and not slow"
+  done < <($BIN/python -m tests.clock_dates)
+fi
+echo "== summary"
+printf '%s\n' "${SUMMARY[@]}"
+exit $FAILED

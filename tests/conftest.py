@@ -8,12 +8,14 @@ after every test that used it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -24,10 +26,123 @@ from sqlalchemy.engine import make_url
 from api.db import Database
 from api.migrate import upgrade
 from api.models import Base
+from api.settings import get_settings
+from tests.clock import (
+    READERS_ENV,
+    ClockProbe,
+    moved_to,
+    read_clock_readers,
+    travel_from_env,
+    write_clock_readers,
+)
+
+from .identities import make_token
 
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-ADMIN_TOKEN = "test-admin-token"
+# Fixtures through which a test reaches code that reads the wall clock (the service stamps rows
+# and checks signed timestamps with it): a test using one is marked ``clock``.
+CLOCK_FIXTURES = frozenset({"now", "wall_clock", "database", "app", "client", "admin",
+                            "live_server"})
+_probe = ClockProbe()
+_clock_readers: set[str] = set()
+# No hypothesis deadlines: speed is measured by the benchmarks, not by timed tests, and a
+# deadline fails at random on a shared two-core machine.
+hypothesis_settings.register_profile("mynagate", deadline=None)
+hypothesis_settings.load_profile("mynagate")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # MYNAGATE_TEST_MOVED_CLOCK: the whole session on a moved clock. Otherwise, with
+    # MYNAGATE_TEST_CLOCK_READERS set, note the tests that read the clock into that file.
+    if travel_from_env() is None and os.environ.get(READERS_ENV):
+        _probe.install()
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    when = moved_to()
+    return f"clock: moved to {when.isoformat()}" if when else "clock: real"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark ``clock`` the tests that read the wall clock: those the real-clock run saw reading
+    it (moved runs, with MYNAGATE_TEST_CLOCK_READERS) and those using a clock fixture.
+    A ``real_clock`` marker must say why the test cannot run under a moved clock; with
+    ``--dist loadgroup`` the pcsc tests share one worker."""
+    readers = read_clock_readers() if moved_to() else set()
+    for item in items:
+        if item.nodeid in readers or CLOCK_FIXTURES.intersection(
+                getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.clock)
+        if item.get_closest_marker("pcsc"):  # the machine's one pcscd: all on one xdist worker
+            item.add_marker(pytest.mark.xdist_group("pcscd"))
+        real = item.get_closest_marker("real_clock")
+        if real is not None and not real.kwargs.get("reason"):
+            raise pytest.UsageError(f"{item.nodeid}: real_clock(reason=...) must say why")
+
+
+@contextlib.contextmanager
+def _probing(item: pytest.Item) -> Iterator[None]:
+    """Only the test's own setup, call and teardown count, not pytest's timing around them."""
+    _probe.current = item.nodeid
+    try:
+        yield
+    finally:
+        _probe.current = None
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_setup(item: pytest.Item):  # type: ignore[no-untyped-def]
+    with _probing(item):
+        yield
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item):  # type: ignore[no-untyped-def]
+    with _probing(item):
+        yield
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: pytest.Item):  # type: ignore[no-untyped-def]
+    with _probing(item):
+        yield
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    if item.nodeid in _probe.readers and ("reads_clock", True) not in item.user_properties:
+        item.user_properties.append(("reads_clock", True))  # reaches the xdist controller
+    yield
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if any(name == "reads_clock" for name, _ in report.user_properties):
+        _clock_readers.add(report.nodeid)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_settings() -> Iterator[None]:
+    """The CLI reads the service settings once per process (``get_settings`` is cached); a
+    test that sets MYNAGATE_* must not see another test's cached settings."""
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def now() -> datetime:
+    """The one "now" of a test: the wall clock (moved or not) when the test starts, in UTC.
+    Everything the test makes (certificates, snapshots, punches, signed requests) is placed
+    relative to it, never to a pinned date beside the real clock."""
+    return datetime.now(UTC)
+
+
+@pytest.fixture
+def wall_clock() -> Callable[[], datetime]:
+    """The wall clock (moved or not) as a callable, for clocks that must tick during a test,
+    like a reader host's device clock."""
+    return lambda: datetime.now(UTC)
 
 # Hypothesis's per-example deadline measures wall time, which a loaded 2-core CI machine
 # stretches several-fold: correctness is checked by the properties, speed by `make bench`.
@@ -105,7 +220,7 @@ def settings(tmp_path: Path, db_url: str):  # type: ignore[no-untyped-def]
     from api.settings import Settings
 
     return Settings(env="test", database_url=db_url, data_dir=tmp_path,
-                    admin_token=ADMIN_TOKEN, signing_key_file=tmp_path / "signing-key.pem")
+                    signing_key_file=tmp_path / "signing-key.pem")
 
 
 @pytest.fixture
@@ -126,10 +241,28 @@ def client(app):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def admin(client):  # type: ignore[no-untyped-def]
-    """The test client with the admin bearer token set."""
-    client.headers["Authorization"] = f"Bearer {ADMIN_TOKEN}"
+def admin_token(database: Database) -> str:
+    """An API token of the admin user ``admin``, made in the test database."""
+    return make_token(database, "admin", "admin")
+
+
+@pytest.fixture
+def admin(client, admin_token):  # type: ignore[no-untyped-def]
+    """The test client with the admin's API token."""
+    client.headers["Authorization"] = f"Bearer {admin_token}"
     return client
+
+
+@pytest.fixture
+def login_as(app):  # type: ignore[no-untyped-def]
+    """``login_as(username, role, staff_id=None)``: a new client holding that user's API token."""
+    from fastapi.testclient import TestClient
+
+    def _client(username: str, role: str, staff_id: int | None = None) -> TestClient:
+        token = make_token(app.state.db, username, role, staff_id=staff_id)
+        return TestClient(app, headers={"Authorization": f"Bearer {token}"})
+
+    return _client
 
 
 def free_port() -> int:
@@ -176,6 +309,8 @@ def live_server(app) -> Iterator[LiveServer]:  # type: ignore[no-untyped-def]
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Under CI=true a skipped test fails the run: the real stacks are never silently skipped."""
+    if _clock_readers and not hasattr(session.config, "workerinput"):
+        write_clock_readers(_clock_readers)
     if not IN_CI:
         return
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")

@@ -55,6 +55,9 @@ CASES: dict[str, tuple[list[str], str]] = {
     "card list": ([], OK),
     "card insert": (["t1", "--dir", f"{ELSEWHERE}/cards"], f"{ELSEWHERE}/cards/t1.json"),
     "card remove": (["t1", "--dir", f"{ELSEWHERE}/cards"], "t1"),
+    "worker": ([], DB),
+    "mail send-pending": ([], DB),
+    "mail list": ([], DB),
     "card enroll": (["--reader", "pcsc", "--service", "{closed}", "--token", "t",
                      "--staff-id", "1"], "--service"),
 }

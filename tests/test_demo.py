@@ -7,9 +7,11 @@ import os
 import re
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
+
+from api.users.roles import TOTP_ROLES, Role
+from tests.clock import python
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -44,8 +46,8 @@ def test_demo_once_runs_the_scenario_and_leaves_nothing_behind(tmp_path: Path) -
     t0 = time.monotonic()
     try:
         proc = subprocess.Popen(
-            [sys.executable, "-c", "from mynagate_cli import main; main()", "demo", "--once",
-             "--port", str(busy_port), "--data-dir", str(data_dir)],
+            python("-c", "from mynagate_cli import main; main()", "demo", "--once",
+                   "--port", str(busy_port), "--data-dir", str(data_dir)),
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             start_new_session=True)
         try:
@@ -67,6 +69,9 @@ def test_demo_once_runs_the_scenario_and_leaves_nothing_behind(tmp_path: Path) -
         return found[0]
 
     assert f"ポート {busy_port} は使用中" in out
+    logins = {ln.split()[0]: ln for ln in lines if "パスワード:" in ln}  # one user per role
+    assert set(logins) == {r.value for r in Role}
+    assert {r for r, ln in logins.items() if "TOTP:" in ln} == {r.value for r in TOTP_ROLES}
     assert line("[1] 書庫").endswith("→ 解錠 granted")
     assert line("[2] 書庫").endswith("→ 拒否 no_permission")
     assert line("[3] サーバ室").endswith("→ 拒否 pin_required")

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from api.audit.admin import AdminDep, AdminRoute, LimitQuery, OffsetPage, OffsetQuery
+from api.bounded import Id
 from api.db import SessionDep
 
 from . import repository, service
@@ -30,7 +31,7 @@ from .schemas import (
 router = APIRouter(prefix="/admin", tags=["access"], route_class=AdminRoute)
 
 
-def _group(session: SessionDep, group_id: int) -> GroupRead:
+def _group(session: SessionDep, group_id: Id) -> GroupRead:
     group = service.get_group_or_raise(session, group_id)
     return GroupRead(id=group.id, name=group.name,
                      member_count=len(repository.member_ids(session, group_id)))
@@ -54,13 +55,13 @@ def create_group(data: GroupCreate, session: SessionDep, actor: AdminDep) -> Gro
 
 
 @router.get("/groups/{group_id}", response_model=GroupRead)
-def get_group(group_id: int, session: SessionDep, actor: AdminDep) -> GroupRead:
+def get_group(group_id: Id, session: SessionDep, actor: AdminDep) -> GroupRead:
     """One access group."""
     return _group(session, group_id)
 
 
 @router.patch("/groups/{group_id}", response_model=GroupRead)
-def update_group(group_id: int, data: GroupUpdate, session: SessionDep,
+def update_group(group_id: Id, data: GroupUpdate, session: SessionDep,
                  actor: AdminDep) -> GroupRead:
     """Rename an access group."""
     service.update_group(session, group_id, data, actor=actor)
@@ -68,20 +69,20 @@ def update_group(group_id: int, data: GroupUpdate, session: SessionDep,
 
 
 @router.delete("/groups/{group_id}", status_code=204)
-def delete_group(group_id: int, session: SessionDep, actor: AdminDep) -> None:
+def delete_group(group_id: Id, session: SessionDep, actor: AdminDep) -> None:
     """Delete an access group with its memberships and permissions."""
     service.delete_group(session, group_id, actor=actor)
 
 
 @router.get("/groups/{group_id}/members", response_model=GroupMembersRead)
-def list_members(group_id: int, session: SessionDep, actor: AdminDep) -> GroupMembersRead:
+def list_members(group_id: Id, session: SessionDep, actor: AdminDep) -> GroupMembersRead:
     """The staff ids in a group."""
     service.get_group_or_raise(session, group_id)
     return GroupMembersRead(group_id=group_id, staff_ids=repository.member_ids(session, group_id))
 
 
 @router.put("/groups/{group_id}/members", response_model=GroupMembersRead)
-def set_members(group_id: int, data: GroupMembers, session: SessionDep,
+def set_members(group_id: Id, data: GroupMembers, session: SessionDep,
                 actor: AdminDep) -> GroupMembersRead:
     """Replace a group's members (all or nothing)."""
     ids = service.set_members(session, group_id, data.staff_ids, actor=actor)
@@ -89,7 +90,7 @@ def set_members(group_id: int, data: GroupMembers, session: SessionDep,
 
 
 @router.post("/groups/{group_id}/members", response_model=GroupMembersRead)
-def add_members(group_id: int, data: GroupMembers, session: SessionDep,
+def add_members(group_id: Id, data: GroupMembers, session: SessionDep,
                 actor: AdminDep) -> GroupMembersRead:
     """Add staff to a group (all or nothing)."""
     ids = service.add_members(session, group_id, data.staff_ids, actor=actor)
@@ -97,7 +98,7 @@ def add_members(group_id: int, data: GroupMembers, session: SessionDep,
 
 
 @router.delete("/groups/{group_id}/members/{staff_id}", response_model=GroupMembersRead)
-def remove_member(group_id: int, staff_id: int, session: SessionDep,
+def remove_member(group_id: Id, staff_id: Id, session: SessionDep,
                   actor: AdminDep) -> GroupMembersRead:
     """Remove one staff member from a group."""
     ids = service.remove_member(session, group_id, staff_id, actor=actor)
@@ -120,13 +121,13 @@ def create_schedule(data: ScheduleCreate, session: SessionDep, actor: AdminDep) 
 
 
 @router.get("/schedules/{schedule_id}", response_model=ScheduleRead)
-def get_schedule(schedule_id: int, session: SessionDep, actor: AdminDep) -> ScheduleRead:
+def get_schedule(schedule_id: Id, session: SessionDep, actor: AdminDep) -> ScheduleRead:
     """One schedule."""
     return ScheduleRead.model_validate(service.get_schedule_or_raise(session, schedule_id))
 
 
 @router.patch("/schedules/{schedule_id}", response_model=ScheduleRead)
-def update_schedule(schedule_id: int, data: ScheduleUpdate, session: SessionDep,
+def update_schedule(schedule_id: Id, data: ScheduleUpdate, session: SessionDep,
                     actor: AdminDep) -> ScheduleRead:
     """Change a schedule; ``windows`` replaces them all."""
     return ScheduleRead.model_validate(
@@ -134,16 +135,16 @@ def update_schedule(schedule_id: int, data: ScheduleUpdate, session: SessionDep,
 
 
 @router.delete("/schedules/{schedule_id}", status_code=204)
-def delete_schedule(schedule_id: int, session: SessionDep, actor: AdminDep) -> None:
+def delete_schedule(schedule_id: Id, session: SessionDep, actor: AdminDep) -> None:
     """Delete a schedule no permission uses."""
     service.delete_schedule(session, schedule_id, actor=actor)
 
 
 @router.get("/permissions", response_model=OffsetPage[PermissionRead])
 def list_permissions(session: SessionDep, actor: AdminDep, limit: LimitQuery = 100,
-                     offset: OffsetQuery = 0, group_id: int | None = None,
-                     door_id: int | None = None,
-                     schedule_id: int | None = None) -> OffsetPage[PermissionRead]:
+                     offset: OffsetQuery = 0, group_id: Id | None = None,
+                     door_id: Id | None = None,
+                     schedule_id: Id | None = None) -> OffsetPage[PermissionRead]:
     """Permissions (group × door × schedule), filtered, paged by offset."""
     rows, total = repository.list_permissions(session, group_id=group_id, door_id=door_id,
                                               schedule_id=schedule_id, limit=limit,
@@ -160,7 +161,7 @@ def create_permission(data: PermissionCreate, session: SessionDep,
 
 
 @router.delete("/permissions/{permission_id}", status_code=204)
-def delete_permission(permission_id: int, session: SessionDep, actor: AdminDep) -> None:
+def delete_permission(permission_id: Id, session: SessionDep, actor: AdminDep) -> None:
     """Delete a permission."""
     service.delete_permission(session, permission_id, actor=actor)
 

@@ -1,30 +1,22 @@
-"""Self-service identity (TEMPORARY, until the console issue adds users and roles).
-
-A ``/me/…`` request carries the admin bearer token plus ``X-Staff-Number`` naming the staff
-member it acts for. The console will replace this with the staff member's own login."""
+"""Self-service identity: the staff member the logged-in user is (``/me/…``)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Header
+from fastapi import Depends
 
-from api.auth import require_admin
+from api.auth import PrincipalDep
 from api.db import SessionDep
-from api.errors import Unauthorized
+from api.errors import Forbidden
 from api.models import Staff
 
-from . import repository as repo
 
-
-def current_staff(session: SessionDep, _admin: Annotated[str, Depends(require_admin)],
-                  x_staff_number: Annotated[str | None, Header()] = None) -> Staff:
-    """FastAPI dependency: the staff member named by X-Staff-Number."""
-    if not x_staff_number:
-        raise Unauthorized("X-Staff-Number is required for self-service", field="X-Staff-Number")
-    staff = repo.staff_by_number(session, x_staff_number)
+def current_staff(session: SessionDep, principal: PrincipalDep) -> Staff:
+    """FastAPI dependency: the staff member linked to the authenticated user, or 403."""
+    staff = session.get(Staff, principal.staff_id) if principal.staff_id is not None else None
     if staff is None:
-        raise Unauthorized(f"unknown staff number {x_staff_number!r}", field="X-Staff-Number")
+        raise Forbidden(f"user {principal.name!r} is not linked to a staff member")
     return staff
 
 

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 
 from api.auth import require_admin
 from api.db import SessionDep
-from api.errors import BadRequest
-from api.models import DepartmentSupervisor, WorkPattern
+from api.errors import BadRequest, Unprocessable
+from api.models import Department, DepartmentSupervisor, WorkPattern
+from api.models.base import utcnow
 
+from . import leave as leave_service
 from . import repository as repo
 from . import service
 from .auth import StaffDep
+from .closing import find_amendments
 from .config import rule_config
 from .rules import total
 from .schemas import (
@@ -25,6 +28,7 @@ from .schemas import (
     DailyLineRead,
     DayOverrideCreate,
     DayOverrideRead,
+    LeaveCreate,
     SupervisorCreate,
     WorkPatternAssign,
     WorkPatternCreate,
@@ -134,6 +138,31 @@ def create_override(data: DayOverrideCreate, session: SessionDep,
     return [DayOverrideRead.model_validate(r) for r in rows]
 
 
+@router.post("/admin/attendance/leave", status_code=201)
+def create_leave(data: LeaveCreate, session: SessionDep, actor: AdminDep) -> dict[str, Any]:
+    """Leave entered by HR (年次休暇 by day, half-day or hours; 特別休暇; 病気休暇)."""
+    return leave_service.leave_dict(leave_service.create_leave(session, actor=actor,
+                                                               **data.model_dump()))
+
+
+@router.post("/admin/attendance/leave/import")
+async def import_leave(request: Request, session: SessionDep, actor: AdminDep,
+                       encoding: Annotated[str, Query(pattern="^(cp932|utf8bom)$")] = "cp932"
+                       ) -> dict[str, Any]:
+    """Import leave from the 庶務事務 CSV (request body); all or nothing, errors per line."""
+    return leave_service.import_leave(session, await request.body(), actor=actor,
+                                      encoding=encoding)
+
+
+@router.get("/admin/attendance/leave")
+def list_leave(session: SessionDep, actor: AdminDep, month: str,
+               staff_id: int | None = None) -> list[dict[str, Any]]:
+    """Leave recorded in a month."""
+    start, end = service.month_bounds(month)
+    rows = repo.leaves(session, start, end, None if staff_id is None else [staff_id])
+    return [leave_service.leave_dict(r) for r in rows]
+
+
 @router.post("/admin/attendance/supervisors", status_code=201)
 def add_supervisor(data: SupervisorCreate, session: SessionDep,
                    actor: AdminDep) -> dict[str, int]:
@@ -141,6 +170,9 @@ def add_supervisor(data: SupervisorCreate, session: SessionDep,
     from api.audit.service import record
 
     service.get_staff_or_raise(session, data.staff_id)
+    if session.get(Department, data.department_id) is None:
+        raise Unprocessable(f"department {data.department_id} does not exist",
+                            field="department_id")
     row = DepartmentSupervisor(**data.model_dump())
     session.add(row)
     session.flush()
@@ -152,10 +184,9 @@ def add_supervisor(data: SupervisorCreate, session: SessionDep,
 
 @router.get("/admin/attendance/amendments", response_model=list[AmendmentRead])
 def amendments(session: SessionDep, actor: AdminDep) -> list[AmendmentRead]:
-    """Changes found in exported (frozen) months that no export has carried yet."""
-    from api.exports.service import detect_amendments
-    from api.models.base import utcnow
-
-    detect_amendments(session, before=date.max - timedelta(days=40), now=utcnow(),
-                      cfg=rule_config())
-    return [AmendmentRead.model_validate(a) for a in repo.open_amendments(session)]
+    """Changes found in exported (frozen) months that no export has carried yet: the stored
+    ones, and (with ``id`` null) those the next export will store. A GET never writes."""
+    found = find_amendments(session, before=date.max - timedelta(days=40), now=utcnow(),
+                            cfg=rule_config())
+    stored = [AmendmentRead.model_validate(a) for a in repo.open_amendments(session)]
+    return stored + [AmendmentRead.model_validate(a) for a in found]

@@ -18,8 +18,10 @@ from api.models import (
     DepartmentSupervisor,
     Device,
     Event,
+    Leave,
     OvertimeRequest,
     Staff,
+    StaffCharSubstitute,
     StaffWorkPattern,
     WorkPattern,
 )
@@ -53,7 +55,7 @@ def point_rows(session: Session, start_at: datetime, end_at: datetime,
     bind = session.get_bind()
     offset = func.coalesce(Event.device_clock_offset_ms, 0)
     cond = [Event.occurred_at >= start_at, Event.occurred_at < end_at,
-            Event.staff_id.is_not(None),
+            Event.staff_id.is_not(None), not_quarantined(),
             or_(Event.kind == "clock_punch",
                 and_(Event.kind == "tap", Event.granted.is_(True), Event.door_id.is_not(None)))]
     if staff_ids is not None:
@@ -70,6 +72,12 @@ def point_rows(session: Session, start_at: datetime, end_at: datetime,
              (r[4] or {}).get("punch")) for r in session.execute(q2))
 
 
+def not_quarantined() -> Any:
+    """Events the ingest did not quarantine (a punch stamped too far ahead of its arrival)."""
+    return or_(Event.data["quarantined"].as_string().is_(None),
+               Event.data["quarantined"].as_string() != "future")
+
+
 def _BigInt() -> Any:
     from sqlalchemy import BigInteger
 
@@ -81,6 +89,7 @@ def punch_events(session: Session, start_at: datetime, end_at: datetime,
                  staff_ids: Sequence[int] | None = None) -> list[Event]:
     """Clock punches in [start_at, end_at) (optionally only those received after a moment)."""
     q = select(Event).where(Event.kind == "clock_punch", Event.staff_id.is_not(None),
+                            not_quarantined(),
                             Event.occurred_at >= start_at, Event.occurred_at < end_at)
     if received_after is not None:
         q = q.where(Event.received_at > received_after)
@@ -119,6 +128,52 @@ def has_approved_overtime(session: Session, staff_id: int, day: date) -> bool:
                                          OvertimeRequest.work_date == day,
                                          OvertimeRequest.status == "approved").limit(1)
     return session.execute(q).first() is not None
+
+
+def leaves(session: Session, start: date, end: date,
+           staff_ids: Sequence[int] | None = None) -> list[Leave]:
+    q = select(Leave).where(Leave.day >= start, Leave.day <= end)
+    if staff_ids is not None:
+        q = q.where(Leave.staff_id.in_(list(staff_ids)))
+    return list(session.execute(q.order_by(Leave.staff_id, Leave.day, Leave.id)).scalars())
+
+
+def leave_by_ref(session: Session, ref: str) -> Leave | None:
+    return session.execute(select(Leave).where(Leave.external_ref == ref)).scalar_one_or_none()
+
+
+def char_substitutes(session: Session) -> dict[str, dict[str, str]]:
+    """Registered 代替文字 per staff number: {staff_number: {character: substitute}}."""
+    q = select(Staff.staff_number, StaffCharSubstitute.original, StaffCharSubstitute.substitute
+               ).join(Staff, Staff.id == StaffCharSubstitute.staff_id)
+    out: dict[str, dict[str, str]] = {}
+    for number, orig, sub in session.execute(q):
+        out.setdefault(number, {})[orig] = sub
+    return out
+
+
+def override_exists(session: Session, staff_id: int | None, day: date) -> bool:
+    who = DayOverride.staff_id.is_(None) if staff_id is None else DayOverride.staff_id == staff_id
+    q = select(DayOverride.id).where(who, DayOverride.day == day).limit(1)
+    return session.execute(q).first() is not None
+
+
+def staff_with_approved_overtime(session: Session, start: date, end: date,
+                                 staff_ids: Sequence[int] | None = None) -> list[int]:
+    q = select(OvertimeRequest.staff_id).where(
+        OvertimeRequest.status == "approved", OvertimeRequest.work_date >= start,
+        OvertimeRequest.work_date <= end).distinct()
+    if staff_ids is not None:
+        q = q.where(OvertimeRequest.staff_id.in_(list(staff_ids)))
+    return sorted(r[0] for r in session.execute(q))
+
+
+def frozen_months_between(session: Session, first: date,
+                          before: date) -> list[AttendanceFrozenMonth]:
+    """Frozen staff-months from ``first`` up to (not including) ``before``."""
+    q = select(AttendanceFrozenMonth).where(AttendanceFrozenMonth.month_start >= first,
+                                            AttendanceFrozenMonth.month_start < before)
+    return list(session.execute(q).scalars())
 
 
 def work_patterns(session: Session) -> list[WorkPattern]:

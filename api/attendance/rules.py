@@ -84,6 +84,7 @@ class RuleConfig:
     divergence_threshold_min: int = 30
     over60_threshold_min: int = 60 * 60
     weekly_off: frozenset[int] = frozenset({5, 6})  # Monday = 0
+    future_margin_min: int = 10  # punches further ahead of arrival are quarantined
 
     def offset(self, t: time) -> int:
         """Minutes from the business-day start to local clock time ``t`` (0 ≤ m < 1440)."""
@@ -126,14 +127,23 @@ class WorkPattern:
     end: time = time(17, 15)
     break_start: time | None = time(12, 0)
     break_end: time | None = time(13, 0)
+    overnight: bool = False  # ends the next day (宿直, night shifts)
+
+    def _on_axis(self, t: time, cfg: RuleConfig) -> int:
+        m = cfg.offset(t)
+        start = cfg.offset(self.start)
+        # An overnight shift's later times lie on the next calendar day.
+        return m + MINUTES_PER_DAY if self.overnight and m < start else m
 
     def schedule(self, cfg: RuleConfig = DEFAULT_CONFIG) -> Interval:
-        return (cfg.offset(self.start), cfg.offset(self.end) or MINUTES_PER_DAY)
+        s, e = cfg.offset(self.start), self._on_axis(self.end, cfg)
+        return (s, e if e > s else e + MINUTES_PER_DAY)
 
     def break_interval(self, cfg: RuleConfig = DEFAULT_CONFIG) -> Interval | None:
         if self.break_start is None or self.break_end is None:
             return None
-        return (cfg.offset(self.break_start), cfg.offset(self.break_end))
+        a, b = self._on_axis(self.break_start, cfg), self._on_axis(self.break_end, cfg)
+        return (a, b if b >= a else b + MINUTES_PER_DAY)
 
     @property
     def scheduled_minutes(self) -> int:
@@ -238,6 +248,43 @@ def fiscal_year(day: date) -> int:
     return day.year if day.month >= 4 else day.year - 1
 
 
+# --- leave (休暇) ----------------------------------------------------------------------------
+
+class LeaveKind(StrEnum):
+    ANNUAL = "annual"  # 年次休暇
+    SPECIAL = "special"  # 特別休暇
+    SICK = "sick"  # 病気休暇
+
+
+class LeaveUnit(StrEnum):
+    DAY = "day"  # 1日
+    AM = "am"  # 午前 (scheduled start to the break)
+    PM = "pm"  # 午後 (the break's end to the scheduled end)
+    HOURS = "hours"  # 時間 (start and end given)
+
+
+LEAVE_KIND_JA = {LeaveKind.ANNUAL: "年次休暇", LeaveKind.SPECIAL: "特別休暇",
+                 LeaveKind.SICK: "病気休暇"}
+LEAVE_UNIT_JA = {LeaveUnit.DAY: "日", LeaveUnit.AM: "午前", LeaveUnit.PM: "午後",
+                 LeaveUnit.HOURS: "時間"}
+
+
+def leave_interval(unit: LeaveUnit, schedule: Interval, breaks: Sequence[Interval],
+                   hours: Interval | None = None) -> Interval:
+    """The part of the scheduled day a leave covers, on the business-day axis."""
+    s, e = schedule
+    mid_s, mid_e = breaks[0] if breaks else ((s + e) // 2, (s + e) // 2)
+    if unit is LeaveUnit.DAY:
+        return (s, e)
+    if unit is LeaveUnit.AM:
+        return (s, mid_s)
+    if unit is LeaveUnit.PM:
+        return (mid_e, e)
+    if hours is None:
+        raise ValueError("hour leave needs its start and end")
+    return hours
+
+
 # --- daily attendance -------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -286,22 +333,28 @@ class DailyLine:
     corrected: bool = False
     long_span: bool = False  # over 16 h on the premises: check before paying
     punches: int = 0
+    leave_minutes: int = 0  # 休暇 inside the scheduled hours (a day, half-day or hours)
+
+    @property
+    def leave(self) -> bool:
+        return self.leave_minutes > 0
 
     @property
     def flags(self) -> tuple[str, ...]:
         if not (self.late or self.early or self.missing_in or self.missing_out
                 or self.in_progress or self.no_clock or self.absent or self.corrected
-                or self.long_span):
+                or self.long_span or self.leave_minutes):
             return ()
         return tuple(n for n in _FLAG_NAMES if getattr(self, n))
 
 
 _FLAG_NAMES = ("late", "early", "missing_in", "missing_out", "in_progress", "no_clock", "absent",
-               "corrected", "long_span")
+               "corrected", "long_span", "leave")
 LONG_SPAN_MIN = 16 * 60
 FLAG_JA = {"late": "遅刻", "early": "早退", "missing_in": "出勤打刻漏れ",
            "missing_out": "退勤打刻漏れ", "in_progress": "勤務中", "no_clock": "打刻なし(入館記録あり)",
-           "absent": "記録なし", "corrected": "訂正あり", "long_span": "在庁16時間超"}
+           "absent": "記録なし", "corrected": "訂正あり", "long_span": "在庁16時間超",
+           "leave": "休暇"}
 
 
 MAX_SHIFT_MIN = 24 * 60  # an 出勤 pairs with a 退勤 at most this much later
@@ -430,8 +483,12 @@ class PatternAxis:
 
 def compute_day_minutes(day: date, day_type: DayType, clock: Sequence[tuple[int, str | None]],
                         door: Sequence[int], corrections: Sequence[tuple[str, int]], now_m: int,
-                        axis: PatternAxis, start0: datetime) -> DailyLine:
-    """``compute_day`` on minutes since ``start0``, the business-day start (clock sorted)."""
+                        axis: PatternAxis, start0: datetime,
+                        leave: Sequence[Interval] = ()) -> DailyLine:
+    """``compute_day`` on minutes since ``start0``, the business-day start (clock sorted).
+
+    ``leave`` (休暇) shortens the expected presence: 遅刻, 早退 and 記録なし are judged against
+    the scheduled hours left, and time in leave is not 勤務時間."""
     schedule = axis.schedule
     in_m: int | None = None
     out_m: int | None = None
@@ -468,8 +525,10 @@ def compute_day_minutes(day: date, day_type: DayType, clock: Sequence[tuple[int,
     workday = day_type in SCHEDULED_WORK_DAYS
     holiday_pay = day_type in HOLIDAY_PAY_DAYS
     unscheduled: tuple[Interval, ...]
+    off = normalize(leave) if workday else ()
+    expected = subtract(subtract(axis.sched, axis.breaks), off) if off else axis.sched
     if premises is not None and workday and not door and premises[0] < premises[1] \
-            and axis.simple:
+            and axis.simple and not off:
         # The common case on one axis: a schedule [s, e) holding one break [bs, be).
         a, b = premises
         s_, e_ = schedule
@@ -497,7 +556,8 @@ def compute_day_minutes(day: date, day_type: DayType, clock: Sequence[tuple[int,
         breaks = axis.breaks
         break_minutes = total(intersect(presence, breaks))
         if workday:
-            worked_in = total(subtract(intersect(presence, axis.sched), breaks))
+            worked_in = total(subtract(intersect(presence, axis.sched),
+                                       normalize((*breaks, *off))))
             unscheduled = subtract(subtract(presence, axis.sched), breaks)
         else:
             # Every minute of a day off needs an order; on a 休日 or 代休日 the scheduled hours
@@ -516,12 +576,13 @@ def compute_day_minutes(day: date, day_type: DayType, clock: Sequence[tuple[int,
         scheduled_minutes=axis.scheduled_minutes if workday or holiday_pay else 0,
         worked_in_schedule_minutes=worked_in, unscheduled=unscheduled,
         unscheduled_minutes=total(unscheduled), in_minute=in_m, out_minute=out_m,
-        late=workday and in_m is not None and in_m > schedule[0],
-        early=workday and out_m is not None and out_m < schedule[1],
+        late=workday and in_m is not None and bool(expected) and in_m > expected[0][0],
+        early=workday and out_m is not None and bool(expected) and out_m < expected[-1][1],
         missing_in=missing_in, missing_out=missing_out, in_progress=in_progress,
         no_clock=not clock and bool(door) and not corrected,
-        absent=workday and not clock and not door and not corrected and over,
-        corrected=corrected, long_span=pm > LONG_SPAN_MIN, punches=len(clock))
+        absent=workday and not clock and not door and not corrected and over and bool(expected),
+        corrected=corrected, long_span=pm > LONG_SPAN_MIN, punches=len(clock),
+        leave_minutes=axis.scheduled_minutes - total(expected) if off else 0)
 
 
 # --- overtime: 乖離, pay buckets, rounding, caps --------------------------------------------------
@@ -595,6 +656,21 @@ def month_buckets(days: Iterable[OvertimeDay], cfg: RuleConfig = DEFAULT_CONFIG)
                 out[Bucket.R135 if other else Bucket.R125] += under
                 out[Bucket.R150_OVER60] += length - under
     return out
+
+
+WEEK_STANDARD_MIN = 38 * 60 + 45  # 週38時間45分 (勤務時間法 §5)
+
+
+def moved_weekly_off_minutes(days: Iterable[tuple[date, int]], week_start: int = 6,
+                             standard: int = WEEK_STANDARD_MIN) -> int:
+    """Minutes paid +25 because a 週休日 moved into another week (給与法 §16: 正規の勤務時間
+    beyond 38h45m in a week, 週40時間超 in the 規則). ``days`` are (day, scheduled minutes
+    worked) of days with scheduled hours; weeks start on ``week_start`` (Sunday = 6)."""
+    weeks: dict[date, int] = {}
+    for d, worked in days:
+        key = d - timedelta(days=(d.weekday() - week_start) % 7)  # the week's first day
+        weeks[key] = weeks.get(key, 0) + worked
+    return sum(w - standard for w in weeks.values() if w > standard)
 
 
 def round_30(minutes: int) -> int:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from api.text import FreeText
 
@@ -44,7 +45,7 @@ class CorrectionCreate(BaseModel):
 class CorrectionDecision(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    approve: bool
+    approve: StrictBool  # "yes" or 1 is a 422, never an approval
 
 
 class CorrectionRead(BaseModel):
@@ -71,6 +72,7 @@ class WorkPatternCreate(BaseModel):
     end_time: time
     break_start: time | None = None
     break_end: time | None = None
+    overnight: bool = False  # the end is on the next day (宿直, night shifts)
 
 
 class WorkPatternRead(WorkPatternCreate):
@@ -122,10 +124,23 @@ class SupervisorCreate(BaseModel):
 class AmendmentRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
-    id: int
+    id: int | None  # null: found now, stored by the next export
     staff_id: int
     business_date: date
     detected_at: datetime
     exported_line: dict | None  # type: ignore[type-arg]
     current_line: dict | None  # type: ignore[type-arg]
     carried_by_run_id: int | None
+
+
+class LeaveCreate(BaseModel):
+    """Leave entered by HR: ``unit`` day, am, pm or hours (with start and end)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    staff_id: int
+    day: date
+    kind: Literal["annual", "special", "sick"]
+    unit: Literal["day", "am", "pm", "hours"]
+    start_time: time | None = None
+    end_time: time | None = None

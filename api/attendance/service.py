@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from api.audit.service import record
 from api.calendar.service import closed_days
-from api.errors import BadRequest, Conflict, NotFound
+from api.errors import BadRequest, Conflict, NotFound, Unprocessable
 from api.models import AttendanceCorrection, DayOverride, Staff, StaffWorkPattern
 from api.models import WorkPattern as WorkPatternRow
 from api.models.base import utcnow
@@ -32,6 +32,7 @@ from .rules import (
     DailyLine,
     DayType,
     Interval,
+    LeaveUnit,
     OvertimeDay,
     PatternAxis,
     RuleConfig,
@@ -42,6 +43,7 @@ from .rules import (
     compute_day_minutes,
     day_start,
     intersect,
+    leave_interval,
     month_buckets,
     normalize,
     total,
@@ -123,7 +125,27 @@ def month_bounds(month: str | date) -> tuple[date, date]:
 
 
 def _pattern_from_row(row: WorkPatternRow) -> WorkPattern:
-    return WorkPattern(row.code, row.start_time, row.end_time, row.break_start, row.break_end)
+    return WorkPattern(row.code, row.start_time, row.end_time, row.break_start, row.break_end,
+                       bool(row.overnight))
+
+
+def _check_pattern(p: WorkPattern) -> None:
+    """End after start unless marked overnight (宿直, night shifts); a break inside the shift."""
+    if p.end == p.start:
+        raise Unprocessable("end_time must differ from start_time", field="end_time")
+    if p.end < p.start and not p.overnight:
+        raise Unprocessable("end_time is before start_time: mark the pattern overnight "
+                            "(宿直, night shift) if it ends the next day", field="end_time")
+    if p.overnight and p.end > p.start:
+        raise Unprocessable("an overnight pattern ends the next day, before its start time",
+                            field="overnight")
+    if (p.break_start is None) != (p.break_end is None):
+        raise Unprocessable("a break needs both break_start and break_end", field="break_end")
+    brk = p.break_interval()
+    if brk is not None:
+        s, e = p.schedule()
+        if not (s <= brk[0] < brk[1] <= e):
+            raise Unprocessable("the break must lie inside the shift", field="break_start")
 
 
 def compute_period(session: Session, start: date, end: date, *,
@@ -168,6 +190,7 @@ def compute_period(session: Session, start: date, end: date, *,
     starts = {d: day_start(d, cfg) for d in days}
     grouped = _grouped_points(session, result, days, starts, ids, cfg)
     fixes: dict[tuple[int, date], list[tuple[str, int]]] = defaultdict(list)
+    leaves = _leaves_by_staff(session, start, end, ids, cfg)
     for c in repo.approved_corrections(session, start, end):
         m = int((c.corrected_at - starts[c.business_date]).total_seconds() // 60)
         fixes[(c.staff_id, c.business_date)].append((c.kind, m))
@@ -216,7 +239,8 @@ def compute_period(session: Session, start: date, end: date, *,
             clock, door = per.get(d, empty)
             fx = fx_s.get(d, ()) if fx_s else ()
             appr = ap_s.get(d) if ap_s else None
-            if not clock and not door and not fx and not appr:
+            lv = leaves.get((sid, d))
+            if not clock and not door and not fx and not appr and not lv:
                 ck = (d, dt, id(axis))
                 res_ = empty_results.get(ck)
                 if res_ is None:
@@ -225,7 +249,8 @@ def compute_period(session: Session, start: date, end: date, *,
                                                          0, 0)
                 out.append(res_)
                 continue
-            line = compute_day_minutes(d, dt, clock, door, fx, now_m, axis, starts[d])
+            off = [leave_interval(u, axis.schedule, axis.breaks, h) for u, h in lv] if lv else ()
+            line = compute_day_minutes(d, dt, clock, door, fx, now_m, axis, starts[d], off)
             if appr:
                 ap = normalize(appr) if len(appr) > 1 else tuple(appr)
                 paid = _intersect(line.unscheduled, ap) if line.unscheduled else ()
@@ -239,6 +264,21 @@ def compute_period(session: Session, start: date, end: date, *,
     if progress is not None:
         progress(n_staff, n_staff)
     return result
+
+
+def _leaves_by_staff(session: Session, start: date, end: date, ids: list[int] | None,
+                     cfg: RuleConfig) -> dict[tuple[int, date], list[tuple[LeaveUnit,
+                                                                          Interval | None]]]:
+    """(unit, hours on the axis for hour leave) per staff-day."""
+    out: dict[tuple[int, date], list[tuple[LeaveUnit, Interval | None]]] = defaultdict(list)
+    for row in repo.leaves(session, start, end, ids):
+        hours = None
+        if row.start_time is not None and row.end_time is not None:
+            a = cfg.offset(row.start_time)
+            b = cfg.offset(row.end_time) or MINUTES_PER_DAY
+            hours = (a, b if b > a else b + MINUTES_PER_DAY)
+        out[(row.staff_id, row.day)].append((LeaveUnit(row.unit), hours))
+    return out
 
 
 def _grouped_points(session: Session, result: PeriodResult, days: list[date],
@@ -359,7 +399,7 @@ def line_record(res: DayResult, cfg: RuleConfig) -> dict[str, Any]:
         "overtime": res.paid_minutes, "divergence": res.divergence,
         "paid": [list(iv) for iv in res.paid] if res.paid else [],
         "schedule": list(res.schedule), "flags": list(ln.flags) if ln.flags else [],
-        "holiday_work": 0,
+        "holiday_work": 0, "leave": ln.leave_minutes,
     }
     if ln.day_type in HOLIDAY_PAY_DAYS and res.paid:
         # 休日勤務 is paid as 休日給, not 時間外 (給与法 §16–17): 時間外実績 leaves it out.
@@ -432,8 +472,7 @@ def _correction_dict(row: AttendanceCorrection) -> dict[str, Any]:
 
 def create_work_pattern(session: Session, *, actor: str, **fields: Any) -> WorkPatternRow:
     row = WorkPatternRow(**fields)
-    if row.end_time == row.start_time:
-        raise BadRequest("end_time must differ from start_time", field="end_time")
+    _check_pattern(_pattern_from_row(row))
     session.add(row)
     session.flush()
     record(session, actor=actor, action="attendance.work_pattern.create", entity="work_pattern",
@@ -468,6 +507,10 @@ def create_override(session: Session, *, actor: str, staff_id: int | None, day: 
         raise BadRequest(f"unknown day_type {day_type!r}", field="day_type") from err
     if staff_id is not None:
         get_staff_or_raise(session, staff_id)
+    for d in (day, linked_day if kind == "furikae" else None):
+        if d is not None and repo.override_exists(session, staff_id, d):
+            raise Conflict(f"{d} already has a day override for this staff member",
+                           field="day" if d == day else "linked_day")
     rows = [DayOverride(staff_id=staff_id, day=day, day_type=dt.value, kind=kind,
                         linked_day=linked_day, note=note)]
     if kind == "furikae":
@@ -479,6 +522,12 @@ def create_override(session: Session, *, actor: str, staff_id: int | None, day: 
         if not (lo <= linked_day <= hi):
             raise BadRequest("振替 must fall 4 weeks before to 8 weeks after", field="linked_day")
         other = DayType.WORKDAY if dt is DayType.WEEKLY_OFF else DayType.WEEKLY_OFF
+        # 振替 moves a 週休日 onto a 勤務日 and back: the day must now be the other kind.
+        for d, want in ((day, other), (linked_day, dt)):
+            now_kind = _day_type_of(session, staff_id, d)
+            if now_kind is not want:
+                raise BadRequest(f"振替: {d} is a {DAY_TYPE_JA[now_kind]}, not a "
+                                 f"{DAY_TYPE_JA[want]}", field="linked_day" if d != day else "day")
         rows.append(DayOverride(staff_id=staff_id, day=linked_day, day_type=other.value,
                                 kind=kind, linked_day=day, note=note))
     if kind == "daikyu":
@@ -503,14 +552,18 @@ def _check_worked_holiday(session: Session, staff_id: int | None, worked: date) 
     """A 代休日 replaces a 休日 the person was ordered to work (勤務時間法 §15)."""
     if staff_id is None:
         raise BadRequest("a 代休日 is designated for one staff member", field="staff_id")
-    cfg = rule_config()
-    rows = sorted((o for o in repo.overrides(session, worked, worked)
-                   if o.staff_id in (None, staff_id)), key=lambda o: o.staff_id is not None)
-    over = {o.day: DayType(o.day_type) for o in rows}  # the staff's own override wins
-    kind = classify_day(worked, holidays=closed_days(session, worked, worked), overrides=over,
-                        cfg=cfg)
+    kind = _day_type_of(session, staff_id, worked)
     if kind is not DayType.HOLIDAY:
         raise BadRequest(f"{worked} is not a 休日 of this staff member ({DAY_TYPE_JA[kind]})",
                          field="linked_day")
     if not repo.has_approved_overtime(session, staff_id, worked):
         raise BadRequest(f"no order to work on the 休日 {worked}", field="linked_day")
+
+
+def _day_type_of(session: Session, staff_id: int | None, day: date) -> DayType:
+    """The day type of ``day`` for a staff member (or for everyone), overrides included."""
+    rows = sorted((o for o in repo.overrides(session, day, day)
+                   if o.staff_id in (None, staff_id)), key=lambda o: o.staff_id is not None)
+    over = {o.day: DayType(o.day_type) for o in rows}  # the staff's own override wins
+    return classify_day(day, holidays=closed_days(session, day, day), overrides=over,
+                        cfg=rule_config())

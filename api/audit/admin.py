@@ -21,13 +21,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from api.auth import require_admin
+from api.bounded import INT64_MAX
 from api.errors import BadRequest, Conflict
 
 T = TypeVar("T")
 AdminDep = Annotated[str, Depends(require_admin)]
 MAX_LIMIT = 500
 LimitQuery = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="page size (≤500)")]
-OffsetQuery = Annotated[int, Query(ge=0, description="rows to skip")]
+OffsetQuery = Annotated[int, Query(ge=0, le=INT64_MAX, description="rows to skip")]
 CursorQuery = Annotated[str | None, Query(max_length=400, description="next_cursor of the "
                                                                        "previous page")]
 

@@ -1,4 +1,4 @@
-"""Admin REST API: read the audit log of admin changes (newest first)."""
+"""Admin REST API: read the audit log (newest first) and verify its hash chain."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pydantic import AwareDatetime
 from api.db import SessionDep
 from api.errors import BadRequest
 
-from . import repository
+from . import repository, service
 from .admin import (
     AdminDep,
     AdminRoute,
@@ -21,7 +21,7 @@ from .admin import (
     encode_cursor,
 )
 from .repository import AuditFilter
-from .schemas import AuditRead
+from .schemas import AuditRead, VerificationRead
 
 router = APIRouter(prefix="/admin/audit", tags=["audit"], route_class=AdminRoute)
 Short = Annotated[str | None, Query(max_length=100)]
@@ -51,3 +51,9 @@ def search_audit(
     next_cursor = encode_cursor({"id": rows[-1].id}) if more and rows else None
     return CursorPage[AuditRead](items=[AuditRead.model_validate(r) for r in rows],
                                  next_cursor=next_cursor, limit=limit)
+
+
+@router.get("/verify", response_model=VerificationRead)
+def verify_chain(session: SessionDep, actor: AdminDep) -> VerificationRead:
+    """Check the whole hash chain; ``first_bad_id`` names the first row that fails."""
+    return VerificationRead.model_validate(service.verify(session))

@@ -12,6 +12,7 @@ class AuditRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: int
+    seq: int
     at: datetime
     actor: str
     action: str
@@ -19,3 +20,15 @@ class AuditRead(BaseModel):
     entity_id: str
     before: dict[str, Any] | None
     after: dict[str, Any] | None
+    prev_hash: str
+    hash: str
+
+
+class VerificationRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    ok: bool
+    checked: int
+    first_bad_id: int | None
+    first_bad_seq: int | None
+    reason: str | None

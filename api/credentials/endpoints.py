@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.audit.admin import AdminDep, AdminRoute, LimitQuery, OffsetPage, OffsetQuery
+from api.bounded import Id
 from api.db import SessionDep
 
 from . import repository, service
@@ -21,7 +22,7 @@ router = APIRouter(prefix="/admin/credentials", tags=["credentials"], route_clas
 
 @router.get("", response_model=OffsetPage[CredentialRead])
 def list_credentials(session: SessionDep, actor: AdminDep, limit: LimitQuery = 100,
-                     offset: OffsetQuery = 0, staff_id: int | None = None,
+                     offset: OffsetQuery = 0, staff_id: Id | None = None,
                      kind: CredentialKind | None = None,
                      status: CredentialStatus | None = None) -> OffsetPage[CredentialRead]:
     """Credentials, filtered by staff, kind and status, paged by offset."""
@@ -39,40 +40,40 @@ def create_credential(data: CredentialCreate, session: SessionDep,
 
 
 @router.get("/{credential_id}", response_model=CredentialRead)
-def get_credential(credential_id: int, session: SessionDep, actor: AdminDep) -> CredentialRead:
+def get_credential(credential_id: Id, session: SessionDep, actor: AdminDep) -> CredentialRead:
     """One credential with its status history fields."""
     return CredentialRead.model_validate(service.get_or_raise(session, credential_id))
 
 
-def _change(action: str, credential_id: int, data: CredentialStatusChange, session: SessionDep,
+def _change(action: str, credential_id: Id, data: CredentialStatusChange, session: SessionDep,
             actor: str) -> CredentialRead:
     return CredentialRead.model_validate(
         service.change_status(session, credential_id, action, reason=data.reason, actor=actor))
 
 
 @router.post("/{credential_id}/suspend", response_model=CredentialRead)
-def suspend_credential(credential_id: int, data: CredentialStatusChange, session: SessionDep,
+def suspend_credential(credential_id: Id, data: CredentialStatusChange, session: SessionDep,
                        actor: AdminDep) -> CredentialRead:
     """Suspend an active credential (e.g. card left at home, under review)."""
     return _change("suspend", credential_id, data, session, actor)
 
 
 @router.post("/{credential_id}/lost", response_model=CredentialRead)
-def mark_credential_lost(credential_id: int, data: CredentialStatusChange, session: SessionDep,
+def mark_credential_lost(credential_id: Id, data: CredentialStatusChange, session: SessionDep,
                          actor: AdminDep) -> CredentialRead:
     """Mark a credential lost (紛失)."""
     return _change("lost", credential_id, data, session, actor)
 
 
 @router.post("/{credential_id}/revoke", response_model=CredentialRead)
-def revoke_credential(credential_id: int, data: CredentialStatusChange, session: SessionDep,
+def revoke_credential(credential_id: Id, data: CredentialStatusChange, session: SessionDep,
                       actor: AdminDep) -> CredentialRead:
     """Revoke a credential for good."""
     return _change("revoke", credential_id, data, session, actor)
 
 
 @router.post("/{credential_id}/reactivate", response_model=CredentialRead)
-def reactivate_credential(credential_id: int, data: CredentialStatusChange,
+def reactivate_credential(credential_id: Id, data: CredentialStatusChange,
                           session: SessionDep, actor: AdminDep) -> CredentialRead:
     """Reactivate a suspended credential (409 if another of its kind is active)."""
     return _change("reactivate", credential_id, data, session, actor)

@@ -106,6 +106,16 @@ def verify_request(db: Database, settings: Settings, *, method: str, path: str,
         signature = base64.b64decode(headers[H_SIGNATURE], validate=True)
     except (binascii.Error, ValueError) as err:
         raise Unauthorized("malformed signature", field=H_SIGNATURE) from err
+    # The window in plain integers, before any database read: a timestamp far outside it
+    # (year 33658) is a 401, never an overflow.
+    now = utcnow()
+    skew_s = int(timestamp) - int(now.timestamp())
+    if abs(skew_s) > settings.request_clock_skew_s:
+        log.warning("device.auth.clock_skew device=%s skew_s=%d", device_id, skew_s)
+        raise Unauthorized(
+            f"timestamp is more than {settings.request_clock_skew_s} s from the server "
+            "clock", field=H_TIMESTAMP, server_time=format_time(now))
+    sent = datetime.fromtimestamp(int(timestamp), UTC)
 
     with db.session() as session:
         device = session.get(Device, device_id)
@@ -120,14 +130,6 @@ def verify_request(db: Database, settings: Settings, *, method: str, path: str,
         except (InvalidSignature, SignatureError) as err:
             log.warning("device.auth.bad_signature device=%s", device_id)
             raise Unauthorized("signature does not verify") from err
-        now = utcnow()
-        sent = datetime.fromtimestamp(int(timestamp), UTC)
-        if abs((now - sent).total_seconds()) > settings.request_clock_skew_s:
-            log.warning("device.auth.clock_skew device=%s skew_s=%d", device_id,
-                        int((sent - now).total_seconds()))
-            raise Unauthorized(
-                f"timestamp is more than {settings.request_clock_skew_s} s from the server "
-                "clock", field=H_TIMESTAMP, server_time=format_time(now))
         expires = max(sent, now) + timedelta(seconds=settings.request_clock_skew_s + 60)
         if not _insert_nonce(session, device_id, nonce, expires):
             session.rollback()

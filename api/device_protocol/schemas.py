@@ -17,7 +17,8 @@ from pydantic import (
     model_validator,
 )
 
-from api.bounded import Int64
+from api.bounded import Int32, Int64
+from api.errors import first_error
 from api.events.ingest import MAX_BATCH, MAX_SEQ
 from api.text import FreeText, GuardJson
 
@@ -98,8 +99,8 @@ class EnrollResponse(BaseModel):
 
 class HeartbeatRequest(BaseModel):
     device_time: AwareDatetime
-    config_version: Int64 | None = None
-    snapshot_version: Int64 | None = None
+    config_version: Int32 | None = None
+    snapshot_version: Int32 | None = None
     outbox_pending: Int64 | None = Field(default=None, ge=0)
     oldest_pending_at: AwareDatetime | None = None
     last_seq: int | None = Field(default=None, ge=0, le=MAX_SEQ)
@@ -153,9 +154,7 @@ class EventIn(BaseModel):
         try:
             DATA_MODELS[self.kind].model_validate(self.data)
         except ValidationError as err:
-            first = err.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise ValueError(f"data.{where} of a {self.kind} event: {first['msg']}") from None
+            raise ValueError(f"{first_error(err, 'data.')} (a {self.kind} event)") from None
         return self
 
 

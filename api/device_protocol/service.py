@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from api.access.versioning import current
 from api.attendance.config import rule_config
 from api.audit.service import record
+from api.bounded import clamp_int32
 from api.calendar.service import closed_days
 from api.devices import repository as device_repository
 from api.devices.service import hash_token
@@ -76,10 +77,15 @@ def enroll(session: Session, data: EnrollRequest, *, now: datetime,
 
 
 def heartbeat(session: Session, device_id: uuid.UUID, data: HeartbeatRequest, *,
-              now: datetime, skew_alarm_ms: int) -> HeartbeatResponse:
-    """Record liveness and clock offset; move the delivery watermark when the outbox is empty."""
+              now: datetime, skew_alarm_ms: int, max_skew_s: int) -> HeartbeatResponse:
+    """Record liveness and clock offset; move the delivery watermark when the outbox is empty.
+
+    A ``device_time`` more than ``max_skew_s`` ahead of the server clock (the window a signed
+    request's own timestamp must be in) never moves the watermark: a far-future time would
+    otherwise mark events not yet sent as delivered, for good. An old one is merely
+    conservative."""
     device = lock_device(session, device_id)
-    offset = round((now - data.device_time).total_seconds() * 1000)
+    offset = clamp_int32(round((now - data.device_time).total_seconds() * 1000))
     previous = device.clock_offset_ms
     device.last_heartbeat_at = now
     device.clock_offset_ms = offset
@@ -87,14 +93,17 @@ def heartbeat(session: Session, device_id: uuid.UUID, data: HeartbeatRequest, *,
         device.config_version = data.config_version
     if data.snapshot_version is not None:
         device.snapshot_version = data.snapshot_version
+    device.outbox_pending = data.outbox_pending
+    device.oldest_pending_at = data.oldest_pending_at
     skew = abs(offset) > skew_alarm_ms
     if skew and (previous is None or abs(previous) <= skew_alarm_ms):
         log.warning("device.heartbeat.clock_skew device=%s offset_ms=%d", device_id, offset)
         record_service_alarm(session, device_id, alarm="clock_skew", now=now,
                              detail={"offset_ms": offset, "threshold_ms": skew_alarm_ms})
     # Everything up to device_time is here only if the outbox is empty AND nothing is missing.
-    if data.outbox_pending == 0 and (data.last_seq is None
-                                     or device.contiguous_seq >= data.last_seq):
+    plausible = data.device_time <= now + timedelta(seconds=max_skew_s)
+    if plausible and data.outbox_pending == 0 and (data.last_seq is None
+                                                   or device.contiguous_seq >= data.last_seq):
         if device.delivered_through is None or data.device_time > device.delivered_through:
             device.delivered_through = data.device_time
     session.flush()

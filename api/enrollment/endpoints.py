@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from api.auth import require_admin
+from api.bounded import Id
 from api.db import SessionDep
 
 from . import service
@@ -30,7 +31,7 @@ def start_enrollment(data: EnrollmentCreate, session: SessionDep,
 
 
 @router.get("/{enrollment_id}", response_model=EnrollmentRead)
-def get_enrollment(enrollment_id: int, session: SessionDep, actor: AdminDep) -> EnrollmentRead:
+def get_enrollment(enrollment_id: Id, session: SessionDep, actor: AdminDep) -> EnrollmentRead:
     """One enrollment and its state."""
     return service.get(session, enrollment_id)
 
@@ -43,14 +44,14 @@ def check_enrollment_certificate(enrollment_id: int, data: CertificateCheck,
 
 
 @router.post("/{enrollment_id}/response", response_model=EnrollmentRead)
-def respond_enrollment(enrollment_id: int, data: EnrollmentResponse, session: SessionDep,
+def respond_enrollment(enrollment_id: Id, data: EnrollmentResponse, session: SessionDep,
                        actor: AdminDep) -> EnrollmentRead:
     """Submit the card's credential file and signature; proves possession of the card key."""
     return service.respond(session, enrollment_id, data, actor=actor)
 
 
 @router.post("/{enrollment_id}/confirm", response_model=EnrollmentRead)
-def confirm_enrollment(enrollment_id: int, session: SessionDep,
+def confirm_enrollment(enrollment_id: Id, session: SessionDep,
                        actor: AdminDep) -> EnrollmentRead:
     """Bind the credential to the staff member (revokes the previous staff card)."""
     return service.confirm(session, enrollment_id, actor=actor)

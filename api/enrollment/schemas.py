@@ -43,7 +43,7 @@ class CertificateCheck(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    certificate: str = Field(min_length=1, max_length=12000)
+    certificate: str = Field(min_length=1, max_length=12000, pattern=r"^[A-Za-z0-9+/=]+$")
 
 
 class CertificateCheckRead(BaseModel):

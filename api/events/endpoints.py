@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from pydantic import AwareDatetime
 
 from api.audit.admin import AdminDep, AdminRoute, CursorPage, CursorQuery, LimitQuery
+from api.bounded import Id
 from api.db import SessionDep
 from gate.policy import Reason
 
@@ -25,8 +26,8 @@ EventKind = Literal["tap", "door_state", "clock_punch", "alarm", "card_error"]
 def search_events(
     session: SessionDep, actor: AdminDep, limit: LimitQuery = 100, cursor: CursorQuery = None,
     order: Literal["desc", "asc"] = "desc",
-    device_id: uuid.UUID | None = None, door_id: int | None = None,
-    staff_id: int | None = None, kind: EventKind | None = None,
+    device_id: uuid.UUID | None = None, door_id: Id | None = None,
+    staff_id: Id | None = None, kind: EventKind | None = None,
     granted: bool | None = None, reason: Reason | None = None,
     credential_ref: Annotated[str | None, Query(max_length=64)] = None,
     from_: Annotated[AwareDatetime | None, Query(alias="from", description=(

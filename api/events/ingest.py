@@ -8,6 +8,10 @@ batches of one device never race on ``max_seq``, ``contiguous_seq`` or the gaps.
   and ``(device_id, seq)`` (unique) both make a resent event a no-op.
 - ``max_seq`` is the highest seq stored, ``contiguous_seq`` the highest below which none is
   missing; every missing range in between is an open ``sequence_gap`` row, closed when filled.
+- Authority: a door counts only if it is bound to the sending device, a staff member only
+  through a credential the event says was verified (``verified_staff``); the rest is kept as
+  ``data.reported_*`` and raises a service alarm (``door_not_bound``,
+  ``credential_auth_failed`` about the credential).
 - The hash chain (``gate.events``) is checked for every new event against its stored or
   newly stored neighbours; a break (or a seq re-sent with different content) is recorded as
   an ``alarm`` event of the service (``data.alarm = "chain_broken"``) and reported as
@@ -30,9 +34,12 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from api.attendance.config import is_future_punch
 from api.errors import Unprocessable
-from api.models import Credential, Device, Door, Event, SequenceGap, Staff
+from api.models import Credential, Device, DeviceDoor, Event, SequenceGap
+from api.outbound.queue import enqueue_events
 from gate.events import verify_chain
+from gate.policy import Reason
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +48,9 @@ MAX_BATCH = 1000
 # highest already stored (a jump past it would open a gap no real outbox can fill).
 MAX_SEQ = 2**31 - 1
 MAX_SEQ_AHEAD = 100_000
+# Reasons meaning the card did not prove it holds the credential (or its PIN).
+AUTH_FAILURES = frozenset({Reason.CARD_AUTH_FAILED, Reason.CARD_ERROR, Reason.PIN_WRONG,
+                           Reason.PIN_TRIES_LOW})
 
 
 @dataclass
@@ -125,14 +135,16 @@ def _next_service_seq(session: Session, device_id: uuid.UUID) -> int:
 
 
 def record_service_alarm(session: Session, device_id: uuid.UUID, *, alarm: str, now: datetime,
-                         detail: Mapping[str, Any]) -> Event:
-    """An alarm event written by the service about a device (negative seq). Lock the device
-    row first (``lock_device``)."""
+                         detail: Mapping[str, Any], credential_ref: str | None = None,
+                         door_id: int | None = None) -> Event:
+    """An alarm event written by the service about a device (negative seq), optionally about
+    a credential and a door. Lock the device row first (``lock_device``)."""
     ev = Event(id=uuid.uuid4(), device_id=device_id, seq=_next_service_seq(session, device_id),
-               kind="alarm", occurred_at=now, received_at=now,
-               data={"alarm": alarm, "source": "service", **detail})
+               kind="alarm", occurred_at=now, received_at=now, credential_ref=credential_ref,
+               door_id=door_id, data={"alarm": alarm, "source": "service", **detail})
     session.add(ev)
     session.flush()
+    enqueue_events(session, [ev.id], now=now)  # events out, sent once this commits
     return ev
 
 
@@ -203,39 +215,79 @@ def _reconcile_gaps(session: Session, device_id: uuid.UUID, open_rows: list[Sequ
 
 # --- ingest -----------------------------------------------------------------------------------
 
-def _resolve(session: Session, events: list[IncomingEvent]) -> tuple[
-        set[int], dict[str, int], set[int]]:
+@dataclass
+class _Known:
+    """What the service knows about the doors and credentials a batch names."""
+
+    bound_doors: set[int]
+    cred_staff: dict[str, int]
+
+
+def _resolve(session: Session, device_id: uuid.UUID, events: list[IncomingEvent]) -> _Known:
     door_ids = {e.door_id for e in events if e.door_id is not None}
     refs = {e.credential_ref for e in events if e.credential_ref}
-    staff_ids = {e.staff_id for e in events if e.staff_id is not None}
-    doors = set(session.execute(select(Door.id).where(Door.id.in_(door_ids))).scalars()) \
+    bound = set(session.execute(select(DeviceDoor.door_id).where(
+        DeviceDoor.device_id == device_id, DeviceDoor.door_id.in_(door_ids))).scalars()) \
         if door_ids else set()
     cred_staff = dict(session.execute(
         select(Credential.credential_ref, Credential.staff_id)
         .where(Credential.credential_ref.in_(refs))).all()) if refs else {}
-    staff = set(session.execute(select(Staff.id).where(Staff.id.in_(staff_ids))).scalars()) \
-        if staff_ids else set()
-    return doors, cred_staff, staff
+    return _Known(bound, cred_staff)
 
 
-def _row(device_id: uuid.UUID, e: IncomingEvent, now: datetime, doors: set[int],
-         cred_staff: dict[str, int], staff: set[int]) -> dict[str, Any]:
+def verified_staff(e: IncomingEvent, cred_staff: Mapping[str, int]) -> int | None:
+    """The staff member an event may be credited to, or None.
+
+    Only through a credential the event says was verified: the agent names the holder it
+    found for the credential after a successful card authentication, that holder is the
+    credential's enrolled owner here, and the reason is not a failed authentication. A punch
+    counts only when granted as well."""
+    if not e.credential_ref or e.staff_id is None or e.reason in AUTH_FAILURES:
+        return None
+    if cred_staff.get(e.credential_ref) != e.staff_id:
+        return None
+    if e.kind == "clock_punch" and e.granted is not True:
+        return None
+    return e.staff_id
+
+
+def _row(device_id: uuid.UUID, e: IncomingEvent, now: datetime, known: _Known) -> dict[str, Any]:
     data = dict(e.data)
-    door_id = e.door_id if e.door_id in doors else None
+    # A door counts only if it is bound to the device that signed the batch.
+    door_id = e.door_id if e.door_id in known.bound_doors else None
     if e.door_id is not None and door_id is None:
         data["reported_door_id"] = e.door_id
-    # The staff member comes from the enrolled credential, never from the device's word alone.
-    if e.credential_ref:
-        staff_id = cred_staff.get(e.credential_ref)
-    else:
-        staff_id = e.staff_id if e.staff_id in staff else None
+    # Nobody is credited at a door the device does not serve.
+    staff_id = verified_staff(e, known.cred_staff) if door_id == e.door_id else None
     if e.staff_id is not None and staff_id != e.staff_id:
         data["reported_staff_id"] = e.staff_id
+    if is_future_punch(e.kind, e.occurred_at, e.clock_offset_ms, now):
+        data["quarantined"] = "future"  # stored, alarmed, never counted by attendance
     return {"id": e.id, "device_id": device_id, "seq": e.seq, "kind": e.kind,
             "occurred_at": e.occurred_at, "device_clock_offset_ms": e.clock_offset_ms,
             "received_at": now, "door_id": door_id, "staff_id": staff_id,
             "credential_ref": e.credential_ref, "granted": e.granted, "reason": e.reason,
             "data": data, "prev_hash": e.prev_hash, "hash": e.hash}
+
+
+def _record_authority_alarms(session: Session, device_id: uuid.UUID,
+                             stored: list[IncomingEvent], known: _Known, now: datetime) -> None:
+    """Alarms for what a batch was not allowed to say: doors not bound to the device, and
+    failed card authentications (alarms about the credential, not its holder's taps)."""
+    unbound = [e for e in stored if e.door_id is not None and e.door_id not in known.bound_doors]
+    if unbound:
+        doors = sorted({e.door_id for e in unbound if e.door_id is not None})
+        log.warning("events.ingest.door_not_bound device=%s doors=%s", device_id, doors[:20])
+        record_service_alarm(session, device_id, alarm="door_not_bound", now=now, detail={
+            "seqs": [e.seq for e in unbound][:100], "door_ids": doors[:100]})
+    for e in stored:
+        if e.kind in ("tap", "card_error") and e.credential_ref in known.cred_staff \
+                and e.reason in AUTH_FAILURES:
+            record_service_alarm(
+                session, device_id, alarm="credential_auth_failed", now=now,
+                credential_ref=e.credential_ref,
+                door_id=e.door_id if e.door_id in known.bound_doors else None,
+                detail={"event_id": str(e.id), "seq": e.seq, "reason": e.reason})
 
 
 def ingest(session: Session, *, device_id: uuid.UUID, events: list[IncomingEvent],
@@ -254,11 +306,16 @@ def ingest(session: Session, *, device_id: uuid.UUID, events: list[IncomingEvent
             unique[e.id] = e
             seen_seq.add(e.seq)
     batch = sorted(unique.values(), key=lambda e: e.seq)
-    doors, cred_staff, staff = _resolve(session, batch)
-    inserted_ids = _insert_ignore(
-        session, [_row(device_id, e, now, doors, cred_staff, staff) for e in batch])
+    known = _resolve(session, device_id, batch)
+    inserted_ids = _insert_ignore(session, [_row(device_id, e, now, known) for e in batch])
     new = {e.seq: e for e in batch if e.id in inserted_ids}
+    _record_authority_alarms(session, device_id, [new[s] for s in sorted(new)], known, now)
     broken: list[tuple[int, str]] = []
+    future = [s for s, e in new.items()
+              if is_future_punch(e.kind, e.occurred_at, e.clock_offset_ms, now)]
+    if future:
+        record_service_alarm(session, device_id, alarm="punch_in_future", now=now,
+                             detail={"seqs": sorted(future)[:100]})
 
     # A seq already stored under a different hash: the device rewrote its history.
     resent = {e.seq: e for e in batch if e.id not in inserted_ids}
@@ -317,6 +374,7 @@ def ingest(session: Session, *, device_id: uuid.UUID, events: list[IncomingEvent
             if succ is not None and succ[2] != last.hash:
                 broken.append((last.seq + 1, "successor_mismatch"))
     session.flush()
+    enqueue_events(session, [e.id for e in new.values()], now=now)  # sent once this commits
 
     chain_ok = not broken
     if broken:

@@ -7,14 +7,12 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 
 from api.auth import require_admin
 from api.db import SessionDep
-from api.models import ExportRun
 from api.text import FreeText, GuardJson
 
-from . import service
+from . import repository, service
 
 router = APIRouter(prefix="/admin/exports", tags=["exports"])
 AdminDep = Annotated[str, Depends(require_admin)]
@@ -42,10 +40,27 @@ def create_profile(data: ProfileCreate, session: SessionDep, actor: AdminDep) ->
     return {"name": row.name, "version": row.version, "dataset": row.dataset}
 
 
+class SubstituteCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    staff_id: int
+    original: FreeText[16] = Field(min_length=1)
+    substitute: FreeText[16] = Field(min_length=1)
+
+
+@router.post("/substitutes", status_code=201)
+def create_substitute(data: SubstituteCreate, session: SessionDep,
+                      actor: AdminDep) -> dict[str, Any]:
+    """Register a staff member's 代替文字 for CP932 exports (e.g. 𠮷 → 吉)."""
+    row = service.create_substitute(session, actor=actor, **data.model_dump())
+    return {"id": row.id, "staff_id": row.staff_id, "original": row.original,
+            "substitute": row.substitute}
+
+
 @router.get("/runs")
 def list_runs(session: SessionDep, actor: AdminDep) -> list[dict[str, Any]]:
     """Every export run: dataset, period, profile version, provisional or final, checksum."""
-    rows = session.execute(select(ExportRun).order_by(ExportRun.id.desc()).limit(200)).scalars()
+    rows = repository.runs(session)
     return [{"id": r.id, "dataset": r.dataset, "period_start": r.period_start,
              "period_end": r.period_end, "profile": f"{r.profile}v{r.profile_version}",
              "format": r.file_format, "provisional": r.provisional, "rows": r.row_count,
@@ -66,6 +81,9 @@ def download(dataset: str, session: SessionDep, actor: AdminDep, month: str,
                                  profile=profile, profile_version=profile_version,
                                  allow_provisional=allow_provisional, actor=actor)
     headers = {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(out.filename)}",
+               # LOSSY look-alikes written (CP932), e.g. "U+301C=2", so none is silent.
+               "X-Export-Substitutions": ",".join(f"{k}={v}"
+                                                  for k, v in out.substitutions.items()),
                "X-Export-Provisional": "true" if out.provisional else "false",
                "X-Export-Run": str(out.run_id), "X-Export-Rows": str(out.rows),
                "X-Export-Amendments": str(out.amendments)}

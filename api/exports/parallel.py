@@ -7,18 +7,26 @@ single process writes (a test checks this). Only used on PostgreSQL for unfrozen
 
 from __future__ import annotations
 
+import gc
 import json
 import multiprocessing
 import os
 import threading
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
+from api.attendance.closing import pack_lines
+from api.attendance.repository import char_substitutes
 from api.attendance.rules import RuleConfig
+from api.attendance.service import compute_period
+from api.db import Database
 
 from .profiles import Profile
+from .rows import daily_rows, monthly_rows
+from .writer import ExportEncodingError, render
 
 MIN_STAFF = 2000  # below this one process is faster than starting workers
 
@@ -43,6 +51,7 @@ class ChunkOut:
     rows: dict[str, int]
     lines: list[tuple[int, str]]  # (staff_id, JSON of its day records) when freezing
     error: dict[str, Any] | None = None
+    report: dict[str, dict[str, int]] = field(default_factory=dict)  # LOSSY per dataset
 
 
 def default_workers() -> int:
@@ -53,15 +62,7 @@ def _work(job: ChunkJob) -> ChunkOut:
     """One chunk in a worker process. The cyclic garbage collector is off for the worker's
     short life: the work allocates millions of small acyclic objects and the collector's
     repeated full passes over them cost about a quarter of the time."""
-    import gc
-
     gc.disable()
-    from api.attendance.service import compute_period
-    from api.db import Database
-
-    from .service import _daily_rows, _monthly_rows, pack_lines
-    from .writer import ExportEncodingError, render
-
     db = Database(job.url)
     try:
         with db.session() as session:
@@ -71,9 +72,9 @@ def _work(job: ChunkJob) -> ChunkOut:
             rows_by: dict[str, list[dict[str, Any]]] = {}
             for ds in job.datasets:
                 if ds == "daily":
-                    rows_by[ds] = _daily_rows(res, records)
+                    rows_by[ds] = daily_rows(res, records)
                 else:
-                    rows_by[ds] = _monthly_rows(session, res, records, job.start, job.now,
+                    rows_by[ds] = monthly_rows(session, res, records, job.start, job.now,
                                                 job.cfg)
             lines: list[tuple[int, str]] = []
             if job.want_lines:
@@ -82,16 +83,22 @@ def _work(job: ChunkJob) -> ChunkOut:
                     per[sid][d.isoformat()] = rec
                 lines = [(sid, json.dumps(pack_lines(v), ensure_ascii=False,
                                           separators=(",", ":"))) for sid, v in per.items()]
+            substitutes = char_substitutes(session)
             session.rollback()
         bodies: dict[str, bytes] = {}
+        reports: dict[str, dict[str, int]] = {}
         for ds, prof in zip(job.datasets, job.profiles, strict=True):
+            report: Counter[str] = Counter()
             try:
-                body = render(rows_by[ds], replace(prof, header_row=False), job.file_format)
+                body = render(rows_by[ds], replace(prof, header_row=False), job.file_format,
+                              substitutes=substitutes, report=report)
             except ExportEncodingError as err:
                 return ChunkOut({}, {}, [], {"message": err.message, "field": err.field,
                                              **err.extra})
             bodies[ds] = body[3:] if job.file_format == "utf8bom" else body
-        return ChunkOut(bodies, {ds: len(r) for ds, r in rows_by.items()}, lines)
+            reports[ds] = dict(report)
+        return ChunkOut(bodies, {ds: len(r) for ds, r in rows_by.items()}, lines,
+                        report=reports)
     finally:
         db.dispose()
 

@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from api.auth import require_admin
+from api.bounded import Id
 from api.db import SessionDep
 
 from . import service
@@ -27,13 +28,13 @@ def list_facilities(session: SessionDep, actor: Admin) -> object:
 
 
 @router.get("/{facility_id}", response_model=FacilityRead)
-def get_facility(facility_id: int, session: SessionDep, actor: Admin) -> object:
+def get_facility(facility_id: Id, session: SessionDep, actor: Admin) -> object:
     """One facility."""
     return service.get_or_raise(session, facility_id)
 
 
 @router.patch("/{facility_id}", response_model=FacilityRead)
-def update_facility(facility_id: int, data: FacilityUpdate, session: SessionDep,
+def update_facility(facility_id: Id, data: FacilityUpdate, session: SessionDep,
                     actor: Admin) -> object:
     """Change a facility."""
     return service.update(session, facility_id, data, actor=actor)

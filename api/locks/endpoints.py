@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response
 
 from api.auth import require_admin
+from api.bounded import Id
 from api.db import SessionDep
 from api.limits import RawBody
 from api.mail.background import wake_sender
@@ -52,13 +53,13 @@ def list_alerts(session: SessionDep, actor: Admin) -> object:
 
 
 @router.get("/{lock_pk}", response_model=LockStatusRead)
-def get_lock(lock_pk: int, session: SessionDep, settings: Settings, actor: Admin) -> object:
+def get_lock(lock_pk: Id, session: SessionDep, settings: Settings, actor: Admin) -> object:
     """One lock's status."""
     return service.status(session, settings, service.get_or_raise(session, lock_pk), utcnow())
 
 
 @router.get("/{lock_pk}/alerts", response_model=list[AlertRead])
-def lock_alerts(lock_pk: int, session: SessionDep, settings: Settings, actor: Admin) -> object:
+def lock_alerts(lock_pk: Id, session: SessionDep, settings: Settings, actor: Admin) -> object:
     """Evaluate and list one lock's alerts."""
     lock = service.get_or_raise(session, lock_pk)
     service.evaluate_alerts(session, settings, lock, utcnow())
@@ -66,7 +67,7 @@ def lock_alerts(lock_pk: int, session: SessionDep, settings: Settings, actor: Ad
 
 
 @router.get("/{lock_pk}/pending-revocations", response_model=PendingRevocationsRead)
-def pending_revocations(lock_pk: int, session: SessionDep, settings: Settings,
+def pending_revocations(lock_pk: Id, session: SessionDep, settings: Settings,
                         actor: Admin) -> object:
     """Revocation codes a staff member should type on the key box first."""
     lock = service.get_or_raise(session, lock_pk)
@@ -74,7 +75,7 @@ def pending_revocations(lock_pk: int, session: SessionDep, settings: Settings,
 
 
 @router.post("/{lock_pk}/sync")
-def staff_sync(lock_pk: int, upload: SyncUpload, session: SessionDep, settings: Settings,
+def staff_sync(lock_pk: Id, upload: SyncUpload, session: SessionDep, settings: Settings,
                actor: Admin) -> dict[str, object]:
     """A staff member's sync of an offline key box: upload in, signed clock command out."""
     lock = service.get_or_raise(session, lock_pk, for_update=True)
@@ -83,7 +84,7 @@ def staff_sync(lock_pk: int, upload: SyncUpload, session: SessionDep, settings: 
 
 
 @router.post("/{lock_pk}/emergency-code", response_model=EmergencyCodeRead)
-def emergency_code(lock_pk: int, data: EmergencyRequest, session: SessionDep,
+def emergency_code(lock_pk: Id, data: EmergencyRequest, session: SessionDep,
                    settings: Settings, actor: Admin) -> object:
     """A one-time 1-hour code to open a key box under guidance by phone (audited)."""
     lock = service.get_or_raise(session, lock_pk)
@@ -93,7 +94,7 @@ def emergency_code(lock_pk: int, data: EmergencyRequest, session: SessionDep,
 
 
 @router.post("/{lock_pk}/remote-unlock", status_code=202, response_model=RemoteUnlockRead)
-def remote_unlock(lock_pk: int, data: EmergencyRequest, session: SessionDep,
+def remote_unlock(lock_pk: Id, data: EmergencyRequest, session: SessionDep,
                   actor: Admin) -> object:
     """Remote emergency unlock of an online lock: admin only, reason required, audited."""
     lock = service.get_or_raise(session, lock_pk)
@@ -102,7 +103,7 @@ def remote_unlock(lock_pk: int, data: EmergencyRequest, session: SessionDep,
 
 
 @router.post("/{lock_pk}/rekey", response_model=LockRead)
-def rekey(lock_pk: int, request: Request, tasks: BackgroundTasks, session: SessionDep,
+def rekey(lock_pk: Id, request: Request, tasks: BackgroundTasks, session: SessionDep,
           settings: Settings, actor: Admin) -> object:
     """Bump the lock's key generation: every old code dies; live bookings get new PINs by
     email (install the new key in an offline box at the next visit)."""

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from api.audit.service import record
 from api.errors import BadRequest, Conflict, NotFound, Unauthorized
 from api.facilities.service import get_or_raise as get_facility
+from api.limits import parse_json_body
 from api.models import LockAlert, LockCommand, LockLogEntry, LockTelemetry, SmartLock
 from gate.events import verify_chain
 from gate.pin import SLOT_SECONDS, emergency_code
@@ -42,7 +43,7 @@ from .poll_auth import (
     use_nonce,
     verify,
 )
-from .schemas import LockCreate
+from .schemas import LockCreate, PollUpload
 from .secrets import lock_key
 from .settings import LockSettings
 
@@ -231,18 +232,13 @@ def poll(session: Session, settings: LockSettings, keys: LockKeyCache, lock_id: 
         keys.forget(lock_id)
         raise Unauthorized("the lock's key changed; poll again")
     use_nonce(session, lock.id, nonce, nonce_expiry(timestamp, now, skew_s), now)
-    try:
-        data = json.loads(body)
-        if not isinstance(data, dict):
-            raise ValueError("not an object")
-        offset = float(data.get("clock", now.timestamp())) - now.timestamp()
-        requested_limit = int(data.get("slot_limit", lock.slot_limit))
-    except (ValueError, TypeError, OverflowError) as err:
-        raise BadRequest("the body must be a JSON object with numeric clock and slot_limit",
-                         field="body") from err
+    upload, data = parse_json_body(PollUpload, body)
+    clock = upload.clock if upload.clock is not None else now.timestamp()
+    offset = clock - now.timestamp()
     openings = _ingest(session, lock, data.get("events") or [], offset, now)
-    _telemetry(session, lock, data.get("battery"), openings, offset, False, now)
-    slots = _pushed_slots(session, settings, lock, min(lock.slot_limit, requested_limit), now)
+    _telemetry(session, lock, upload.battery, openings, offset, False, now)
+    requested = upload.slot_limit if upload.slot_limit is not None else lock.slot_limit
+    slots = _pushed_slots(session, settings, lock, min(lock.slot_limit, requested), now)
     # Remote unlocks go only to this authenticated, fresh poll (nonce stored above).
     commands = []
     for c in repository.undelivered_commands(session, lock.id):

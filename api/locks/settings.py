@@ -15,7 +15,8 @@ class LockSettings(BaseSettings):
     data_dir: Path = Path("var")
     # 32-byte AES key (hex) wrapping the PIN master secret; else ``data_dir/pin-wrap.key``.
     pin_wrap_key: SecretStr | None = None
-    # Shared secret of the booking system's webhook (HMAC-SHA256 of "timestamp.body").
+    # Shared secret of the booking system's webhook (HMAC-SHA256 of "timestamp.body"). The
+    # default works only under MYNAGATE_ENV=development (``api.settings.check_secrets``).
     booking_webhook_secret: SecretStr = SecretStr("dev-webhook-secret")
     webhook_tolerance_s: int = 300
     low_battery_percent: float = 20.0
@@ -25,9 +26,7 @@ class LockSettings(BaseSettings):
 
 
 def lock_settings_of(app: FastAPI) -> LockSettings:
-    """The app's lock settings (data dir from the service settings unless set)."""
-    if getattr(app.state, "lock_settings", None) is None:
-        app.state.lock_settings = LockSettings(data_dir=app.state.settings.data_dir)
+    """The app's lock settings, set and checked by ``create_app``."""
     s: LockSettings = app.state.lock_settings
     return s
 

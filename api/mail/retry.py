@@ -18,14 +18,16 @@ from .settings import SmtpSettings
 
 
 class RetryPolicy:
-    """Exponential backoff with jitter, at most ``attempts`` tries, transient errors only."""
+    """Exponential backoff with jitter, at most ``attempts`` tries, transient errors only
+    (``retry_on``: mail's by default; events out pass their own)."""
 
-    def __init__(self, *, attempts: int, initial_s: float, max_s: float,
-                 jitter_s: float) -> None:
+    def __init__(self, *, attempts: int, initial_s: float, max_s: float, jitter_s: float,
+                 retry_on: type[BaseException] | tuple[type[BaseException], ...]
+                 = TransientMailError) -> None:
         self._retrying = Retrying(
             stop=stop_after_attempt(attempts),
             wait=wait_exponential_jitter(multiplier=initial_s, max=max_s, jitter=jitter_s),
-            retry=retry_if_exception_type(TransientMailError))
+            retry=retry_if_exception_type(retry_on))
 
     @classmethod
     def from_settings(cls, s: SmtpSettings) -> RetryPolicy:

@@ -4,7 +4,7 @@ the sender sets To and Message-ID from the outbox row."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
 from zoneinfo import ZoneInfo
@@ -76,4 +76,23 @@ def cancel_email(*, to: str, booker_name: str, facility_name: str, start: dateti
         f"{booker_name} 様", "", "次のご予約は取り消されました。お知らせした暗証番号は使えません。",
         "", f"■ 施設: {facility_name}", f"■ ご利用日時: {jst(start)} 〜 {jst(end)}（日本時間）",
         "", f"■ お問い合わせ: {contact or '施設管理担当'}"]), charset="utf-8")
+    return msg
+
+
+def export_reminder_email(*, to: str, month: date, now: datetime) -> EmailMessage:
+    """The monthly reminder to HR: export the attendance of ``month`` (its first day)."""
+    msg = EmailMessage()
+    msg["To"] = to
+    label = f"{month.year}年{month.month}月"
+    msg["Subject"] = header_text(f"【mynagate】{label}分の勤怠データの出力をお願いします "
+                                 f"(export attendance for {month:%Y-%m})")
+    msg["Date"] = format_datetime(now)
+    msg.set_content("\n".join([
+        "人事担当者 様", "",
+        f"{label}分の勤怠データの出力（庶務事務システムへの取り込み用）をお願いします。",
+        "管理画面の「出力」または `mynagate export` で出力できます。",
+        "出力前に、打刻漏れ・乖離理由の未確認がないかご確認ください。", "",
+        f"Please export the attendance for {month:%Y-%m} (console \"Exports\" or "
+        "`mynagate export`), after checking for missing punches and unconfirmed divergences.",
+        "", "このメールは送信専用です。"]), charset="utf-8")
     return msg

@@ -9,6 +9,7 @@ from api.bookings import mail as booking_mail
 from api.db import Database
 from api.locks.settings import LockSettings
 
+from . import reminder
 from .outbox import SendReport, send_pending
 from .settings import SmtpSettings
 
@@ -18,4 +19,5 @@ def deliver_outbox(db: Database, smtp: SmtpSettings, locks: LockSettings, *, now
     """One pass: deliver up to ``limit`` due messages as of ``now``; raises
     ``PinMasterUnreadable`` before touching any message when the lock settings are wrong."""
     booking_mail.check_settings(db, locks)
-    return send_pending(db, smtp, booking_mail.handlers(locks), now=now, limit=limit)
+    return send_pending(db, smtp, {**booking_mail.handlers(locks), **reminder.handlers()},
+                        now=now, limit=limit)

@@ -7,6 +7,8 @@ from .attendance import (
     AttendanceFrozenMonth,
     DayOverride,
     DepartmentSupervisor,
+    Leave,
+    StaffCharSubstitute,
     StaffWorkPattern,
     WorkPattern,
 )
@@ -32,24 +34,30 @@ from .facility import (
 from .lock_nonce import LockNonce
 from .mail import MailKind, MailOutbox, MailStatus
 from .org import Department, Staff
+from .outbound import OutboundDelivery, OutboundStatus, OutboundTarget, WebhookEndpoint
 from .overtime import Divergence, OvertimeRequest
 from .site import Door, Site
+from .user import ApiToken, User, UserSession
+from .worker import ChainName, HeartbeatAlarm, JobKind, RetentionSummary, WorkerJob
 
 __all__ = [
     "AccessGroup",
     "AccessGroupMember",
+    "ApiToken",
     "AttendanceAmendment",
     "AttendanceCorrection",
     "AttendanceFrozenMonth",
     "AuditLog",
     "Base",
     "Booking",
+    "ChainName",
     "CardEnrollment",
     "ClosedDay",
     "Credential",
     "DayOverride",
     "Department",
     "DepartmentSupervisor",
+    "Leave",
     "Device",
     "DeviceDoor",
     "DeviceNonce",
@@ -68,6 +76,14 @@ __all__ = [
     "ExportProfile",
     "ExportRun",
     "Facility",
+    "HeartbeatAlarm",
+    "JobKind",
+    "OutboundDelivery",
+    "OutboundStatus",
+    "OutboundTarget",
+    "RetentionSummary",
+    "WebhookEndpoint",
+    "WorkerJob",
     "OvertimeRequest",
     "Permission",
     "PinMaster",
@@ -78,7 +94,10 @@ __all__ = [
     "SmartLock",
     "SnapshotCounter",
     "Staff",
+    "StaffCharSubstitute",
     "StaffWorkPattern",
+    "User",
+    "UserSession",
     "WebhookReceipt",
     "WorkPattern",
 ]

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date, datetime, time
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, TimestampMixin, utcnow
@@ -28,6 +28,8 @@ class WorkPattern(Base, TimestampMixin):
     end_time: Mapped[time]
     break_start: Mapped[time | None] = mapped_column(default=None)
     break_end: Mapped[time | None] = mapped_column(default=None)
+    # 宿直 and night shifts: the end is on the next calendar day.
+    overnight: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class StaffWorkPattern(Base):
@@ -123,3 +125,39 @@ class AttendanceAmendment(Base):
     current_line: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     carried_by_run_id: Mapped[int | None] = mapped_column(ForeignKey("export_run.id"),
                                                           default=None)
+
+
+LEAVE_KINDS = ("annual", "special", "sick")  # 年次休暇, 特別休暇, 病気休暇
+LEAVE_UNITS = ("day", "am", "pm", "hours")  # 1日, 午前, 午後, 時間
+
+
+class Leave(Base, TimestampMixin):
+    """A day, half-day or hours of leave (休暇), imported from the 庶務事務 system that owns it
+    or entered by HR. ``start_time``/``end_time`` are set for hour leave only."""
+
+    __tablename__ = "attendance_leave"
+    __table_args__ = (Index("ix_attendance_leave_staff_day", "staff_id", "day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"))
+    day: Mapped[date]
+    kind: Mapped[str] = mapped_column(String(10))
+    unit: Mapped[str] = mapped_column(String(10))
+    start_time: Mapped[time | None] = mapped_column(default=None)
+    end_time: Mapped[time | None] = mapped_column(default=None)
+    source: Mapped[str] = mapped_column(String(10))  # import | hr
+    external_ref: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
+    created_by: Mapped[str] = mapped_column(String(100))
+
+
+class StaffCharSubstitute(Base, TimestampMixin):
+    """A registered 代替文字 for one staff member's name, used where an export encoding lacks
+    the character (e.g. 𠮷 → 吉 in CP932)."""
+
+    __tablename__ = "staff_char_substitute"
+    __table_args__ = (UniqueConstraint("staff_id", "original"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"))
+    original: Mapped[str] = mapped_column(String(16))
+    substitute: Mapped[str] = mapped_column(String(16))

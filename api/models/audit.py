@@ -12,9 +12,15 @@ from .base import Base, utcnow
 
 
 class AuditLog(Base):
+    """Append-only and hash-chained (``api.audit.chain``): row ``seq`` n stores the hash of row
+    n-1 and its own hash over that and its canonical content."""
+
     __tablename__ = "audit_log"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, unique=True)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     actor: Mapped[str] = mapped_column(String(100))
     action: Mapped[str] = mapped_column(String(60))

@@ -38,6 +38,9 @@ class Device(Base, TimestampMixin):
     contiguous_seq: Mapped[int] = mapped_column(BigInteger, default=0)
     last_event_hash: Mapped[str | None] = mapped_column(String(64), default=None)
     delivered_through: Mapped[datetime | None] = mapped_column(default=None)
+    # The agent's outbox as its last heartbeat reported it (for /metrics).
+    outbox_pending: Mapped[int | None] = mapped_column(default=None)
+    oldest_pending_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class DeviceDoor(Base):

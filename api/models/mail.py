@@ -20,6 +20,7 @@ class MailKind(StrEnum):
     PIN = "pin"  # a paid booking's PINs
     PIN_REISSUE = "pin_reissue"  # new PINs (reissue, lock rekey); the old ones are void
     BOOKING_CANCELLED = "booking_cancelled"  # notice: the booking and its PINs are cancelled
+    EXPORT_REMINDER = "export_reminder"  # to HR, monthly: export the month just ended
 
 
 class MailStatus(StrEnum):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -17,6 +17,15 @@ def get_for_update(session: Session, request_id: int) -> OvertimeRequest | None:
 def by_external_ref(session: Session, ref: str) -> OvertimeRequest | None:
     q = select(OvertimeRequest).where(OvertimeRequest.external_ref == ref)
     return session.execute(q).scalar_one_or_none()
+
+
+def overlapping(session: Session, staff_id: int, start_at: datetime,
+                end_at: datetime) -> OvertimeRequest | None:
+    """A pending or approved request of the staff member overlapping [start_at, end_at)."""
+    q = select(OvertimeRequest).where(
+        OvertimeRequest.staff_id == staff_id, OvertimeRequest.status.in_(("pending", "approved")),
+        OvertimeRequest.start_at < end_at, OvertimeRequest.end_at > start_at).limit(1)
+    return session.execute(q).scalars().first()
 
 
 def list_requests(session: Session, *, staff_id: int | None = None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from api.text import FreeText
 
@@ -26,7 +26,7 @@ class OvertimeOrderCreate(OvertimeApply):
 class OvertimeDecision(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    approve: bool
+    approve: StrictBool  # "yes" or 1 is a 422, never an approval
 
 
 class OvertimeRead(BaseModel):
@@ -60,7 +60,7 @@ class DivergenceSubmit(BaseModel):
 class DivergenceConfirm(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    confirm: bool = True
+    confirm: StrictBool = True
 
 
 class DivergenceRead(BaseModel):

@@ -3,7 +3,6 @@ check with reasons confirmed by the 所属長, and the caps with their alerts.""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -19,7 +18,9 @@ from api.attendance.rules import (
     DayType,
     DivergenceReason,
     axis_bounds,
+    cap_minutes,
     check_caps,
+    classify_day,
     day_start,
     intersect,
     normalize,
@@ -28,6 +29,7 @@ from api.attendance.rules import (
 )
 from api.attendance.service import compute_period, get_staff_or_raise, month_bounds
 from api.audit.service import record
+from api.calendar.service import closed_days
 from api.csv_import import FORMULA_MESSAGE, csv_rows, formula_columns, rejected
 from api.errors import BadRequest, Conflict, Forbidden, NotFound
 from api.models import Divergence, OvertimeRequest, Staff
@@ -36,6 +38,7 @@ from api.text import INDIVIDUAL_NUMBER_MESSAGE
 from gate.individual_number import holds_individual_number
 
 from . import repository as repo
+from .caps import fy_months, split_fy
 
 
 def _check_window(work_date: date, start_at: datetime, end_at: datetime) -> None:
@@ -54,6 +57,15 @@ def _check_window(work_date: date, start_at: datetime, end_at: datetime) -> None
                          "most 24 h", field="start_at")
 
 
+def _refuse_overlap(session: Session, staff_id: int, start_at: datetime,
+                    end_at: datetime) -> None:
+    """Overlapping overtime of one person is refused (409), never merged silently."""
+    other = repo.overlapping(session, staff_id, start_at, end_at)
+    if other is not None:
+        raise Conflict(f"overlaps overtime request {other.id} ({other.status}) of the same "
+                       f"staff member", field="start_at", overlapping_id=other.id)
+
+
 def _as_dict(r: OvertimeRequest) -> dict[str, Any]:
     return {"staff_id": r.staff_id, "work_date": r.work_date.isoformat(),
             "start_at": r.start_at.isoformat(), "end_at": r.end_at.isoformat(),
@@ -66,6 +78,7 @@ def apply(session: Session, *, staff: Staff, work_date: date, start_at: datetime
     _check_window(work_date, start_at, end_at)
     if not reason.strip():
         raise BadRequest("a reason (業務内容) is required", field="reason")
+    _refuse_overlap(session, staff.id, start_at, end_at)
     row = OvertimeRequest(staff_id=staff.id, department_id=staff.department_id,
                           work_date=work_date, start_at=start_at, end_at=end_at,
                           kind="application", source="api", reason=reason, special=special,
@@ -83,6 +96,8 @@ def order(session: Session, *, actor: str, staff_id: int, work_date: date, start
     """An order (命令): approved when issued."""
     person = get_staff_or_raise(session, staff_id)
     _check_window(work_date, start_at, end_at)
+    if source != "divergence":  # a 事後命令 covers only time no approved overtime covers
+        _refuse_overlap(session, staff_id, start_at, end_at)
     row = OvertimeRequest(staff_id=staff_id, department_id=person.department_id,
                           work_date=work_date, start_at=start_at, end_at=end_at, kind="order",
                           source=source, reason=reason, special=special, status="approved",
@@ -160,6 +175,7 @@ def import_orders(session: Session, content: bytes, *, actor: str,
                          line=1)
     errors: list[dict[str, Any]] = []
     parsed: list[dict[str, Any]] = []
+    line_numbers: list[int] = []
     seen: set[str] = set()
     for n, row in lines:
         try:
@@ -192,6 +208,7 @@ def import_orders(session: Session, content: bytes, *, actor: str,
                 _check_window(day, s_at, e_at)
             except BadRequest as err:
                 raise _line_error(n, "開始時刻", err.message) from None
+            line_numbers.append(n)
             parsed.append({"staff_id": person.id, "work_date": day, "start_at": s_at,
                            "end_at": e_at, "reason": reason, "special": special == "1",
                            "external_ref": ref or None})
@@ -201,11 +218,16 @@ def import_orders(session: Session, content: bytes, *, actor: str,
         raise rejected(f"{len(errors)} 行に誤りがあります。何も取り込んでいません。"
                        f"最初: {errors[0]['message']}", errors)
     created = skipped = 0
-    for p in parsed:
+    for line, p in zip(line_numbers, parsed, strict=True):
         if p["external_ref"] and repo.by_external_ref(session, p["external_ref"]) is not None:
             skipped += 1
             continue
-        order(session, actor=actor, source="import", **p)
+        try:
+            order(session, actor=actor, source="import", **p)
+        except Conflict as err:  # the request's transaction drops the lines already added
+            raise BadRequest(f"{line}行目 開始時刻: {err.message}。何も取り込んでいません。",
+                             field="file", errors=[{"line": line, "field": "開始時刻",
+                                                    "message": err.message}]) from err
         created += 1
     return {"created": created, "skipped_existing": skipped}
 
@@ -323,24 +345,27 @@ def caps_report(session: Session, *, month: str, department_id: int | None = Non
     """Per staff member: this month's overtime, the fiscal year so far, alerts and projection.
 
     Hours are per person across departments, so a transfer adds before and after together."""
-    from api.exports.service import _fy_months, split_fy
-
     cfg = rule_config()
     now = now or utcnow()
     start, end = month_bounds(month)
     staff_ids = (repo.staff_ids_of_department(session, department_id)
                  if department_id is not None else None)
     res = compute_period(session, start, end, staff_ids=staff_ids, now=now, cfg=cfg)
-    fy = _fy_months(session, start, cfg)
+    fy = fy_months(session, start, cfg, now, list(res.staff))
     special = repo.special_staff(session, start, end)
     ym = (start.year, start.month)
     today = min(end, cfg.business_day.date_of(now))
+    # The month's workdays from the calendar: days not yet computed count too, so the
+    # projection reaches the month end.
+    holidays = closed_days(session, start, end)
+    month_days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
+    workdays = [d for d in month_days
+                if classify_day(d, holidays=holidays, cfg=cfg) is DayType.WORKDAY]
+    elapsed = sum(1 for d in workdays if d <= today)
     out = []
     for sid, info in res.staff.items():
         b = res.buckets(sid)
-        minutes = sum(v for k, v in b.items() if k != "holiday")
-        workdays = [r for r in res.days.get(sid, []) if r.line.day_type is DayType.WORKDAY]
-        elapsed = sum(1 for r in workdays if r.line.business_date <= today)
+        minutes = cap_minutes(b)
         proj = project_month(minutes, elapsed, len(workdays)) if today < end else None
         months, before = split_fy(fy.get(sid, {}), start)
         months[ym] = minutes
@@ -351,11 +376,4 @@ def caps_report(session: Session, *, month: str, department_id: int | None = Non
                     "month_minutes": minutes, "fiscal_year_minutes": sum(months.values()),
                     "projected_minutes": proj,
                     "alerts": [a.__dict__ for a in alerts]})
-    return out
-
-
-def grouped_by_staff(rows: list[OvertimeRequest]) -> dict[int, list[OvertimeRequest]]:
-    out: dict[int, list[OvertimeRequest]] = defaultdict(list)
-    for r in rows:
-        out[r.staff_id].append(r)
     return out

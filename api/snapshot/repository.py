@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection
+from datetime import date
 
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session, selectinload
@@ -76,3 +77,17 @@ def credentials_for(session: Session, staff_ids: Collection[int],
                     or_(in_scope, not_active) if in_scope is not None else not_active)
     return list(session.execute(
         select(Credential).where(cond).order_by(Credential.id)).scalars())
+
+
+def active_staff_ids(session: Session, day: date) -> list[int]:
+    """Staff active on ``day`` who hold an active credential."""
+    q = (select(Staff.id).join(Credential, Credential.staff_id == Staff.id)
+         .where(Credential.status == "active", Staff.active_from <= day,
+                or_(Staff.active_until.is_(None), Staff.active_until >= day)).distinct())
+    return sorted(session.execute(q).scalars())
+
+
+def active_refs(session: Session) -> list[str]:
+    """Every active credential's ref."""
+    return list(session.execute(select(Credential.credential_ref)
+                                .where(Credential.status == "active")).scalars())

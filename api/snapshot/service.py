@@ -28,6 +28,7 @@ from api.attendance.config import rule_config
 from api.calendar.service import closed_days
 from api.device_protocol.timefmt import format_time
 from api.models import Credential
+from gate.policy import credential_digest
 from gate.signing import sign_document
 
 from . import repository
@@ -62,10 +63,13 @@ def build_payload(session: Session, *, device_id: uuid.UUID, since: int | None,
     groups_of: dict[int, set[int]] = defaultdict(set)
     for staff_id, group_id in repository.memberships(session, group_ids):
         groups_of[staff_id].add(group_id)
-    staff = repository.staff_by_ids(session, groups_of.keys())
+    today = now.astimezone(tz).date()
+    in_scope = set(groups_of)
+    if any(d.mode == "clock" for d in doors):  # anyone active may punch at a clock point
+        in_scope |= set(repository.active_staff_ids(session, today))
+    staff = repository.staff_by_ids(session, in_scope)
     credentials = repository.credentials_for(session, [s.id for s in staff], since)
     schedules = repository.schedules_by_ids(session, schedule_ids)
-    today = now.astimezone(tz).date()
     days = closed_days(session, today - timedelta(days=CLOSED_DAYS_BACK),
                        today + timedelta(days=CLOSED_DAYS_AHEAD))
     return {
@@ -95,6 +99,10 @@ def build_payload(session: Session, *, device_id: uuid.UUID, since: int | None,
                                     "end_minute": w.end_minute} for w in s.windows]}
                       for s in schedules],
         "closed_days": sorted(d.isoformat() for d in days),
+        # Every other active credential, hashed: the reader says "not permitted here" for
+        # those and "unknown card" only for cards nobody enrolled.
+        "other_refs": sorted(credential_digest(r) for r in repository.active_refs(session)
+                             if r not in {c.credential_ref for c in credentials}),
     }
 
 

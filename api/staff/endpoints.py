@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 
 from api.audit.admin import AdminDep, AdminRoute, LimitQuery, OffsetPage, OffsetQuery
+from api.bounded import Id
 from api.db import SessionDep
 from api.text import Guard
 
@@ -41,13 +42,13 @@ def create_department(data: DepartmentCreate, session: SessionDep,
 
 
 @router.get("/departments/{department_id}", response_model=DepartmentRead)
-def get_department(department_id: int, session: SessionDep, actor: AdminDep) -> DepartmentRead:
+def get_department(department_id: Id, session: SessionDep, actor: AdminDep) -> DepartmentRead:
     """One department."""
     return DepartmentRead.model_validate(service.get_department_or_raise(session, department_id))
 
 
 @router.patch("/departments/{department_id}", response_model=DepartmentRead)
-def update_department(department_id: int, data: DepartmentUpdate, session: SessionDep,
+def update_department(department_id: Id, data: DepartmentUpdate, session: SessionDep,
                       actor: AdminDep) -> DepartmentRead:
     """Change a department's code, name or overtime class."""
     return DepartmentRead.model_validate(
@@ -55,7 +56,7 @@ def update_department(department_id: int, data: DepartmentUpdate, session: Sessi
 
 
 @router.delete("/departments/{department_id}", status_code=204)
-def delete_department(department_id: int, session: SessionDep, actor: AdminDep) -> None:
+def delete_department(department_id: Id, session: SessionDep, actor: AdminDep) -> None:
     """Delete a department without staff."""
     service.delete_department(session, department_id, actor=actor)
 
@@ -63,7 +64,7 @@ def delete_department(department_id: int, session: SessionDep, actor: AdminDep) 
 @router.get("/staff", response_model=OffsetPage[StaffRead])
 def list_staff(
     session: SessionDep, actor: AdminDep, limit: LimitQuery = 100, offset: OffsetQuery = 0,
-    department_id: int | None = None,
+    department_id: Id | None = None,
     employment_type: Literal["regular", "fiscal_year", "temporary"] | None = None,
     active_on: Annotated[date | None, Query(description="employed on this day")] = None,
     q: Annotated[str | None, Query(max_length=100, description="part of 職員番号, 氏名 or カナ"),
@@ -84,19 +85,19 @@ def create_staff(data: StaffCreate, session: SessionDep, actor: AdminDep) -> Sta
 
 
 @router.get("/staff/{staff_id}", response_model=StaffRead)
-def get_staff(staff_id: int, session: SessionDep, actor: AdminDep) -> StaffRead:
+def get_staff(staff_id: Id, session: SessionDep, actor: AdminDep) -> StaffRead:
     """One staff member."""
     return StaffRead.model_validate(service.get_staff_or_raise(session, staff_id))
 
 
 @router.patch("/staff/{staff_id}", response_model=StaffRead)
-def update_staff(staff_id: int, data: StaffUpdate, session: SessionDep,
+def update_staff(staff_id: Id, data: StaffUpdate, session: SessionDep,
                  actor: AdminDep) -> StaffRead:
     """Change a staff member; a new name or active period bumps the snapshot version."""
     return StaffRead.model_validate(service.update_staff(session, staff_id, data, actor=actor))
 
 
 @router.delete("/staff/{staff_id}", status_code=204)
-def delete_staff(staff_id: int, session: SessionDep, actor: AdminDep) -> None:
+def delete_staff(staff_id: Id, session: SessionDep, actor: AdminDep) -> None:
     """Delete a staff member entered by mistake (409 once they have credentials or history)."""
     service.delete_staff(session, staff_id, actor=actor)

@@ -121,12 +121,11 @@ def test_event_query_errors_name_the_field(admin, database):
                              "&to=2026-11-02T08:00:00Z"), 400, "to")
 
 
-def test_audit_search_with_filters_and_paging(admin):
+def test_audit_search_with_filters_and_paging(admin, login_as):
     for i in range(5):
         department(admin, code=f"d{i}", name=f"課{i}")
     d0 = admin.get("/admin/departments").json()["items"][0]
-    admin.patch(f"/admin/departments/{d0['id']}", json={"name": "総務課"},
-                headers={"X-Actor": "suzuki"})
+    login_as("suzuki", "hr").patch(f"/admin/departments/{d0['id']}", json={"name": "総務課"})
     page = admin.get("/admin/audit?limit=2").json()
     assert [r["action"] for r in page["items"]] == ["department.update", "department.create"]
     assert page["items"][0]["actor"] == "suzuki"

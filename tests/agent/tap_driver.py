@@ -46,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
             agent.watcher.sync()
         except Exception as err:  # offline start: taps are denied no_snapshot, still recorded
             print(f"SYNC-FAILED {type(err).__name__}", flush=True)
+    authenticate = None if args.drain else _card(args)
     agent.start()
     print("READY", flush=True)
     if args.drain:
@@ -57,7 +58,6 @@ def main(argv: list[str] | None = None) -> int:
         agent.close()
         print(f"DRAINED {pending}", flush=True)
         return 0 if pending == 0 else 1
-    authenticate = _card(args)
     for _ in range(args.taps):
         out = agent.tap(authenticate)
         for e in out.events:

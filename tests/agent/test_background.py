@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -90,9 +91,10 @@ def test_revocation_reaches_a_running_agent_within_5s(svc: FakeService, tmp_path
     a.close()
 
 
-def test_heartbeat_measures_offset_and_raises_skew_alarm(svc: FakeService, tmp_path: Path):
+def test_heartbeat_measures_offset_and_raises_skew_alarm(svc: FakeService, tmp_path: Path,
+                                                         wall_clock: Callable[[], datetime]):
     skew = timedelta(seconds=-20)  # the device clock is 20 s behind
-    a = agent_for(svc, tmp_path, device_clock=lambda: datetime.now(UTC) + skew)
+    a = agent_for(svc, tmp_path, device_clock=lambda: wall_clock() + skew)
     a.heartbeat.run_once()
     assert abs(a.client.clock_offset_ms - 20_000) < 500
     alarms = [e for e in a.outbox.all_events() if e["kind"] == "alarm"]

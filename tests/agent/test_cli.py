@@ -7,9 +7,8 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -17,21 +16,22 @@ import pytest
 from firmware_config.bundle import bundle_payload, load_private_key
 from firmware_config.models import SiteConfig
 from gate.signing import public_key_b64, sign_document
+from tests.clock import python
 
 from .town import device_token, seed_town
 
 ROOT = Path(__file__).resolve().parents[2]
-CLI = [sys.executable, "-c", "from mynagate_cli import main; main()"]
+CLI = ("-c", "from mynagate_cli import main; main()")
 
 
 def cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=timeout,
+    return subprocess.run(python(*CLI, *args), capture_output=True, text=True, timeout=timeout,
                           cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
 
 
 def start(*args: str, out: Path) -> subprocess.Popen[bytes]:
     with out.open("wb") as f:
-        return subprocess.Popen([*CLI, *args], stdout=f, stderr=subprocess.STDOUT, cwd=ROOT,
+        return subprocess.Popen(python(*CLI, *args), stdout=f, stderr=subprocess.STDOUT, cwd=ROOT,
                                 env={**os.environ, "PYTHONPATH": str(ROOT)})
 
 
@@ -42,7 +42,8 @@ def wait_for(pred, timeout: float = 20) -> None:  # type: ignore[no-untyped-def]
         time.sleep(0.05)
 
 
-def make_bundle(settings, live_url: str, door_id: int, path: Path, version: int = 1) -> None:  # type: ignore[no-untyped-def]
+def make_bundle(settings, live_url: str, door_id: int, path: Path, now: datetime,  # type: ignore[no-untyped-def]
+                version: int = 1) -> None:
     key = load_private_key(settings.signing_key_file)
     site = SiteConfig.model_validate({
         "municipality_code": "373222", "name": "土庄町", "config_version": version,
@@ -51,12 +52,13 @@ def make_bundle(settings, live_url: str, door_id: int, path: Path, version: int 
         "readers": [{"name": "shoko-reader", "driver": "sim:shoko-cli",
                      "doors": [{"door_id": door_id, "name": "書庫", "unlock_seconds": 4}]}]})
     doc = sign_document(bundle_payload(site, site.reader_config("shoko-reader"),
-                                       issued_at=datetime.now(UTC)), key)
+                                       issued_at=now), key)
     path.write_text(json.dumps(doc, ensure_ascii=False))
 
 
 @pytest.mark.slow
-def test_enroll_run_status_and_bundles(live_server, admin, database, settings, tmp_path: Path):  # type: ignore[no-untyped-def]
+def test_enroll_run_status_and_bundles(live_server, admin, database, settings, tmp_path: Path,
+                                       now: datetime):  # type: ignore[no-untyped-def]
     town = seed_town(database)
     data = tmp_path / "agent"
     bad = cli("agent", "enroll", "--service", live_server.url, "--token", "x" * 32,
@@ -85,7 +87,7 @@ def test_enroll_run_status_and_bundles(live_server, admin, database, settings, t
 
     # A tampered bundle with nothing installed yet: refused, the agent does not start.
     bundle = tmp_path / "shoko-reader.bundle.json"
-    make_bundle(settings, live_server.url, town.door_id, bundle)
+    make_bundle(settings, live_server.url, town.door_id, bundle, now)
     tampered = tmp_path / "tampered.bundle.json"
     doc = json.loads(bundle.read_text())
     doc["payload"]["config"]["offline"]["max_offline_age_hours"] = 700

@@ -4,6 +4,8 @@ virtual staff cards presented through the real sim: driver and card sequence."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -77,9 +79,15 @@ def test_tap_upload_revoke_online_and_offline(live_server, admin, database, tmp_
         assert restarted.tap(present).reason is Reason.CREDENTIAL_REVOKED
     finally:
         restarted.close()
-    rows = stored_events(database, identity.device_id)
+    stored = stored_events(database, identity.device_id)
+    rows = [r for r in stored if r.seq > 0]
     assert [r.reason for r in rows] == ["granted", "card_auth_failed", "credential_revoked",
                                         "credential_revoked"]
+    # The clone's failed authentication is an alarm about the credential, not 山田's tap.
+    assert rows[1].staff_id is None
+    alarms = [r for r in stored if r.seq < 0]
+    assert [(a.data["alarm"], a.credential_ref) for a in alarms] == [
+        ("credential_auth_failed", rows[1].credential_ref)]
     assert [r.seq for r in rows] == [1, 2, 3, 4]
     assert all(rows[i].prev_hash == rows[i - 1].hash for i in range(1, 4))
     dev = admin.get(f"/admin/devices/{identity.device_id}").json()
@@ -109,14 +117,13 @@ def test_clock_point_punches_reach_the_service(live_server, admin, database, tmp
 
 
 def test_device_clock_skew_is_measured_and_alarmed(live_server, admin, database,  # type: ignore[no-untyped-def]
-                                                    tmp_path: Path):
-    from datetime import UTC, datetime, timedelta
-
+                                                    tmp_path: Path,
+                                                    wall_clock: Callable[[], datetime]):
     town = seed_town(database)
     identity = enroll_agent(tmp_path, live_server.url, device_token(admin, [town.door_id]))
     behind = timedelta(seconds=-40)  # the reader host's clock is 40 s slow
     agent = ReaderAgent(tmp_path, AgentConfig("sim:skew", town.door_id), wait_s=2,
-                        device_clock=lambda: datetime.now(UTC) + behind)
+                        device_clock=lambda: wall_clock() + behind)
     try:
         agent.heartbeat.run_once()
         assert abs(agent.client.clock_offset_ms - 40_000) < 1000

@@ -6,7 +6,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import pytest
 
 from gate.events import verify_chain
 from reader_agent.agent import enroll_agent
+from tests.clock import python
 
 from .fake_service import FakeHTTPServer, FakeService
 from .helpers import cred
@@ -28,8 +28,7 @@ def start_driver(data_dir: Path, out: Path, *extra: str) -> subprocess.Popen[byt
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     with out.open("wb") as f:
         return subprocess.Popen(
-            [sys.executable, "-m", "tests.agent.tap_driver", "--data-dir", str(data_dir),
-             *extra], stdout=f, stderr=subprocess.DEVNULL, cwd=ROOT, env=env)
+            python("-m", "tests.agent.tap_driver", "--data-dir", str(data_dir), *extra), stdout=f, stderr=subprocess.DEVNULL, cwd=ROOT, env=env)
 
 
 def wait_ready(out: Path, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
@@ -73,7 +72,7 @@ def test_kill9_loop_against_stand_in_service(tmp_path: Path):
     try:
         data_dir = tmp_path / "agent"
         enroll_agent(data_dir, http.url, svc.new_token())
-        acked = kill9_loop(data_dir, [], iterations=20, seed=int(time.time()))
+        acked = kill9_loop(data_dir, [], iterations=20, seed=random.randrange(2**32))
     finally:
         http.stop()
     stored = sorted(svc.events.values(), key=lambda e: e["seq"])
@@ -97,7 +96,7 @@ def test_kill9_loop_real_service(live_server, admin, database, tmp_path: Path): 
     save_card(card, card_file)
     data_dir = tmp_path / "agent"
     identity = enroll_agent(data_dir, live_server.url, device_token(admin, [town.door_id]))
-    seed = int(time.time())
+    seed = random.randrange(2**32)
     acked = kill9_loop(data_dir, ["--door", str(town.door_id), "--card-file", str(card_file)],
                        iterations=20, seed=seed)
     rows = stored_events(database, identity.device_id)

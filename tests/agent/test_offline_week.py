@@ -5,7 +5,7 @@ delivered exactly once, in order."""
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -29,10 +29,12 @@ def refuse(request: httpx.Request) -> httpx.Response:
     raise httpx.ConnectError("connection refused", request=request)
 
 
-def tap_through_the_week(agent: ReaderAgent, authenticate, taps: int) -> tuple[dict, float]:  # type: ignore[no-untyped-def, type-arg]
-    """One tap every ~60 s of device time for a week (the tap path's clock runs virtually)."""
+def tap_through_the_week(agent: ReaderAgent, authenticate, taps: int,  # type: ignore[no-untyped-def]
+                         start: datetime) -> tuple[dict, float]:  # type: ignore[type-arg]
+    """One tap every ~60 s of device time for a week from ``start`` (the tap path's clock runs
+    virtually)."""
     step = WEEK / taps
-    virtual = {"t": datetime.now(UTC)}
+    virtual = {"t": start}
     agent.taps._device_clock = lambda: virtual["t"]
     reasons: dict[Reason, int] = {}
     t0 = time.perf_counter()
@@ -50,7 +52,7 @@ def check_week(reasons: dict[Reason, int]) -> None:
 
 
 @pytest.mark.slow
-def test_offline_week_real_service(live_server, admin, database, tmp_path: Path):  # type: ignore[no-untyped-def]
+def test_offline_week_real_service(live_server, admin, database, tmp_path: Path, now: datetime):  # type: ignore[no-untyped-def]
     town = seed_town(database)
     card = new_card()
     add_credential(database, town.staff_id, card.credential_ref, card.public_key)
@@ -61,7 +63,7 @@ def test_offline_week_real_service(live_server, admin, database, tmp_path: Path)
         agent.client.set_transport(httpx.MockTransport(refuse))  # the service vanishes
         with pytest.raises(ServiceUnavailable):
             agent.heartbeat.run_once()
-        reasons, tap_s = tap_through_the_week(agent, Presenter(card, "week"), TAPS)
+        reasons, tap_s = tap_through_the_week(agent, Presenter(card, "week"), TAPS, now)
         check_week(reasons)
         with pytest.raises(ServiceUnavailable):
             agent.uploader.run_once()
@@ -89,7 +91,7 @@ def test_offline_week_real_service(live_server, admin, database, tmp_path: Path)
 
 
 @pytest.mark.slow
-def test_offline_week_stand_in(tmp_path: Path):
+def test_offline_week_stand_in(tmp_path: Path, now: datetime):
     """The same against the in-memory stand-in (also re-checks every chain hash)."""
     svc = FakeService()
     svc.set_credential(cred("aa" * 16))
@@ -97,7 +99,7 @@ def test_offline_week_stand_in(tmp_path: Path):
     agent = ReaderAgent(tmp_path, AgentConfig("sim:week", 1), transport=svc.transport())
     agent.watcher.sync()
     agent.client.set_transport(httpx.MockTransport(refuse))
-    reasons, _ = tap_through_the_week(agent, fake_card("aa" * 16), TAPS)
+    reasons, _ = tap_through_the_week(agent, fake_card("aa" * 16), TAPS, now)
     check_week(reasons)
     agent.client.set_transport(svc.transport())
     while agent.outbox.stats()["pending"]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -20,37 +20,35 @@ from reader_agent.tap_source import SimKeypad
 from .helpers import DEVICE_ID, cred, payload, signed
 from .sim_cards import Presenter
 
-NOW = datetime(2026, 11, 27, 1, 0, tzinfo=UTC)
+
+@pytest.fixture
+def ca(now: datetime):  # type: ignore[no-untyped-def]
+    return make_test_ca(now=now)
 
 
-@pytest.fixture(scope="module")
-def ca():  # type: ignore[no-untyped-def]
-    return make_test_ca(now=NOW)
-
-
-def setup(tmp_path: Path, ca, tries_left: int = 3):  # type: ignore[no-untyped-def]
+def setup(tmp_path: Path, ca, now: datetime, tries_left: int = 3):  # type: ignore[no-untyped-def]
     ca_key, ca_cert = ca
-    card = VirtualJpkiCard.generate(ca_key, ca_cert, "4321", now=NOW,
+    card = VirtualJpkiCard.generate(ca_key, ca_cert, "4321", now=now,
                                    tries_left=tries_left)
     spki = card.certificate.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     key = Ed25519PrivateKey.generate()
     cache = SnapshotCache(tmp_path / "snapshot.json", key.public_key(), DEVICE_ID)
-    cache.apply(signed(payload(issued_at=NOW, assurance="card+pin",
+    cache.apply(signed(payload(issued_at=now, assurance="card+pin",
                                credentials=[cred(card.credential_ref, public_key=spki,
                                                  kind="jpki_auth")]), key))
     display = RecordingDisplay()
     tp = TapProcessor(AgentConfig("sim:server-room", 1), cache,
                       Outbox(tmp_path / "outbox.sqlite3"), display=display,
-                      device_clock=lambda: NOW + timedelta(minutes=5))
+                      device_clock=lambda: now + timedelta(minutes=5))
     keypad = SimKeypad()
     present = Presenter(card, "server-room", keypad=keypad, jpki_cas=[ca[1]],
                         show=lambda text: display.show(text, ok=True), pin_timeout=1.0)
     return tp, card, keypad, present, display
 
 
-def test_right_pin_grants(tmp_path: Path, ca):  # type: ignore[no-untyped-def]
-    tp, card, keypad, present, display = setup(tmp_path, ca)
+def test_right_pin_grants(tmp_path: Path, ca, now: datetime):  # type: ignore[no-untyped-def]
+    tp, card, keypad, present, display = setup(tmp_path, ca, now)
     keypad.type_pin("4321")
     out = tp.tap(present)
     assert out.granted and out.reason is Reason.GRANTED
@@ -59,16 +57,16 @@ def test_right_pin_grants(tmp_path: Path, ca):  # type: ignore[no-untyped-def]
     assert "4321" not in str(out.events)  # the PIN is never recorded
 
 
-def test_wrong_pin_denies(tmp_path: Path, ca):  # type: ignore[no-untyped-def]
-    tp, card, keypad, present, _ = setup(tmp_path, ca)
+def test_wrong_pin_denies(tmp_path: Path, ca, now: datetime):  # type: ignore[no-untyped-def]
+    tp, card, keypad, present, _ = setup(tmp_path, ca, now)
     keypad.type_pin("1111")
     out = tp.tap(present)
     assert not out.granted and out.reason is Reason.PIN_WRONG
     assert card.tries_left == 2 and tp.door_io.unlocks == []  # type: ignore[attr-defined]
 
 
-def test_one_try_left_is_not_attempted(tmp_path: Path, ca):  # type: ignore[no-untyped-def]
-    tp, card, keypad, present, display = setup(tmp_path, ca, tries_left=1)
+def test_one_try_left_is_not_attempted(tmp_path: Path, ca, now: datetime):  # type: ignore[no-untyped-def]
+    tp, card, keypad, present, display = setup(tmp_path, ca, now, tries_left=1)
     keypad.type_pin("4321")
     out = tp.tap(present)
     assert out.reason is Reason.PIN_TRIES_LOW and not out.granted
@@ -76,7 +74,7 @@ def test_one_try_left_is_not_attempted(tmp_path: Path, ca):  # type: ignore[no-u
     assert "残り回数" in out.text
 
 
-def test_no_pin_entered(tmp_path: Path, ca):  # type: ignore[no-untyped-def]
-    tp, card, _, present, _ = setup(tmp_path, ca)
+def test_no_pin_entered(tmp_path: Path, ca, now: datetime):  # type: ignore[no-untyped-def]
+    tp, card, _, present, _ = setup(tmp_path, ca, now)
     out = tp.tap(present)
     assert out.reason is Reason.PIN_REQUIRED and card.verify_attempts == 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from api.attendance.rules import JST
 from api.exports.writer import decode
@@ -28,48 +28,54 @@ def _dept(s, person):  # type: ignore[no-untyped-def]
     return s.get(Department, person.department_id)
 
 
-def test_daily_endpoint_and_self_service_timesheet(admin, database):
+def test_daily_endpoint_and_self_service_timesheet(admin, database, login_as):
     a, _c, _boss = _seed(database)
     r = admin.get("/admin/attendance/daily", params={"staff_id": a, "from": "2026-11-02"})
     assert r.status_code == 200, r.text
     [line] = r.json()
     assert (line["in_time"], line["out_time"], line["premises_minutes"]) == ("08:27", "17:32", 545)
     assert "出勤 08:27" in line["text"]
-    me = admin.get("/me/timesheet", params={"month": "2026-10"},
-                   headers={"X-Staff-Number": "A0001"})  # a past month: every day is shown
+    me = login_as("a0001", "staff", a).get("/me/timesheet", params={"month": "2026-10"})
+    # a past month: every day is shown
     assert me.status_code == 200 and len(me.json()) == 31
     assert {x["day_type"] for x in me.json()} == {"workday", "weekly_off", "holiday"}  # 10/12
-    assert admin.get("/me/timesheet", params={"month": "2026-11"}).status_code == 401
+    # the admin user is linked to no staff member; without credentials: 401
+    assert admin.get("/me/timesheet", params={"month": "2026-11"}).status_code == 403
+    assert login_as("a0001", "staff", a).get(
+        "/me/timesheet", params={"month": "2026-11"}, headers={"Authorization": ""}
+    ).status_code == 401
 
 
-def test_overtime_application_is_decided_by_the_supervisor_only(admin, database):
-    _a, _c, _boss = _seed(database)
+def test_overtime_application_is_decided_by_the_supervisor_only(admin, database, login_as):
+    a, c, boss_id = _seed(database)
+    applicant, colleague = login_as("a0001", "staff", a), login_as("a0003", "staff", c)
+    boss = login_as("b0001", "supervisor", boss_id)
     body = {"work_date": "2026-11-26", "start_at": "2026-11-26T17:15:00+09:00",
             "end_at": "2026-11-26T19:00:00+09:00", "reason": "議会資料作成"}
-    r = admin.post("/me/overtime", json=body, headers={"X-Staff-Number": "A0001"})
+    r = applicant.post("/me/overtime", json=body)
     assert r.status_code == 201, r.text
     rid = r.json()["id"]
     # A colleague (not the supervisor) cannot approve; the supervisor can.
-    no = admin.post(f"/me/overtime/{rid}/decision", json={"approve": True},
-                    headers={"X-Staff-Number": "A0003"})
+    no = colleague.post(f"/me/overtime/{rid}/decision", json={"approve": True})
     assert no.status_code == 403
-    pending = admin.get("/me/overtime/to-approve", headers={"X-Staff-Number": "B0001"})
+    own = applicant.post(f"/me/overtime/{rid}/decision", json={"approve": True})
+    assert own.status_code == 403
+    pending = boss.get("/me/overtime/to-approve")
     assert [p["id"] for p in pending.json()] == [rid]
-    ok = admin.post(f"/me/overtime/{rid}/decision", json={"approve": True},
-                    headers={"X-Staff-Number": "B0001"})
+    ok = boss.post(f"/me/overtime/{rid}/decision", json={"approve": True})
     assert ok.status_code == 200 and ok.json()["status"] == "approved"
-    again = admin.post(f"/me/overtime/{rid}/decision", json={"approve": False},
-                       headers={"X-Staff-Number": "B0001"})
+    again = boss.post(f"/me/overtime/{rid}/decision", json={"approve": False})
     assert again.status_code == 409
     bad = dict(body, end_at="2026-11-26T17:00:00+09:00")
-    err = admin.post("/me/overtime", json=bad, headers={"X-Staff-Number": "A0001"})
+    err = applicant.post("/me/overtime", json=bad)
     assert err.status_code == 400 and err.json()["field"] == "end_at"
     with database.session() as s:
         assert {r.action for r in s.query(AuditLog)} >= {"overtime.apply", "overtime.approved"}
 
 
-def test_divergence_reason_confirmed_as_post_order_creates_the_order(admin, database):
-    a, _c, _boss = _seed(database)
+def test_divergence_reason_confirmed_as_post_order_creates_the_order(admin, database, login_as):
+    a, _c, boss_id = _seed(database)
+    me, boss = login_as("a0001", "staff", a), login_as("b0001", "supervisor", boss_id)
     with database.session() as s:
         dev, door = f.device(s, "clock-x", delivered_through=DELIVERED)
         from api.models import Staff
@@ -81,16 +87,13 @@ def test_divergence_reason_confirmed_as_post_order_creates_the_order(admin, data
     mine = [x for x in report if x["staff_number"] == "A0001"]
     assert [(x["date"], x["divergence_minutes"], x["state"]) for x in mine] == [
         ("2026-11-26", 170, "open")]
-    sub = admin.post("/me/divergences", json={"business_date": "2026-11-26",
-                                              "reason_code": "post_order", "note": "窓口対応"},
-                     headers={"X-Staff-Number": "A0001"})
+    sub = me.post("/me/divergences", json={"business_date": "2026-11-26",
+                                           "reason_code": "post_order", "note": "窓口対応"})
     assert sub.status_code == 201, sub.text
-    bad = admin.post("/me/divergences", json={"business_date": "2026-11-02",
-                                              "reason_code": "private"},
-                     headers={"X-Staff-Number": "A0001"})
+    bad = me.post("/me/divergences", json={"business_date": "2026-11-02",
+                                           "reason_code": "private"})
     assert bad.status_code == 409  # 20 min is under the threshold
-    conf = admin.post(f"/me/divergences/{sub.json()['id']}/confirmation", json={"confirm": True},
-                      headers={"X-Staff-Number": "B0001"})
+    conf = boss.post(f"/me/divergences/{sub.json()['id']}/confirmation", json={"confirm": True})
     assert conf.status_code == 200 and conf.json()["status"] == "confirmed"
     after = admin.get("/admin/overtime/divergences", params={"month": "2026-11"}).json()
     assert [x for x in after if x["staff_number"] == "A0001"] == []
@@ -135,18 +138,17 @@ def test_caps_report_alerts(admin, database):
     assert b["alerts"] == []
 
 
-def test_correction_needs_a_second_person_and_is_used(admin, database):
+def test_correction_needs_a_second_person_and_is_used(admin, database, login_as):
     _a, c, _boss = _seed(database)
+    hr1, hr2 = login_as("hr1", "hr"), login_as("hr2", "hr")
     body = {"staff_id": c, "business_date": "2026-11-05", "kind": "out",
             "corrected_at": "2026-11-05T17:30:00+09:00", "reason": "退勤打刻忘れ"}
-    r = admin.post("/admin/attendance/corrections", json=body, headers={"X-Actor": "hr1"})
+    r = hr1.post("/admin/attendance/corrections", json=body)
     assert r.status_code == 201, r.text
     cid = r.json()["id"]
-    same = admin.post(f"/admin/attendance/corrections/{cid}/decision", json={"approve": True},
-                      headers={"X-Actor": "hr1"})
+    same = hr1.post(f"/admin/attendance/corrections/{cid}/decision", json={"approve": True})
     assert same.status_code == 409
-    ok = admin.post(f"/admin/attendance/corrections/{cid}/decision", json={"approve": True},
-                    headers={"X-Actor": "hr2"})
+    ok = hr2.post(f"/admin/attendance/corrections/{cid}/decision", json={"approve": True})
     assert ok.status_code == 200 and ok.json()["approver"] == "hr2"
     [line] = admin.get("/admin/attendance/daily",
                        params={"staff_id": c, "from": "2026-11-05"}).json()
@@ -234,7 +236,7 @@ def test_caps_add_hours_before_and_after_a_transfer(admin, database):
     assert mine["fiscal_year_minutes"] == 20 * 60 + 105
 
 
-def test_amendments_endpoint_lists_a_late_punch_after_a_final_export(admin, database):
+def test_amendments_endpoint_lists_a_late_punch_after_a_final_export(admin, database, now):
     _a, c, _boss = _seed(database)
     r = admin.get("/admin/exports/daily", params={"month": "2026-11"})
     assert r.status_code == 200 and r.headers["x-export-provisional"] == "false"
@@ -245,7 +247,7 @@ def test_amendments_endpoint_lists_a_late_punch_after_a_final_export(admin, data
         dev = s.query(Device).filter_by(name="clock-1").one()
         door = s.query(Door).first()
         f.punch(s, dev, door, s.get(Staff, c), f.jst(2026, 11, 5, 18, 40), hint="out",
-                received_at=f.jst(2027, 1, 1))
+                received_at=now + timedelta(hours=1))  # after the export
         s.commit()
     [amend] = admin.get("/admin/attendance/amendments").json()
     assert amend["business_date"] == "2026-11-05" and amend["staff_id"] == c

@@ -169,13 +169,13 @@ def test_fast_daily_cells_match_the_generic_writer_for_any_column_order(database
     """The daily dataset's shortcut gives the same cells as formatting each row dict."""
     from api.attendance.service import compute_period
     from api.exports.profiles import BUILTIN, Profile
-    from api.exports.service import _daily_rows
+    from api.exports.rows import daily_rows
     from api.exports.writer import table
 
     with database.session() as s:
         scenario(s)
         res = compute_period(s, date(2026, 11, 1), date(2026, 11, 30), now=NOW)
-    rows = _daily_rows(res, res.records())
+    rows = daily_rows(res, res.records())
     std = BUILTIN["daily"]
     shuffled = Profile("x", 1, "daily", tuple(reversed(std.columns)))
     for prof in (std, shuffled):
@@ -183,7 +183,7 @@ def test_fast_daily_cells_match_the_generic_writer_for_any_column_order(database
 
 
 def test_split_fy_separates_the_fiscal_year_from_earlier_months():
-    from api.exports.service import split_fy
+    from api.overtime.caps import split_fy
 
     inside, before = split_fy({(2027, 1): 1, (2027, 3): 2, (2027, 4): 3}, date(2027, 5, 1))
     assert inside == {(2027, 4): 3} and before == {(2027, 1): 1, (2027, 3): 2}

@@ -21,6 +21,7 @@ import pytest
 from api.attendance.rules import JST
 from api.exports.writer import decode
 from api.models import Credential, Door, Site
+from gate.business_day import BusinessDay
 from gate.events import chain_hash
 from tests.device_protocol.signer import EVENT_FIELDS, enroll, iso
 
@@ -43,6 +44,10 @@ class Case:
     punches: list[tuple[str, str, str]]  # (MM-DD, HH:MM, in|out)
     orders: list[tuple[str, str, str]] = field(default_factory=list)  # (work day, start, end)
     daikyu: tuple[str, str] | None = None  # (代休日, worked 休日)
+    furikae: tuple[str, str] | None = None  # (週休日 → 勤務日, 勤務日 → 週休日)
+    # leave imported from the 庶務事務 CSV: (MM-DD, 種別, 単位, 開始, 終了); or entered by HR
+    leave: list[tuple[str, str, str, str, str]] = field(default_factory=list)
+    hr_leave: list[dict[str, str]] = field(default_factory=list)
     daily: dict[str, dict[str, Any]] = field(default_factory=dict)  # day → expected columns
     monthly: dict[str, int] = field(default_factory=dict)  # bracket column → minutes
 
@@ -87,6 +92,23 @@ CASES = [
          daily={"2025/11/17": {"退勤時刻": "17:15", "乖離": 0},  # not 28:30, no 675-min 乖離
                 "2025/11/18": {"出勤時刻": "04:30", "時間外実績": 240}},  # 04:30–08:30
          monthly={"時間外150": 30, "時間外125": 210}),  # 04:30–05:00 night, 05:00–08:30 day
+    Case("rule9_weekly_off_moved_into_another_week", "給与法 §16 (週38h45m超 +25)",
+         [(f"11-{d}", hhmm, io) for d in range(10, 16)
+          for hhmm, io in (("08:30", "in"), ("17:15", "out"))],
+         furikae=("11-15", "11-25"),  # Sat 11/15 worked; its 週休日 moves to next week
+         daily={"2025/11/15": {"日区分": "勤務日", "勤務時間": 465}},
+         monthly={"m25": 6 * 465 - 2325, "h25": 8}),  # 465 min beyond 38h45m → 7.75 h → 8
+    Case("leave_day_by_hr_is_not_absent", "勤務時間法 §17 (年次休暇); 地方公務員法 §24",
+         [], hr_leave=[{"day": "2025-11-05", "kind": "annual", "unit": "day"}],
+         daily={"2025/11/05": {"注記": "休暇", "勤務時間": 0},  # not 記録なし
+                "2025/11/04": {"注記": "記録なし"}}),  # no leave, no punch: still absent
+    Case("leave_hours_shorten_expected_presence", "勤務時間法 §17 (時間単位の年次休暇)",
+         [("11-06", "10:30", "in"), ("11-06", "17:15", "out"),
+          ("11-07", "08:30", "in"), ("11-07", "12:00", "out")],
+         leave=[("11-06", "年次", "時間", "08:30", "10:30"), ("11-07", "病気", "午後", "", "")],
+         daily={"2025/11/06": {"遅刻": 0, "注記": "休暇",  # 10:30 is the expected start
+                               "勤務時間": 465 - 120},  # 2 h of leave are not work
+                "2025/11/07": {"早退": 0, "注記": "休暇", "勤務時間": 420 - 210}}),  # 08:30–12:00
 ]
 
 
@@ -121,7 +143,11 @@ class Town:
         ev.update({"id": str(uuid.uuid4()), "seq": self.seq, "kind": "clock_punch",
                    "occurred_at": iso(at), "clock_offset_ms": 0, "door_id": self.door_id,
                    "credential_ref": ref, "granted": True, "reason": "granted",
-                   "data": {"punch": direction}, "prev_hash": self.prev})
+                   # the holder the agent found for the verified credential (as a real agent)
+                   "staff_id": next(sid for sid, r in self.staff.values() if r == ref),
+                   "data": {"punch": direction,
+                            "business_date": BusinessDay().date_of(at).isoformat()},
+                   "prev_hash": self.prev})
         ev["hash"] = chain_hash(ev)
         self.prev = ev["hash"]
         r = self.device.post_events([ev])
@@ -141,22 +167,55 @@ def town(admin, database):  # type: ignore[no-untyped-def]
                 "start_at": t(d, a).isoformat(), "end_at": t(d, b).isoformat(),
                 "reason": c.name})
             assert r.status_code == 201, r.text
+        for body in c.hr_leave:
+            r = admin.post("/admin/attendance/leave", json={"staff_id": sid, **body})
+            assert r.status_code == 201, r.text
+        if c.furikae:
+            r = admin.post("/admin/attendance/day-overrides", json={
+                "staff_id": sid, "day": t(c.furikae[0], "00:00").date().isoformat(),
+                "day_type": "workday", "kind": "furikae",
+                "linked_day": t(c.furikae[1], "00:00").date().isoformat()})
+            assert r.status_code == 201, r.text
         if c.daikyu:
             r = admin.post("/admin/attendance/day-overrides", json={
                 "staff_id": sid, "day": t(c.daikyu[0], "00:00").date().isoformat(),
                 "day_type": "compensatory", "kind": "daikyu",
                 "linked_day": t(c.daikyu[1], "00:00").date().isoformat()})
             assert r.status_code == 201, r.text
+    numbers = {c.name: f"T{i:04d}" for i, c in enumerate(CASES)}
+    lines = ["職員番号,休暇日,種別,単位,開始時刻,終了時刻,休暇番号"]
+    for c in CASES:
+        for k, (d, kind, unit, a, b) in enumerate(c.leave):
+            lines.append(f"{numbers[c.name]},2025/{d.replace('-', '/')},{kind},{unit},{a},{b},"
+                         f"{c.name}-{k}")
+    r = admin.post("/admin/attendance/leave/import", params={"encoding": "cp932"},
+                   content="\r\n".join(lines).encode("cp932"))
+    assert r.status_code == 200 and r.json()["created"] == len(lines) - 1, r.text
     return town
 
 
-def _export(admin: Any, dataset: str, fmt: str) -> list[list[str]]:
+MONTHLY_PROFILE = {"columns": [{"header": h, "field": fld} for h, fld in (
+    ("職員番号", "staff_number"), ("時間外125", "m125"), ("時間外135", "m135"),
+    ("時間外150", "m150"), ("時間外160", "m160"), ("休日勤務", "mholiday"),
+    ("m25", "m25"), ("h25", "h25"))]}
+
+
+def _export(admin: Any, dataset: str, fmt: str, profile: str = "standard") -> list[list[str]]:
+    if profile != "standard":  # a town profile that also maps the +25 columns
+        made = admin.post("/admin/exports/profiles", json={
+            "name": profile, "dataset": dataset, "spec": MONTHLY_PROFILE})
+        assert made.status_code == 201, made.text
     r = admin.get(f"/admin/exports/{dataset}", params={"month": MONTH, "format": fmt,
-                                                      "allow_provisional": "true"})
+                                                      "allow_provisional": "true",
+                                                      "profile": profile})
     assert r.status_code == 200, r.text
-    if fmt == "xlsx":
+    assert r.headers["content-type"] == {
+        "cp932": "text/csv; charset=Windows-31J", "utf8bom": "text/csv; charset=utf-8",
+        "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}[fmt]
+    if fmt == "xlsx":  # numbers stay numbers; dates are date cells
         ws = openpyxl.load_workbook(io.BytesIO(r.content)).active
-        return [["" if v is None else str(v) for v in row] for row in ws.iter_rows(values_only=True)]
+        return [[f"{v:%Y/%m/%d}" if isinstance(v, datetime) else "" if v is None else str(v)
+                 for v in row] for row in ws.iter_rows(values_only=True)]
     return decode(r.content, fmt)
 
 
@@ -166,7 +225,7 @@ def test_issue10_rules_in_every_export_format(town, admin, fmt):
     daily = _export(admin, "daily", fmt)
     head = daily[0]
     by_day = {(r[0], r[head.index("勤務日")]): r for r in daily[1:]}
-    monthly = _export(admin, "monthly", fmt)
+    monthly = _export(admin, "monthly", fmt, profile="hr-issue10")
     mhead = monthly[0]
     by_staff = {r[0]: r for r in monthly[1:]}
     for c in CASES:
@@ -196,3 +255,25 @@ def test_a_daikyu_linked_to_an_ordinary_workday_is_refused(town, admin):
             "staff_id": sid, "day": "2025-11-25", "day_type": "compensatory", "kind": "daikyu",
             "linked_day": linked})
         assert r.status_code == 400 and r.json()["field"] == "linked_day", r.text
+
+
+def test_leave_import_is_all_or_nothing_with_every_bad_line(town, admin):
+    csv_text = "\r\n".join([
+        "職員番号,休暇日,種別,単位,開始時刻,終了時刻,休暇番号",
+        "T0000,2025/11/12,年次,日,,,ok-1",
+        "X9999,2025/11/12,年次,日,,,bad-1",  # unknown staff
+        "T0000,2025/11/31,年次,日,,,bad-2",  # no such date
+        "T0000,2025/11/13,年次,時間,10:00,09:00,bad-3",  # ends before it starts
+        "T0000,2025/11/14,夏季,日,,,bad-4",  # unknown kind
+    ]).encode("cp932")
+    r = admin.post("/admin/attendance/leave/import", content=csv_text)
+    assert r.status_code == 400, r.text
+    assert [(e["line"], e["field"]) for e in r.json()["errors"]] == [
+        (3, "職員番号"), (4, "休暇日"), (5, "開始時刻"), (6, "種別")]
+    listed = admin.get("/admin/attendance/leave", params={"month": MONTH}).json()
+    assert "ok-1" not in {x["external_ref"] for x in listed}  # nothing imported
+    # HR entering leave that overlaps recorded leave is refused.
+    sid, _ = town.staff["leave_day_by_hr_is_not_absent"]
+    dup = admin.post("/admin/attendance/leave", json={"staff_id": sid, "day": "2025-11-05",
+                                                      "kind": "special", "unit": "am"})
+    assert dup.status_code == 409, dup.text

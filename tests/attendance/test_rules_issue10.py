@@ -20,14 +20,19 @@ from api.attendance.rules import (
     Bucket,
     CapInput,
     DayType,
+    LeaveUnit,
     OvertimeDay,
+    PatternAxis,
     Point,
     assign_days,
     check_caps,
     classify_day,
     compute_day,
+    compute_day_minutes,
     group_points,
+    leave_interval,
     month_buckets,
+    moved_weekly_off_minutes,
     pair_shifts,
 )
 from api.calendar.service import closed_days
@@ -177,3 +182,41 @@ def test_a_paired_shift_lands_whole_on_the_local_date_of_its_start(day_i, start_
 def test_cap_averages_compare_exact_minutes(months, fires):
     alerts = check_caps(CapInput("high_external", months, (2026, 11)))
     assert any(a.code == "avg_80h" for a in alerts) is fires
+
+
+@given(st.lists(st.integers(0, 1439), max_size=4), st.sampled_from(list(LeaveUnit)),
+       st.one_of(st.integers(210, 385), st.integers(480, 700)))  # 35 min outside the break
+def test_leave_is_never_work_and_a_full_day_is_never_absent(minutes, unit, h):
+    """Leave (休暇) shortens the expected presence and is never counted as 勤務時間."""
+    axis = PatternAxis.of(DEFAULT_PATTERN)
+    off = leave_interval(unit, axis.schedule, axis.breaks, (h, h + 35))
+    d = date(2026, 11, 19)
+    clock = [(m, None) for m in sorted(minutes)]
+    s0 = at(d, "05:00")
+    with_leave = compute_day_minutes(d, DayType.WORKDAY, clock, (), (), 2000, axis, s0, [off])
+    without = compute_day_minutes(d, DayType.WORKDAY, clock, (), (), 2000, axis, s0)
+    assert with_leave.leave_minutes > 0 and "leave" in with_leave.flags
+    assert with_leave.worked_in_schedule_minutes <= without.worked_in_schedule_minutes
+    assert with_leave.worked_in_schedule_minutes + with_leave.leave_minutes <= 465
+    if unit is LeaveUnit.DAY:
+        assert not (with_leave.late or with_leave.early or with_leave.absent)
+        assert with_leave.worked_in_schedule_minutes == 0
+
+
+
+@pytest.mark.parametrize(("worked", "expected"), [
+    # Rule 9 (給与法 §16): 正規の勤務時間 beyond 38h45m (2,325 min) in a Sunday–Saturday week.
+    ([465] * 5, 0),  # Mon–Fri: 5 × 465 = 2,325, nothing beyond
+    ([465] * 6, 465),  # a 週休日 moved into this week: 2,790 − 2,325
+    ([465] * 5 + [400], 400),  # the moved day worked 400 min
+    ([300] + [465] * 5, 300),  # late on Monday: 2,625 − 2,325
+])
+def test_moved_weekly_off_plus_25(worked, expected):
+    week = [date(2025, 11, 10) + timedelta(days=i) for i in range(len(worked))]
+    assert moved_weekly_off_minutes(zip(week, worked, strict=True)) == expected
+
+
+def test_plus_25_counts_each_week_on_its_own():
+    days = [(date(2025, 11, 15), 465)] + [(date(2025, 11, 17) + timedelta(days=i), 465)
+                                          for i in range(5)]
+    assert moved_weekly_off_minutes(days) == 0  # Sat 11/15 is in the week of 11/9

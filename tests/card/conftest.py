@@ -21,13 +21,14 @@ def _jpki_keys():
 
 
 @pytest.fixture
-def jpki_card(test_ca, _jpki_keys):
-    """A fresh JPKI card (PIN 4821, 3 tries) with a session-cached key."""
+def jpki_card(test_ca, _jpki_keys, now):
+    """A fresh JPKI card (PIN 4821, 3 tries) with a session-cached key, valid from a day
+    before the test's ``now``."""
     from reader_agent.cards.jpki import issue_auth_certificate
 
     ca_key, ca_cert = test_ca
     key = _jpki_keys[0]
-    cert = issue_auth_certificate(ca_key, ca_cert, key.public_key())
+    cert = issue_auth_certificate(ca_key, ca_cert, key.public_key(), now=now)
     return VirtualJpkiCard(key, cert, ca_cert, "4821")
 
 

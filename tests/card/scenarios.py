@@ -6,7 +6,7 @@ CardChannel the driver returned for that presentation.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from cryptography.hazmat.primitives import serialization
 
@@ -17,26 +17,26 @@ from reader_agent.cards.jpki import VirtualJpkiCard
 from reader_agent.cards.staff_ap import VirtualStaffCard
 
 
-def staff_tap(present, card, enrolled: dict[str, bytes]) -> CardAuthResult:
+def staff_tap(present, now: datetime, card, enrolled: dict[str, bytes]) -> CardAuthResult:
     with present(card) as channel:
         return authenticate_staff_ap(channel, lookup_public_key=enrolled.get,
-                                     reader_id="reader-stack", now=datetime.now(UTC))
+                                     reader_id="reader-stack", now=now)
 
 
-def enrolled_card_is_granted(present) -> CardAuthResult:
+def enrolled_card_is_granted(present, now: datetime) -> CardAuthResult:
     card = VirtualStaffCard.generate("372153")
-    result = staff_tap(present, card, {card.credential_ref: card.public_key})
+    result = staff_tap(present, now, card, {card.credential_ref: card.public_key})
     assert result.ok, result.detail
     assert result.credential_ref == card.credential_ref and result.apdus == 4
     assert card.signatures == 1
     return result
 
 
-def same_id_other_key_is_denied(present) -> None:
+def same_id_other_key_is_denied(present, now: datetime) -> None:
     real = VirtualStaffCard.generate("372153")
     clone = VirtualStaffCard(real.credential_id, VirtualStaffCard.generate("372153").private_key,
                              "372153")
-    result = staff_tap(present, clone, {real.credential_ref: real.public_key})
+    result = staff_tap(present, now, clone, {real.credential_ref: real.public_key})
     assert not result.ok and result.failure is Reason.CARD_AUTH_FAILED, result
     assert result.credential_ref == real.credential_ref
     assert clone.signatures == 1  # it did answer the challenge: with the wrong key
@@ -51,15 +51,15 @@ class ReplayCard(VirtualStaffCard):
         return self.recorded
 
 
-def replayed_signature_is_denied(present) -> None:
+def replayed_signature_is_denied(present, now: datetime) -> None:
     victim = VirtualStaffCard.generate("372153")
     enrolled = {victim.credential_ref: victim.public_key}
-    assert staff_tap(present, victim, enrolled).ok
+    assert staff_tap(present, now, victim, enrolled).ok
     # The attacker recorded a genuine answer to an earlier challenge of this reader.
-    earlier = make_challenge(b"\x5a" * 16, "reader-stack", int(datetime.now(UTC).timestamp()))
+    earlier = make_challenge(b"\x5a" * 16, "reader-stack", int(now.timestamp()))
     replay = ReplayCard(victim.credential_id, victim.private_key, "372153")
     replay.recorded = victim.sign(earlier)
-    result = staff_tap(present, replay, enrolled)
+    result = staff_tap(present, now, replay, enrolled)
     assert not result.ok and result.failure is Reason.CARD_AUTH_FAILED, result
 
 
@@ -68,7 +68,7 @@ def spki(card: VirtualJpkiCard) -> bytes:
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
-def jpki_tap(present, card: VirtualJpkiCard, pin: str, ca_cert) -> tuple[CardAuthResult, list]:
+def jpki_tap(present, now: datetime, card: VirtualJpkiCard, pin: str, ca_cert) -> tuple[CardAuthResult, list]:
     shown: list[str] = []
     asked: list[int] = []
 
@@ -79,31 +79,31 @@ def jpki_tap(present, card: VirtualJpkiCard, pin: str, ca_cert) -> tuple[CardAut
     with present(card) as channel:
         result = authenticate_jpki(channel, lookup_public_key={card.credential_ref: spki(card)}.get,
                                    read_pin=keypad, show=shown.append, ca_certs=[ca_cert],
-                                   reader_id="reader-stack", now=datetime.now(UTC))
+                                   reader_id="reader-stack", now=now)
     return result, [shown, asked]
 
 
-def jpki_pin_scenarios(present, card: VirtualJpkiCard, ca_cert) -> None:
+def jpki_pin_scenarios(present, now: datetime, card: VirtualJpkiCard, ca_cert) -> None:
     """Right PIN granted; wrong PIN denied; one try left: not attempted."""
-    result, _ = jpki_tap(present, card, card.pin, ca_cert)
+    result, _ = jpki_tap(present, now, card, card.pin, ca_cert)
     assert result.ok, result.detail
     assert result.kind == "jpki_auth" and result.credential_ref == card.credential_ref
 
     wrong = "0000" if card.pin != "0000" else "1111"
-    result, _ = jpki_tap(present, card, wrong, ca_cert)
+    result, _ = jpki_tap(present, now, card, wrong, ca_cert)
     assert not result.ok and result.failure is Reason.PIN_WRONG, result
     assert card.tries_left == 2
-    result, _ = jpki_tap(present, card, wrong, ca_cert)
+    result, _ = jpki_tap(present, now, card, wrong, ca_cert)
     assert result.failure is Reason.PIN_WRONG and card.tries_left == 1
 
     attempts = card.verify_attempts
-    result, (shown, asked) = jpki_tap(present, card, card.pin, ca_cert)
+    result, (shown, asked) = jpki_tap(present, now, card, card.pin, ca_cert)
     assert not result.ok and result.failure is Reason.PIN_TRIES_LOW, result
     assert asked == [] and card.verify_attempts == attempts and card.tries_left == 1
     assert shown == []  # never asked for the PIN
 
 
-def revoked_card_is_denied_offline(present) -> None:
+def revoked_card_is_denied_offline(present, now: datetime) -> None:
     """The card's signature still verifies through the stack, but once the (offline) snapshot
     says revoked, the decision denies. The agent's snapshot path is tested in tests/agent;
     here the card layer and gate.policy are joined directly."""
@@ -127,11 +127,11 @@ def revoked_card_is_denied_offline(present) -> None:
     schedule = Schedule(1, tuple(TimeWindow(d, 0, 1440) for d in range(7)))
 
     def decide_tap(status: CredentialStatus):
-        result = staff_tap(present, card, {card.credential_ref: card.public_key})
+        result = staff_tap(present, now, card, {card.credential_ref: card.public_key})
         assert result.ok, result.detail
         return decide(AccessRequest(
             credential=CredentialInfo(result.credential_ref, 3, "staff_ap", status),
-            staff=staff, door=door, now=datetime.now(UTC),
+            staff=staff, door=door, now=now,
             permissions=(Permission(1, 1, 1),), schedules={1: schedule}))
 
     assert decide_tap(CredentialStatus.ACTIVE).granted
@@ -147,9 +147,9 @@ class Truncating(VirtualStaffCard):
         return response[:1] if apdu[1] == 0x88 else response
 
 
-def truncated_response_is_a_card_error(present) -> None:
+def truncated_response_is_a_card_error(present, now: datetime) -> None:
     real = VirtualStaffCard.generate("372153")
     card = Truncating(real.credential_id, real.private_key, "372153")
-    result = staff_tap(present, card, {card.credential_ref: card.public_key})
+    result = staff_tap(present, now, card, {card.credential_ref: card.public_key})
     assert not result.ok and result.failure is Reason.CARD_ERROR, result
     assert result.credential_ref == card.credential_ref

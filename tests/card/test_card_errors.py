@@ -143,7 +143,7 @@ def test_fuzzed_staff_ap_responses_never_raise(card, at, junk):
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                 HealthCheck.function_scoped_fixture])
 @given(at=st.integers(1, 12), junk=st.binary(max_size=300))
-def test_fuzzed_jpki_responses_never_raise(jpki_card, test_ca, at, junk):
+def test_fuzzed_jpki_responses_never_raise(jpki_card, test_ca, now, at, junk):
     reader = get_sim_reader("fzj")
     reader.remove()
     jpki_card.reset()
@@ -154,5 +154,5 @@ def test_fuzzed_jpki_responses_never_raise(jpki_card, test_ca, at, junk):
     result = authenticate_jpki(reader.wait_for_card(1.0),
                                lookup_public_key={jpki_card.credential_ref: spki}.get,
                                read_pin=lambda: "4821", show=lambda t: None,
-                               ca_certs=[test_ca[1]], reader_id="r", now=datetime.now(UTC))
+                               ca_certs=[test_ca[1]], reader_id="r", now=now)
     assert result.kind == "jpki_auth" and result.detail

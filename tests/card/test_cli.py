@@ -6,7 +6,7 @@ import os
 import signal
 import subprocess
 import sys
-from datetime import UTC, date, datetime
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -49,7 +49,7 @@ def test_make_and_list(tmp_path):
 
 
 @pytest.mark.nfc
-def test_insert_and_remove_as_a_process(tmp_path):
+def test_insert_and_remove_as_a_process(tmp_path, now):
     d = tmp_path / "cards"
     assert runner.invoke(app, ["card", "make", "alice", "--dir", str(d)]).exit_code == 0
     card = load_card(d, "alice")
@@ -64,7 +64,7 @@ def test_insert_and_remove_as_a_process(tmp_path):
         assert channel is not None, proc.poll() is not None and proc.communicate()[0]
         result = authenticate_staff_ap(
             channel, lookup_public_key={card.credential_ref: card.public_key}.get,
-            reader_id="r", now=datetime.now(UTC))
+            reader_id="r", now=now)
         assert result.ok, result.detail
         r = runner.invoke(app, ["card", "remove", "alice", "--dir", str(d)])
         assert r.exit_code == 0, r.output
@@ -89,13 +89,13 @@ def _staff(database) -> int:
         return member.id
 
 
-def test_enroll_at_a_sim_reader(live_server, database, tmp_path):
+def test_enroll_at_a_sim_reader(live_server, database, tmp_path, admin_token):
     staff_id = _staff(database)
     card = VirtualStaffCard.generate("372153")
     reader = get_sim_reader("enroll-cli")
     reader.insert(card)
     r = runner.invoke(app, ["card", "enroll", "--reader", "sim:enroll-cli", "--service",
-                            live_server.url, "--token", "test-admin-token", "--staff-number",
+                            live_server.url, "--token", admin_token, "--staff-number",
                             "E2001", "--wait", "2", "--yes"])
     assert r.exit_code == 0, r.output
     assert card.credential_ref in r.output
@@ -107,14 +107,14 @@ def test_enroll_at_a_sim_reader(live_server, database, tmp_path):
     other = VirtualStaffCard.generate("372153")
     reader.insert(other)
     r = runner.invoke(app, ["card", "enroll", "--reader", "sim:enroll-cli", "--service",
-                            live_server.url, "--token", "test-admin-token", "--staff-id",
+                            live_server.url, "--token", admin_token, "--staff-id",
                             str(staff_id), "--wait", "2"], input="n\n")
     assert r.exit_code == 0 and "pending" in r.output
     with database.session() as s:
         assert s.query(Credential).filter_by(credential_ref=other.credential_ref).count() == 0
 
 
-def test_enroll_reports_a_card_error(live_server, database):
+def test_enroll_reports_a_card_error(live_server, database, admin_token):
     _staff(database)
 
     class Mute:
@@ -123,17 +123,17 @@ def test_enroll_reports_a_card_error(live_server, database):
 
     get_sim_reader("enroll-mute").insert(Mute())
     r = runner.invoke(app, ["card", "enroll", "--reader", "sim:enroll-mute", "--service",
-                            live_server.url, "--token", "test-admin-token", "--staff-number",
+                            live_server.url, "--token", admin_token, "--staff-number",
                             "E2001", "--wait", "1", "--yes"])
     assert r.exit_code == 1 and "card error" in r.output
 
 
-def jpki_enroll(live_server, tmp_path, card, reader: str, pin: str = "4821"):  # type: ignore[no-untyped-def]
+def jpki_enroll(live_server, tmp_path, card, reader: str, token: str, pin: str = "4821"):  # type: ignore[no-untyped-def]
     ca = tmp_path / "jpki-ca.pem"
     ca.write_bytes(card.ca_certificate.public_bytes(serialization.Encoding.PEM))
     get_sim_reader(reader).insert(card)
     return runner.invoke(app, ["card", "enroll", "--kind", "jpki", "--reader", f"sim:{reader}",
-                               "--service", live_server.url, "--token", "test-admin-token",
+                               "--service", live_server.url, "--token", token,
                                "--staff-number", "E2001", "--wait", "2", "--yes",
                                "--jpki-ca", str(ca)], input=f"{pin}\n")
 
@@ -143,9 +143,9 @@ def verify_with_data(reader: str) -> list[bytes]:
     return [a for a in get_sim_reader(reader).sent if a[:2] == b"\x00\x20" and len(a) > 5]
 
 
-def test_enroll_a_jpki_card(live_server, database, jpki_card, tmp_path):
+def test_enroll_a_jpki_card(live_server, database, jpki_card, tmp_path, admin_token):
     _staff(database)
-    r = jpki_enroll(live_server, tmp_path, jpki_card, "enroll-jpki")
+    r = jpki_enroll(live_server, tmp_path, jpki_card, "enroll-jpki", admin_token)
     assert r.exit_code == 0, r.output
     assert jpki_card.credential_ref in r.output and "4821" not in r.output
     with database.session() as s:
@@ -154,13 +154,13 @@ def test_enroll_a_jpki_card(live_server, database, jpki_card, tmp_path):
 
 
 def test_enrolling_an_expired_jpki_card_costs_no_pin_try(live_server, database, test_ca,
-                                                          other_rsa_key, tmp_path):
+                                                          other_rsa_key, tmp_path, now, admin_token):
     _staff(database)
     ca_key, ca_cert = test_ca
     expired = VirtualJpkiCard(other_rsa_key, issue_auth_certificate(
-        ca_key, ca_cert, other_rsa_key.public_key(), not_before=datetime(2015, 1, 1, tzinfo=UTC)),
+        ca_key, ca_cert, other_rsa_key.public_key(), not_before=now - timedelta(days=11 * 365)),
         ca_cert, "4821")
-    r = jpki_enroll(live_server, tmp_path, expired, "enroll-expired", pin="0000")
+    r = jpki_enroll(live_server, tmp_path, expired, "enroll-expired", admin_token, pin="0000")
     assert r.exit_code == 1
     assert "stopped before the PIN, no try spent" in r.output and "expired" in r.output
     assert "暗証番号を入力" not in r.output  # the holder was never asked
@@ -171,7 +171,7 @@ def test_enrolling_an_expired_jpki_card_costs_no_pin_try(live_server, database, 
 
 
 def test_enroll_refuses_before_the_pin_an_untrusted_or_registered_card(
-        live_server, database, jpki_card, tmp_path):
+        live_server, database, jpki_card, tmp_path, admin_token):
     _staff(database)
     rogue_key, rogue_ca = make_test_ca("rogue CA")
     rogue = VirtualJpkiCard(jpki_card.private_key, issue_auth_certificate(
@@ -182,21 +182,21 @@ def test_enroll_refuses_before_the_pin_an_untrusted_or_registered_card(
         serialization.Encoding.PEM))
     get_sim_reader("enroll-rogue").insert(rogue)
     r = runner.invoke(app, ["card", "enroll", "--kind", "jpki", "--reader", "sim:enroll-rogue",
-                            "--service", live_server.url, "--token", "test-admin-token",
+                            "--service", live_server.url, "--token", admin_token,
                             "--staff-number", "E2001", "--wait", "2", "--yes",
                             "--jpki-ca", str(trusted / "jpki-ca.pem")], input="4821\n")
     assert r.exit_code == 1 and "not issued by a configured JPKI" in r.output
     assert rogue.verify_attempts == 0 and verify_with_data("enroll-rogue") == []
 
-    assert jpki_enroll(live_server, tmp_path, jpki_card, "enroll-first").exit_code == 0
+    assert jpki_enroll(live_server, tmp_path, jpki_card, "enroll-first", admin_token).exit_code == 0
     get_sim_reader("enroll-first").remove()
     attempts = jpki_card.verify_attempts
-    r = jpki_enroll(live_server, tmp_path, jpki_card, "enroll-again")
+    r = jpki_enroll(live_server, tmp_path, jpki_card, "enroll-again", admin_token)
     assert r.exit_code == 1 and "already registered" in r.output
     assert jpki_card.verify_attempts == attempts and verify_with_data("enroll-again") == []
 
     r = runner.invoke(app, ["card", "enroll", "--kind", "jpki", "--reader", "sim:enroll-again",
-                            "--service", live_server.url, "--token", "test-admin-token",
+                            "--service", live_server.url, "--token", admin_token,
                             "--staff-number", "E2001", "--wait", "2", "--yes"])
     assert r.exit_code == 1 and "--jpki-ca" in r.output
 
@@ -207,12 +207,12 @@ def test_enroll_refuses_before_the_pin_an_untrusted_or_registered_card(
 ])
 def test_enroll_says_blocked_or_one_try_left_without_a_verify(live_server, database, test_ca,
                                                               other_rsa_key, tmp_path, tries,
-                                                              text):
+                                                              text, admin_token):
     _staff(database)
     card = VirtualJpkiCard(other_rsa_key, issue_auth_certificate(
         test_ca[0], test_ca[1], other_rsa_key.public_key()), test_ca[1], "4821",
         tries_left=tries)
-    r = jpki_enroll(live_server, tmp_path, card, f"enroll-tries-{tries}")
+    r = jpki_enroll(live_server, tmp_path, card, f"enroll-tries-{tries}", admin_token)
     assert r.exit_code == 1 and "stopped at the PIN" in r.output
     assert text in r.output and r.output.count(text) == 1
     assert verify_with_data(f"enroll-tries-{tries}") == [] and card.tries_left == tries

@@ -125,16 +125,14 @@ def test_unknown_staff_and_admin_only(admin, client, staff_member):
     assert client.post("/admin/enrollments", json={"staff_id": staff_member}).status_code == 401
 
 
-def test_expired_challenge(admin, database, staff_member):
+def test_expired_challenge(admin, database, staff_member, now):
     from datetime import timedelta
-
-    from api.models.base import utcnow
 
     card = VirtualStaffCard.generate("372153")
     body = admin.post("/admin/enrollments", json={"staff_id": staff_member}).json()
     with database.session() as s:
         e = s.get(CardEnrollment, body["id"])
-        e.expires_at = utcnow() - timedelta(seconds=1)
+        e.expires_at = now - timedelta(seconds=1)
         s.commit()
     r = admin.post(f"/admin/enrollments/{body['id']}/response",
                    json=tap_for_enrollment(card, body["challenge"]))

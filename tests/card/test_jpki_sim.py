@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from cryptography.hazmat.primitives import serialization
 
@@ -11,8 +11,6 @@ from gate.policy import Reason
 from reader_agent.card_auth import authenticate_jpki
 from reader_agent.cards.jpki import VirtualJpkiCard, issue_auth_certificate, make_test_ca
 from reader_agent.drivers.sim import get_sim_reader
-
-NOW = datetime.now(UTC)
 
 
 def spki(card: VirtualJpkiCard) -> bytes:
@@ -30,7 +28,7 @@ class Keypad:
         return self.pins.pop(0)
 
 
-def run(card: VirtualJpkiCard, pin_source, ca_certs, *, enrolled=None, now=NOW):
+def run(card: VirtualJpkiCard, pin_source, ca_certs, *, now: datetime, enrolled=None):
     reader = get_sim_reader("server-room")
     reader.remove()
     reader.insert(card)
@@ -42,8 +40,8 @@ def run(card: VirtualJpkiCard, pin_source, ca_certs, *, enrolled=None, now=NOW):
     return result, shown
 
 
-def test_right_pin_is_granted(jpki_card, test_ca):
-    result, shown = run(jpki_card, Keypad("4821"), [test_ca[1]])
+def test_right_pin_is_granted(jpki_card, test_ca, now):
+    result, shown = run(jpki_card, Keypad("4821"), [test_ca[1]], now=now)
     assert result.ok, result.detail
     assert result.kind == "jpki_auth"
     assert result.credential_ref == jpki_card.credential_ref
@@ -52,8 +50,8 @@ def test_right_pin_is_granted(jpki_card, test_ca):
     assert jpki_card.tries_left == 3
 
 
-def test_wrong_pin_is_denied_and_costs_a_try(jpki_card, test_ca):
-    result, shown = run(jpki_card, Keypad("0000"), [test_ca[1]])
+def test_wrong_pin_is_denied_and_costs_a_try(jpki_card, test_ca, now):
+    result, shown = run(jpki_card, Keypad("0000"), [test_ca[1]], now=now)
     assert not result.ok
     assert result.failure is Reason.PIN_WRONG
     assert "2 tries left" in result.detail
@@ -61,10 +59,10 @@ def test_wrong_pin_is_denied_and_costs_a_try(jpki_card, test_ca):
     assert shown == ["暗証番号を入力してください"]  # the outcome is the tap path's to show, once
 
 
-def test_one_try_left_is_not_attempted(jpki_card, test_ca):
+def test_one_try_left_is_not_attempted(jpki_card, test_ca, now):
     keypad = Keypad("4821")
     jpki_card.tries_left = 1
-    result, shown = run(jpki_card, keypad, [test_ca[1]])
+    result, shown = run(jpki_card, keypad, [test_ca[1]], now=now)
     assert not result.ok
     assert result.failure is Reason.PIN_TRIES_LOW
     assert keypad.asked == 0
@@ -73,36 +71,36 @@ def test_one_try_left_is_not_attempted(jpki_card, test_ca):
     assert shown == []  # not even asked for the PIN
 
 
-def test_two_wrong_then_the_reader_stops(jpki_card, test_ca):
+def test_two_wrong_then_the_reader_stops(jpki_card, test_ca, now):
     for _ in range(2):
-        result, _ = run(jpki_card, Keypad("1111"), [test_ca[1]])
+        result, _ = run(jpki_card, Keypad("1111"), [test_ca[1]], now=now)
         assert result.failure is Reason.PIN_WRONG
-    result, _ = run(jpki_card, Keypad("4821"), [test_ca[1]])
+    result, _ = run(jpki_card, Keypad("4821"), [test_ca[1]], now=now)
     assert result.failure is Reason.PIN_TRIES_LOW
     assert not jpki_card.blocked  # the reader never spent the last try
 
 
-def test_blocked_card(jpki_card, test_ca):
+def test_blocked_card(jpki_card, test_ca, now):
     keypad = Keypad("4821")
     jpki_card.tries_left = 0
-    result, shown = run(jpki_card, keypad, [test_ca[1]])
+    result, shown = run(jpki_card, keypad, [test_ca[1]], now=now)
     assert result.failure is Reason.PIN_BLOCKED and "blocked" in result.detail
     assert keypad.asked == 0 and shown == [] and jpki_card.verify_attempts == 0
 
 
-def test_unknown_certificate(jpki_card, test_ca):
+def test_unknown_certificate(jpki_card, test_ca, now):
     keypad = Keypad("4821")
-    result, _ = run(jpki_card, keypad, [test_ca[1]], enrolled={})
+    result, _ = run(jpki_card, keypad, [test_ca[1]], now=now, enrolled={})
     assert result.failure is Reason.UNKNOWN_CREDENTIAL
     assert keypad.asked == 0
 
 
-def test_certificate_from_another_ca_is_refused(jpki_card, test_ca, other_rsa_key):
-    rogue_key, rogue_ca = make_test_ca("rogue CA")
-    cert = issue_auth_certificate(rogue_key, rogue_ca, other_rsa_key.public_key())
+def test_certificate_from_another_ca_is_refused(jpki_card, test_ca, other_rsa_key, now):
+    rogue_key, rogue_ca = make_test_ca("rogue CA", now=now)
+    cert = issue_auth_certificate(rogue_key, rogue_ca, other_rsa_key.public_key(), now=now)
     card = VirtualJpkiCard(other_rsa_key, cert, rogue_ca, "4821")
     keypad = Keypad("4821")
-    result, _ = run(card, keypad, [test_ca[1]])
+    result, _ = run(card, keypad, [test_ca[1]], now=now)
     assert result.failure is Reason.CARD_AUTH_FAILED
     assert "not issued by a configured" in result.detail
     assert keypad.asked == 0  # no PIN try spent on a certificate that cannot pass
@@ -117,36 +115,36 @@ def test_expired_certificate_is_refused_before_the_pin(jpki_card, test_ca):
     assert keypad.asked == 0 and shown == [] and jpki_card.verify_attempts == 0
 
 
-def test_enrolled_expiry_is_checked_before_the_pin(jpki_card, test_ca):
+def test_enrolled_expiry_is_checked_before_the_pin(jpki_card, test_ca, now):
     """The snapshot's not_after (the service's record) ends the credential earlier."""
     keypad = Keypad("4821")
     reader = get_sim_reader("server-room")
     reader.insert(jpki_card)
     result = authenticate_jpki(
         reader.wait_for_card(1.0), lookup_public_key={jpki_card.credential_ref: spki(jpki_card)}.get,
-        lookup_not_after=lambda _ref: NOW - timedelta(days=1), read_pin=keypad,
-        show=lambda _t: None, ca_certs=[test_ca[1]], reader_id="r-9", now=NOW)
+        lookup_not_after=lambda _ref: now - timedelta(days=1), read_pin=keypad,
+        show=lambda _t: None, ca_certs=[test_ca[1]], reader_id="r-9", now=now)
     assert result.failure is Reason.CREDENTIAL_EXPIRED and keypad.asked == 0
 
 
-def test_enrolled_key_differs_from_the_cards(jpki_card, test_ca, other_rsa_key):
+def test_enrolled_key_differs_from_the_cards(jpki_card, test_ca, other_rsa_key, now):
     other = other_rsa_key.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    result, _ = run(jpki_card, Keypad("4821"), [test_ca[1]],
+    result, _ = run(jpki_card, Keypad("4821"), [test_ca[1]], now=now,
                     enrolled={jpki_card.credential_ref: other})
     assert result.failure is Reason.CARD_AUTH_FAILED
 
 
-def test_badly_formed_pin_is_not_sent(jpki_card, test_ca):
-    result, _ = run(jpki_card, Keypad("12345"), [test_ca[1]])
+def test_badly_formed_pin_is_not_sent(jpki_card, test_ca, now):
+    result, _ = run(jpki_card, Keypad("12345"), [test_ca[1]], now=now)
     assert result.failure is Reason.PIN_WRONG
     assert jpki_card.verify_attempts == 0 and jpki_card.tries_left == 3
 
 
-def test_pin_never_logged_nor_in_the_result(jpki_card, test_ca, caplog):
+def test_pin_never_logged_nor_in_the_result(jpki_card, test_ca, caplog, now):
     caplog.set_level(logging.DEBUG)
     for pin in ("4821", "9753"):
-        result, shown = run(jpki_card, Keypad(pin), [test_ca[1]])
+        result, shown = run(jpki_card, Keypad(pin), [test_ca[1]], now=now)
         for text in [result.detail, repr(result), *shown, caplog.text, repr(jpki_card)]:
             assert pin not in text
         sent = get_sim_reader("server-room").sent

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import socket
-from datetime import UTC, datetime
 
 import nfc
 import pytest
@@ -63,22 +62,22 @@ def present(port, reader):
     return _present
 
 
-def test_enrolled_card_is_granted(present):
-    scenarios.enrolled_card_is_granted(present)
+def test_enrolled_card_is_granted(present, now):
+    scenarios.enrolled_card_is_granted(present, now)
 
 
-def test_same_credential_id_other_key_is_denied(present):
-    scenarios.same_id_other_key_is_denied(present)
+def test_same_credential_id_other_key_is_denied(present, now):
+    scenarios.same_id_other_key_is_denied(present, now)
 
 
-def test_replayed_signature_is_denied(present):
-    scenarios.replayed_signature_is_denied(present)
+def test_replayed_signature_is_denied(present, now):
+    scenarios.replayed_signature_is_denied(present, now)
 
 
-def test_jpki_card_and_pin(present, jpki_card, test_ca):
+def test_jpki_card_and_pin(present, jpki_card, test_ca, now):
     """Also exercises ISO-DEP response chaining: certificate chunks and the 256-byte
     signature do not fit one 256-byte frame with their status word."""
-    scenarios.jpki_pin_scenarios(present, jpki_card, test_ca[1])
+    scenarios.jpki_pin_scenarios(present, now, jpki_card, test_ca[1])
 
 
 def test_card_left_in_the_field_is_one_presentation(port, reader):
@@ -100,7 +99,7 @@ def test_card_left_in_the_field_is_one_presentation(port, reader):
         served.remove()
 
 
-def test_card_removed_mid_exchange(port, reader):
+def test_card_removed_mid_exchange(port, reader, now):
     card = VirtualStaffCard.generate("372153")
     served = NfcTypeBCard(card, "127.0.0.1", port)
     served.insert()
@@ -109,17 +108,17 @@ def test_card_removed_mid_exchange(port, reader):
     assert channel is not None
     served.remove()
     result = authenticate_staff_ap(channel, lookup_public_key=lambda r: None, reader_id="r",
-                                   now=datetime.now(UTC))
+                                   now=now)
     assert not result.ok and result.failure.value == "card_error"
     assert result.detail.startswith(("removed", "mute")), result.detail
 
 
-def test_nfc_transport_cost(present, capsys):
+def test_nfc_transport_cost(present, capsys, now):
     card = VirtualStaffCard.generate("372153")
     enrolled = {card.credential_ref: card.public_key}
     results = []
     for _ in range(5):
-        results.append(scenarios.staff_tap(present, card, enrolled))
+        results.append(scenarios.staff_tap(present, now, card, enrolled))
     apdus = sum(r.apdus for r in results)
     transport = sum(r.transport_ms for r in results)
     total = sum(r.total_ms for r in results)
@@ -129,9 +128,9 @@ def test_nfc_transport_cost(present, capsys):
     assert all(r.ok for r in results)
 
 
-def test_revoked_card_is_denied_offline(present):
-    scenarios.revoked_card_is_denied_offline(present)
+def test_revoked_card_is_denied_offline(present, now):
+    scenarios.revoked_card_is_denied_offline(present, now)
 
 
-def test_truncated_response_is_a_card_error(present):
-    scenarios.truncated_response_is_a_card_error(present)
+def test_truncated_response_is_a_card_error(present, now):
+    scenarios.truncated_response_is_a_card_error(present, now)

@@ -42,20 +42,20 @@ def present(pcscd, reader):
     return _present
 
 
-def test_enrolled_card_is_granted(present):
-    scenarios.enrolled_card_is_granted(present)
+def test_enrolled_card_is_granted(present, now):
+    scenarios.enrolled_card_is_granted(present, now)
 
 
-def test_same_credential_id_other_key_is_denied(present):
-    scenarios.same_id_other_key_is_denied(present)
+def test_same_credential_id_other_key_is_denied(present, now):
+    scenarios.same_id_other_key_is_denied(present, now)
 
 
-def test_replayed_signature_is_denied(present):
-    scenarios.replayed_signature_is_denied(present)
+def test_replayed_signature_is_denied(present, now):
+    scenarios.replayed_signature_is_denied(present, now)
 
 
-def test_jpki_card_and_pin(present, jpki_card, test_ca):
-    scenarios.jpki_pin_scenarios(present, jpki_card, test_ca[1])
+def test_jpki_card_and_pin(present, jpki_card, test_ca, now):
+    scenarios.jpki_pin_scenarios(present, now, jpki_card, test_ca[1])
 
 
 def test_card_left_on_the_reader_is_one_presentation(pcscd, reader):
@@ -95,7 +95,7 @@ def test_card_removed_mid_exchange(pcscd, reader):
         channel.transmit(bytes.fromhex("00B0000000"))
 
 
-def test_transport_cost_is_measured_apart_from_ours(present, pcscd, capsys):
+def test_transport_cost_is_measured_apart_from_ours(present, pcscd, capsys, now):
     """Per-APDU cost through pcscd+vpcd vs. the time our own code (card included) takes."""
     card = VirtualStaffCard.generate("372153")
     enrolled = {card.credential_ref: card.public_key}
@@ -108,7 +108,7 @@ def test_transport_cost_is_measured_apart_from_ours(present, pcscd, capsys):
         for _ in range(5):
             results.append(authenticate_staff_ap(
                 channel, lookup_public_key=enrolled.get, reader_id="r",
-                now=__import__("datetime").datetime.now(__import__("datetime").UTC)))
+                now=now))
         apdus = sum(r.apdus for r in results)
         transport_ms = sum(r.transport_ms for r in results)
         card_ms = served.card_s * 1000
@@ -128,20 +128,19 @@ def test_transport_cost_is_measured_apart_from_ours(present, pcscd, capsys):
         reader.close()
 
 
-def test_revoked_card_is_denied_offline(present):
-    scenarios.revoked_card_is_denied_offline(present)
+def test_revoked_card_is_denied_offline(present, now):
+    scenarios.revoked_card_is_denied_offline(present, now)
 
 
-def test_truncated_response_is_a_card_error(present):
-    scenarios.truncated_response_is_a_card_error(present)
+def test_truncated_response_is_a_card_error(present, now):
+    scenarios.truncated_response_is_a_card_error(present, now)
 
 
-def test_mute_card_does_not_block_the_reader(pcscd, reader):
+def test_mute_card_does_not_block_the_reader(pcscd, reader, now):
     """A card that never answers: the exchange is stuck in its own thread (the agent abandons
     it at its timeout), the reader keeps polling, and removing the card ends the exchange with
     a card_error result."""
     import threading
-    from datetime import UTC, datetime
 
     class Mute(VirtualStaffCard):
         def process(self, apdu: bytes):  # type: ignore[no-untyped-def]
@@ -156,7 +155,7 @@ def test_mute_card_does_not_block_the_reader(pcscd, reader):
         assert channel is not None
         worker = threading.Thread(target=lambda: results.append(authenticate_staff_ap(
             channel, lookup_public_key={card.credential_ref: card.public_key}.get,
-            reader_id="r", now=datetime.now(UTC))), daemon=True)
+            reader_id="r", now=now)), daemon=True)
         worker.start()
         worker.join(1.5)
         assert worker.is_alive() and not results  # stuck on the mute card

@@ -3,9 +3,8 @@ and skewed clock are all 401; a replay sent to another API process is caught by 
 
 from __future__ import annotations
 
-import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
@@ -37,7 +36,7 @@ def test_enroll_returns_service_key_and_token_is_one_time(admin, app):
     assert again.status_code == 401 and again.json()["field"] == "enrollment_token"
 
 
-def test_enroll_refuses_unknown_expired_and_bad_key(admin, database):
+def test_enroll_refuses_unknown_expired_and_bad_key(admin, database, now):
     assert admin.post("/device/v1/enroll", json={"enrollment_token": "x" * 43,
                                                  "public_key": _pk()}).status_code == 401
     created = admin.post("/admin/devices", json={"name": "r1"}).json()
@@ -46,7 +45,7 @@ def test_enroll_refuses_unknown_expired_and_bad_key(admin, database):
     assert bad.status_code == 400 and bad.json()["field"] == "public_key"
     with database.session() as s:
         s.execute(update(Device).values(
-            enrollment_expires_at=datetime.now(UTC) - timedelta(seconds=1)))
+            enrollment_expires_at=now - timedelta(seconds=1)))
         s.commit()
     r = admin.post("/device/v1/enroll", json={"enrollment_token": created["enrollment_token"],
                                               "public_key": _pk()})
@@ -127,24 +126,23 @@ def test_missing_or_malformed_headers_are_rejected(admin):
         assert r.json()["field"] == name.lower()
 
 
-def test_skewed_clock_is_rejected_with_server_time(admin):
+def test_skewed_clock_is_rejected_with_server_time(admin, now):
     dev, _ = enroll(admin)
-    before = datetime.now(UTC)
-    r = dev.heartbeat(timestamp=int(time.time()) - 301 - 5)
+    r = dev.heartbeat(timestamp=int(now.timestamp()) - 301 - 5)
     assert r.status_code == 401
     body = r.json()
     server_time = datetime.fromisoformat(body["server_time"].replace("Z", "+00:00"))
-    assert abs((server_time - before).total_seconds()) < 5
-    assert dev.heartbeat(timestamp=int(time.time()) + 400).status_code == 401
+    assert abs((server_time - now).total_seconds()) < 5
+    assert dev.heartbeat(timestamp=int(now.timestamp()) + 400).status_code == 401
     # Within the window is fine.
-    assert dev.heartbeat(timestamp=int(time.time()) - 200).status_code == 200
+    assert dev.heartbeat(timestamp=int(now.timestamp()) - 200).status_code == 200
 
 
-def test_expired_nonces_are_purged(admin, database, monkeypatch):
+def test_expired_nonces_are_purged(admin, database, monkeypatch, now):
     dev, _ = enroll(admin)
     assert dev.heartbeat().status_code == 200
     with database.session() as s:
-        s.execute(update(DeviceNonce).values(expires_at=datetime.now(UTC) - timedelta(1)))
+        s.execute(update(DeviceNonce).values(expires_at=now - timedelta(1)))
         s.commit()
     monkeypatch.setattr(auth, "_last_purge", 0.0)
     assert dev.heartbeat().status_code == 200
@@ -152,7 +150,7 @@ def test_expired_nonces_are_purged(admin, database, monkeypatch):
         count = s.execute(select(func.count()).select_from(DeviceNonce)).scalar_one()
         row = s.execute(select(DeviceNonce)).scalar_one()
     assert count == 1  # the old one is gone, the new one kept until its window has passed
-    assert row.expires_at > datetime.now(UTC) + timedelta(seconds=300)
+    assert row.expires_at > now + timedelta(seconds=300)
 
 
 def test_public_key_registered_is_the_one_that_verifies(admin, database):
@@ -164,13 +162,13 @@ def test_public_key_registered_is_the_one_that_verifies(admin, database):
         assert stored.public_key == public_key_b64(dev.key.public_key())
 
 
-def test_racing_enrollments_with_one_token_have_one_winner(live_server):
+def test_racing_enrollments_with_one_token_have_one_winner(live_server, admin_token):
     import threading
 
     import httpx
 
     with httpx.Client(base_url=live_server.url, timeout=30,
-                      headers={"Authorization": "Bearer test-admin-token"}) as http:
+                      headers={"Authorization": f"Bearer {admin_token}"}) as http:
         token = http.post("/admin/devices", json={"name": "race"}).json()["enrollment_token"]
     barrier = threading.Barrier(4)
     codes: list[int] = []

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
@@ -20,15 +20,15 @@ def _device(database, device_id: str) -> Device:
         return d
 
 
-def test_heartbeat_measures_offset_and_raises_skew_alarm_once(admin, database):
+def test_heartbeat_measures_offset_and_raises_skew_alarm_once(admin, database, now):
     dev, _ = enroll(admin)
-    slow = datetime.now(UTC) - timedelta(seconds=10)  # device clock 10 s behind
+    slow = now - timedelta(seconds=10)  # device clock 10 s behind
     r = dev.heartbeat(device_time=iso(slow)).json()
     assert 10_000 <= r["clock_offset_ms"] < 12_000
     assert r["skew_alarm"] is True and r["snapshot_version"] == 0
     server_time = datetime.fromisoformat(r["server_time"].replace("Z", "+00:00"))
-    assert abs((server_time - datetime.now(UTC)).total_seconds()) < 5
-    r2 = dev.heartbeat(device_time=iso(datetime.now(UTC) - timedelta(seconds=10))).json()
+    assert abs((server_time - now).total_seconds()) < 5
+    r2 = dev.heartbeat(device_time=iso(slow)).json()
     assert r2["skew_alarm"] is True
     ok = dev.heartbeat().json()
     assert ok["skew_alarm"] is False and abs(ok["clock_offset_ms"]) < 2000
@@ -40,9 +40,9 @@ def test_heartbeat_measures_offset_and_raises_skew_alarm_once(admin, database):
     assert d.last_heartbeat_at is not None and d.clock_offset_ms == ok["clock_offset_ms"]
 
 
-def test_watermark_moves_only_when_everything_is_delivered(admin, database):
+def test_watermark_moves_only_when_everything_is_delivered(admin, database, now):
     dev, _ = enroll(admin)
-    t1 = datetime.now(UTC) - timedelta(minutes=5)
+    t1 = now - timedelta(minutes=5)
     dev.heartbeat(device_time=iso(t1), outbox_pending=3, last_seq=3)
     assert _device(database, dev.device_id).delivered_through is None
     ev = make_events(3)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+from datetime import date
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import update
@@ -34,7 +36,7 @@ def test_snapshot_signature_verifies_with_the_enrolled_service_key(admin, world)
         verify_document(tampered, service_key)
 
 
-def test_full_snapshot_is_scoped_to_the_devices_doors(admin, world):
+def test_full_snapshot_is_scoped_to_the_devices_doors(admin, world, now):
     dev, enrolled = enroll(admin, door_ids=[world.archive.id, world.server.id])
     p = _snapshot(dev)["payload"]
     assert p["format"] == 1 and p["timezone"] == "Asia/Tokyo" and p["since"] is None
@@ -48,8 +50,10 @@ def test_full_snapshot_is_scoped_to_the_devices_doors(admin, world):
                                  "schedule_id": world.schedule_id}]
     assert [s["id"] for s in p["schedules"]] == [world.schedule_id]
     assert len(p["schedules"][0]["windows"]) == 7
-    assert "2026-12-29" in p["closed_days"] and "2027-01-03" in p["closed_days"]
-    assert "2027-01-01" in p["closed_days"]  # 元日 (national holiday and 年末年始)
+    today = now.astimezone(ZoneInfo("Asia/Tokyo")).date()
+    y = today.year if today < date(today.year, 12, 29) else today.year + 1  # the next 年末年始
+    assert f"{y}-12-29" in p["closed_days"] and f"{y + 1}-01-03" in p["closed_days"]
+    assert f"{y + 1}-01-01" in p["closed_days"]  # 元日 (national holiday and 年末年始)
 
 
 def test_delta_contains_a_revocation_and_only_changes(admin, database, world):

@@ -55,9 +55,10 @@ def test_wait_times_out_with_the_current_version(admin):
     admin.app.state.snapshot_watcher.stop()
 
 
-def test_bump_in_another_process_wakes_waiters_quickly(live_server, app, db_url, world):
+def test_bump_in_another_process_wakes_waiters_quickly(live_server, app, db_url, world,
+                                                     admin_token):
     with httpx.Client(base_url=live_server.url, timeout=30,
-                      headers={"Authorization": "Bearer test-admin-token"}) as http:
+                      headers={"Authorization": f"Bearer {admin_token}"}) as http:
         devices = [enroll(http, name=f"r{i}")[0] for i in range(3)]
         answers: list[tuple[int, float]] = []
 
@@ -153,11 +154,11 @@ def test_watcher_thread_ends_when_idle_and_restarts_for_the_next_waiter(tmp_path
         engine.dispose()
 
 
-def test_app_shutdown_stops_the_watcher(app):
+def test_app_shutdown_stops_the_watcher(app, admin_token):
     from fastapi.testclient import TestClient
 
     with TestClient(app) as c:
-        c.headers["Authorization"] = "Bearer test-admin-token"
+        c.headers["Authorization"] = f"Bearer {admin_token}"
         dev, _ = enroll(c)
         assert dev.request("GET", "/snapshot/wait",
                            params={"version": 0, "timeout": 0}).json() == {"version": 0}
@@ -167,11 +168,11 @@ def test_app_shutdown_stops_the_watcher(app):
     assert not thread.is_alive()
 
 
-def test_a_waiter_whose_client_went_away_does_not_linger(live_server, app):
+def test_a_waiter_whose_client_went_away_does_not_linger(live_server, app, admin_token):
     import socket
 
     with httpx.Client(base_url=live_server.url, timeout=30,
-                      headers={"Authorization": "Bearer test-admin-token"}) as http:
+                      headers={"Authorization": f"Bearer {admin_token}"}) as http:
         dev, _ = enroll(http)
     path = "/device/v1/snapshot/wait?version=0&timeout=30"
     headers = dev.sign("GET", path, b"")

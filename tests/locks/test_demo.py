@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 
 from api.models import Booking, LockLogEntry
 from mynagate_cli.locks import demo_scenario
@@ -26,9 +25,8 @@ def test_demo_scenario_emails_pin_and_opens(db_url, database, tmp_path):
         assert [a.kind for a in s.query(LockAlert)] == []  # opened inside the booking
 
 
-def test_demo_scenario_runs_again_and_again(db_url, database, tmp_path):
+def test_demo_scenario_runs_again_and_again(db_url, database, tmp_path, now):
     """Run five times in the same quarter hour: more than the three variants of one window."""
-    now = datetime.now(UTC)
     for _ in range(5):
         result = demo_scenario(db_url, tmp_path, now=now, echo=lambda _line: None)
         assert result["opened"] and not result["opened_outside_slot"]

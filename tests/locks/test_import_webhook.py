@@ -4,7 +4,7 @@ and the signed, replay-protected webhook; reissue."""
 from __future__ import annotations
 
 import json
-import time
+from datetime import datetime, timedelta
 
 from api.bookings.service import webhook_signature
 from api.models import Booking, IssuedPin
@@ -52,26 +52,28 @@ def test_csv_import_all_or_nothing_with_line_numbers(admin, app, database, tmp_p
     assert r.status_code == 400 and "line 2: external_ref" in r.json()["detail"]
 
 
-def post_hook(client, body: dict, secret: str = "test-webhook-secret",  # type: ignore[no-untyped-def]
-              ts: int | None = None):
+def post_hook(client, body: dict, at: datetime,  # type: ignore[no-untyped-def]
+              secret: str = "test-webhook-secret"):
+    """The booking system's webhook, signed at ``at`` by its clock."""
     raw = json.dumps(body).encode()
-    t = str(ts if ts is not None else int(time.time()))
+    t = str(int(at.timestamp()))
     return client.post("/api/v1/bookings/webhook", content=raw, headers={
         "content-type": "application/json", "X-Mynagate-Timestamp": t,
         "X-Mynagate-Signature": "sha256=" + webhook_signature(secret, t, raw)})
 
 
 def test_webhook_signed_and_replay_protected_then_reissue(admin, app, client, database,
-                                                          tmp_path):
+                                                          tmp_path, now):
     wire(app, tmp_path)
     create_site(admin)
     event = {"event": "booking.created", "external_ref": "W-1", "facility_code": "aso-gym",
-             "start_at": "2026-12-07T10:00:00+09:00", "end_at": "2026-12-07T12:00:00+09:00",
+             "start_at": (now + timedelta(days=8)).isoformat(),
+             "end_at": (now + timedelta(days=8, hours=2)).isoformat(),
              "booker_name": "高橋 三郎", "booker_email": "saburo@example.jp"}
-    assert post_hook(client, event, secret="wrong").status_code == 401
-    assert post_hook(client, event, ts=int(time.time()) - 3600).status_code == 401  # too old
+    assert post_hook(client, event, now, secret="wrong").status_code == 401
+    assert post_hook(client, event, now - timedelta(hours=1)).status_code == 401  # too old
     raw = json.dumps(event).encode()
-    t = str(int(time.time()))
+    t = str(int(now.timestamp()))
     headers = {"content-type": "application/json", "X-Mynagate-Timestamp": t,
                "X-Mynagate-Signature": webhook_signature("test-webhook-secret", t, raw)}
     r = client.post("/api/v1/bookings/webhook", content=raw, headers=headers)
@@ -84,7 +86,7 @@ def test_webhook_signed_and_replay_protected_then_reissue(admin, app, client, da
     assert tampered.status_code == 401
     with SmtpServer() as smtp:
         app.state.smtp_settings = smtp.settings()
-        r = post_hook(client, {"event": "booking.paid", "external_ref": "W-1"})
+        r = post_hook(client, {"event": "booking.paid", "external_ref": "W-1"}, now)
         assert r.status_code == 200 and r.json()["payment_status"] == "paid"
         [m1] = smtp.inbox.wait(1)
         bid = r.json()["id"]
@@ -99,5 +101,5 @@ def test_webhook_signed_and_replay_protected_then_reissue(admin, app, client, da
                         for p in s.query(IssuedPin).all())
     assert states == [("active", "none", 1), ("revoked", "pending", 0)]
     # webhook cancel
-    r = post_hook(client, {"event": "booking.cancelled", "external_ref": "W-1"})
+    r = post_hook(client, {"event": "booking.cancelled", "external_ref": "W-1"}, now)
     assert r.json()["payment_status"] == "cancelled"

@@ -31,8 +31,8 @@ def key_of(database, ls, lock_pk: int) -> bytes:  # type: ignore[no-untyped-def]
 
 
 def test_cancel_revocation_carried_by_next_visitor_and_confirmed_by_sync(admin, app, database,
-                                                                         tmp_path):
-    now = datetime.now(UTC).replace(second=0, microsecond=0)
+                                                                         tmp_path, now):
+    now = now.replace(second=0, microsecond=0)
     start = now + timedelta(hours=1)
     with SmtpServer() as smtp:
         ls = wire(app, tmp_path, smtp.settings())
@@ -149,7 +149,7 @@ def test_throttle_survives_power_cuts_and_rtc_loss_fails_closed(tmp_path):
     assert verify_chain(box.log, None) is None
 
 
-def test_emergency_code_is_one_time_and_one_hour(admin, app, database, tmp_path):
+def test_emergency_code_is_one_time_and_one_hour(admin, app, database, tmp_path, now):
     ls = wire(app, tmp_path)
     _, lock_pk = create_site(admin)
     r = admin.post(f"/api/v1/locks/{lock_pk}/emergency-code", json={"reason": "鍵が開かない"})
@@ -159,7 +159,7 @@ def test_emergency_code_is_one_time_and_one_hour(admin, app, database, tmp_path)
     with database.session() as s:
         a = s.query(AuditLog).filter_by(action="lock.emergency_code").one()
         assert code not in str(a.after) and a.after["reason"] == "鍵が開かない"
-    t = {"now": datetime.now(UTC).timestamp()}
+    t = {"now": now.timestamp()}
     box = KeyBox("aso-keybox-07", key_of(database, ls, lock_pk), 0, tmp_path / "b.json",
                  DriftingClock(lambda: t["now"]))
     assert box.enter(code).opened
@@ -174,13 +174,15 @@ def test_emergency_code_is_one_time_and_one_hour(admin, app, database, tmp_path)
         .status_code == 400  # offline box: no remote unlock
 
 
-def test_sync_raises_booking_aware_alerts_and_predicts_battery(admin, app, database, tmp_path):
+def test_sync_raises_booking_aware_alerts_and_predicts_battery(admin, app, database, tmp_path,
+                                                               now):
     from api.locks import service
     from api.models import LockAlert
 
     ls = wire(app, tmp_path)
     fid, lock_pk = create_site(admin)
-    t0 = datetime(2026, 12, 2, 0, 0, tzinfo=UTC)
+    # Bookings from 3 days ahead; the status seen at ``now`` predicts from the syncs.
+    t0 = now.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=3)
     b_noshow = book(admin, fid, t0, 1, "x@example.jp")
     b_used = book(admin, fid, t0 + timedelta(hours=3), 1, "y@example.jp")
     t = {"now": t0.timestamp() - 86400}

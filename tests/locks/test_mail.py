@@ -275,6 +275,7 @@ def test_cli_with_the_wrong_data_dir_stops_before_touching_any_email(admin, app,
     fid, _ = create_site(admin)
     bid = book(admin, fid)["id"]
     monkeypatch.setenv("MYNAGATE_DATABASE_URL", db_url)
+    (tmp_path / "elsewhere").mkdir()
     monkeypatch.setenv("MYNAGATE_DATA_DIR", str(tmp_path / "elsewhere"))  # another wrap key
     result = CliRunner().invoke(cli, ["mail", "send-pending"])
     assert result.exit_code == 1 and "MYNAGATE_DATA_DIR" in result.output

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import httpx
 
@@ -24,14 +24,13 @@ def paid(admin, fid: int, start: datetime, hours: float = 1.0) -> int:  # type: 
     return int(r.json()["id"])
 
 
-def test_online_lock_slots_cancel_limit_remote_unlock(admin, app, database, live_server,
-                                                      tmp_path):
+def test_online_lock_slots_cancel_limit_remote_unlock(admin, app, database, live_server, login_as,
+                                                      tmp_path, now):
     ls = wire(app, tmp_path)
     fid, lock_pk = create_site(admin, kind="online", lock_id="aso-gym-01", slot_limit=2)
     with database.session() as s:
         key = lock_key(s, ls, s.get(SmartLock, lock_pk))
         s.commit()
-    now = datetime.now(UTC)
     b1 = paid(admin, fid, now - timedelta(minutes=10))
     b2 = paid(admin, fid, now + timedelta(hours=2))
     with httpx.Client(base_url=live_server.url, timeout=10) as http:
@@ -64,8 +63,8 @@ def test_online_lock_slots_cancel_limit_remote_unlock(admin, app, database, live
         # remote emergency unlock: admin only, reason required, audited with the actor
         assert httpx.post(f"{live_server.url}/api/v1/locks/{lock_pk}/remote-unlock",
                           json={"reason": "閉じ込め"}).status_code == 401
-        r = admin.post(f"/api/v1/locks/{lock_pk}/remote-unlock", json={"reason": "閉じ込め"},
-                       headers={"X-Actor": "suzuki"})
+        r = login_as("suzuki", "security").post(f"/api/v1/locks/{lock_pk}/remote-unlock",
+                                                json={"reason": "閉じ込め"})
         assert r.status_code == 202, r.text
         answer = lock.poll()
         assert [c["kind"] for c in answer["commands"]] == ["unlock"]
@@ -75,7 +74,7 @@ def test_online_lock_slots_cancel_limit_remote_unlock(admin, app, database, live
         lock.poll()
         # a forged poll is refused
         bad = httpx.post(f"{live_server.url}/api/v1/locks/aso-gym-01/poll", content=b"{}",
-                         headers={"X-Lock-Timestamp": str(int(time.time())),
+                         headers={"X-Lock-Timestamp": str(int(now.timestamp())),
                                   "X-Lock-Signature": "00" * 32})
         assert bad.status_code == 401
     with database.session() as s:

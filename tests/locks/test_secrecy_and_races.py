@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import stat
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from hypothesis import given, settings
@@ -21,18 +21,22 @@ from reader_agent.lock_emulator.firmware import firmware_verify
 
 from .helpers import PIN_RE, SmtpServer, create_site, text_of, wire
 
-START = datetime(2026, 12, 3, 1, 0, tzinfo=UTC)
+
+@pytest.fixture
+def slot(now: datetime) -> datetime:
+    """A booking slot four days after the test's ``now``, on the hour."""
+    return now.replace(minute=0, second=0, microsecond=0) + timedelta(days=4)
 
 
 def test_pins_never_logged_and_master_encrypted_at_rest(admin, app, database, tmp_path,
-                                                        caplog):
+                                                        caplog, slot):
     caplog.set_level(logging.DEBUG)
     with SmtpServer() as smtp:
         ls = wire(app, tmp_path, smtp.settings())
         fid, lock_pk = create_site(admin)
         r = admin.post("/api/v1/bookings", json={
-            "facility_id": fid, "start_at": START.isoformat(),
-            "end_at": (START + timedelta(hours=1)).isoformat(), "booker_name": "木村",
+            "facility_id": fid, "start_at": slot.isoformat(),
+            "end_at": (slot + timedelta(hours=1)).isoformat(), "booker_name": "木村",
             "booker_email": "kimura@example.jp", "payment_status": "paid"})
         bid = r.json()["id"]
         [msg] = smtp.inbox.wait(1)
@@ -59,7 +63,8 @@ def test_pins_never_logged_and_master_encrypted_at_rest(admin, app, database, tm
         load_master(s, LockSettings(data_dir=tmp_path / "other"))
 
 
-def test_concurrent_issues_on_one_lock_get_distinct_variants(admin, app, database, tmp_path):
+def test_concurrent_issues_on_one_lock_get_distinct_variants(admin, app, database, tmp_path,
+                                                             slot):
     """Six payments of the same slot at once: three get variants 0, 1, 2; the rest are refused
     (409), never a duplicate (the lock row is locked while a variant is chosen)."""
     ls = wire(app, tmp_path)
@@ -67,8 +72,8 @@ def test_concurrent_issues_on_one_lock_get_distinct_variants(admin, app, databas
     ids = []
     for i in range(6):
         r = admin.post("/api/v1/bookings", json={
-            "facility_id": fid, "start_at": START.isoformat(),
-            "end_at": (START + timedelta(hours=1)).isoformat(), "booker_name": f"利用者{i}",
+            "facility_id": fid, "start_at": slot.isoformat(),
+            "end_at": (slot + timedelta(hours=1)).isoformat(), "booker_name": f"利用者{i}",
             "booker_email": f"u{i}@example.jp"})
         ids.append(r.json()["id"])
     with database.session() as s:  # create the master before the race
@@ -99,13 +104,13 @@ def test_concurrent_issues_on_one_lock_get_distinct_variants(admin, app, databas
     assert outcome.count("ok") == 3
 
 
-def test_rekey_kills_old_codes_and_reissues(admin, app, database, tmp_path):
+def test_rekey_kills_old_codes_and_reissues(admin, app, database, tmp_path, now):
     with SmtpServer() as smtp:
         ls = wire(app, tmp_path, smtp.settings())
         fid, lock_pk = create_site(admin)
         admin.post("/api/v1/bookings", json={
-            "facility_id": fid, "start_at": (datetime.now(UTC) + timedelta(hours=2)).isoformat(),
-            "end_at": (datetime.now(UTC) + timedelta(hours=3)).isoformat(),
+            "facility_id": fid, "start_at": (now + timedelta(hours=2)).isoformat(),
+            "end_at": (now + timedelta(hours=3)).isoformat(),
             "booker_name": "林", "booker_email": "hayashi@example.jp", "payment_status": "paid"})
         [m1] = smtp.inbox.wait(1)
         r = admin.post(f"/api/v1/locks/{lock_pk}/rekey")

@@ -128,3 +128,21 @@ def test_every_body_limit_is_documented():
     for rule in BODY_LIMITS:
         assert f"`{rule.pattern.pattern}`" in text, rule.pattern.pattern
         assert f"{rule.max_bytes:,}" in text, rule.max_bytes
+
+
+def test_an_unsigned_event_batch_is_refused_before_it_is_parsed(client):
+    # Broken JSON and a schema-breaking batch both get the 401 of the missing signature: the
+    # batch is parsed (in the thread pool) only after the signature verified.
+    for body in (b'{"events": [' + b"1," * 100_000, b'{"events": "x"}'):
+        r = client.post("/device/v1/events", content=body,
+                        headers={"Content-Type": "application/json"})
+        assert r.status_code == 401, r.text
+
+
+def test_a_signed_batch_with_broken_json_is_a_422(admin):
+    dev, _ = enroll(admin)
+    full = "/device/v1/events"
+    body = b'{"events": [}'
+    headers = dev.sign("POST", full, body) | {"Content-Type": "application/json"}
+    r = admin.post(full, content=body, headers=headers)
+    assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"

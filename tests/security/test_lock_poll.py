@@ -119,3 +119,17 @@ def test_unsigned_and_forged_polls_never_reach_the_database(admin, app, database
                            headers=headers)
             assert r.status_code == 401
     assert seen == []
+
+
+def test_an_authenticated_poll_with_a_malformed_body_is_a_422_not_a_500(admin, app, database,
+                                                                         tmp_path):
+    _, _, key = _setup(admin, app, database, tmp_path)
+    for body, word in [(b'{"clock": 1e300}', "clock"), (b'{"battery": NaN}', "battery"),
+                       (b'{"slot_limit": 1e30}', "slot_limit"), (b'[1]', "dictionary"),
+                       (b'{"events": [{"seq": 1}]}', "events[0].at"),
+                       (b'{"events": [{"seq": 1, "at": 99999999999999, "kind": "x", '
+                        b'"hash": "' + b"0" * 64 + b'"}]}', "events[0].at")]:
+        r = admin.post(f"/api/v1/locks/{LOCK}/poll", content=body, headers=_signed(key, body))
+        assert r.status_code == 422, (body, r.text)
+        assert r.headers["content-type"] == "application/problem+json"
+        assert word in r.text

@@ -28,13 +28,11 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(cwd)
 
 
-def _build(tmp_path: Path, env: str | None = "production", admin: str | None = STRONG,
+def _build(tmp_path: Path, env: str | None = "production",
            webhook: str | None = STRONG, wrap: str | None = WRAP):  # type: ignore[no-untyped-def]
     kw: dict[str, object] = {"data_dir": tmp_path / "data"}
     if env is not None:
         kw["env"] = env
-    if admin is not None:
-        kw["admin_token"] = admin
     lkw: dict[str, object] = {"data_dir": tmp_path / "data"}
     if webhook is not None:
         lkw["booking_webhook_secret"] = webhook
@@ -49,17 +47,14 @@ def test_unset_env_is_production_not_development():
     assert Settings().env is Env.PRODUCTION
 
 
-def test_unset_env_refuses_the_default_admin_token(tmp_path: Path):
-    with pytest.raises(InsecureSettings, match="MYNAGATE_ADMIN_TOKEN"):
-        _build(tmp_path, env=None, admin=None)
+def test_unset_env_refuses_the_default_webhook_secret(tmp_path: Path):
+    with pytest.raises(InsecureSettings, match="MYNAGATE_BOOKING_WEBHOOK_SECRET"):
+        _build(tmp_path, env=None, webhook=None)
 
 
 @pytest.mark.parametrize("env", ["production", "test"])
 @pytest.mark.parametrize(("setting", "kw"), [
-    ("MYNAGATE_ADMIN_TOKEN", {"admin": None}),
-    ("MYNAGATE_ADMIN_TOKEN", {"admin": ""}),
-    ("MYNAGATE_ADMIN_TOKEN", {"admin": "short-token"}),
-    ("MYNAGATE_ADMIN_TOKEN", {"admin": "changeme"}),
+    ("MYNAGATE_BOOKING_WEBHOOK_SECRET", {"webhook": "changeme"}),
     ("MYNAGATE_BOOKING_WEBHOOK_SECRET", {"webhook": None}),
     ("MYNAGATE_BOOKING_WEBHOOK_SECRET", {"webhook": ""}),
     ("MYNAGATE_BOOKING_WEBHOOK_SECRET", {"webhook": "abc"}),
@@ -91,8 +86,9 @@ def test_short_pin_wrap_key_file_refuses_to_start(tmp_path: Path):
 
 
 def test_explicit_development_accepts_the_defaults(tmp_path: Path):
-    app = _build(tmp_path, env="development", admin=None, webhook=None, wrap=None)
-    assert app.state.settings.admin_token.get_secret_value() == "dev-admin-token"
+    app = _build(tmp_path, env="development", webhook=None, wrap=None)
+    assert app.state.lock_settings.booking_webhook_secret.get_secret_value() == \
+        "dev-webhook-secret"
 
 
 def test_key_and_database_files_are_0600_under_the_data_dir(tmp_path: Path):

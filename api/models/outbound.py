@@ -1,0 +1,58 @@
+"""Events out: webhook endpoints configured by an admin, and the durable queue of deliveries
+(MQTT publishes and webhook posts), written in the transaction of the event they carry."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Base, TimestampMixin
+
+
+class OutboundTarget(StrEnum):
+    MQTT = "mqtt"
+    WEBHOOK = "webhook"
+
+
+class OutboundStatus(StrEnum):
+    PENDING = "pending"  # waiting for its first or next attempt
+    DELIVERED = "delivered"
+    FAILED = "failed"  # attempts used up
+    SKIPPED = "skipped"  # an MQTT message while MQTT is off
+
+
+class WebhookEndpoint(Base, TimestampMixin):
+    __tablename__ = "webhook_endpoint"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    url: Mapped[str] = mapped_column(String(500))
+    # "whsec_" + base64 of 32 random bytes; shown once, kept to sign (Standard Webhooks).
+    secret: Mapped[str] = mapped_column(String(100))
+    event_types: Mapped[list[str]] = mapped_column(JSON, default=list)  # empty: every type
+    enabled: Mapped[bool] = mapped_column(default=True)
+    description: Mapped[str | None] = mapped_column(String(200), default=None)
+
+
+class OutboundDelivery(Base):
+    __tablename__ = "outbound_delivery"
+    __table_args__ = (Index("ix_outbound_delivery_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(60))  # same on every attempt (webhook-id)
+    target: Mapped[str] = mapped_column(String(10))
+    endpoint_id: Mapped[int | None] = mapped_column(
+        ForeignKey("webhook_endpoint.id", ondelete="CASCADE"), index=True, default=None)
+    event_type: Mapped[str] = mapped_column(String(40))
+    topic: Mapped[str | None] = mapped_column(String(300), default=None)
+    retain: Mapped[bool] = mapped_column(default=False)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(10), default=OutboundStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    next_attempt_at: Mapped[datetime]
+    delivered_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)

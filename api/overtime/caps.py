@@ -1,0 +1,74 @@
+"""Caps from recorded hours: the cap-counted minutes of every month of a fiscal year."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from api.attendance import repository as arepo
+from api.attendance.closing import unpack_lines
+from api.attendance.rules import (
+    DayType,
+    OvertimeDay,
+    RuleConfig,
+    cap_minutes,
+    fiscal_year,
+    month_buckets,
+)
+from api.attendance.service import (
+    compute_period,
+    month_bounds,
+)
+
+
+def buckets_of(recs: Sequence[dict[str, Any]], cfg: RuleConfig) -> dict[str, int]:
+    days = [OvertimeDay(date.fromisoformat(r["date"]), DayType(r["day_type"]),
+                        tuple((a, b) for a, b in r["paid"]),
+                        (r["schedule"][0], r["schedule"][1]))
+            for r in recs if r["paid"]]
+    return month_buckets(days, cfg)
+
+
+def fy_months(session: Session, month_start: date, cfg: RuleConfig, now: datetime,
+               staff_ids: Sequence[int] | None = None) -> dict[int, dict[tuple[int, int], int]]:
+    """Overtime minutes (cap-counted) per staff for the months before ``month_start``: the
+    fiscal year so far, and the 5 months before it for the 2–6-month averages (which run across
+    a fiscal-year boundary). Split them with :func:`split_fy`.
+
+    Caps come from recorded hours: an exported month is read from its frozen lines, any other
+    month is computed from its punches and orders (only for staff with approved overtime in
+    it, since no one else has paid overtime there)."""
+    fy = fiscal_year(month_start)
+    idx = month_start.year * 12 + month_start.month - 1 - 5
+    first = min(date(fy, 4, 1), date(idx // 12, idx % 12 + 1, 1))
+    rows = arepo.frozen_months_between(session, first, month_start)
+    out: dict[int, dict[tuple[int, int], int]] = defaultdict(dict)
+    frozen: set[tuple[int, date]] = set()
+    for fm in rows:
+        frozen.add((fm.staff_id, fm.month_start))
+        b = buckets_of(list(unpack_lines(fm.lines).values()), cfg)
+        out[fm.staff_id][(fm.month_start.year, fm.month_start.month)] = cap_minutes(b)
+    m = first
+    while m < month_start:
+        m_end = month_bounds(m)[1]
+        ids = [sid for sid in arepo.staff_with_approved_overtime(session, m, m_end, staff_ids)
+               if (sid, m) not in frozen]
+        if ids:
+            res = compute_period(session, m, m_end, staff_ids=ids, now=now, cfg=cfg)
+            for sid in res.staff:
+                out[sid][(m.year, m.month)] = cap_minutes(res.buckets(sid))
+        m = m_end + timedelta(days=1)
+    return out
+
+
+def split_fy(months: dict[tuple[int, int], int], month_start: date
+             ) -> tuple[dict[tuple[int, int], int], dict[tuple[int, int], int]]:
+    """(months of the fiscal year, earlier months) of a staff member's monthly minutes."""
+    fy = fiscal_year(month_start)
+    inside = {k: v for k, v in months.items() if fiscal_year(date(k[0], k[1], 1)) == fy}
+    before = {k: v for k, v in months.items() if k not in inside}
+    return inside, before

@@ -1,0 +1,1 @@
+"""Identities of the people who run mynagate: users, roles, sessions and API tokens."""

@@ -36,6 +36,7 @@ from api.doors.schemas import DoorCreate, SiteCreate
 from api.staff import repository as staff_repository
 from api.staff import service as staff_service
 from api.staff.schemas import DepartmentCreate, StaffCreate
+from gate.door import Assurance, DoorMode
 
 ACTOR = "seed"
 
@@ -56,11 +57,11 @@ STAFF = [
 SITE = ("honcho", "本庁舎")
 # code, name, mode, assurance, fail_open
 DOORS = [
-    ("shoko", "書庫", "access", "card", False),
-    ("server", "サーバ室", "access", "card+pin", False),
-    ("kyujitsu", "休日通用口", "access", "card", True),
-    ("clock-1f", "1階打刻", "clock", "card", False),
-    ("clock-2f", "2階打刻", "clock", "card", False),
+    ("shoko", "書庫", DoorMode.ACCESS, Assurance.CARD, False),
+    ("server", "サーバ室", DoorMode.ACCESS, Assurance.CARD_PIN, False),
+    ("kyujitsu", "休日通用口", DoorMode.ACCESS, Assurance.CARD, True),
+    ("clock-1f", "1階打刻", DoorMode.CLOCK, Assurance.CARD, False),
+    ("clock-2f", "2階打刻", DoorMode.CLOCK, Assurance.CARD, False),
 ]
 SCHEDULES = {
     "weekday": ("平日", False, [(d, 8 * 60, 20 * 60) for d in range(5)]),

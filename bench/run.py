@@ -5,6 +5,10 @@ attendance for 20,000 staff from their punches on PostgreSQL. Its baseline is a 
 aggregate over the same punches in the same run (first and last punch per staff and business
 day), so ``ratio`` says how much the full rules cost over merely reading the punches.
 
+The reader-agent figures (``tap_overhead``, ``decide_throughput``, ``agent_rss``,
+``pin_verify``) are in ``bench/agent.py``. ``python -m bench.run agent`` runs only those;
+``python -m bench.run attendance`` only the database one.
+
 The database is a scratch database created (and dropped) on the server named by
 ``MYNAGATE_BENCH_DATABASE_URL`` (default postgresql+psycopg://postgres@127.0.0.1:5432/test).
 """
@@ -24,6 +28,8 @@ from typing import Any
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+
+from bench import agent
 
 RESULTS = Path(__file__).parent / "results.json"
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -171,7 +177,20 @@ def attendance_month(url: str, *, record_run: bool) -> tuple[float, dict[str, An
     return elapsed, info
 
 
-def main() -> None:
+def table(results: list[dict[str, Any]]) -> str:
+    """The figures as a plain-text table (name, value, baseline, ratio, target)."""
+    rows = [("name", "value", "unit", "baseline", "ratio", "target")]
+    for r in results:
+        met = r.get("target_met")
+        rows.append((r["name"], str(r["value"]), r["unit"], str(r["baseline_value"]),
+                     str(r["ratio"]), f"{r.get('target', '')}"
+                     f"{'' if met is None else ' met' if met else ' MISSED'}"))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True))
+                     for row in rows)
+
+
+def attendance_bench() -> list[dict[str, Any]]:
     from api.migrate import upgrade
 
     server = os.environ.get("MYNAGATE_BENCH_DATABASE_URL", DEFAULT_URL)
@@ -209,6 +228,16 @@ def main() -> None:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)'))
         admin.dispose()
+    return results
+
+
+def main() -> None:
+    only = sys.argv[1] if len(sys.argv) > 1 else None
+    results: list[dict[str, Any]] = []
+    if only in (None, "attendance"):
+        results += attendance_bench()
+    if only in (None, "agent"):
+        results += agent.run_all(_log)
     existing: list[dict[str, Any]] = []
     if RESULTS.exists():
         try:
@@ -217,7 +246,7 @@ def main() -> None:
         except (ValueError, TypeError):
             existing = []
     RESULTS.write_text(json.dumps(existing + results, ensure_ascii=False, indent=2) + "\n")
-    print(json.dumps(results, ensure_ascii=False, indent=2))
+    print(table(results))
 
 
 if __name__ == "__main__":

@@ -17,6 +17,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from gate.door import Assurance, DoorMode
+
 __all__ = [
     "DEFAULT_STAFF_AP_AID",
     "BuzzerPattern",
@@ -207,8 +209,8 @@ class DoorConfig(_Strict):
 
     door_id: Annotated[int, Field(ge=1)]
     name: Annotated[str, Field(min_length=1, max_length=100)]
-    mode: Literal["access", "clock", "both"] = "access"
-    assurance: Literal["card", "card+pin"] = "card"
+    mode: DoorMode = DoorMode.ACCESS
+    assurance: Assurance = Assurance.CARD
     unlock_seconds: Annotated[float, Field(ge=1, le=60)] = 5.0
     held_open_seconds: Annotated[float, Field(ge=5, le=3600)] = 30.0
     relay_pin: Pin | None = None
@@ -225,9 +227,9 @@ class DoorConfig(_Strict):
 
     @model_validator(mode="after")
     def _clock_has_no_strike(self) -> DoorConfig:
-        if self.mode == "clock" and self.relay_pin is not None:
+        if not self.mode.unlocks and self.relay_pin is not None:
             raise ValueError("a clock point (mode = \"clock\") has no strike: remove relay_pin")
-        if self.mode == "clock" and self.fail_open:
+        if not self.mode.unlocks and self.fail_open:
             raise ValueError("fail_open applies to doors, not clock points")
         if self.relay_pin is not None and self.relay_pin == self.sensor_pin:
             raise ValueError("relay_pin and sensor_pin must differ")
@@ -235,7 +237,7 @@ class DoorConfig(_Strict):
 
     @property
     def has_strike(self) -> bool:
-        return self.mode in ("access", "both")
+        return self.mode.unlocks
 
 
 class IndicatorPins(_Strict):
@@ -340,7 +342,7 @@ class _ReaderBase(_Strict):
 
 
     def _keypad_fits(self) -> None:
-        pin_doors = [d for d in self.doors if d.assurance == "card+pin"]
+        pin_doors = [d for d in self.doors if d.assurance.needs_pin]
         if pin_doors and self.keypad is None:
             d = pin_doors[0]
             raise ValueError(f"door {d.door_id} ({d.name}) is card+pin: set keypad = "

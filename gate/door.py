@@ -31,9 +31,11 @@ from enum import StrEnum
 __all__ = [
     "Action",
     "Alarm",
+    "Assurance",
     "ClearAlarm",
     "DoorClosed",
     "DoorEvent",
+    "DoorMode",
     "DoorOpened",
     "DoorState",
     "DoorTiming",
@@ -62,6 +64,35 @@ class Alarm(StrEnum):
     # Raised by the reader agent, not by the door state machine:
     READER_FAILING = "reader_failing"  # the card reader keeps failing (pcscd, USB, handles)
     SNAPSHOT_ROLLBACK = "snapshot_rollback"  # snapshot.json on disk older than one accepted
+
+
+class DoorMode(StrEnum):
+    """What a door point does with a granted tap (the value is the one stored and sent)."""
+
+    ACCESS = "access"  # opens a strike
+    CLOCK = "clock"  # 打刻 only: no strike
+    BOTH = "both"  # opens and punches
+
+    @property
+    def unlocks(self) -> bool:
+        """A granted tap releases a strike (a pure clock point has none)."""
+        return self is not DoorMode.CLOCK
+
+    @property
+    def is_clock(self) -> bool:
+        """A granted tap is also a clock punch."""
+        return self is not DoorMode.ACCESS
+
+
+class Assurance(StrEnum):
+    """What a tap must prove at a door."""
+
+    CARD = "card"  # the staff card's challenge–response
+    CARD_PIN = "card+pin"  # JPKI authentication with its PIN
+
+    @property
+    def needs_pin(self) -> bool:
+        return self is Assurance.CARD_PIN
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,10 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from .business_day import DEFAULT_DAY_CHANGE, JST, BusinessDay
+from .door import Assurance, DoorMode
 
 __all__ = [
+    "DEFAULT_MAX_OFFLINE_AGE",
     "JST",
     "AccessRequest",
     "CredentialInfo",
@@ -29,6 +31,8 @@ __all__ = [
     "TimeWindow",
     "credential_digest",
     "decide",
+    "offline_decision",
+    "snapshot_stale",
 ]
 
 class Reason(StrEnum):
@@ -95,8 +99,8 @@ class StaffInfo:
 @dataclass(frozen=True)
 class DoorInfo:
     id: int
-    mode: str = "access"  # access | clock | both
-    assurance: str = "card"  # card | card+pin
+    mode: DoorMode = DoorMode.ACCESS
+    assurance: Assurance = Assurance.CARD
     lockdown: bool = False
     fail_open: bool = False
 
@@ -175,9 +179,9 @@ def decide(req: AccessRequest) -> Decision:
     staff = req.staff
     if staff is None or staff.id != cred.staff_id or not staff.is_active_on(local.date()):
         return Decision.deny(Reason.STAFF_INACTIVE)
-    if req.door.assurance == "card+pin" and not req.pin_verified:
+    if req.door.assurance.needs_pin and not req.pin_verified:
         return Decision.deny(Reason.PIN_REQUIRED)
-    if req.door.mode == "clock":
+    if req.door.mode is DoorMode.CLOCK:
         # A clock point opens nothing: every active staff member with an enrolled card may
         # punch there, without being added to a group first.
         return Decision(True, Reason.GRANTED)
@@ -199,6 +203,27 @@ def credential_digest(ref: str) -> str:
     """A short digest of a credential ref. Snapshots list the enrolled credentials a reader may
     not use this way, so it can say "not permitted here" rather than "unknown card"."""
     return hashlib.sha256(ref.encode()).hexdigest()[:16]
+
+
+# How long a reader keeps deciding from a snapshot it could not refresh.
+DEFAULT_MAX_OFFLINE_AGE = timedelta(hours=72)
+
+
+def snapshot_stale(*, now: datetime, issued_at: datetime, max_age: timedelta) -> bool:
+    """A snapshot issued at ``issued_at`` is too old to decide from at ``now``.
+
+    ``now`` is the agent's never-rewinding time, so setting the clock back does not refresh it.
+    """
+    return now - issued_at > max_age
+
+
+def offline_decision(decision: Decision, *, now: datetime, issued_at: datetime,
+                     max_age: timedelta, fail_open: bool) -> Decision:
+    """The offline rule, after :func:`decide`: a stale snapshot denies (snapshot_stale) unless
+    the door is fail-open, where the snapshot's own decision stands (revoked cards stay out)."""
+    if fail_open or not snapshot_stale(now=now, issued_at=issued_at, max_age=max_age):
+        return decision
+    return Decision.deny(Reason.SNAPSHOT_STALE)
 
 
 def municipal_closed_days(year: int) -> frozenset[date]:

@@ -24,6 +24,8 @@ from zoneinfo import ZoneInfo
 
 import typer
 
+from gate.policy import CredentialStatus
+
 app = typer.Typer()
 
 JST = ZoneInfo("Asia/Tokyo")
@@ -286,8 +288,8 @@ def run_demo(data_dir: Path, host: str, port: int, once: bool,
         shoko = agents["shoko"]
         while True:
             cur = shoko.cache.current
-            entry = cur.credentials.get(sato.credential_ref) if cur else None
-            if entry is not None and entry.info.status.value == "lost":
+            entry = cur.index.credential(sato.credential_ref) if cur else None
+            if entry is not None and entry.status is CredentialStatus.LOST:
                 break
             if time.monotonic() - t0 > 5:
                 raise DemoFailed("紛失の届出が読取端末に届きませんでした (5 秒)")

@@ -1,15 +1,15 @@
 """The reader agent: the tap path and the process that runs it.
 
-One tap::
+One tap, in three steps of :class:`TapProcessor`::
 
-    card present
-      → authenticate (challenge–response, in a worker thread under a timeout), verifying with
-        the public key of the *enrolled* credential from the verified snapshot
-      → gate.policy.decide with the snapshot's data at corrected device time
-      → offline rule: a snapshot older than ``max_offline_age`` denies (snapshot_stale) unless
-        the door is on the fail-open list
-      → Outbox.append (durable: fsync'd) — the tap event, plus the clock punch on clock points
-      → open the door (DoorIO), show the message (Display)
+    decide   authenticate (challenge–response, in a worker thread under a timeout), verifying
+             with the public key of the *enrolled* credential from the verified snapshot; the
+             card layer names a failure as a gate Reason; then the snapshot's decision
+             (gate.access_index, the same as gate.policy.decide) at corrected device time and
+             gate.policy's offline rule (a snapshot older than ``max_offline_age`` denies,
+             snapshot_stale, unless the door is fail-open)
+    record   Outbox.append_many (durable: fsync'd): the tap event, plus the punch at clock points
+    actuate  open the strike (DoorIO) if the door mode unlocks, signal, show the message
 
 Nothing opens and no clock point says OK before its event is on disk.
 """
@@ -30,9 +30,17 @@ from typing import Any, Protocol
 from gate.clock import Punch, PunchKind
 from gate.door import Alarm
 from gate.messages import reason_text
-from gate.policy import AccessRequest, Decision, Reason, credential_digest, decide
+from gate.policy import (
+    DEFAULT_MAX_OFFLINE_AGE,
+    Decision,
+    Reason,
+    credential_digest,
+    offline_decision,
+    snapshot_stale,
+)
 
 from . import clock_point
+from .card_auth import KIND_JPKI
 from .client import ServiceClient, enroll, format_time
 from .display import Display, RecordingDisplay
 from .keys import Identity, load_device_key, load_identity, load_or_create_device_key, save_identity
@@ -42,9 +50,6 @@ from .snapshot_cache import DoorView, Snapshot, SnapshotCache
 from .uploader import Connectivity, Heartbeat, SnapshotWatcher, Uploader
 
 log = logging.getLogger(__name__)
-
-DEFAULT_MAX_OFFLINE_AGE = timedelta(hours=72)
-
 
 class DoorIO(Protocol):
     """Drives one electric strike.
@@ -74,7 +79,7 @@ class AuthResult(Protocol):
     ok: bool
     kind: Any
     credential_ref: str | None
-    failure: Any
+    failure: Reason | None
     detail: Any
 
 
@@ -102,7 +107,7 @@ class _Failed:
     ok: bool = False
     kind: Any = None
     credential_ref: str | None = None
-    failure: Any = "card_error"
+    failure: Reason = Reason.CARD_ERROR
     detail: Any = None
 
 
@@ -120,6 +125,57 @@ class TapOutcome:
 
 
 @dataclass
+class Tap:
+    """One tap between its steps: what the card proved and the decision, before it is stored."""
+
+    device_now: datetime
+    offset_ms: int
+    now: datetime  # corrected device time
+    snap: Snapshot | None
+    door: DoorView | None
+    result: AuthResult
+    offline: bool
+    decision: Decision = Decision(False, Reason.NO_SNAPSHOT)
+    kind: str = "tap"  # or card_error
+    data: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ref(self) -> str | None:
+        return self.result.credential_ref
+
+    @property
+    def auth_kind(self) -> str | None:
+        kind = self.result.kind
+        return str(getattr(kind, "value", kind)) if kind else None
+
+    @property
+    def staff_id(self) -> int | None:
+        """Only an authenticated card names a staff member; a failed one is just a claim."""
+        if not self.result.ok or self.snap is None or self.ref is None:
+            return None
+        return self.snap.staff_of(self.ref)
+
+    @property
+    def punches(self) -> bool:
+        return (self.decision.granted and self.door is not None
+                and self.door.info.mode.is_clock)
+
+    def event(self, door_id: int, reader_id: str) -> dict[str, Any]:
+        data: dict[str, Any] = {"auth": self.auth_kind, "offline": self.offline,
+                                "snapshot_version": self.snap.version if self.snap else None,
+                                "reader": reader_id}
+        if getattr(self.result, "apdus", 0):
+            data["apdus"] = self.result.apdus  # type: ignore[attr-defined]
+            data["transport_ms"] = getattr(self.result, "transport_ms", None)
+            data["card_ms"] = getattr(self.result, "total_ms", None)
+        return {"kind": self.kind, "occurred_at": format_time(self.device_now),
+                "clock_offset_ms": self.offset_ms, "door_id": door_id,
+                "credential_ref": self.ref, "staff_id": self.staff_id,
+                "granted": self.decision.granted, "reason": self.decision.reason.value,
+                "data": {**data, **self.data}}
+
+
+@dataclass
 class AgentConfig:
     reader_id: str
     door_id: int
@@ -132,37 +188,20 @@ class AgentConfig:
     language: str = "ja"
 
 
-_CARD_ERROR_FAILURES = {"card_error", "io", "timeout", "removed", "mute", "malformed",
-                        "communication", "multiple_cards", "transport"}
-
-
 def _failure_reason(result: AuthResult, snap: Snapshot | None) -> Reason:
-    if isinstance(result.failure, Reason):  # reader_agent.card_auth says why itself
-        return result.failure
-    failure = str(getattr(result.failure, "value", result.failure) or "").lower()
+    """The card layer names its failure as a Reason; one that names none failed to prove. A
+    card the service enrolled for other readers only is "not permitted here", not unknown."""
+    reason = result.failure if isinstance(result.failure, Reason) else Reason.CARD_AUTH_FAILED
     ref = result.credential_ref
-    if any(f in failure for f in _CARD_ERROR_FAILURES):
-        return Reason.CARD_ERROR
-    if "pin_tries" in failure or "tries_low" in failure:
-        return Reason.PIN_TRIES_LOW
-    if "pin" in failure and ("wrong" in failure or "verify" in failure):
-        return Reason.PIN_WRONG
-    if "unknown" in failure or (snap is not None and ref is not None
-                                and ref not in snap.credentials):
-        if snap is not None and ref is not None and credential_digest(ref) in set(
-                snap.payload.get("other_refs", ())):
-            return Reason.NO_PERMISSION  # enrolled, but not for this reader's door
-        return Reason.UNKNOWN_CREDENTIAL
-    return Reason.CARD_AUTH_FAILED
+    if reason is Reason.UNKNOWN_CREDENTIAL and snap is not None and ref is not None \
+            and credential_digest(ref) in snap.other_refs:
+        return Reason.NO_PERMISSION
+    return reason
 
 
 def _not_after_of(snap: Snapshot | None) -> Callable[[str], datetime | None]:
     """The enrolled expiry of a credential in ``snap`` (None: unknown or no expiry)."""
-    def not_after(ref: str) -> datetime | None:
-        cred = snap.credentials.get(ref) if snap is not None else None
-        return cred.info.not_after if cred is not None else None
-
-    return not_after
+    return snap.not_after_of if snap is not None else (lambda _ref: None)
 
 
 class TapProcessor:
@@ -199,7 +238,7 @@ class TapProcessor:
     # --- card I/O under a timeout ------------------------------------------------------------
     def _run_card(self, authenticate: Authenticator, ctx: TapContext) -> AuthResult:
         timeout = self.config.card_timeout_s
-        if ctx.door is not None and ctx.door.info.assurance == "card+pin":
+        if ctx.door is not None and ctx.door.info.assurance.needs_pin:
             timeout += self.config.pin_timeout_s
         future = self._executor.submit(authenticate, ctx)
         try:
@@ -210,15 +249,25 @@ class TapProcessor:
             self._executor = concurrent.futures.ThreadPoolExecutor(
                 1, thread_name_prefix="card-io")
             log.warning("agent.tap.card_timeout reader=%s", self.config.reader_id)
-            return _Failed(failure="timeout", detail="card exchange timed out")
+            return _Failed(detail="card exchange timed out")
         except Exception as err:  # a driver bug must never crash the agent
             log.warning("agent.tap.card_exception reader=%s error=%s", self.config.reader_id,
                         type(err).__name__)
-            return _Failed(failure="card_error", detail=type(err).__name__)
+            return _Failed(detail=type(err).__name__)
 
-    # --- the tap path -------------------------------------------------------------------------
+    # --- the tap path: decide, record, actuate ------------------------------------------------
     def tap(self, authenticate: Authenticator, *, explicit: PunchKind | None = None) -> TapOutcome:
         """Process one card presentation end to end and return what happened."""
+        tap = self.decide(authenticate)
+        stored, punch = self.record(tap, explicit)
+        text = self.actuate(tap, punch)
+        log.info("agent.tap.%s door=%s reason=%s seq=%s", "granted" if tap.decision.granted
+                 else "denied", self.config.door_id, tap.decision.reason.value, stored[0]["seq"])
+        return TapOutcome(self.config.door_id, tap.decision.granted, tap.decision.reason, text,
+                          stored, tap.ref, tap.staff_id, punch, tap.offline)
+
+    def decide(self, authenticate: Authenticator) -> Tap:
+        """Run the card exchange and decide from the snapshot (nothing is stored yet)."""
         device_now = self._device_clock()
         offset_ms = self._offset_ms()
         now = device_now + timedelta(milliseconds=offset_ms)
@@ -226,101 +275,68 @@ class TapProcessor:
         door = snap.doors.get(self.config.door_id) if snap is not None else None
         lookup: Callable[[str], bytes | None] = (
             snap.public_key_for if snap is not None else (lambda _ref: None))
-        ctx = TapContext(door, self.config.reader_id, now, lookup, _not_after_of(snap))
-        result = self._run_card(authenticate, ctx)
-
-        ref = result.credential_ref
-        auth_kind = str(getattr(result.kind, "value", result.kind)) if result.kind else None
-        cred = snap.credentials.get(ref) if snap is not None and ref else None
-        # Only an authenticated card names a staff member; a failed one is just what it claimed.
-        staff_id = cred.info.staff_id if cred is not None and result.ok else None
-        offline = not self._is_online()
-        kind = "tap"
-        data: dict[str, Any] = {"auth": auth_kind, "offline": offline,
-                                "snapshot_version": snap.version if snap else None,
-                                "reader": self.config.reader_id}
-        if getattr(result, "apdus", 0):
-            data["apdus"] = result.apdus  # type: ignore[attr-defined]
-            data["transport_ms"] = getattr(result, "transport_ms", None)
-            data["card_ms"] = getattr(result, "total_ms", None)
-
+        result = self._run_card(authenticate, TapContext(door, self.config.reader_id, now, lookup,
+                                                         _not_after_of(snap)))
+        tap = Tap(device_now, offset_ms, now, snap, door, result, not self._is_online())
         if snap is None:
-            decision = Decision.deny(Reason.NO_SNAPSHOT)
-        elif door is None:
-            # The snapshot does not list this reader's door: nothing may open it.
-            decision = Decision.deny(Reason.NO_PERMISSION)
-            data["door_unknown"] = True
+            tap.decision = Decision.deny(Reason.NO_SNAPSHOT)
+        elif door is None:  # the snapshot does not list this reader's door: nothing opens it
+            tap.decision = Decision.deny(Reason.NO_PERMISSION)
+            tap.data["door_unknown"] = True
         elif not result.ok:
-            decision = Decision.deny(_failure_reason(result, snap))
-            detail = getattr(result, "detail", None)
-            if decision.reason is Reason.CARD_ERROR:
-                kind = "card_error"
-                data["error"] = str(detail or getattr(result.failure, "value", result.failure))
-            else:
-                data["failure"] = str(getattr(result.failure, "value", result.failure))
-                if detail:
-                    data["detail"] = str(detail)[:200]
+            self._card_failed(tap)
         else:
-            staff = snap.staff.get(cred.info.staff_id) if cred is not None else None
-            decision = decide(AccessRequest(
-                credential=cred.info if cred is not None else None,
-                staff=staff,
-                door=door.info,
-                now=now,
-                permissions=snap.permissions,
-                schedules=snap.schedules,
-                closed_days=snap.closed_days,
-                pin_verified=auth_kind == "jpki_auth",
-                tz=snap.tz,
-                day_change=clock_point.day_change_of(snap.payload),
-            ))
-            age = self.cache.offline_age(snap, now)  # a clock set back does not rewind it
-            fail_open = door.info.fail_open or door.info.id in self.config.fail_open_doors
-            if age > self.config.max_offline_age:
-                data["snapshot_age_s"] = int(age.total_seconds())
-                if not fail_open:
-                    decision = Decision.deny(Reason.SNAPSHOT_STALE)
-                else:
-                    data["fail_open"] = True
+            tap.decision = self._policy(tap, snap, door)
+        return tap
 
-        event: dict[str, Any] = {
-            "kind": kind,
-            "occurred_at": format_time(device_now),
-            "clock_offset_ms": offset_ms,
-            "door_id": self.config.door_id,
-            "credential_ref": ref,
-            "staff_id": staff_id,
-            "granted": decision.granted,
-            "reason": decision.reason.value,
-            "data": data,
-        }
+    def _card_failed(self, tap: Tap) -> None:
+        result = tap.result
+        tap.decision = Decision.deny(_failure_reason(result, tap.snap))
+        detail = getattr(result, "detail", None)
+        if tap.decision.reason is Reason.CARD_ERROR:
+            tap.kind = "card_error"
+            tap.data["error"] = str(detail or tap.decision.reason.value)
+        else:
+            tap.data["failure"] = tap.decision.reason.value
+            if detail:
+                tap.data["detail"] = str(detail)[:200]
+
+    def _policy(self, tap: Tap, snap: Snapshot, door: DoorView) -> Decision:
+        """gate.policy's decision, then its offline rule at the never-rewinding time."""
+        decision = snap.decide(tap.ref, door, tap.now, pin_verified=tap.auth_kind == KIND_JPKI)
+        floor = self.cache.now(tap.now)  # a clock set back does not make the snapshot younger
+        max_age = self.config.max_offline_age
+        if snapshot_stale(now=floor, issued_at=snap.issued_at, max_age=max_age):
+            tap.data["snapshot_age_s"] = int((floor - snap.issued_at).total_seconds())
+        fail_open = door.info.fail_open or door.info.id in self.config.fail_open_doors
+        if fail_open and "snapshot_age_s" in tap.data:
+            tap.data["fail_open"] = True
+        return offline_decision(decision, now=floor, issued_at=snap.issued_at, max_age=max_age,
+                                fail_open=fail_open)
+
+    def record(self, tap: Tap, explicit: PunchKind | None) -> tuple[list[dict[str, Any]],
+                                                                     Punch | None]:
+        """Write the tap (and a clock point's punch) to the outbox: durable before any actuation."""
+        event = tap.event(self.config.door_id, self.config.reader_id)
         events = [event]
         punch: Punch | None = None
-        mode = door.info.mode if door is not None else "access"
-        lang = self.config.language
+        snap = tap.snap
         with self._lock:
-            if decision.granted and mode in ("clock", "both") and staff_id is not None \
-                    and snap is not None:
-                punch = clock_point.classify(self.outbox, staff_id=staff_id, now=now,
+            if tap.punches and snap is not None and tap.staff_id is not None:
+                punch = clock_point.classify(self.outbox, staff_id=tap.staff_id, now=tap.now,
                                              tz=snap.tz, explicit=explicit,
-                                             day_change=clock_point.day_change_of(snap.payload))
-                events.append({
-                    "kind": "clock_punch",
-                    "occurred_at": event["occurred_at"],
-                    "clock_offset_ms": offset_ms,
-                    "door_id": self.config.door_id,
-                    "credential_ref": ref,
-                    "staff_id": staff_id,
-                    "granted": True,
-                    "reason": decision.reason.value,
-                    "data": {**clock_point.punch_event_data(punch), "offline": offline},
-                })
-            # Durable before anything opens or says OK.
+                                             day_change=snap.day_change)
+                events.append({**event, "kind": "clock_punch", "granted": True, "data": {
+                    **clock_point.punch_event_data(punch), "offline": tap.offline}})
             stored = self.outbox.append_many(
                 events, punch=punch.state if punch is not None and
                 punch.kind is not PunchKind.REPEAT else None)
+        return stored, punch
 
-        if decision.granted and mode in ("access", "both"):
+    def actuate(self, tap: Tap, punch: Punch | None) -> str:
+        """Open the strike, signal, show the message; a failing device is logged, never raised."""
+        granted = tap.decision.granted
+        if granted and tap.door is not None and tap.door.info.mode.unlocks:
             try:
                 self.door_io.unlock(self.config.door_id, self.config.unlock_seconds)
             except Exception as err:  # the event is stored; report, never crash
@@ -329,22 +345,21 @@ class TapProcessor:
         signal = getattr(self.door_io, "signal", None)  # LED/buzzer (DoorController)
         if callable(signal):
             try:
-                signal("granted" if decision.granted else
-                       "error" if decision.reason is Reason.CARD_ERROR else "denied")
+                signal("granted" if granted else
+                       "error" if tap.decision.reason is Reason.CARD_ERROR else "denied")
             except Exception as err:
                 log.warning("agent.door.signal_failed error=%s", type(err).__name__)
-        if punch is not None and snap is not None and staff_id is not None:
-            text = clock_point.greeting(punch, snap.staff_names.get(staff_id, ""), snap.tz, lang)
+        lang = self.config.language
+        if punch is not None and tap.snap is not None and tap.staff_id is not None:
+            text = clock_point.greeting(punch, tap.snap.staff_name(tap.staff_id), tap.snap.tz,
+                                        lang)
         else:
-            text = reason_text(decision.reason, lang)
+            text = reason_text(tap.decision.reason, lang)
         try:
-            self.display.show(text, ok=decision.granted)
+            self.display.show(text, ok=granted)
         except Exception as err:
             log.error("agent.display.failed error=%s", type(err).__name__)
-        log.info("agent.tap.%s door=%s reason=%s seq=%s", "granted" if decision.granted
-                 else "denied", self.config.door_id, decision.reason.value, stored[0]["seq"])
-        return TapOutcome(self.config.door_id, decision.granted, decision.reason, text, stored,
-                          ref, staff_id, punch, offline)
+        return text
 
 
 # A source of taps: waits up to ``timeout`` seconds for a card and returns the authenticator

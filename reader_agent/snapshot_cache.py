@@ -19,26 +19,23 @@ import base64
 import json
 import logging
 import threading
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+import zlib
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from gate.policy import (
-    CredentialInfo,
-    CredentialStatus,
-    DoorInfo,
-    Permission,
-    Schedule,
-    StaffInfo,
-    TimeWindow,
-)
+from gate.access_index import AccessIndex, AccessIndexBuilder
+from gate.door import Assurance, DoorMode
+from gate.policy import CredentialStatus, Decision, DoorInfo, Schedule, TimeWindow
 from gate.signing import SignatureError, verify_document
 
+from .clock_point import day_change_of
 from .keys import atomic_write
+from .memory import release_free_memory
 from .snapshot_state import STATE_FILE, HighWater, SnapshotState
 
 log = logging.getLogger(__name__)
@@ -61,12 +58,6 @@ class SnapshotRollback(SnapshotError):
 
 
 @dataclass(frozen=True)
-class EnrolledCredential:
-    info: CredentialInfo
-    public_key: bytes  # staff_ap: SEC1 point; jpki_auth: DER SubjectPublicKeyInfo
-
-
-@dataclass(frozen=True)
 class DoorView:
     info: DoorInfo
     code: str
@@ -75,24 +66,43 @@ class DoorView:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """The merged, verified decision data of this device."""
+    """The merged, verified decision data of this device (staff and credentials compact in
+    ``index``: no Python object per staff member)."""
 
     device_id: str
     version: int
     issued_at: datetime
-    tz: ZoneInfo
     doors: dict[int, DoorView]
-    credentials: dict[str, EnrolledCredential]
-    staff: dict[int, StaffInfo]
-    staff_names: dict[int, str]
-    permissions: tuple[Permission, ...]
-    schedules: dict[int, Schedule]
-    closed_days: frozenset[date]
-    payload: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
+    index: AccessIndex
+    # Digests of the credentials enrolled for other readers (gate.policy.credential_digest).
+    other_refs: frozenset[str] = frozenset()
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return self.index.tz
+
+    @property
+    def day_change(self) -> time:
+        return self.index.day_change
 
     def public_key_for(self, ref: str) -> bytes | None:
-        cred = self.credentials.get(ref)
-        return None if cred is None else cred.public_key
+        return self.index.public_key(ref)
+
+    def not_after_of(self, ref: str) -> datetime | None:
+        cred = self.index.credential(ref)
+        return None if cred is None else cred.not_after
+
+    def staff_of(self, ref: str) -> int | None:
+        cred = self.index.credential(ref)
+        return None if cred is None else cred.staff_id
+
+    def staff_name(self, staff_id: int) -> str:
+        return self.index.staff_name(staff_id)
+
+    def decide(self, ref: str | None, door: DoorView, now: datetime, *,
+               pin_verified: bool) -> Decision:
+        """gate.policy's decision for the credential ``ref`` at ``door``."""
+        return self.index.decide(ref, door.info, now, pin_verified=pin_verified)
 
 
 def _parse_dt(s: str | None) -> datetime | None:
@@ -125,34 +135,31 @@ def merge_payloads(payloads: list[dict[str, Any]]) -> dict[str, Any]:
     return merged
 
 
+def _rows(payload: dict[str, Any]) -> AccessIndexBuilder:
+    rows = AccessIndexBuilder()
+    for c in payload.get("credentials", []):
+        rows.credential(str(c["ref"]), int(c["staff_id"]), str(c["kind"]),
+                        CredentialStatus(c["status"]), _parse_dt(c.get("not_after")),
+                        base64.b64decode(c.get("public_key") or ""))
+    for s in payload.get("staff", []):
+        rows.staff(int(s["id"]), date.fromisoformat(s["active_from"]),
+                   date.fromisoformat(s["active_until"]) if s.get("active_until") else None,
+                   (int(g) for g in s.get("group_ids", [])), str(s.get("display_name", "")))
+    for p in payload.get("permissions", []):
+        rows.permission(int(p["group_id"]), int(p["door_id"]), int(p["schedule_id"]))
+    return rows
+
+
+def _door(d: dict[str, Any]) -> DoorView:
+    return DoorView(DoorInfo(int(d["id"]), DoorMode(d.get("mode", DoorMode.ACCESS)),
+                             Assurance(d.get("assurance", Assurance.CARD)),
+                             bool(d.get("lockdown", False)), bool(d.get("fail_open", False))),
+                    str(d.get("code", "")), str(d.get("name", "")))
+
+
 def build_snapshot(payload: dict[str, Any]) -> Snapshot:
     try:
-        tz = ZoneInfo(str(payload.get("timezone") or "Asia/Tokyo"))
-        doors = {
-            int(d["id"]): DoorView(
-                DoorInfo(int(d["id"]), str(d.get("mode", "access")),
-                         str(d.get("assurance", "card")), bool(d.get("lockdown", False)),
-                         bool(d.get("fail_open", False))),
-                str(d.get("code", "")), str(d.get("name", "")))
-            for d in payload.get("doors", [])
-        }
-        creds = {
-            str(c["ref"]): EnrolledCredential(
-                CredentialInfo(str(c["ref"]), int(c["staff_id"]), str(c["kind"]),
-                               CredentialStatus(c["status"]), _parse_dt(c.get("not_after"))),
-                base64.b64decode(c.get("public_key") or ""))
-            for c in payload.get("credentials", [])
-        }
-        staff = {
-            int(s["id"]): StaffInfo(int(s["id"]), date.fromisoformat(s["active_from"]),
-                                    date.fromisoformat(s["active_until"])
-                                    if s.get("active_until") else None,
-                                    frozenset(int(g) for g in s.get("group_ids", [])))
-            for s in payload.get("staff", [])
-        }
-        names = {int(s["id"]): str(s.get("display_name", "")) for s in payload.get("staff", [])}
-        perms = tuple(Permission(int(p["group_id"]), int(p["door_id"]), int(p["schedule_id"]))
-                      for p in payload.get("permissions", []))
+        doors = {int(d["id"]): _door(d) for d in payload.get("doors", [])}
         schedules = {
             int(s["id"]): Schedule(
                 int(s["id"]),
@@ -161,16 +168,24 @@ def build_snapshot(payload: dict[str, Any]) -> Snapshot:
                 bool(s.get("allow_closed_days", False)))
             for s in payload.get("schedules", [])
         }
-        closed = frozenset(date.fromisoformat(d) for d in payload.get("closed_days", []))
         issued = _parse_dt(payload.get("issued_at"))
         if issued is None:
             raise SnapshotError("snapshot has no issued_at")
-        return Snapshot(str(payload["device_id"]), int(payload["version"]), issued, tz, doors,
-                        creds, staff, names, perms, schedules, closed, payload)
+        index = _rows(payload).build(
+            schedules=schedules,
+            closed_days=frozenset(date.fromisoformat(d) for d in payload.get("closed_days", [])),
+            tz=ZoneInfo(str(payload.get("timezone") or "Asia/Tokyo")),
+            day_change=day_change_of(payload))
+        return Snapshot(str(payload["device_id"]), int(payload["version"]), issued, doors, index,
+                        frozenset(str(d) for d in payload.get("other_refs", ())))
     except (KeyError, TypeError, ValueError) as err:
         if isinstance(err, SnapshotError):
             raise
         raise SnapshotError(f"malformed snapshot payload: {err!r}") from err
+
+
+def _compact(doc: dict[str, Any]) -> bytes:
+    return zlib.compress(json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode(), 1)
 
 
 class SnapshotCache:
@@ -182,7 +197,9 @@ class SnapshotCache:
         self._key = service_key
         self._device_id = device_id
         self._lock = threading.Lock()
-        self._docs: list[dict[str, Any]] = []
+        # The signed documents as compressed JSON, not parsed: a parsed 20,000-staff document
+        # holds tens of megabytes of dicts for the life of the agent (only apply reads them).
+        self._docs: list[bytes] = []
         self.current: Snapshot | None = None
         self.state = state or SnapshotState(path.with_name(STATE_FILE))
         #: The mark a snapshot file on disk was older than (set by ``load``), for an alarm.
@@ -233,6 +250,11 @@ class SnapshotCache:
 
     def load(self) -> Snapshot | None:
         """Read and verify the file. On failure log, keep the current snapshot, return None."""
+        snap = self._load()
+        release_free_memory()  # the parsed file is garbage now
+        return snap
+
+    def _load(self) -> Snapshot | None:
         with self._lock:
             if not self.path.exists():
                 return None
@@ -253,7 +275,7 @@ class SnapshotCache:
             if mark is None or (snap.version, snap.issued_at) > (mark.version, mark.issued_at):
                 # First start with this guard, or a crash between the two writes of apply.
                 self.state.accept(snap.version, snap.issued_at)
-            self._docs = docs
+            self._docs = [_compact(d) for d in docs]
             self.current = snap
             log.info("snapshot.cache.loaded version=%d", snap.version)
             return snap
@@ -274,9 +296,8 @@ class SnapshotCache:
                 if not self._docs:
                     raise SnapshotError("a delta without a full snapshot")
                 # Deltas that changed no credential are superseded by any later document.
-                docs = [self._docs[0]] + [
-                    d for d in self._docs[1:] if d["payload"].get("credentials")
-                ] + [doc]
+                kept = [json.loads(zlib.decompress(d)) for d in self._docs]
+                docs = [kept[0]] + [d for d in kept[1:] if d["payload"].get("credentials")] + [doc]
             snap = self._verify(docs)
             try:
                 self._refuse_older(snap)
@@ -288,6 +309,6 @@ class SnapshotCache:
             atomic_write(self.path, json.dumps({"format": 1, "docs": docs},
                                                ensure_ascii=False).encode())
             self.state.accept(snap.version, snap.issued_at)
-            self._docs = docs
+            self._docs = [_compact(d) for d in docs]
             self.current = snap
             return snap

@@ -40,7 +40,7 @@ def channel_authenticator(
     verifies it on the reader, a host keypad hands the digits to the VERIFY.
     """
     def authenticate(ctx: TapContext) -> AuthResult:
-        if ctx.door is not None and ctx.door.info.assurance == "card+pin":
+        if ctx.door is not None and ctx.door.info.assurance.needs_pin:
             if keypad is None:  # refused before any card exchange or PIN prompt
                 return CardAuthResult(False, KIND_JPKI, None, Reason.KEYPAD_ERROR,
                                       "this reader has no keypad (--keypad / keypad = {uri})")

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .client import ClientError, ServiceClient, ServiceUnavailable, Unauthorized, format_time
+from .memory import release_free_memory
 from .outbox import Outbox
 from .snapshot_cache import MAX_DELTAS, SnapshotCache, SnapshotError
 
@@ -249,6 +250,14 @@ class SnapshotWatcher(Worker):
     def sync(self) -> Any:
         """Fetch (delta or full) and apply; returns the new snapshot."""
         version = self.cache.version
+        snap = self._fetch_and_apply(version)
+        release_free_memory()  # the fetched document is garbage now
+        self.applied += 1
+        if snap.version != version:
+            log.info("agent.snapshot.updated version=%s→%d", version, snap.version)
+        return snap
+
+    def _fetch_and_apply(self, version: int | None) -> Any:
         full = version is None or self.cache.delta_count >= MAX_DELTAS
         try:
             doc = self.client.snapshot(None if full else version)
@@ -263,9 +272,6 @@ class SnapshotWatcher(Worker):
                 raise
             # A delta that does not fit (e.g. the service lost history): start over.
             snap = self.cache.apply(self.client.snapshot(None))
-        self.applied += 1
-        if snap.version != version:
-            log.info("agent.snapshot.updated version=%s→%d", version, snap.version)
         return snap
 
     def run_once(self) -> float:

@@ -7,12 +7,12 @@ from fastapi import APIRouter
 from api.audit.admin import AdminDep, AdminRoute, LimitQuery, OffsetPage, OffsetQuery
 from api.bounded import Id
 from api.db import SessionDep
+from gate.door import DoorMode
 
 from . import repository, service
 from .schemas import (
     DoorCreate,
     DoorLockdown,
-    DoorMode,
     DoorRead,
     DoorUpdate,
     SiteCreate,

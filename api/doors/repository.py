@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from api.audit.admin import paginate
 from api.models import Door, Site
+from gate.door import DoorMode
 
 
 def get_site(session: Session, site_id: int) -> Site | None:
@@ -37,7 +38,7 @@ def get_door_by_code(session: Session, code: str) -> Door | None:
     return session.execute(select(Door).where(Door.code == code)).scalar_one_or_none()
 
 
-def list_doors(session: Session, *, site_id: int | None, mode: str | None, limit: int,
+def list_doors(session: Session, *, site_id: int | None, mode: DoorMode | None, limit: int,
                offset: int) -> tuple[list[Door], int]:
     stmt = select(Door).order_by(Door.code)
     if site_id is not None:

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from api.staff.validation import Code, Name, Reason
-
-DoorMode = Literal["access", "clock", "both"]
-Assurance = Literal["card", "card+pin"]
+from gate.door import Assurance, DoorMode
 
 
 class SiteCreate(BaseModel):
@@ -44,8 +41,8 @@ class DoorCreate(BaseModel):
     site_id: int
     code: Code
     name: Name
-    mode: DoorMode = "access"
-    assurance: Assurance = "card"
+    mode: DoorMode = DoorMode.ACCESS
+    assurance: Assurance = Assurance.CARD
     lockdown: bool = False
     fail_open: bool = False
 
@@ -76,8 +73,8 @@ class DoorRead(BaseModel):
     site_id: int
     code: str
     name: str
-    mode: str
-    assurance: str
+    mode: DoorMode
+    assurance: Assurance
     lockdown: bool
     fail_open: bool
     created_at: datetime

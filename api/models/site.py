@@ -5,10 +5,9 @@ from __future__ import annotations
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import Base, TimestampMixin
+from gate.door import Assurance, DoorMode
 
-DOOR_MODES = ("access", "clock", "both")
-ASSURANCE_LEVELS = ("card", "card+pin")
+from .base import Base, StrEnumColumn, TimestampMixin
 
 
 class Site(Base, TimestampMixin):
@@ -26,8 +25,9 @@ class Door(Base, TimestampMixin):
     site_id: Mapped[int] = mapped_column(ForeignKey("site.id"))
     code: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(100))
-    mode: Mapped[str] = mapped_column(String(10), default="access")
-    assurance: Mapped[str] = mapped_column(String(10), default="card")
+    mode: Mapped[DoorMode] = mapped_column(StrEnumColumn(DoorMode, 10), default=DoorMode.ACCESS)
+    assurance: Mapped[Assurance] = mapped_column(StrEnumColumn(Assurance, 10),
+                                                 default=Assurance.CARD)
     lockdown: Mapped[bool] = mapped_column(default=False)
     # Keeps admitting enrolled cards after the offline snapshot age limit (e.g. 休日通用口).
     fail_open: Mapped[bool] = mapped_column(default=False)

@@ -45,7 +45,7 @@ __all__ = [
 
 
 def _strike_doors(reader: Any) -> list[Any]:
-    return [d for d in reader.doors if d.mode in ("access", "both")]
+    return [d for d in reader.doors if d.has_strike]
 
 
 def open_door_io(reader: Any, *, pin_factory: Any = None) -> DoorIO:

@@ -21,6 +21,7 @@ from typing import Any
 from gate.events import chain_hash
 from gate.pin.codes import parse_emergency, parse_revocation
 from gate.pin.throttle import ThrottleState, allowed_at, record_failure
+from gate.pin.v1 import Grace
 from gate.signing import canonical_json
 
 from .firmware import firmware_verify, sync_key
@@ -171,8 +172,6 @@ class KeyBox:
             self._detail = {"start": hit[0], "duration": hit[1], "variant": hit[2]}
             return EntryResult(True, "opened")
         if len(code) == 12 and self.clock.valid:
-            from gate.pin.v1 import Grace
-
             grace = Grace(self.early, self.late)
             rev = parse_revocation(self._key, self.lock_id, self.generation, code, n, grace)
             if rev is not None:

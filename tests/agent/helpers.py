@@ -9,6 +9,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from gate.policy import Reason
 from gate.signing import sign_document
 
 DEVICE_ID = "6f1c2b8e-0000-4000-8000-000000000001"
@@ -54,16 +55,16 @@ class FakeResult:
     ok: bool
     kind: str | None
     credential_ref: str | None
-    failure: str | None = None
+    failure: Reason | None = None
     detail: str | None = None
 
 
-def fake_card(ref: str, ok: bool = True, failure: str | None = None):  # type: ignore[no-untyped-def]
+def fake_card(ref: str, ok: bool = True, failure: Reason | None = None):  # type: ignore[no-untyped-def]
     """An authenticator standing in for the card layer (only where the card is not the point)."""
     def authenticate(ctx):  # type: ignore[no-untyped-def]
         known = ctx.lookup_public_key(ref) is not None
         good = ok and known
         return FakeResult(good, "staff_ap", ref,
-                          None if good else (failure or ("unknown_credential" if not known
-                                                         else "bad_signature")))
+                          None if good else (failure or (Reason.UNKNOWN_CREDENTIAL if not known
+                                                         else Reason.CARD_AUTH_FAILED)))
     return authenticate

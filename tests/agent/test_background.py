@@ -82,7 +82,7 @@ def test_revocation_reaches_a_running_agent_within_5s(svc: FakeService, tmp_path
     t0 = time.monotonic()
     svc.set_credential(cred(REF, "revoked"))
     while time.monotonic() - t0 < 5:
-        if a.cache.current and a.cache.current.credentials[REF].info.status.value == "revoked":
+        if a.cache.current and a.cache.current.index.credential(REF).status.value == "revoked":
             break
         time.sleep(0.01)
     elapsed = time.monotonic() - t0

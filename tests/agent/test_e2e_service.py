@@ -35,7 +35,7 @@ def test_tap_upload_revoke_online_and_offline(live_server, admin, database, tmp_
         agent.heartbeat.run_once()
         agent.watcher.sync()
         assert agent.cache.current is not None
-        assert agent.cache.current.staff_names[town.staff_id] == "山田"
+        assert agent.cache.current.staff_name(town.staff_id) == "山田"
         agent.start()
         out = agent.tap(present)
         assert out.granted, out.reason
@@ -51,7 +51,7 @@ def test_tap_upload_revoke_online_and_offline(live_server, admin, database, tmp_
         set_credential_status(database, card.credential_ref, "revoked")
         while time.monotonic() - t0 < 5:
             cur = agent.cache.current
-            if cur and cur.credentials[card.credential_ref].info.status.value == "revoked":
+            if cur and cur.index.credential(card.credential_ref).status.value == "revoked":
                 break
             time.sleep(0.01)
         took = time.monotonic() - t0

@@ -41,7 +41,7 @@ def test_apply_persists_and_reload_verifies(tmp_path: Path, key: Ed25519PrivateK
     fresh = cache_at(tmp_path / "snapshot.json", key)
     snap = fresh.load()
     assert snap is not None and snap.version == 1
-    assert snap.credentials[REF].info.status is CredentialStatus.ACTIVE
+    assert snap.index.credential(REF).status is CredentialStatus.ACTIVE
 
 
 def test_delta_merges_credentials_by_ref(tmp_path: Path, key: Ed25519PrivateKey):
@@ -51,8 +51,8 @@ def test_delta_merges_credentials_by_ref(tmp_path: Path, key: Ed25519PrivateKey)
                            credentials=[cred(REF, "revoked")]), key))
     for snap in (c.current, cache_at(tmp_path / "snapshot.json", key).load()):
         assert snap is not None and snap.version == 2
-        assert snap.credentials[REF].info.status is CredentialStatus.REVOKED
-        assert snap.credentials["bb" * 16].info.status is CredentialStatus.ACTIVE
+        assert snap.index.credential(REF).status is CredentialStatus.REVOKED
+        assert snap.index.credential("bb" * 16).status is CredentialStatus.ACTIVE
     # An empty delta (nothing changed) refreshes issued_at and is not piled up.
     c.apply(signed(payload(version=2, since=2, issued_at=NOW, credentials=[]), key))
     c.apply(signed(payload(version=2, since=2, issued_at=NOW, credentials=[]), key))

@@ -66,7 +66,7 @@ def test_denials_do_not_open(tmp_path: Path):
     assert lost.reason is Reason.CREDENTIAL_LOST
     unknown = tp.tap(fake_card("cc" * 16))
     assert unknown.reason is Reason.UNKNOWN_CREDENTIAL
-    bad = tp.tap(fake_card(REF, ok=False, failure="bad_signature"))
+    bad = tp.tap(fake_card(REF, ok=False, failure=Reason.CARD_AUTH_FAILED))
     assert bad.reason is Reason.CARD_AUTH_FAILED
     assert bad.events[0]["credential_ref"] == REF and bad.events[0]["staff_id"] is None
     assert tp.door_io.unlocks == []  # type: ignore[attr-defined]
@@ -139,3 +139,30 @@ def test_card_faults_give_an_event_and_never_crash(tmp_path: Path):
 def test_language(tmp_path: Path, lang: str, expect: str):
     tp = make(tmp_path, Clock(ISSUED + timedelta(hours=1)), language=lang)
     assert expect in tp.tap(fake_card(REF)).text
+
+
+def test_card_failures_are_typed_reasons(tmp_path: Path):
+    tp = make(tmp_path, Clock(ISSUED + timedelta(hours=1)))
+    for reason in (Reason.PIN_WRONG, Reason.PIN_TRIES_LOW, Reason.PIN_BLOCKED,
+                   Reason.KEYPAD_ERROR, Reason.CARD_AUTH_FAILED):
+        out = tp.tap(fake_card(REF, ok=False, failure=reason))
+        assert (out.reason, out.granted) == (reason, False)
+        assert out.events[0]["data"]["failure"] == reason.value
+    # Text is not read for meaning: a failure that is no Reason is a failed proof.
+    untyped = tp.tap(fake_card(REF, ok=False, failure="wrong pin io timeout"))  # type: ignore[arg-type]
+    assert untyped.reason is Reason.CARD_AUTH_FAILED
+    error = tp.tap(fake_card(REF, ok=False, failure=Reason.CARD_ERROR))
+    assert error.events[0]["kind"] == "card_error"
+    assert tp.door_io.unlocks == []  # type: ignore[attr-defined]
+
+
+def test_the_steps_decide_then_record_then_actuate(tmp_path: Path):
+    tp = make(tmp_path, Clock(ISSUED + timedelta(hours=1)), mode="both")
+    tap = tp.decide(fake_card(REF))
+    assert tap.decision.granted and tap.punches and tap.staff_id == 3
+    assert tp.outbox.all_events() == [] and tp.door_io.unlocks == []  # type: ignore[attr-defined]
+    stored, punch = tp.record(tap, None)
+    assert [e["kind"] for e in stored] == ["tap", "clock_punch"] and punch is not None
+    assert tp.door_io.unlocks == []  # type: ignore[attr-defined]
+    text = tp.actuate(tap, punch)
+    assert tp.door_io.unlocks == [(1, 5.0)] and "山田" in text  # type: ignore[attr-defined]

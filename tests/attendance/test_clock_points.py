@@ -10,6 +10,7 @@ from types import SimpleNamespace
 from api.models import Credential, DeviceDoor, Door, Site
 from api.snapshot.service import build_payload
 from gate.business_day import JST
+from gate.door import DoorMode
 from gate.policy import (
     AccessRequest,
     CredentialInfo,
@@ -27,15 +28,15 @@ from . import factories as f
 NOW = f.jst(2026, 11, 20, 8, 30)
 
 
-def _request(mode: str) -> AccessRequest:
+def _request(mode: DoorMode) -> AccessRequest:
     return AccessRequest(credential=CredentialInfo("ab", 1, "staff_ap", CredentialStatus.ACTIVE),
                          staff=StaffInfo(1, date(2020, 4, 1)),  # in no group at all
                          door=DoorInfo(9, mode), now=NOW)
 
 
 def test_a_clock_point_needs_no_group_but_a_door_does():
-    assert decide(_request("clock")).reason is Reason.GRANTED
-    assert decide(_request("access")).reason is Reason.NO_PERMISSION
+    assert decide(_request(DoorMode.CLOCK)).reason is Reason.GRANTED
+    assert decide(_request(DoorMode.ACCESS)).reason is Reason.NO_PERMISSION
     assert decide(_request("both")).reason is Reason.NO_PERMISSION  # it also opens a door
     inactive = AccessRequest(credential=CredentialInfo("ab", 1, "staff_ap",
                                                        CredentialStatus.ACTIVE),
@@ -66,8 +67,8 @@ def test_snapshots_carry_every_enrolled_card_or_its_digest(database):
     assert [c["ref"] for c in clock["credentials"]] == [ref]
     assert [x["id"] for x in clock["staff"]] == [newcomer.id]
     assert access["credentials"] == [] and access["other_refs"] == [credential_digest(ref)]
-    snap = SimpleNamespace(credentials={}, payload=access)
-    enrolled = SimpleNamespace(failure="unknown_credential", credential_ref=ref)
-    stranger = SimpleNamespace(failure="unknown_credential", credential_ref="99" * 16)
+    snap = SimpleNamespace(other_refs=frozenset(access["other_refs"]))
+    enrolled = SimpleNamespace(failure=Reason.UNKNOWN_CREDENTIAL, credential_ref=ref)
+    stranger = SimpleNamespace(failure=Reason.UNKNOWN_CREDENTIAL, credential_ref="99" * 16)
     assert _failure_reason(enrolled, snap) is Reason.NO_PERMISSION  # 「ここでは使えません」
     assert _failure_reason(stranger, snap) is Reason.UNKNOWN_CREDENTIAL

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from gate.business_day import JST, BusinessDay
 from gate.clock import business_date
+from gate.door import Assurance, DoorMode
 from gate.policy import (
     AccessRequest,
     CredentialInfo,
@@ -52,7 +53,7 @@ def _request(now: datetime, closed: frozenset[date], change: time) -> AccessRequ
     return AccessRequest(
         credential=CredentialInfo("ab", 1, "staff_ap", CredentialStatus.ACTIVE),
         staff=StaffInfo(1, date(2020, 1, 1), None, frozenset({1})),
-        door=DoorInfo(7, "access", "card", False, False), now=now,
+        door=DoorInfo(7, DoorMode.ACCESS, Assurance.CARD, False, False), now=now,
         permissions=(Permission(1, 7, 1),),
         schedules={1: Schedule(1, tuple(TimeWindow(d, 0, 1440) for d in range(7)), False)},
         closed_days=closed, day_change=change)

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gate.door import Assurance
 from gate.policy import (
     JST,
     AccessRequest,
@@ -62,7 +63,7 @@ def test_each_denial_reason():
             "c1", 7, "jpki_auth", CredentialStatus.ACTIVE, datetime(2026, 1, 1, tzinfo=UTC))),
         Reason.STAFF_INACTIVE: request(staff=StaffInfo(7, date(2020, 4, 1), date(2026, 3, 31),
                                                        frozenset({10}))),
-        Reason.PIN_REQUIRED: request(door=DoorInfo(1, assurance="card+pin")),
+        Reason.PIN_REQUIRED: request(door=DoorInfo(1, assurance=Assurance.CARD_PIN)),
         Reason.NO_PERMISSION: request(permissions=(Permission(99, 1, 1),)),
         Reason.OUTSIDE_SCHEDULE: request(now=jst(2026, 11, 27, 21, 0)),
         Reason.CLOSED_DAY: request(now=jst(2026, 11, 23)),  # 勤労感謝の日 (Monday)
@@ -73,7 +74,7 @@ def test_each_denial_reason():
 
 
 def test_pin_verified_opens_card_pin_door():
-    req = request(door=DoorInfo(1, assurance="card+pin"), pin_verified=True)
+    req = request(door=DoorInfo(1, assurance=Assurance.CARD_PIN), pin_verified=True)
     assert decide(req).granted
 
 
@@ -126,7 +127,7 @@ def requests(draw: st.DrawFn) -> AccessRequest:
         credential=draw(st.none() | st.builds(CredentialInfo, st.just("c"), st.just(5),
                                               st.just("staff_ap"), statuses)),
         staff=StaffInfo(5, staff_from, staff_until, frozenset(draw(st.sets(st.integers(1, 3))))),
-        door=DoorInfo(draw(st.integers(1, 2)), assurance=draw(st.sampled_from(["card", "card+pin"])),
+        door=DoorInfo(draw(st.integers(1, 2)), assurance=draw(st.sampled_from(Assurance)),
                       lockdown=draw(st.booleans())),
         now=now,
         permissions=perms,

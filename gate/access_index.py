@@ -1,0 +1,196 @@
+"""The decision data of a reader, compact and indexed.
+
+A 20,000-staff snapshot as one Python object per staff member and credential costs tens of
+megabytes, and :func:`gate.policy.decide` scans every permission. Here staff and credentials
+are rows in flat arrays, and permissions are indexed per door and group, so a decision reads
+one credential row, one staff row and the door's entries for the staff member's groups.
+:meth:`AccessIndex.decide` makes :func:`gate.policy.decide`'s checks in the same order on those
+rows (``tests/gate/test_access_index.py`` checks with hypothesis that both always agree).
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from functools import cached_property
+from zoneinfo import ZoneInfo
+
+from .business_day import DEFAULT_DAY_CHANGE, JST, BusinessDay
+from .door import DoorMode
+from .policy import CredentialInfo, CredentialStatus, Decision, DoorInfo, Reason, Schedule
+
+__all__ = ["AccessIndex", "AccessIndexBuilder"]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_NONE = -1  # no date / no expiry in an int array
+_STATUSES = tuple(CredentialStatus)
+_DENY = {reason: Decision.deny(reason) for reason in Reason}
+_GRANTED = Decision(True, Reason.GRANTED)
+# Per status (by its index in _STATUSES): the denial it gives, None for an active credential.
+_STATUS_DENIAL = tuple(
+    None if s is CredentialStatus.ACTIVE else _DENY[Reason(f"credential_{s.value}")]
+    for s in _STATUSES)
+
+
+def _micros(dt: datetime | None) -> int:
+    return _NONE if dt is None else (dt - _EPOCH) // timedelta(microseconds=1)
+
+
+class AccessIndexBuilder:
+    """Collects rows one by one into arrays and byte strings, then :meth:`build`.
+
+    Nothing per row is a Python object while the rows are collected (that happens while the
+    parsed snapshot document is alive): the lookup dicts are made on first use, after the parsed
+    document is gone, so they do not pin its freed memory (the agent's resident size)."""
+
+    def __init__(self) -> None:
+        self.staff_ids = array("q")
+        self.active_from = array("l")
+        self.active_until = array("l")
+        self.group_start = array("l", [0])
+        self.groups = array("l")
+        self.names = bytearray()
+        self.name_start = array("l", [0])
+        self.refs = bytearray()
+        self.ref_start = array("l", [0])
+        self.cred_staff = array("q")
+        self.cred_status = array("b")
+        self.cred_kind = array("b")
+        self.kinds: list[str] = []
+        self.cred_not_after = array("q")
+        self.key_start = array("l", [0])
+        self.keys = bytearray()
+        self.door_groups: dict[int, dict[int, tuple[int, ...]]] = {}
+
+    def staff(self, staff_id: int, active_from: date, active_until: date | None,
+              group_ids: Iterable[int], name: str = "") -> None:
+        self.staff_ids.append(staff_id)
+        self.active_from.append(active_from.toordinal())
+        self.active_until.append(_NONE if active_until is None else active_until.toordinal())
+        self.groups.extend(sorted(set(group_ids)))
+        self.group_start.append(len(self.groups))
+        self.names += name.encode()
+        self.name_start.append(len(self.names))
+
+    def credential(self, ref: str, staff_id: int, kind: str, status: CredentialStatus,
+                   not_after: datetime | None, public_key: bytes) -> None:
+        if kind not in self.kinds:
+            self.kinds.append(kind)
+        self.refs += ref.encode()
+        self.ref_start.append(len(self.refs))
+        self.cred_staff.append(staff_id)
+        self.cred_status.append(_STATUSES.index(status))
+        self.cred_kind.append(self.kinds.index(kind))
+        self.cred_not_after.append(_micros(not_after))
+        self.keys += public_key
+        self.key_start.append(len(self.keys))
+
+    def permission(self, group_id: int, door_id: int, schedule_id: int) -> None:
+        by_group = self.door_groups.setdefault(door_id, {})
+        by_group[group_id] = (*by_group.get(group_id, ()), schedule_id)
+
+    def build(self, *, schedules: Mapping[int, Schedule], closed_days: frozenset[date],
+              tz: ZoneInfo = JST, day_change: time = DEFAULT_DAY_CHANGE) -> AccessIndex:
+        refs = {self._ref(i) for i in range(len(self.cred_staff))}
+        if len(refs) != len(self.cred_staff):
+            raise ValueError("a credential is given twice")
+        if len(set(self.staff_ids)) != len(self.staff_ids):
+            raise ValueError("a staff member is given twice")
+        return AccessIndex(self, dict(schedules), closed_days, tz, day_change)
+
+    def _ref(self, row: int) -> str:
+        return self.refs[self.ref_start[row]:self.ref_start[row + 1]].decode()
+
+
+@dataclass(frozen=True, eq=False)
+class AccessIndex:
+    """Read-only decision data; see the module docstring."""
+
+    _rows: AccessIndexBuilder
+    schedules: dict[int, Schedule]
+    closed_days: frozenset[date]
+    tz: ZoneInfo
+    day_change: time
+
+    @property
+    def _business_day(self) -> BusinessDay:
+        return BusinessDay(self.tz, self.day_change)
+
+    @cached_property
+    def _cred_row(self) -> dict[str, int]:
+        rows = self._rows
+        return {rows._ref(i): i for i in range(len(rows.cred_staff))}
+
+    @cached_property
+    def _staff_row(self) -> dict[int, int]:
+        return {staff_id: i for i, staff_id in enumerate(self._rows.staff_ids)}
+
+    def public_key(self, ref: str) -> bytes | None:
+        row = self._cred_row.get(ref)
+        if row is None:
+            return None
+        return bytes(self._rows.keys[self._rows.key_start[row]:self._rows.key_start[row + 1]])
+
+    def credential(self, ref: str) -> CredentialInfo | None:
+        r = self._rows
+        row = self._cred_row.get(ref)
+        if row is None:
+            return None
+        micros = r.cred_not_after[row]
+        return CredentialInfo(ref, r.cred_staff[row], r.kinds[r.cred_kind[row]],
+                              _STATUSES[r.cred_status[row]],
+                              None if micros == _NONE else _EPOCH + timedelta(microseconds=micros))
+
+    def staff_name(self, staff_id: int) -> str:
+        row = self._staff_row.get(staff_id)
+        if row is None:
+            return ""
+        return self._rows.names[self._rows.name_start[row]:self._rows.name_start[row + 1]].decode()
+
+    def decide(self, ref: str | None, door: DoorInfo, now: datetime, *,
+               pin_verified: bool) -> Decision:
+        """:func:`gate.policy.decide` for the credential ``ref`` at ``door``, read from the rows
+        and the door's permission index instead of objects (tests check they agree)."""
+        if now.tzinfo is None or now.utcoffset() is None:
+            raise ValueError("now must be timezone-aware")
+        local = now.astimezone(self.tz)
+        if door.lockdown:
+            return _DENY[Reason.LOCKDOWN]
+        r = self._rows
+        row = self._cred_row.get(ref) if ref is not None else None
+        if row is None:
+            return _DENY[Reason.UNKNOWN_CREDENTIAL]
+        status = _STATUS_DENIAL[r.cred_status[row]]
+        if status is not None:
+            return status
+        not_after = r.cred_not_after[row]
+        if not_after != _NONE and _micros(now) >= not_after:
+            return _DENY[Reason.CREDENTIAL_EXPIRED]
+        staff = self._staff_row.get(r.cred_staff[row])
+        day = local.toordinal()
+        if staff is None or not (r.active_from[staff] <= day and (
+                r.active_until[staff] == _NONE or day <= r.active_until[staff])):
+            return _DENY[Reason.STAFF_INACTIVE]
+        if door.assurance.needs_pin and not pin_verified:
+            return _DENY[Reason.PIN_REQUIRED]
+        if door.mode is DoorMode.CLOCK:  # a clock point opens nothing: any active staff punches
+            return _GRANTED
+        return self._schedule_decision(staff, door.id, now, local)
+
+    def _schedule_decision(self, staff: int, door_id: int, now: datetime,
+                           local: datetime) -> Decision:
+        r = self._rows
+        by_group = r.door_groups.get(door_id, {})
+        granting = [sid for g in r.groups[r.group_start[staff]:r.group_start[staff + 1]]
+                    for sid in by_group.get(g, ())]
+        if not granting:
+            return _DENY[Reason.NO_PERMISSION]
+        closed = self._business_day.date_of(now) in self.closed_days
+        schedules = [self.schedules[s] for s in granting if s in self.schedules]
+        if any(s.admits(local, closed) for s in schedules):
+            return _GRANTED
+        if closed and any(s.admits(local, False) for s in schedules):
+            return _DENY[Reason.CLOSED_DAY]
+        return _DENY[Reason.OUTSIDE_SCHEDULE]

@@ -25,6 +25,8 @@ from typing import Any
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from bench import ingest_pg
+
 RESULTS = Path(__file__).parent / "results.json"
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 STAFF = int(os.environ.get("MYNAGATE_BENCH_STAFF", "20000"))
@@ -209,6 +211,12 @@ def main() -> None:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)'))
         admin.dispose()
+    results += ingest_pg.run(server)
+    save(results)
+
+
+def save(results: list[dict[str, Any]]) -> None:
+    """Merge ``results`` into bench/results.json (replacing entries of the same name)."""
     existing: list[dict[str, Any]] = []
     if RESULTS.exists():
         try:

@@ -1,4 +1,6 @@
-"""``ingest_pg``: N concurrent simulated agents send signed, hash-chained event batches through
+"""``ingest_pg`` and ``reconnect_storm``.
+
+``ingest_pg``: N concurrent simulated agents send signed, hash-chained event batches through
 the HTTP device API (a real uvicorn process on loopback) into PostgreSQL.
 
 Its baseline is a raw ``COPY`` of the same rows into an identical table (``CREATE TABLE …
@@ -7,6 +9,8 @@ Its baseline is a raw ``COPY`` of the same rows into an identical table (``CREAT
 Every batch body is built and chained before the clock starts; the timed part is signing,
 sending, and the service's work (authentication, validation, chain, insert, gaps, outbound
 queue, commit). The agents are threads of this process; the service is its own process.
+
+``reconnect_storm``: see ``storm``.
 
 Run alone: ``python -m bench.ingest_pg`` (``MYNAGATE_BENCH_AGENTS``, ``…_EVENTS``).
 """
@@ -25,6 +29,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -37,6 +42,9 @@ from sqlalchemy.engine import make_url
 
 from gate.events import chain_hash
 from gate.signing import canonical_json, public_key_b64, request_signing_string
+from reader_agent.client import ServiceClient, format_time
+from reader_agent.outbox import Outbox
+from reader_agent.uploader import Uploader
 
 AGENTS = int(os.environ.get("MYNAGATE_BENCH_AGENTS", "50"))
 EVENTS = int(os.environ.get("MYNAGATE_BENCH_EVENTS", "1000"))  # per agent
@@ -160,16 +168,16 @@ def _agent(base_url: str, device: uuid.UUID, key: Ed25519PrivateKey, bodies: lis
     return stats
 
 
-def _copy_baseline(url: str, rows: list[tuple[Any, ...]]) -> float:
+def _copy_baseline(url: str, rows: list[tuple[Any, ...]], table: str = "event_copy") -> float:
     """Seconds to COPY the same rows into a copy of the event table (committed)."""
     engine = create_engine(url)
     with engine.begin() as conn:
-        conn.execute(text("CREATE TABLE event_copy (LIKE event INCLUDING ALL)"))
+        conn.execute(text(f"CREATE TABLE {table} (LIKE event INCLUDING ALL)"))
     with engine.begin() as conn:
         raw = conn.connection.dbapi_connection
         t = time.perf_counter()
         with raw.cursor() as cur, cur.copy(
-                f"COPY event_copy ({', '.join(COLUMNS)}) FROM STDIN") as cp:
+                f"COPY {table} ({', '.join(COLUMNS)}) FROM STDIN") as cp:
             for r in rows:
                 cp.write_row(r)
     elapsed = time.perf_counter() - t
@@ -233,8 +241,75 @@ def measure(url: str, port: int) -> dict[str, Any]:
             "loadavg_1m_before": round(load, 2)}
 
 
+def storm(url: str, port: int, work: Path) -> dict[str, Any]:
+    """``reconnect_storm``: AGENTS agents, each with EVENTS events in its outbox, start their
+    real uploaders (10 s timeout) at once; the time until every outbox is drained, and a
+    check that the service holds every event exactly once. Baseline: COPY of the same rows."""
+    devices = seed_devices(url, AGENTS)
+    uploaders = []
+    stop = threading.Event()
+    when = format_time(datetime.now(UTC) - timedelta(hours=1))
+    for i, (dev, key, door) in enumerate(devices):
+        outbox = Outbox(work / f"outbox-{i}.db")
+        outbox.append_many([{"kind": "door_state", "occurred_at": when, "door_id": door,
+                             "data": {"state": "closed"}} for _ in range(EVENTS)])
+        client = ServiceClient(f"http://127.0.0.1:{port}", str(dev), key)
+        uploaders.append(Uploader(client, outbox, stop, idle_s=0.5))
+    rows = [(uuid.uuid4(), dev, e["seq"], e["kind"], e["occurred_at"], 0, datetime.now(UTC),
+             door, json.dumps(e["data"]), e["prev_hash"], e["hash"])
+            for (dev, _key, door), u in zip(devices, uploaders, strict=True)
+            for e in u.outbox.all_events()]
+    service = ServiceProcess(url, work, port)
+    try:
+        load = os.getloadavg()[0]
+        t = time.perf_counter()
+        for u in uploaders:
+            u.start()
+        while any(u.outbox.stats()["pending"] for u in uploaders):
+            if time.perf_counter() - t > 900:
+                raise RuntimeError("reconnect_storm did not drain in 900 s")
+            time.sleep(0.2)
+        drain_s = time.perf_counter() - t
+        stop.set()
+    finally:
+        stop.set()
+        service.stop()
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        stored, distinct = conn.execute(text(
+            "SELECT count(*), count(DISTINCT (device_id, seq)) FROM event WHERE seq > 0")).one()
+    engine.dispose()
+    copy_s = _copy_baseline(url, rows, table="event_copy_storm")
+    total = AGENTS * EVENTS
+    _log(f"reconnect_storm: {total} events drained in {drain_s:.2f} s (stored {stored}, "
+         f"distinct {distinct}, 429s {sum(u.refused for u in uploaders)}, timeouts "
+         f"{sum(u.timeouts for u in uploaders)}); COPY {copy_s:.2f} s; load {load:.2f}")
+    if stored != total or distinct != total:
+        raise RuntimeError(f"reconnect_storm lost or doubled events: {stored}/{distinct}")
+    return {"name": "reconnect_storm", "value": round(drain_s, 2), "unit": "s",
+            "baseline": "raw COPY of the same rows into an identical table, same run",
+            "baseline_value": round(copy_s, 3), "ratio": round(drain_s / copy_s, 2),
+            "target": f"< 10 x COPY + 30 s = {10 * copy_s + 30:.1f} s",
+            "met": drain_s < 10 * copy_s + 30, "agents": AGENTS, "events": total,
+            "stored_exactly_once": True, "batches": sum(u.batches for u in uploaders),
+            "refused_429": sum(u.refused for u in uploaders),
+            "timeouts": sum(u.timeouts for u in uploaders), "cpus": os.cpu_count(),
+            "loadavg_1m_before": round(load, 2)}
+
+
 def run(server: str) -> list[dict[str, Any]]:
-    """``ingest_pg`` on a scratch database of ``server`` (created, migrated, dropped)."""
+    """``ingest_pg`` and ``reconnect_storm``, each on a scratch database of ``server``."""
+    return [_scratch(server, lambda url: measure(url, free_port())),
+            _scratch(server, _storm_in_tmp)]
+
+
+def _storm_in_tmp(url: str) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as work:
+        return storm(url, free_port(), Path(work))
+
+
+def _scratch(server: str, fn: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
+    """Run ``fn`` on a scratch database of ``server`` (created, migrated, dropped)."""
     from api.migrate import upgrade
 
     scratch = f"mng_bench_ingest_{uuid.uuid4().hex[:8]}"
@@ -244,7 +319,7 @@ def run(server: str) -> list[dict[str, Any]]:
     url = make_url(server).set(database=scratch).render_as_string(hide_password=False)
     try:
         upgrade(url)
-        return [measure(url, free_port())]
+        return fn(url)
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)'))

@@ -98,28 +98,27 @@ def lock_device(session: Session, device_id: uuid.UUID) -> Device:
         .execution_options(populate_existing=True)).scalar_one()
 
 
-# One short statement whatever the batch size: its columns travel as 15 arrays, so neither
-# SQLAlchemy nor psycopg compiles or rewrites anything per batch (psycopg prepares it once
-# per connection). A multi-row VALUES with thousands of bound values cost most of the ingest.
+# One short statement whatever the batch size: the rows travel as one JSON document (made
+# by the C encoder, parsed by PostgreSQL), so neither SQLAlchemy nor psycopg compiles, rewrites
+# or adapts anything per row (psycopg prepares the statement once per connection). A
+# multi-row VALUES with thousands of bound values cost most of the ingest time.
 _PG_INSERT = text("""
     INSERT INTO event (id, device_id, seq, kind, occurred_at, device_clock_offset_ms,
                        received_at, door_id, staff_id, credential_ref, granted, reason, data,
                        prev_hash, hash)
-    SELECT * FROM unnest(CAST(:id AS uuid[]), CAST(:device_id AS uuid[]),
-                         CAST(:seq AS bigint[]), CAST(:kind AS varchar[]),
-                         CAST(:occurred_at AS timestamptz[]), CAST(:offset AS integer[]),
-                         CAST(:received_at AS timestamptz[]), CAST(:door_id AS integer[]),
-                         CAST(:staff_id AS integer[]), CAST(:credential_ref AS varchar[]),
-                         CAST(:granted AS boolean[]), CAST(:reason AS varchar[]),
-                         CAST(:data AS json[]), CAST(:prev_hash AS varchar[]),
-                         CAST(:hash AS varchar[]))
+    SELECT * FROM json_to_recordset(CAST(:rows AS json)) AS r(
+        id uuid, device_id uuid, seq bigint, kind varchar, occurred_at timestamptz,
+        device_clock_offset_ms integer, received_at timestamptz, door_id integer,
+        staff_id integer, credential_ref varchar, granted boolean, reason varchar, data json,
+        prev_hash varchar, hash varchar)
     ON CONFLICT DO NOTHING
     RETURNING id""")
-_PG_COLUMNS = {"id": "id", "device_id": "device_id", "seq": "seq", "kind": "kind",
-               "occurred_at": "occurred_at", "offset": "device_clock_offset_ms",
-               "received_at": "received_at", "door_id": "door_id", "staff_id": "staff_id",
-               "credential_ref": "credential_ref", "granted": "granted", "reason": "reason",
-               "prev_hash": "prev_hash", "hash": "hash"}
+
+
+def _json_value(v: Any) -> Any:
+    if isinstance(v, datetime):
+        return v.isoformat()
+    return str(v) if isinstance(v, uuid.UUID) else v
 
 
 def _insert_ignore(session: Session, rows: list[dict[str, Any]]) -> set[uuid.UUID]:
@@ -128,9 +127,8 @@ def _insert_ignore(session: Session, rows: list[dict[str, Any]]) -> set[uuid.UUI
         return set()
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        params: dict[str, list[Any]] = {p: [r[c] for r in rows] for p, c in _PG_COLUMNS.items()}
-        params["data"] = [json.dumps(r["data"]) for r in rows]
-        return set(session.execute(_PG_INSERT, params).scalars())
+        doc = json.dumps([{k: _json_value(v) for k, v in r.items()} for r in rows])
+        return set(session.execute(_PG_INSERT, {"rows": doc}).scalars())
     if dialect == "sqlite":
         stmt = sqlite.insert(Event).values(rows).on_conflict_do_nothing()
         return set(session.execute(stmt.returning(Event.id)).scalars())

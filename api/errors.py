@@ -8,7 +8,8 @@ Hierarchy::
     ├── Forbidden (403)
     ├── NotFound (404)
     ├── Conflict (409)
-    └── Unprocessable (422, only for payloads that are well-formed but unusable)
+    ├── Unprocessable (422, only for payloads that are well-formed but unusable)
+    └── TooManyRequests (429, with ``Retry-After``: overloaded, come back later)
 
 Bodies over their route's limit answer 413 (``api.limits.BodyTooLarge``); any other
 unhandled exception answers a 500 problem, never Starlette's text/plain page.
@@ -70,6 +71,12 @@ class Unprocessable(MynagateError):
     status, title = 422, "Unprocessable content"
 
 
+class TooManyRequests(MynagateError):
+    """Refused before doing any work; ``retry_after`` (seconds) becomes the header."""
+
+    status, title = 429, "Too many requests"
+
+
 def field_of(loc: tuple[Any, ...]) -> str:
     """A pydantic error location as a field path: ``windows[2].end_minute``."""
     out = ""
@@ -88,6 +95,8 @@ def problem(status: int, title: str, detail: str, instance: str, **extra: Any) -
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail,
             "instance": instance, **extra}
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if "retry_after" in extra:
+        headers = {"Retry-After": str(extra["retry_after"])}
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 

@@ -13,7 +13,7 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Values that are known to the world: never accepted outside development.
@@ -76,6 +76,10 @@ class Settings(BaseSettings):
     clock_skew_alarm_ms: int = 5000
     session_ttl_s: int = 8 * 3600  # a console login lasts a working day
     session_cookie_secure: bool = True  # False only for plain-HTTP development
+    # Event batches processed at once per process; past it 429 + Retry-After
+    # (api.events.admission).
+    ingest_max_inflight: int = Field(default=4, ge=1, le=64)
+    ingest_retry_after_s: int = Field(default=1, ge=1, le=300)
 
     @model_validator(mode="after")
     def _under_data_dir(self) -> Settings:

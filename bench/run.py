@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from bench import agent
+from bench import agent, ingest_pg
 
 RESULTS = Path(__file__).parent / "results.json"
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -238,6 +238,13 @@ def main() -> None:
         results += attendance_bench()
     if only in (None, "agent"):
         results += agent.run_all(_log)
+    if only in (None, "ingest"):
+        results += ingest_pg.run(os.environ.get("MYNAGATE_BENCH_DATABASE_URL", DEFAULT_URL))
+    save(results)
+
+
+def save(results: list[dict[str, Any]]) -> None:
+    """Merge ``results`` into bench/results.json (replacing entries of the same name)."""
     existing: list[dict[str, Any]] = []
     if RESULTS.exists():
         try:

@@ -7,6 +7,8 @@ Exceptions::
 
     ClientError
     ├── ServiceUnavailable     connection refused/reset, timeout, 5xx: retry later
+    │   ├── TimedOut           no answer within the request's timeout
+    │   └── ServiceBusy        429/503: overloaded; ``retry_after`` (s) from Retry-After
     └── ServiceRejected        4xx with its problem-details body: retrying will not help
         └── Unauthorized       401 (unknown or revoked device, bad signature, replay, skew)
 """
@@ -41,6 +43,28 @@ class ServiceUnavailable(ClientError):
     """The service could not be reached or failed (connection error, timeout, 5xx)."""
 
 
+class TimedOut(ServiceUnavailable):
+    """No answer within the timeout (the service may still finish the work: resend is safe,
+    event ids make it idempotent)."""
+
+
+class ServiceBusy(ServiceUnavailable):
+    """429 or 503: the service refused the work for now; come back after ``retry_after``."""
+
+    def __init__(self, status: int, retry_after: float | None) -> None:
+        self.status = status
+        self.retry_after = retry_after
+        super().__init__(f"service answered {status} (busy), retry after {retry_after} s")
+
+
+def _retry_after(resp: httpx.Response) -> float | None:
+    """Retry-After in seconds (delay-seconds form; an HTTP date counts as unknown), bounded."""
+    try:
+        return min(max(float(resp.headers.get("Retry-After", "")), 0.0), 300.0)
+    except ValueError:
+        return None
+
+
 class ServiceRejected(ClientError):
     """The service refused the request (4xx). ``problem`` holds the problem-details body."""
 
@@ -69,6 +93,8 @@ def parse_time(s: str) -> datetime:
 def _raise_for(resp: httpx.Response) -> None:
     if resp.status_code < 400:
         return
+    if resp.status_code in (429, 503):
+        raise ServiceBusy(resp.status_code, _retry_after(resp))
     if resp.status_code >= 500:
         raise ServiceUnavailable(f"service answered {resp.status_code}")
     try:
@@ -84,6 +110,8 @@ def _raise_for(resp: httpx.Response) -> None:
 def _send(http: httpx.Client, request: httpx.Request) -> httpx.Response:
     try:
         return http.send(request)
+    except httpx.TimeoutException as err:
+        raise TimedOut(f"{type(err).__name__}: {err}") from err
     except (httpx.TransportError, OSError) as err:
         raise ServiceUnavailable(f"{type(err).__name__}: {err}") from err
 
@@ -228,8 +256,10 @@ class ServiceClient:
                             timeout=timeout + 10)
         return int(resp.json()["version"])
 
-    def post_events(self, events: list[dict[str, Any]]) -> dict[str, Any]:
-        result: dict[str, Any] = self._signed("POST", "/events", body={"events": events}).json()
+    def post_events(self, events: list[dict[str, Any]],
+                    timeout: float | None = None) -> dict[str, Any]:
+        result: dict[str, Any] = self._signed("POST", "/events", body={"events": events},
+                                              timeout=timeout).json()
         return result
 
     def decide(self, door_id: int, credential_ref: str, pin_verified: bool) -> dict[str, Any]:

@@ -14,7 +14,15 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from .client import ClientError, ServiceClient, ServiceUnavailable, Unauthorized, format_time
+from .client import (
+    ClientError,
+    ServiceBusy,
+    ServiceClient,
+    ServiceUnavailable,
+    TimedOut,
+    Unauthorized,
+    format_time,
+)
 from .memory import release_free_memory
 from .outbox import Outbox
 from .snapshot_cache import MAX_DELTAS, SnapshotCache, SnapshotError
@@ -38,10 +46,46 @@ class Backoff:
     def reset(self) -> None:
         self.failures = 0
 
-    def next_delay(self) -> float:
+    def next_delay(self, at_least: float | None = None) -> float:
+        """The next delay; with ``at_least`` (the service's Retry-After) never sooner than
+        that, plus up to half again, so the agents it turned away do not return together."""
         self.failures += 1
         ceiling = min(self.cap, self.base * (2 ** (self.failures - 1)))
-        return ceiling / 2 + _jitter.uniform(0, ceiling / 2)
+        delay = ceiling / 2 + _jitter.uniform(0, ceiling / 2)
+        if at_least is not None:
+            delay = max(delay, at_least * (1 + _jitter.uniform(0, 0.5)))
+        return delay
+
+
+class AdaptiveBatch:
+    """Batch size and request timeout, adapted to the service's answers.
+
+    A timeout or a 429/503 halves the batch (down to ``min_size``); a timeout also doubles
+    the timeout (up to ``max_timeout_s``), since the service may just be slow and a resend
+    costs it the work again. Each success grows the batch by an eighth (up to ``limit``) and
+    moves the timeout towards four times the time the batch took (never below the base).
+    """
+
+    def __init__(self, limit: int, timeout_s: float = 10.0, *, min_size: int = 10,
+                 max_timeout_s: float = 120.0) -> None:
+        self.limit = limit
+        self.min_size = min(min_size, limit)
+        self.size = limit
+        self.base_timeout_s = timeout_s
+        self.timeout_s = timeout_s
+        self.max_timeout_s = max_timeout_s
+
+    def succeeded(self, elapsed_s: float) -> None:
+        self.size = min(self.limit, self.size + max(1, self.size // 8))
+        wanted = max(self.base_timeout_s, min(self.max_timeout_s, 4 * elapsed_s))
+        self.timeout_s = (self.timeout_s + wanted) / 2
+
+    def busy(self) -> None:
+        self.size = max(self.min_size, self.size // 2)
+
+    def timed_out(self) -> None:
+        self.busy()
+        self.timeout_s = min(self.max_timeout_s, self.timeout_s * 2)
 
 
 class Connectivity:
@@ -78,6 +122,10 @@ class Worker:
             try:
                 delay = self.run_once()
                 self.backoff.reset()
+            except ServiceBusy as err:
+                delay = self.backoff.next_delay(at_least=err.retry_after)
+                log.warning("agent.%s.busy retry_in=%.1fs status=%d", self.name, delay,
+                            err.status)
             except ServiceUnavailable as err:
                 delay = self.backoff.next_delay()
                 log.warning("agent.%s.unavailable retry_in=%.1fs error=%s", self.name, delay, err)
@@ -103,13 +151,18 @@ class Worker:
 
 
 class Uploader(Worker):
-    """Sends the outbox in batches of at most 500 and marks only what the service stored."""
+    """Sends the outbox in batches of at most 500 and marks only what the service stored.
+
+    The batch size and timeout adapt to the answers (``AdaptiveBatch``); a 429/503 waits
+    for its Retry-After, jittered. A resent batch the service had already stored is a no-op
+    there (event ids), so a timeout never counts an event twice."""
 
     name = "uploader"
 
     def __init__(self, client: ServiceClient, outbox: Outbox, stop: threading.Event, *,
                  connectivity: Connectivity | None = None, idle_s: float = 1.0,
-                 batch_limit: int = BATCH_LIMIT, keep_delivered: int = 50_000) -> None:
+                 batch_limit: int = BATCH_LIMIT, keep_delivered: int = 50_000,
+                 timeout_s: float = 10.0) -> None:
         super().__init__(stop)
         self.keep_delivered = keep_delivered
         self.client = client
@@ -117,9 +170,12 @@ class Uploader(Worker):
         self.connectivity = connectivity or Connectivity()
         self.idle_s = idle_s
         self.batch_limit = min(batch_limit, BATCH_LIMIT)
+        self.adapt = AdaptiveBatch(self.batch_limit, timeout_s)
         self.wake = threading.Event()
         self.delivered = 0
         self.batches = 0
+        self.refused = 0  # 429/503 answers
+        self.timeouts = 0
         self.last_result: dict[str, Any] | None = None
         self.chain_reported_broken = False
 
@@ -132,14 +188,27 @@ class Uploader(Worker):
         self.wake.clear()
 
     def run_once(self) -> float:
-        batch = self.outbox.pending(self.batch_limit)
+        size = self.adapt.size
+        batch = self.outbox.pending(size)
         if not batch:
             return self.idle_s
+        started = time.monotonic()
         try:
-            result = self.client.post_events(batch)
+            result = self.client.post_events(batch, timeout=self.adapt.timeout_s)
+        except ServiceBusy:
+            self.refused += 1
+            self.adapt.busy()
+            self.connectivity.ok()  # it answered: online, only busy
+            raise
+        except TimedOut:
+            self.timeouts += 1
+            self.adapt.timed_out()
+            self.connectivity.failed()
+            raise
         except ServiceUnavailable:
             self.connectivity.failed()
             raise
+        self.adapt.succeeded(time.monotonic() - started)
         self.connectivity.ok()
         last = int(batch[-1]["seq"])
         # A 2xx answer means the service stored every event of the batch (or already had it).
@@ -156,7 +225,7 @@ class Uploader(Worker):
         if acked is not None and int(acked) < last:
             log.warning("agent.uploader.service_gap acked_through=%s sent_through=%d gaps=%s",
                         acked, last, result.get("gaps"))
-        return 0.0 if len(batch) >= self.batch_limit else self.idle_s
+        return 0.0 if len(batch) >= size else self.idle_s
 
 
 @dataclass

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, FastAPI, Query, Request
 
 from api.db import SessionDep
+from api.events.admission import IngestSlot
 from api.events.ingest import IncomingEvent, ingest
 from api.limits import RawBody, json_body_doc, parse_json_body
 from api.models.base import utcnow
@@ -86,9 +87,13 @@ async def snapshot_wait(request: Request, device: DeviceDep,
 
 @router.post("/events", response_model=EventBatchResult,
              openapi_extra=json_body_doc(EventBatch))
-def post_events(body: RawBody, device: DeviceDep, session: SessionDep) -> EventBatchResult:
+def post_events(body: RawBody, _slot: IngestSlot, device: DeviceDep,
+                session: SessionDep) -> EventBatchResult:
     """Store a batch of events: idempotent by id and (device, seq), gaps and chain checked.
 
+    At most ``ingest_max_inflight`` batches are processed at once; past that the answer is
+    429 with ``Retry-After`` at once (``api.events.admission``): after the bounded body is
+    read (a slow sender holds no slot), before the signature check or any database work.
     The batch (up to 4 MiB) is parsed here, in the thread pool, after the signature check:
     never on the event loop, never for an unsigned request."""
     batch, data = parse_json_body(EventBatch, body)

@@ -5,12 +5,28 @@ state, ``<root>/system/…`` for alarms)."""
 from __future__ import annotations
 
 import re
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
-from api.models import Device, Door, Event, Site
+from api.models import Device, Door, Site
+
+
+class StoredEvent(Protocol):
+    """What a message is made of: an ``Event`` row, or the row ingest has just inserted."""
+
+    id: uuid.UUID
+    device_id: uuid.UUID
+    kind: str
+    occurred_at: datetime
+    received_at: datetime
+    door_id: int | None
+    staff_id: int | None
+    granted: bool | None
+    reason: str | None
+    data: dict[str, Any]
 
 
 class EventType(StrEnum):
@@ -64,7 +80,7 @@ def _data(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def event_payload(event: Event, place: Place, staff_number: str | None) -> dict[str, Any]:
+def event_payload(event: StoredEvent, place: Place, staff_number: str | None) -> dict[str, Any]:
     """The message body for one stored event."""
     body: dict[str, Any] = {
         "type": KIND_TYPES[event.kind].value,
@@ -83,7 +99,7 @@ def event_payload(event: Event, place: Place, staff_number: str | None) -> dict[
     return body
 
 
-def topics(event: Event, place: Place) -> list[tuple[str, bool]]:
+def topics(event: StoredEvent, place: Place) -> list[tuple[str, bool]]:
     """(topic below the root, retained) pairs an event is published to: one topic per site
     and door; a door's state also to its retained ``state`` topic; alarms to ``system``."""
     site = segment(place.site.code) if place.site else "_"

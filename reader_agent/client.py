@@ -16,10 +16,12 @@ from __future__ import annotations
 import base64
 import logging
 import secrets
+import ssl
 import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -66,6 +68,12 @@ def parse_time(s: str) -> datetime:
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
+def tls_verify(ca_file: Path | None) -> ssl.SSLContext | bool:
+    """What httpx verifies the service's certificate against: the system's trust store, or
+    only the CA bundle given (a town's own CA or a self-signed certificate)."""
+    return ssl.create_default_context(cafile=str(ca_file)) if ca_file is not None else True
+
+
 def _raise_for(resp: httpx.Response) -> None:
     if resp.status_code < 400:
         return
@@ -95,11 +103,13 @@ def enroll(
     *,
     transport: httpx.BaseTransport | None = None,
     timeout: float = 10.0,
+    verify: ssl.SSLContext | bool = True,
 ) -> dict[str, Any]:
     """Enroll with a one-time token: register our public key, get the service's key back."""
     body = {"enrollment_token": token, "public_key": public_key_b64(private_key.public_key()),
             "agent_version": AGENT_VERSION}
-    with httpx.Client(base_url=base_url, transport=transport, timeout=timeout) as http:
+    with httpx.Client(base_url=base_url, transport=transport, timeout=timeout,
+                      verify=verify) as http:
         req = http.build_request("POST", f"{PREFIX}/enroll", content=canonical_json(body),
                                  headers={"Content-Type": "application/json"})
         resp = _send(http, req)
@@ -124,6 +134,7 @@ class ServiceClient:
         *,
         timeout: float = 10.0,
         clock: Callable[[], datetime] | None = None,
+        verify: ssl.SSLContext | bool = True,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.device_id = device_id
@@ -134,12 +145,13 @@ class ServiceClient:
         self._offset_ms = 0
         self.offset_measured = False
         self._transport = transport
+        self._verify = verify
         self._http = self._new_http()
 
     # --- transport ---------------------------------------------------------------------
     def _new_http(self) -> httpx.Client:
         return httpx.Client(base_url=self.base_url, transport=self._transport,
-                            timeout=self._timeout)
+                            timeout=self._timeout, verify=self._verify)
 
     def set_transport(self, transport: httpx.BaseTransport | None) -> None:
         """Swap the transport (tests use this to make the service vanish and return)."""

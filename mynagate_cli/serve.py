@@ -10,6 +10,8 @@ import typer
 if TYPE_CHECKING:  # the agent-only install has no FastAPI
     from fastapi import FastAPI
 
+    from api.settings import Settings
+
 app = typer.Typer()
 
 
@@ -22,12 +24,10 @@ def serve(
                                 help="uvicorn worker processes (docs/deploy-service.md)"),
 ) -> None:
     """Run the central service (FastAPI under uvicorn)."""
-    import uvicorn
-
-    from api.app import create_app
-    from api.logging_config import configure_logging
     from api.migrate import upgrade
+    from api.service_lock import ServingLock, code_version
     from api.settings import get_settings
+    from mynagate_cli.db import refuse_under_other_version
     from mynagate_cli.service_config import (
         database_url,
         open_database,
@@ -40,10 +40,25 @@ def serve(
     data_dir = require_data_dir(settings, create=True)
     key_file = signing_key_file(settings, data_dir)  # made once here, before any worker
     settings = settings.model_copy(update={"signing_key_file": key_file})
+    version = code_version()
     if migrate:
+        refuse_under_other_version(url, version)  # as `db upgrade`
         upgrade(url)
     else:
         open_database(url).dispose()
+    lock = ServingLock.hold(url, version)  # `db upgrade` of another version waits for us
+    try:
+        _run(settings, host, port, workers)
+    finally:
+        lock.release()
+
+
+def _run(settings: Settings, host: str, port: int, workers: int) -> None:
+    import uvicorn
+
+    from api.app import create_app
+    from api.logging_config import configure_logging
+
     configure_logging()  # JSON lines; uvicorn's own loggers propagate to it (log_config=None)
     if workers == 1:
         uvicorn.run(create_app(settings), host=host, port=port, log_level="info",
@@ -51,7 +66,7 @@ def serve(
         return
     # Worker processes are spawned and build their own app from the environment: hand them
     # the key file resolved here so none of them makes a second one.
-    os.environ["MYNAGATE_SIGNING_KEY_FILE"] = str(key_file)
+    os.environ["MYNAGATE_SIGNING_KEY_FILE"] = str(settings.signing_key_path)
     uvicorn.run("mynagate_cli.serve:worker_app", factory=True, host=host, port=port,
                 workers=workers, log_level="info", log_config=None)
 

@@ -8,7 +8,8 @@ Exceptions::
     ClientError
     ├── ServiceUnavailable     connection refused/reset, timeout, 5xx: retry later
     └── ServiceRejected        4xx with its problem-details body: retrying will not help
-        └── Unauthorized       401 (unknown or revoked device, bad signature, replay, skew)
+        ├── Unauthorized       401 (unknown or revoked device, bad signature, replay, skew)
+        └── ProtocolTooOld     426: the service no longer serves this agent's protocol version
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import Any
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from gate.protocol import PROTOCOL, PROTOCOL_HEADER, SUPPORTED_HEADER, ProtocolVersion
 from gate.signing import canonical_json, public_key_b64, request_signing_string
 
 log = logging.getLogger(__name__)
@@ -57,6 +59,10 @@ class Unauthorized(ServiceRejected):
     """401: the device is unknown, pending or revoked, or the request did not verify."""
 
 
+class ProtocolTooOld(ServiceRejected):
+    """426: this agent is too old for the service; upgrade it (docs/upgrade.md)."""
+
+
 def format_time(dt: datetime) -> str:
     """RFC 3339 UTC with milliseconds, as the protocol wants."""
     dt = dt.astimezone(UTC)
@@ -85,6 +91,11 @@ def _raise_for(resp: httpx.Response) -> None:
             problem = {"detail": str(problem)}
     except ValueError:
         problem = {"detail": resp.text[:200]}
+    if resp.status_code == 426:
+        log.error("agent.protocol.too_old ours=%s service_supports=%s: upgrade this agent "
+                  "(docs/upgrade.md)", resp.request.headers.get(PROTOCOL_HEADER),
+                  problem.get("supported"))
+        raise ProtocolTooOld(resp.status_code, problem)
     cls = Unauthorized if resp.status_code == 401 else ServiceRejected
     raise cls(resp.status_code, problem)
 
@@ -104,6 +115,7 @@ def enroll(
     transport: httpx.BaseTransport | None = None,
     timeout: float = 10.0,
     verify: ssl.SSLContext | bool = True,
+    protocol: ProtocolVersion = PROTOCOL,
 ) -> dict[str, Any]:
     """Enroll with a one-time token: register our public key, get the service's key back."""
     body = {"enrollment_token": token, "public_key": public_key_b64(private_key.public_key()),
@@ -111,7 +123,8 @@ def enroll(
     with httpx.Client(base_url=base_url, transport=transport, timeout=timeout,
                       verify=verify) as http:
         req = http.build_request("POST", f"{PREFIX}/enroll", content=canonical_json(body),
-                                 headers={"Content-Type": "application/json"})
+                                 headers={"Content-Type": "application/json",
+                                          PROTOCOL_HEADER: str(protocol)})
         resp = _send(http, req)
         _raise_for(resp)
         result: dict[str, Any] = resp.json()
@@ -135,6 +148,7 @@ class ServiceClient:
         timeout: float = 10.0,
         clock: Callable[[], datetime] | None = None,
         verify: ssl.SSLContext | bool = True,
+        protocol: ProtocolVersion = PROTOCOL,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.device_id = device_id
@@ -146,6 +160,8 @@ class ServiceClient:
         self.offset_measured = False
         self._transport = transport
         self._verify = verify
+        self.protocol = protocol
+        self.service_protocols = ""  # the service's X-Mynagate-Protocol-Supported, last seen
         self._http = self._new_http()
 
     # --- transport ---------------------------------------------------------------------
@@ -186,7 +202,7 @@ class ServiceClient:
                 params: dict[str, Any] | None = None, timeout: float | None = None,
                 retry_skew: bool = True) -> httpx.Response:
         content = canonical_json(body) if body is not None else b""
-        headers = {"X-Mynagate-Device": self.device_id}
+        headers = {"X-Mynagate-Device": self.device_id, PROTOCOL_HEADER: str(self.protocol)}
         if body is not None:
             headers["Content-Type"] = "application/json"
         req = self._http.build_request(
@@ -200,6 +216,7 @@ class ServiceClient:
         req.headers["X-Mynagate-Nonce"] = nonce
         req.headers["X-Mynagate-Signature"] = base64.b64encode(sig).decode()
         resp = _send(self._http, req)
+        self.service_protocols = resp.headers.get(SUPPORTED_HEADER, self.service_protocols)
         if resp.status_code == 401 and retry_skew:
             server_time = _server_time_of(resp)
             if server_time is not None:

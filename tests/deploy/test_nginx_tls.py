@@ -5,16 +5,13 @@ API answers through it."""
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
 import shutil
 import stat
 import subprocess
-import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,8 +19,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from api.db import Database
 from api.limits import KIB, MIB, limit_for
@@ -31,8 +26,9 @@ from reader_agent.agent import AgentConfig, ReaderAgent
 from reader_agent.client import tls_verify
 from tests.agent.sim_cards import Presenter, new_card
 from tests.agent.town import add_credential, seed_town, stored_events
-from tests.conftest import _server_url, free_port
+from tests.conftest import free_port
 
+from .conftest import cli, serve, stop
 from .nginx import Nginx, nginx_body_limit, port_closed, wait_port
 from .tls import TlsFiles, make_tls
 
@@ -42,23 +38,6 @@ pytestmark = [
                                   "clock, which a moved Python clock does not move"),
 ]
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def scratch_database() -> Iterator[str]:
-    """An empty database of this test's own: ``mynagate serve`` migrates it."""
-    server = _server_url()
-    assert server and server.startswith("postgresql"), "this test needs PostgreSQL"
-    name = f"mng_deploy_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(server).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @dataclass
@@ -71,23 +50,6 @@ class Stack:
     data_dir: Path
     serve_logs: list[Path]
     upstreams: list[int]
-
-
-def serve(env: dict[str, str], log: Path, *args: str) -> subprocess.Popen[bytes]:
-    with log.open("wb") as out:
-        return subprocess.Popen(
-            [sys.executable, "-c", "from mynagate_cli import main; main()", "serve", *args],
-            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), **env},
-            stdout=out, stderr=subprocess.STDOUT)
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=10)
 
 
 @pytest.fixture
@@ -152,12 +114,9 @@ def test_an_agent_enrolls_and_taps_through_nginx_tls(stack: Stack, scratch_datab
         assert created.status_code == 201, created.text
 
         agent_dir = tmp_path / "agent"
-        enrolled = subprocess.run(
-            [sys.executable, "-c", "from mynagate_cli import main; main()", "agent", "enroll",
-             "--service", stack.url, "--token", created.json()["enrollment_token"],
-             "--data-dir", str(agent_dir), "--ca", str(stack.tls.ca)],
-            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True,
-            text=True, timeout=120)
+        enrolled = cli({}, "agent", "enroll", "--service", stack.url, "--token",
+                       created.json()["enrollment_token"], "--data-dir", str(agent_dir),
+                       "--ca", str(stack.tls.ca))
         assert enrolled.returncode == 0, enrolled.stderr
         assert (agent_dir / "service-ca.pem").read_bytes() == stack.tls.ca.read_bytes()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 import uuid
@@ -20,18 +21,25 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def scratch_database() -> Iterator[str]:
-    """An empty database of this test's own: ``mynagate serve`` migrates it."""
+    """An empty database owned by a role of its own without superuser, createdb or createrole
+    rights, as docs/deploy-service.md makes them: ``mynagate`` must migrate and serve as it."""
     server = _server_url()
     assert server and server.startswith("postgresql"), "this test needs PostgreSQL"
     name = f"mng_deploy_{uuid.uuid4().hex[:10]}"
+    password = secrets.token_hex(16)
     admin = create_engine(server, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+        conn.execute(text(f"CREATE ROLE \"{name}\" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE "
+                          f"PASSWORD '{password}'"))
+        conn.execute(text(f'CREATE DATABASE "{name}" OWNER "{name}" ENCODING \'UTF8\' '
+                          "TEMPLATE template0"))
     try:
-        yield make_url(server).set(database=name).render_as_string(hide_password=False)
+        yield make_url(server).set(database=name, username=name, password=password) \
+            .render_as_string(hide_password=False)
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'DROP ROLE IF EXISTS "{name}"'))
         admin.dispose()
 
 

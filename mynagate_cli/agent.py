@@ -21,13 +21,21 @@ def enroll(
     service: str = typer.Option(..., "--service", help="service base URL, e.g. http://svc:8000"),
     token: str = typer.Option(..., "--token", help="one-time enrollment token from the admin"),
     data_dir: Path = typer.Option(..., "--data-dir", help=DATA_DIR_HELP),
+    ca: Path | None = typer.Option(None, "--ca", help="PEM CA bundle the service's TLS "
+                                   "certificate must chain to (kept in the data dir)"),
 ) -> None:
     """Register this host's device key with the service using a one-time token."""
     from reader_agent.agent import enroll_agent
-    from reader_agent.client import ClientError
+    from reader_agent.client import ClientError, tls_verify
 
     try:
-        identity = enroll_agent(data_dir, service, token)
+        tls_verify(ca)
+    except OSError as err:  # an unreadable or broken --ca bundle (ssl.SSLError is an OSError)
+        typer.echo(f"CA 証明書を読めません / cannot load the CA bundle (--ca {ca}): {err}",
+                   err=True)
+        raise typer.Exit(1) from err
+    try:
+        identity = enroll_agent(data_dir, service, token, ca_file=ca)
     except ClientError as err:
         typer.echo(f"登録に失敗しました / enrollment failed (--service {service}): {err}",
                    err=True)

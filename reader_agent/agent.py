@@ -41,9 +41,17 @@ from gate.policy import (
 
 from . import clock_point
 from .card_auth import KIND_JPKI
-from .client import ServiceClient, enroll, format_time
+from .client import ServiceClient, enroll, format_time, tls_verify
 from .display import Display, RecordingDisplay
-from .keys import Identity, load_device_key, load_identity, load_or_create_device_key, save_identity
+from .keys import (
+    Identity,
+    load_device_key,
+    load_identity,
+    load_or_create_device_key,
+    save_identity,
+    save_service_ca,
+    service_ca_file,
+)
 from .outbox import Outbox
 from .reader_health import ReaderHealth
 from .snapshot_cache import DoorView, Snapshot, SnapshotCache
@@ -406,7 +414,8 @@ class ReaderAgent:
         self.identity = identity
         self.client = ServiceClient(identity.service_url, identity.device_id,
                                     load_device_key(self.data_dir), transport,
-                                    clock=device_clock)
+                                    clock=device_clock,
+                                    verify=tls_verify(service_ca_file(self.data_dir)))
         self.cache = SnapshotCache(self.data_dir / "snapshot.json", identity.service_key(),
                                    identity.device_id)
         self.cache.load()
@@ -537,11 +546,17 @@ class DoorEvents:
 
 
 def enroll_agent(data_dir: Path | str, service_url: str, token: str, *,
-                 transport: Any = None) -> Identity:
-    """Enroll this host: make (or reuse) the device key, register it, save the identity."""
+                 transport: Any = None, ca_file: Path | None = None) -> Identity:
+    """Enroll this host: make (or reuse) the device key, register it, save the identity.
+
+    With ``ca_file`` the service's TLS certificate must chain to that bundle, now and in every
+    later request (it is kept in the data dir)."""
     path = Path(data_dir)
     key = load_or_create_device_key(path)
-    result = enroll(service_url, token, key, transport=transport)
+    verify = tls_verify(ca_file)  # a broken bundle fails here, before anything is sent
+    result = enroll(service_url, token, key, transport=transport, verify=verify)
+    if ca_file is not None:
+        save_service_ca(path, ca_file)
     identity = Identity(str(result["device_id"]), service_url.rstrip("/"),
                         str(result["service_public_key"]), str(result["service_key_id"]))
     save_identity(path, identity)

@@ -10,7 +10,8 @@ Exceptions::
     │   ├── TimedOut           no answer within the request's timeout
     │   └── ServiceBusy        429/503: overloaded; ``retry_after`` (s) from Retry-After
     └── ServiceRejected        4xx with its problem-details body: retrying will not help
-        └── Unauthorized       401 (unknown or revoked device, bad signature, replay, skew)
+        ├── Unauthorized       401 (unknown or revoked device, bad signature, replay, skew)
+        └── ProtocolTooOld     426: the service no longer serves this agent's protocol version
 """
 
 from __future__ import annotations
@@ -18,15 +19,18 @@ from __future__ import annotations
 import base64
 import logging
 import secrets
+import ssl
 import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from gate.protocol import PROTOCOL, PROTOCOL_HEADER, SUPPORTED_HEADER, ProtocolVersion
 from gate.signing import canonical_json, public_key_b64, request_signing_string
 
 log = logging.getLogger(__name__)
@@ -79,6 +83,10 @@ class Unauthorized(ServiceRejected):
     """401: the device is unknown, pending or revoked, or the request did not verify."""
 
 
+class ProtocolTooOld(ServiceRejected):
+    """426: this agent is too old for the service; upgrade it (docs/upgrade.md)."""
+
+
 def format_time(dt: datetime) -> str:
     """RFC 3339 UTC with milliseconds, as the protocol wants."""
     dt = dt.astimezone(UTC)
@@ -88,6 +96,12 @@ def format_time(dt: datetime) -> str:
 def parse_time(s: str) -> datetime:
     dt = datetime.fromisoformat(s.replace("Z", "+00:00"))
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def tls_verify(ca_file: Path | None) -> ssl.SSLContext | bool:
+    """What httpx verifies the service's certificate against: the system's trust store, or
+    only the CA bundle given (a town's own CA or a self-signed certificate)."""
+    return ssl.create_default_context(cafile=str(ca_file)) if ca_file is not None else True
 
 
 def _raise_for(resp: httpx.Response) -> None:
@@ -103,6 +117,11 @@ def _raise_for(resp: httpx.Response) -> None:
             problem = {"detail": str(problem)}
     except ValueError:
         problem = {"detail": resp.text[:200]}
+    if resp.status_code == 426:
+        log.error("agent.protocol.too_old ours=%s service_supports=%s: upgrade this agent "
+                  "(docs/upgrade.md)", resp.request.headers.get(PROTOCOL_HEADER),
+                  problem.get("supported"))
+        raise ProtocolTooOld(resp.status_code, problem)
     cls = Unauthorized if resp.status_code == 401 else ServiceRejected
     raise cls(resp.status_code, problem)
 
@@ -123,13 +142,17 @@ def enroll(
     *,
     transport: httpx.BaseTransport | None = None,
     timeout: float = 10.0,
+    verify: ssl.SSLContext | bool = True,
+    protocol: ProtocolVersion = PROTOCOL,
 ) -> dict[str, Any]:
     """Enroll with a one-time token: register our public key, get the service's key back."""
     body = {"enrollment_token": token, "public_key": public_key_b64(private_key.public_key()),
             "agent_version": AGENT_VERSION}
-    with httpx.Client(base_url=base_url, transport=transport, timeout=timeout) as http:
+    with httpx.Client(base_url=base_url, transport=transport, timeout=timeout,
+                      verify=verify) as http:
         req = http.build_request("POST", f"{PREFIX}/enroll", content=canonical_json(body),
-                                 headers={"Content-Type": "application/json"})
+                                 headers={"Content-Type": "application/json",
+                                          PROTOCOL_HEADER: str(protocol)})
         resp = _send(http, req)
         _raise_for(resp)
         result: dict[str, Any] = resp.json()
@@ -152,6 +175,8 @@ class ServiceClient:
         *,
         timeout: float = 10.0,
         clock: Callable[[], datetime] | None = None,
+        verify: ssl.SSLContext | bool = True,
+        protocol: ProtocolVersion = PROTOCOL,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.device_id = device_id
@@ -162,12 +187,15 @@ class ServiceClient:
         self._offset_ms = 0
         self.offset_measured = False
         self._transport = transport
+        self._verify = verify
+        self.protocol = protocol
+        self.service_protocols = ""  # the service's X-Mynagate-Protocol-Supported, last seen
         self._http = self._new_http()
 
     # --- transport ---------------------------------------------------------------------
     def _new_http(self) -> httpx.Client:
         return httpx.Client(base_url=self.base_url, transport=self._transport,
-                            timeout=self._timeout)
+                            timeout=self._timeout, verify=self._verify)
 
     def set_transport(self, transport: httpx.BaseTransport | None) -> None:
         """Swap the transport (tests use this to make the service vanish and return)."""
@@ -202,7 +230,7 @@ class ServiceClient:
                 params: dict[str, Any] | None = None, timeout: float | None = None,
                 retry_skew: bool = True) -> httpx.Response:
         content = canonical_json(body) if body is not None else b""
-        headers = {"X-Mynagate-Device": self.device_id}
+        headers = {"X-Mynagate-Device": self.device_id, PROTOCOL_HEADER: str(self.protocol)}
         if body is not None:
             headers["Content-Type"] = "application/json"
         req = self._http.build_request(
@@ -216,6 +244,7 @@ class ServiceClient:
         req.headers["X-Mynagate-Nonce"] = nonce
         req.headers["X-Mynagate-Signature"] = base64.b64encode(sig).decode()
         resp = _send(self._http, req)
+        self.service_protocols = resp.headers.get(SUPPORTED_HEADER, self.service_protocols)
         if resp.status_code == 401 and retry_skew:
             server_time = _server_time_of(resp)
             if server_time is not None:

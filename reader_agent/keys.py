@@ -25,6 +25,8 @@ from gate.signing import load_public_key
 
 KEY_FILE = "device-key.pem"
 IDENTITY_FILE = "identity.json"
+# The CA bundle given at enrollment (--ca): the only certificates the agent then trusts.
+SERVICE_CA_FILE = "service-ca.pem"
 
 
 class NotEnrolledError(RuntimeError):
@@ -107,3 +109,16 @@ def load_identity(data_dir: Path) -> Identity:
     raw = json.loads(path.read_text())
     return Identity(**{k: str(raw[k]) for k in
                        ("device_id", "service_url", "service_public_key", "service_key_id")})
+
+
+def save_service_ca(data_dir: Path, ca_file: Path) -> Path:
+    """Keep a copy of the CA bundle given at enrollment in the data dir (public, 0644)."""
+    target = data_dir / SERVICE_CA_FILE
+    atomic_write(target, ca_file.read_bytes(), mode=0o644)
+    return target
+
+
+def service_ca_file(data_dir: Path) -> Path | None:
+    """The CA bundle saved at enrollment, or None: the system's trust store then applies."""
+    path = data_dir / SERVICE_CA_FILE
+    return path if path.exists() else None

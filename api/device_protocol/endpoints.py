@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 
 from api.db import SessionDep
 from api.events.admission import IngestSlot
@@ -19,6 +19,7 @@ from api.snapshot.service import build_signed
 
 from . import service
 from .auth import DeviceDep
+from .negotiation import negotiate
 from .schemas import (
     DecideRequest,
     DecideResponse,
@@ -42,7 +43,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(watcher.stop)
 
 
-router = APIRouter(prefix="/device/v1", tags=["device"], lifespan=_lifespan)
+router = APIRouter(prefix="/device/v1", tags=["device"], lifespan=_lifespan,
+                   dependencies=[Depends(negotiate)])
 MAX_WAIT_S = 30
 
 

@@ -26,6 +26,7 @@ ROUTER_MODULES: list[str] = [
     "api.enrollment.endpoints",
     "api.mail.endpoints",
     "api.outbound.endpoints",
+    "api.console.pages",
 ]
 
 

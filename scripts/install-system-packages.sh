@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite needs: pcscd + vsmartcard-vpcd (virtual PC/SC
-# reader, test hosts only), libpcsclite-dev and a compiler for pyscard, and chromium for the console.
+# reader, test hosts only), libpcsclite-dev and a compiler for pyscard, and chromium (with a
+# Japanese font for its screenshots and PDFs) for the console.
 # Runs only as root; elsewhere it lists what is missing and exits 0 so a developer can decide.
 set -euo pipefail
-pkgs=(pcscd vsmartcard-vpcd libpcsclite-dev swig gcc python3-dev chromium)
+pkgs=(pcscd vsmartcard-vpcd libpcsclite-dev swig gcc python3-dev chromium fonts-ipafont-gothic)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

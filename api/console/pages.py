@@ -21,8 +21,10 @@ from api.events.repository import EventFilter
 from api.exports.writer import neutralise
 from api.metrics.settings import MetricsSettings
 from api.models.base import utcnow
+from api.overtime.service import caps_report
 
 from . import labels, queries
+from .chart import overtime_chart
 from .deps import COOKIE, ConsoleUser, LoginRequired, token_valid
 from .labels import N_
 from .rendering import HERE, gettext, jst, render
@@ -211,3 +213,15 @@ def timesheet(request: Request, number: Annotated[str, Path(max_length=20)],
                   month=first.strftime("%Y-%m"), prev_month=prev_month, next_month=next_month,
                   department=queries.department_name(session, person.department_id),
                   hhmm=lambda t, d: attendance.hhmm(t, d, cfg))
+
+
+@router.get("/overtime")
+def overtime(request: Request, session: SessionDep, user: ConsoleUser,
+             month: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")] = None) -> Response:
+    """Overtime per department against the 45/80/100 h lines (server-rendered SVG)."""
+    now = utcnow()
+    month = month or rule_config().business_day.date_of(now).strftime("%Y-%m")
+    names = queries.department_names(session)
+    rows = ((names.get(r["department"], r["department"]), f"{r['staff_number']} {r['name']}",
+             r["month_minutes"]) for r in caps_report(session, month=month, now=now))
+    return render(request, "overtime.html", user=user, month=month, chart=overtime_chart(rows))

@@ -247,3 +247,8 @@ def staff_search(session: Session, q: str, *, on: date, limit: int = 200) -> lis
 def department_name(session: Session, department_id: int) -> str:
     return session.execute(select(Department.name).where(Department.id == department_id)
                            ).scalar_one()
+
+
+def department_names(session: Session) -> dict[str, str]:
+    """Department code → name."""
+    return {r[0]: r[1] for r in session.execute(select(Department.code, Department.name))}

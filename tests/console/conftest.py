@@ -22,6 +22,11 @@ DEVICE_ID = uuid.UUID("5f0c3a1e-9d7b-4c2a-8e61-0123456789ab")
 BDAY = rule_config().business_day
 
 
+def assert_no_internal_ids(html: str) -> None:
+    for internal in (*STAFF_IDS, *DOOR_IDS, DEVICE_ID):
+        assert str(internal) not in html
+
+
 @dataclass
 class World:
     now: datetime

@@ -59,7 +59,8 @@ def test_every_page_in_chromium(browser, live_server, world) -> None:  # type: i
              "presence": ("/console/presence", "在館者 1 名"),
              "holiday-record": (f"/console/holiday-record?from={sat}&to={sat}", "週休日"),
              "staff": ("/console/staff", "佐藤花子"),
-             "timesheet": ("/console/staff/1001/timesheet", "出勤簿")}
+             "timesheet": ("/console/staff/1001/timesheet", "出勤簿"),
+             "overtime": ("/console/overtime", "所属別の超過勤務")}
     for name, (path, text) in pages.items():
         page.goto(live_server.url + path)
         assert text in page.inner_text("main"), name

@@ -11,16 +11,11 @@ import pytest
 
 from api.console.rendering import jst
 from api.models import Device, MailOutbox, MailStatus
-from tests.console.conftest import DEVICE_ID, DOOR_IDS, STAFF_IDS
+from tests.console.conftest import DEVICE_ID, assert_no_internal_ids
 
 pytestmark = pytest.mark.postgres
 PAGES = ["/console", "/console/events", "/console/presence", "/console/holiday-record",
-         "/console/staff", "/console/staff/1001/timesheet"]
-
-
-def assert_no_internal_ids(html: str) -> None:
-    for internal in (*STAFF_IDS, *DOOR_IDS, DEVICE_ID):
-        assert str(internal) not in html
+         "/console/staff", "/console/staff/1001/timesheet", "/console/overtime"]
 
 
 @pytest.mark.parametrize("path", PAGES)

@@ -46,9 +46,9 @@ def _next_workday(day: date) -> date:
 
 
 class Recorder:
-    def __init__(self, session) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, session, seq: int = 0) -> None:  # type: ignore[no-untyped-def]
         self.session = session
-        self.seq = 0
+        self.seq = seq
 
     def __call__(self, kind: str, at: datetime, **fields: object) -> None:
         self.seq += 1

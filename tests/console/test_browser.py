@@ -14,6 +14,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 
 from api.console.rendering import jst
 from tests.conftest import ADMIN_TOKEN
+from tests.console.conftest import DOOR_IDS, STAFF_IDS, Recorder
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres]
 CHROMIUM = "/usr/bin/chromium"
@@ -69,10 +70,16 @@ def test_every_page_in_chromium(browser, live_server, world) -> None:  # type: i
     page.close()
 
 
-def test_live_events_and_search_through_htmx(browser, live_server, world) -> None:  # type: ignore[no-untyped-def]
+def test_live_events_and_search_through_htmx(browser, live_server, world, database) -> None:  # type: ignore[no-untyped-def]
     page = browser.new_page()
     _log_in(page, live_server.url)
     page.wait_for_function("window.htmx !== undefined")  # the vendored htmx loaded
+    with database.session() as s:  # a tap arrives while the dashboard is open
+        Recorder(s, seq=1000)("tap", world.now, staff_id=STAFF_IDS[1], door_id=DOOR_IDS[1],
+                              granted=False, reason="not_permitted")
+        s.commit()
+    page.wait_for_selector("#recent-events >> text=not_permitted", timeout=15_000)
+    assert jst(world.now) in page.inner_text("#recent-events")
     page.goto(f"{live_server.url}/console/staff")
     page.fill("input[name=q]", "サトウ")
     page.wait_for_url("**q=*")  # htmx swapped the list and pushed the URL

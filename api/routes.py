@@ -27,6 +27,7 @@ ROUTER_MODULES: list[str] = [
     "api.mail.endpoints",
     "api.outbound.endpoints",
     "api.users.endpoints",
+    "api.console.pages",
 ]
 
 

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite needs: pcscd + vsmartcard-vpcd (virtual PC/SC
-# reader, test hosts only), libpcsclite-dev and a compiler for pyscard, chromium for the console,
-# and nginx (the TLS reverse proxy of docs/deploy-service.md; tests run their own instance).
+# reader, test hosts only), libpcsclite-dev and a compiler for pyscard, chromium (with a
+# Japanese font for its screenshots and PDFs) for the console, and nginx (the TLS reverse proxy
+# of docs/deploy-service.md; tests run their own instance).
 # Runs only as root; elsewhere it lists what is missing and exits 0 so a developer can decide.
 set -euo pipefail
-pkgs=(pcscd vsmartcard-vpcd libpcsclite-dev swig gcc python3-dev chromium nginx)
+pkgs=(pcscd vsmartcard-vpcd libpcsclite-dev swig gcc python3-dev chromium fonts-ipafont-gothic nginx)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

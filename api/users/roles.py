@@ -67,7 +67,8 @@ ROLE_MATRIX: tuple[Rule, ...] = (
     Rule("/device/v1/", access=Access.DEVICE),
     Rule("/api/v1/locks/{lock_id}/poll", access=Access.DEVICE),
     Rule("/api/v1/bookings/webhook", access=Access.DEVICE),
-    Rule("/metrics", access=Access.DEVICE),  # its own scoped token (MYNAGATE_METRICS_TOKEN)
+    Rule("/metrics", access=Access.DEVICE),
+    Rule("/console", access=Access.PUBLIC),  # its own login: api/console/deps.py (console roles)  # its own scoped token (MYNAGATE_METRICS_TOKEN)
     Rule("/me/", read=EVERYONE, write=EVERYONE),  # the caller's own records only
     Rule("/admin/users", read=_r(AUD)),
     Rule("/admin/api-tokens", read=_r(AUD)),

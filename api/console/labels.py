@@ -1,0 +1,38 @@
+"""English msgids for the codes the console shows (translated through the catalogs).
+
+``N_`` only marks a string for ``pybabel extract -k N_``; the page translates it when shown."""
+
+from __future__ import annotations
+
+from api.attendance.rules import DayType
+
+
+def N_(message: str) -> str:
+    return message
+
+
+DAY_TYPES = {DayType.WORKDAY: N_("Workday"), DayType.WEEKLY_OFF: N_("Weekly day off"),
+             DayType.HOLIDAY: N_("Holiday"), DayType.COMPENSATORY: N_("Compensatory day off"),
+             DayType.HOLIDAY_REPLACED: N_("Holiday (compensatory day set)")}
+EVENT_KINDS = {"tap": N_("Card tap"), "door_state": N_("Door state"),
+               "clock_punch": N_("Clock punch"), "alarm": N_("Alarm"),
+               "card_error": N_("Card error")}
+ALARMS = {"credential_auth_failed": N_("Card authentication failed"),
+          "clock_skew": N_("Clock skew"), "reader_failing": N_("Card reader failing"),
+          "device_offline": N_("Device offline"), "mail_failed": N_("Email not delivered"),
+          "door_not_bound": N_("Door not bound to the device"),
+          "held_open": N_("Door held open"), "forced_open": N_("Door forced open"),
+          "low_battery": N_("Low battery")}
+DOOR_STATES = {"open": N_("Open"), "closed": N_("Closed"), "unknown": N_("Unknown")}
+FLAGS = {"late": N_("Late"), "early": N_("Left early"), "missing_in": N_("No clock-in"),
+         "missing_out": N_("No clock-out"), "in_progress": N_("At work"),
+         "no_clock": N_("No punch (seen at a door)"), "absent": N_("No record"),
+         "corrected": N_("Corrected"), "long_span": N_("Over 16 h on the premises"),
+         "leave": N_("Leave")}
+PUNCHES = {"in": N_("Clock in"), "out": N_("Clock out")}
+WEEKDAYS = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_("Sun"))
+
+
+def label(table: dict, code: object) -> str:
+    """The msgid for ``code`` in ``table``, or the code itself when it is new."""
+    return str(table.get(code, code))

@@ -1,0 +1,110 @@
+"""A small town hall for the console tests: one department, three people, two doors, one
+reader and their events, all placed relative to the ``now`` fixture. Internal ids are chosen
+to be distinctive, so a page that leaks one is caught."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import pytest
+
+from api.attendance.config import rule_config
+from api.attendance.rules import DayType, classify_day
+from api.calendar.service import closed_days
+from api.models import Department, Device, Door, Event, Site, Staff
+
+STAFF_IDS = (987654, 987655, 987656)
+DOOR_IDS = (4242, 4343)
+DEVICE_ID = uuid.UUID("5f0c3a1e-9d7b-4c2a-8e61-0123456789ab")
+BDAY = rule_config().business_day
+
+
+def assert_no_internal_ids(html: str) -> None:
+    for internal in (*STAFF_IDS, *DOOR_IDS, DEVICE_ID):
+        assert str(internal) not in html
+
+
+@dataclass
+class World:
+    now: datetime
+    saturday: date  # a 週休日 in the past week
+    workday: date  # a 勤務日 after it
+    times: dict[str, datetime]
+
+
+def _last_saturday(today: date) -> date:
+    return today - timedelta(days=(today.weekday() - 5) % 7 or 7)
+
+
+def _next_workday(day: date) -> date:
+    days = [day + timedelta(days=i) for i in range(1, 15)]
+    holidays = closed_days(None, days[0], days[-1])
+    return next(d for d in days if classify_day(d, holidays=holidays) is DayType.WORKDAY)
+
+
+class Recorder:
+    def __init__(self, session, seq: int = 0) -> None:  # type: ignore[no-untyped-def]
+        self.session = session
+        self.seq = seq
+
+    def __call__(self, kind: str, at: datetime, **fields: object) -> None:
+        self.seq += 1
+        self.session.add(Event(id=uuid.uuid4(), device_id=DEVICE_ID, seq=self.seq, kind=kind,
+                               occurred_at=at, received_at=at, **fields))
+
+
+def _people(s) -> None:  # type: ignore[no-untyped-def]
+    s.add(Site(id=77, code="honcho", name="本庁舎"))
+    s.add(Department(id=55, code="soumu", name="総務課"))
+    s.flush()
+    s.add_all([Door(id=DOOR_IDS[0], site_id=77, code="front", name="正面玄関"),
+               Door(id=DOOR_IDS[1], site_id=77, code="side", name="通用口")])
+    start = date(2020, 4, 1)
+    s.add_all([Staff(id=STAFF_IDS[0], staff_number="1001", name="山田太郎", name_kana="ヤマダタロウ",
+                     department_id=55, active_from=start),
+               Staff(id=STAFF_IDS[1], staff_number="1002", name="佐藤花子", name_kana="サトウハナコ",
+                     department_id=55, active_from=start),
+               Staff(id=STAFF_IDS[2], staff_number="1003", name="=1+2", name_kana="イコール",
+                     department_id=55, active_from=start)])
+
+
+@pytest.fixture
+def world(database, now: datetime) -> World:  # type: ignore[no-untyped-def]
+    today = BDAY.date_of(now)
+    sat = _last_saturday(today)
+    workday = _next_workday(sat)
+    start = BDAY.start(today)
+    t = {"in1": start + (now - start) * 0.5, "in2": start + (now - start) * 0.6,
+         "out2": start + (now - start) * 0.7, "open": start + (now - start) * 0.8,
+         "alarm": now - timedelta(minutes=1), "sat_in": BDAY.start(sat) + timedelta(hours=4),
+         "sat_out": BDAY.start(sat) + timedelta(hours=9, minutes=30),
+         "work": BDAY.start(workday) + timedelta(hours=4)}
+    with database.session() as s:
+        _people(s)
+        s.add(Device(id=DEVICE_ID, name="reader-01", site_id=77, status="active",
+                     last_heartbeat_at=now))
+        s.flush()
+        rec = Recorder(s)
+        rec("tap", t["in1"], staff_id=STAFF_IDS[0], door_id=DOOR_IDS[0], granted=True)
+        rec("clock_punch", t["in2"], staff_id=STAFF_IDS[1], data={"punch": "in"})
+        rec("clock_punch", t["out2"], staff_id=STAFF_IDS[1], data={"punch": "out"})
+        rec("door_state", t["open"], door_id=DOOR_IDS[0], data={"state": "open"})
+        rec("alarm", t["alarm"], door_id=DOOR_IDS[1], data={"alarm": "credential_auth_failed"})
+        rec("tap", t["sat_in"], staff_id=STAFF_IDS[0], door_id=DOOR_IDS[1], granted=True)
+        rec("tap", t["sat_out"], staff_id=STAFF_IDS[0], door_id=DOOR_IDS[0], granted=True)
+        rec("tap", t["sat_in"], staff_id=STAFF_IDS[2], door_id=DOOR_IDS[0], granted=True)
+        rec("tap", t["work"], staff_id=STAFF_IDS[1], door_id=DOOR_IDS[0], granted=True)
+        s.commit()
+    return World(now, sat, workday, t)
+
+
+@pytest.fixture
+def console(admin, admin_token):  # type: ignore[no-untyped-def]
+    """The test client logged in to the console through its login form (an admin's API
+    token)."""
+    admin.headers.pop("Authorization")
+    r = admin.post("/console/login", data={"token": admin_token}, follow_redirects=False)
+    assert r.status_code == 303 and "mynagate_console" in r.cookies
+    return admin

@@ -1,0 +1,105 @@
+"""The console in Debian's headless chromium (Playwright with executable_path, no browser
+download) against a live uvicorn: log in, open every page, save a screenshot of each under
+tests/artifacts/console/ (or $MYNAGATE_TEST_ARTIFACTS), print the 休日入退庁記録 to A4 PDF."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from api.console.rendering import jst
+from tests.console.conftest import DOOR_IDS, STAFF_IDS, Recorder
+
+pytestmark = [pytest.mark.browser, pytest.mark.postgres]
+CHROMIUM = "/usr/bin/chromium"
+A4 = (595.28, 841.89)  # points
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARTIFACTS = Path(os.environ.get("MYNAGATE_TEST_ARTIFACTS",
+                                Path(__file__).parents[1] / "artifacts")) / "console"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def _log_in(page: Page, url: str, token: str) -> None:
+    page.goto(f"{url}/console")
+    assert page.url.endswith("/console/login")
+    page.fill("#token", token)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{url}/console")
+
+
+def _shoot(page: Page, name: str, width: int) -> Path:
+    page.set_viewport_size({"width": width, "height": 900})
+    path = ARTIFACTS / f"{name}-{width}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def test_every_page_in_chromium(browser, live_server, world, admin_token) -> None:  # type: ignore[no-untyped-def]
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page(locale="ja-JP")
+    _log_in(page, live_server.url, admin_token)
+    sat = world.saturday.isoformat()
+    pages = {"dashboard": ("/console", "正面玄関"),
+             "events": ("/console/events?staff=1001", "山田太郎"),
+             "presence": ("/console/presence", "在館者 1 名"),
+             "holiday-record": (f"/console/holiday-record?from={sat}&to={sat}", "週休日"),
+             "staff": ("/console/staff", "佐藤花子"),
+             "timesheet": ("/console/staff/1001/timesheet", "出勤簿"),
+             "overtime": ("/console/overtime", "所属別の超過勤務")}
+    for name, (path, text) in pages.items():
+        page.goto(live_server.url + path)
+        assert text in page.inner_text("main"), name
+        for width in (1280, 800):  # desktop and tablet
+            assert _shoot(page, name, width).stat().st_size > 5_000
+    page.close()
+
+
+def test_live_events_and_search_through_htmx(browser, live_server, world, database, admin_token) -> None:  # type: ignore[no-untyped-def]
+    page = browser.new_page()
+    _log_in(page, live_server.url, admin_token)
+    page.wait_for_function("window.htmx !== undefined")  # the vendored htmx loaded
+    with database.session() as s:  # a tap arrives while the dashboard is open
+        Recorder(s, seq=1000)("tap", world.now, staff_id=STAFF_IDS[1], door_id=DOOR_IDS[1],
+                              granted=False, reason="not_permitted")
+        s.commit()
+    page.wait_for_selector("#recent-events >> text=not_permitted", timeout=15_000)
+    assert jst(world.now) in page.inner_text("#recent-events")
+    page.goto(f"{live_server.url}/console/staff")
+    page.fill("input[name=q]", "サトウ")
+    page.wait_for_url("**q=*")  # htmx swapped the list and pushed the URL
+    assert "佐藤花子" in page.inner_text("main") and "山田太郎" not in page.inner_text("main")
+    page.close()
+
+
+def test_holiday_record_prints_to_a4_pdf(browser, live_server, world, admin_token) -> None:  # type: ignore[no-untyped-def]
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page()
+    _log_in(page, live_server.url, admin_token)
+    sat = world.saturday.isoformat()
+    page.goto(f"{live_server.url}/console/holiday-record?from={sat}&to={sat}")
+    page.emulate_media(media="print")
+    assert not page.is_visible("header.top")  # print CSS hides the menu
+    assert jst(world.times["sat_in"], "%H:%M") in page.inner_text("main")
+    pdf = ARTIFACTS / "holiday-record.pdf"
+    page.pdf(path=str(pdf), format="A4", prefer_css_page_size=True)
+    data = pdf.read_bytes()
+    assert data.startswith(b"%PDF-") and len(data) > 10_000
+    boxes = re.findall(rb"/MediaBox \[0 0 ([0-9.]+) ([0-9.]+)\]", data)
+    assert boxes and all(abs(float(w) - A4[0]) < 1.5 and abs(float(h) - A4[1]) < 1.5
+                         for w, h in boxes), boxes
+    page.close()

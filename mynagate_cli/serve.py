@@ -24,6 +24,8 @@ def serve(
                                 help="uvicorn worker processes (docs/deploy-service.md)"),
 ) -> None:
     """Run the central service (FastAPI under uvicorn)."""
+    from api.locks.secrets import wrap_key
+    from api.locks.settings import LockSettings
     from api.migrate import upgrade
     from api.service_lock import ServingLock, code_version
     from api.settings import get_settings
@@ -40,6 +42,8 @@ def serve(
     data_dir = require_data_dir(settings, create=True)
     key_file = signing_key_file(settings, data_dir)  # made once here, before any worker
     settings = settings.model_copy(update={"signing_key_file": key_file})
+    # The PIN wrap key too: two workers creating it at once would read a half-written file.
+    wrap_key(LockSettings(data_dir=data_dir))
     version = code_version()
     if migrate:
         refuse_under_other_version(url, version)  # as `db upgrade`

@@ -144,7 +144,7 @@ def test_serial_keypad_on_a_pty_opens_a_card_pin_door(pcscd, live_server, admin,
     events = [e for e in stored_events(database, device_id) if e.kind in ("tap", "alarm")]
     taps = [(e.granted, e.reason) for e in events if e.kind == "tap"]
     assert taps == [(True, "granted"), (False, "pin_wrong"), (False, "keypad_error")]
-    granted = events[0].data
+    granted = next(e for e in events if e.kind == "tap").data
     print(f"\ncard+PIN tap through pcscd+vpcd with a pty keypad: {granted['apdus']} APDUs, "
           f"{granted['transport_ms']} ms in the transport, {granted['card_ms']} ms for the "
           "card exchange including the wait for the typed PIN")

@@ -38,7 +38,9 @@ echo "== pytest (real clock, $(date -u +%Y-%m-%dT%H:%M:%SZ))"
 run_pytest "real clock $(date -u +%Y-%m-%dT%H:%M:%SZ)" -n 2 -m "not pcsc" "$@" || FAILED=1
 # The machine has one pcscd, held per pytest session: the PC/SC stack runs in a serial session.
 echo "== pytest, PC/SC stack through pcscd + vpcd (serial)"
-run_pytest "pcsc (real clock)" -m pcsc "$@" || FAILED=1
+# Its own readers file: the main run's list of tests that read the clock must survive it.
+MYNAGATE_TEST_CLOCK_READERS="$LOGS/pcsc-readers.txt" run_pytest "pcsc (real clock)" -m pcsc "$@" \
+  || FAILED=1
 
 if [ "${MOVED_CLOCK:-1}" != 0 ]; then
   echo "== moved clock: $(wc -l < "$MYNAGATE_TEST_CLOCK_READERS") tests read the clock"

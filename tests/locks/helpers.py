@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import re
@@ -11,6 +12,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
 
 from api.locks.settings import LockSettings
 from api.mail.settings import SmtpSettings
@@ -47,6 +49,35 @@ class Inbox:
         return self.messages
 
 
+class _ClosingController(Controller):
+    """aiosmtpd's ``stop()`` stops its loop with client connections still open, leaving their
+    sockets to the garbage collector: a ResourceWarning in whichever later test collects them.
+    This one aborts the open connections first."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.sessions: list[SMTP] = []
+
+    def factory(self) -> SMTP:
+        smtp = super().factory()
+        self.sessions.append(smtp)
+        return smtp  # type: ignore[no-any-return]
+
+    def stop(self, no_assert: bool = False) -> None:
+        asyncio.run_coroutine_threadsafe(self._close_connections(), self.loop).result(timeout=5)
+        super().stop(no_assert)
+
+    async def _close_connections(self) -> None:
+        if self.server is not None:
+            self.server.close()  # no new connections
+        for _ in range(3):  # accepts already under way create their transports meanwhile
+            await asyncio.sleep(0)
+        for smtp in self.sessions:
+            if isinstance(smtp.transport, asyncio.Transport):
+                smtp.transport.abort()
+        await asyncio.sleep(0)  # the aborts close their sockets on the next loop turn
+
+
 class SmtpServer:
     """A real SMTP server (aiosmtpd) on a loopback port; it can be stopped and started again
     on the same port, keeping its inbox."""
@@ -54,10 +85,10 @@ class SmtpServer:
     def __init__(self, handler: Inbox | None = None) -> None:
         self.inbox = handler or Inbox()
         self.port = free_port()
-        self.controller: Controller | None = None
+        self.controller: _ClosingController | None = None
 
     def start(self) -> SmtpServer:
-        self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
+        self.controller = _ClosingController(self.inbox, hostname="127.0.0.1", port=self.port)
         self.controller.start()
         return self
 

@@ -51,3 +51,35 @@ def create_admin(username: str = typer.Option("admin", help="login name"),
     typer.echo(f"管理者 {username} を作成しました (admin created)")
     typer.echo(f"TOTP シークレット (shown once): {new.totp_secret}")
     typer.echo(f"otpauth URI: {totp_uri(new.totp_secret, username)}")
+
+
+@app.command("create-token")
+def create_token(username: str = typer.Option("admin", help="the user the token acts as"),
+                 name: str = typer.Option(..., help="what the token is for, e.g. it-setup"),
+                 url: str = typer.Option(None, help="database URL (default: "
+                                                    "MYNAGATE_DATABASE_URL)")) -> None:
+    """Make an API token acting as an existing user, in that user's role, for the commands
+    that call the service (``mynagate card enroll``, ``mynagate agent enroll`` set-up) and the
+    console's login. The token is printed once; only its hash is kept."""
+    from api.errors import MynagateError
+    from api.settings import get_settings
+    from api.users import repository, service
+    from api.users.roles import Role
+    from mynagate_cli.service_config import database_url, open_database
+
+    db = open_database(database_url(url, get_settings()))
+    try:
+        with db.session() as s:
+            user = repository.user_by_name(s, username)
+            if user is None:
+                typer.echo(f"利用者 {username} がいません (no such user)", err=True)
+                raise typer.Exit(1)
+            _, token = service.create_token(s, name=name, role=Role(user.role), user_id=user.id,
+                                            actor="cli", now=datetime.now(UTC))
+            s.commit()
+    except MynagateError as err:
+        typer.echo(f"作成できません (cannot create): {err.message}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        db.dispose()
+    typer.echo(f"API トークン (shown once): {token}")

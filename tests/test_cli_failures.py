@@ -63,6 +63,7 @@ CASES: dict[str, tuple[list[str], str]] = {
     "backup create": (["--output", f"{ELSEWHERE}/b.mnbak"], DB),
     "backup restore": ([f"{ELSEWHERE}/b.mnbak"], DB),
     "users create-admin": ([], DB),
+    "users create-token": (["--name", "setup"], DB),
     "audit verify": ([], DB),
 }
 

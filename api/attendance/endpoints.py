@@ -85,7 +85,7 @@ def daily(session: SessionDep, actor: AdminDep, staff_id: int,
 def my_timesheet(session: SessionDep, me: StaffDep, month: str | None = None,
                  start: Annotated[date | None, Query(alias="from")] = None,
                  end: Annotated[date | None, Query(alias="to")] = None) -> list[DailyLineRead]:
-    """The caller's own timesheet (self-service; X-Staff-Number, temporary)."""
+    """The caller's own timesheet (self-service: the staff member linked to the user)."""
     s, e = _period(month, start, end)
     return _lines(session, me.id, s, e)
 

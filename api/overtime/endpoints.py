@@ -89,18 +89,8 @@ def apply_overtime(data: OvertimeApply, session: SessionDep, me: StaffDep) -> Ov
 
 @router.get("/me/overtime/to-approve", response_model=list[OvertimeRead])
 def to_approve(session: SessionDep, me: StaffDep) -> list[OvertimeRead]:
-    """Pending applications in the departments the caller supervises."""
-    from datetime import date
-
-    from sqlalchemy import select
-
-    from api.models import DepartmentSupervisor
-
-    depts = [r[0] for r in session.execute(select(DepartmentSupervisor.department_id).where(
-        DepartmentSupervisor.staff_id == me.id,
-        DepartmentSupervisor.effective_from <= date.today()))]
-    rows = repo.list_requests(session, department_ids=depts, status="pending")
-    return [OvertimeRead.model_validate(r) for r in rows]
+    """Pending applications in the departments the caller supervises on their work dates."""
+    return [OvertimeRead.model_validate(r) for r in repo.pending_for_supervisor(session, me.id)]
 
 
 @router.post("/me/overtime/{request_id}/decision", response_model=OvertimeRead)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from api.models import Divergence, OvertimeRequest, Staff
+from api.models import DepartmentSupervisor, Divergence, OvertimeRequest, Staff
 
 
 def get_for_update(session: Session, request_id: int) -> OvertimeRequest | None:
@@ -76,3 +76,16 @@ def special_staff(session: Session, start: date, end: date) -> set[int]:
         OvertimeRequest.special.is_(True), OvertimeRequest.status == "approved",
         OvertimeRequest.work_date >= start, OvertimeRequest.work_date <= end).distinct()
     return {r[0] for r in session.execute(q)}
+
+
+def pending_for_supervisor(session: Session, supervisor_id: int,
+                           limit: int = 500) -> list[OvertimeRequest]:
+    """Pending requests in a department that ``supervisor_id`` supervises on the request's own
+    work date: the same test as the decision itself, so no "today" is involved."""
+    sup = DepartmentSupervisor
+    q = (select(OvertimeRequest).join(sup, sup.department_id == OvertimeRequest.department_id)
+         .where(sup.staff_id == supervisor_id, OvertimeRequest.status == "pending",
+                sup.effective_from <= OvertimeRequest.work_date,
+                or_(sup.effective_until.is_(None), sup.effective_until >= OvertimeRequest.work_date))
+         .order_by(OvertimeRequest.work_date, OvertimeRequest.id).distinct().limit(limit))
+    return list(session.execute(q).scalars())

@@ -121,8 +121,7 @@ def decide(session: Session, request_id: int, *, approver: Staff,
     if row is None:
         raise NotFound(f"overtime request {request_id} not found", field="request_id")
     if not is_supervisor(session, approver, row.department_id, row.work_date):
-        raise Forbidden("only the supervisor of the applicant's department may decide",
-                        field="X-Staff-Number")
+        raise Forbidden("only the supervisor of the applicant's department may decide")
     if row.staff_id == approver.id:
         raise Forbidden("a supervisor cannot approve their own application")
     if row.status != "pending":
@@ -310,8 +309,7 @@ def confirm_reason(session: Session, divergence_id: int, *, supervisor: Staff,
         raise NotFound(f"乖離 {divergence_id} not found", field="divergence_id")
     person = get_staff_or_raise(session, row.staff_id)
     if not is_supervisor(session, supervisor, person.department_id, row.business_date):
-        raise Forbidden("only the supervisor of the staff member's department may confirm",
-                        field="X-Staff-Number")
+        raise Forbidden("only the supervisor of the staff member's department may confirm")
     if row.status == "confirmed":
         raise Conflict("already confirmed")
     row.status = "confirmed" if confirm else "returned"

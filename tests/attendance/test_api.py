@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta
 
 from api.attendance.rules import JST
 from api.exports.writer import decode
-from api.models import AuditLog, DepartmentSupervisor
+from api.models import AuditLog, DepartmentSupervisor, Staff
 
 from . import factories as f
 from .test_exports import DELIVERED, scenario
@@ -271,3 +271,26 @@ def test_work_pattern_with_effective_date_changes_the_schedule(admin, database):
     missing = admin.post("/admin/attendance/work-pattern-assignments", json={
         "staff_id": a, "code": "nope", "effective_from": "2026-11-03"})
     assert missing.status_code == 404 and missing.json()["field"] == "code"
+
+
+def test_to_approve_lists_what_the_supervisor_may_decide_on_the_work_date(admin, database,
+                                                                         login_as):
+    """A 課長 whose term ended before the work date neither sees nor decides the application;
+    the list uses the decision's own test (supervisor on the work date), not today's date."""
+    a, _c, boss_id = _seed(database)
+    with database.session() as s:
+        former = f.staff(s, _dept(s, s.get(Staff, a)), "B0002", "前課長 二郎", "ゼンカチョウ ジロウ")
+        s.add(DepartmentSupervisor(department_id=former.department_id, staff_id=former.id,
+                                   effective_from=date(2020, 4, 1),
+                                   effective_until=date(2026, 11, 25)))
+        s.commit()
+        former_id = former.id
+    rid = login_as("a0001", "staff", a).post("/me/overtime", json={
+        "work_date": "2026-11-26", "start_at": "2026-11-26T17:15:00+09:00",
+        "end_at": "2026-11-26T19:00:00+09:00", "reason": "議会資料作成"}).json()["id"]
+    former_user = login_as("b0002", "supervisor", former_id)
+    assert former_user.get("/me/overtime/to-approve").json() == []
+    no = former_user.post(f"/me/overtime/{rid}/decision", json={"approve": True})
+    assert no.status_code == 403
+    boss = login_as("b0001", "supervisor", boss_id)
+    assert [p["id"] for p in boss.get("/me/overtime/to-approve").json()] == [rid]

@@ -14,19 +14,22 @@ browsers on their own and need none.
 from __future__ import annotations
 
 import hmac
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated
 from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from fastapi.routing import APIRoute
+from sqlalchemy.orm import Session
 
 from gate.business_day import BusinessDay
 
 from .db import SessionDep
 from .errors import Forbidden, Unauthorized
+from .models import User
 from .models.base import utcnow
+from .settings import Settings
 from .users import service as users
 from .users.roles import READ_METHODS, Role, allowed
 from .users.scope import check_supervisor
@@ -38,6 +41,20 @@ CSRF_HEADER = "x-csrf-token"
 CSRF_FIELD = "csrf_token"
 FORM_TYPE = "application/x-www-form-urlencoded"  # multipart forms send the header
 MAX_FORM_FIELDS = 200
+
+
+def start_session_cookies(session: Session, settings: Settings, user: User,
+                          response: Response, *, now: datetime) -> str:
+    """Start a login session for ``user`` and set its cookies on ``response``: the session
+    token (HttpOnly) and the CSRF token (readable by the page's script); returns the latter."""
+    ttl = timedelta(seconds=settings.session_ttl_s)
+    token, csrf = users.start_session(session, user, now=now, ttl=ttl)
+    secure = settings.session_cookie_secure
+    response.set_cookie(SESSION_COOKIE, token, max_age=settings.session_ttl_s, httponly=True,
+                        samesite="strict", secure=secure, path="/")
+    response.set_cookie(CSRF_COOKIE, csrf, max_age=settings.session_ttl_s, httponly=False,
+                        samesite="strict", secure=secure, path="/")
+    return csrf
 
 
 async def submitted_csrf(request: Request) -> str | None:

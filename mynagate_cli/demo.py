@@ -358,6 +358,8 @@ def run_demo(data_dir: Path, host: str, port: int, once: bool,
         if not result["emailed"] or not result["opened"] or result["opened_outside_slot"]:
             raise DemoFailed(f"予約デモの結果が想定外です: {result}")
 
+        echo(f"管理画面: {server.url}/console  (上のユーザー名とパスワード、TOTP のある役割は"
+             f"認証アプリの 6 桁のコードでログイン)")
         echo(f"サービス: {server.url}  API ドキュメント: {server.url}/docs  "
              f"管理者の API トークン (demo-admin): {token}")
         echo(f"メール: デモ用メールサーバ 127.0.0.1:{mailbox.port} が受信します "

@@ -59,8 +59,8 @@ def create_token(username: str = typer.Option("admin", help="the user the token 
                  url: str = typer.Option(None, help="database URL (default: "
                                                     "MYNAGATE_DATABASE_URL)")) -> None:
     """Make an API token acting as an existing user, in that user's role, for the commands
-    that call the service (``mynagate card enroll``, ``mynagate agent enroll`` set-up) and the
-    console's login. The token is printed once; only its hash is kept."""
+    that call the service (``mynagate card enroll``, creating readers) and for integrations.
+    The token is printed once; only its hash is kept."""
     from api.errors import MynagateError
     from api.settings import get_settings
     from api.users import repository, service

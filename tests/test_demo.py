@@ -92,6 +92,7 @@ def test_demo_once_runs_the_scenario_and_leaves_nothing_behind(tmp_path: Path) -
     assert url, out
     port = int(url.group(2))
     assert port != busy_port
+    assert line("管理画面: ").startswith(f"管理画面: {url.group(1)}/console ")
 
     # The demo ran in its own data dir and nothing of it outlives the process.
     assert (data_dir / "mynagate.db").exists()

@@ -15,6 +15,7 @@ from fastapi.routing import APIRoute
 
 from api.attendance import service as attendance
 from api.attendance.config import rule_config
+from api.auth import CSRF_COOKIE, SESSION_COOKIE, start_session_cookies
 from api.db import SessionDep
 from api.errors import NotFound
 from api.events.repository import EventFilter
@@ -23,10 +24,12 @@ from api.limits import RawBody
 from api.metrics.settings import MetricsSettings
 from api.models.base import utcnow
 from api.overtime.service import caps_report
+from api.users import service as users
+from api.users.roles import Role
 
 from . import labels, queries
 from .chart import overtime_chart
-from .deps import CONSOLE_ROLES, COOKIE, ConsoleUser, LoginRequired, principal_of
+from .deps import CONSOLE_ROLES, ConsoleUser, LoginRequired
 from .labels import N_
 from .rendering import HERE, gettext, jst, render
 
@@ -73,21 +76,33 @@ def login_form(request: Request) -> Response:
 
 @router.post("/login")
 def login(request: Request, body: RawBody, session: SessionDep) -> Response:
-    """Log in with a user's API token (see deps.py): sets the console cookie."""
-    token = parse_qs(body[:MAX_LOGIN_BODY].decode("utf-8", "replace")).get("token", [""])[0]
-    principal = principal_of(session, request, token) if token else None
-    if principal is None or principal.role not in CONSOLE_ROLES:
-        return render(request, "login.html", status_code=401, failed=True)
+    """Log in with a user name, a password and, for the roles that need one, a TOTP code: the
+    same check and lock-out as ``POST /auth/login``; sets the session cookies."""
+    form = parse_qs(body[:MAX_LOGIN_BODY].decode("utf-8", "replace"))
+    field = {k: form.get(k, [""])[0] for k in ("username", "password", "totp")}
+    now = utcnow()
+    client = request.client.host if request.client else "-"
+    result = users.login(session, username=field["username"], password=field["password"],
+                         totp=field["totp"] or None, now=now, client=client)
+    if result.user is None or result.failure is not None:
+        session.commit()  # the failure counter and its audit row stay
+        return render(request, "login.html", status_code=401, failed=True,
+                      locked=result.locked_until is not None, username=field["username"])
+    if Role(result.user.role) not in CONSOLE_ROLES:
+        return render(request, "login.html", status_code=403, not_console=True)
     response = RedirectResponse("/console", status_code=303)
-    response.set_cookie(COOKIE, token, httponly=True, samesite="strict", path="/console",
-                        secure=request.url.scheme == "https")
+    start_session_cookies(session, request.app.state.settings, result.user, response, now=now)
     return response
 
 
 @router.post("/logout")
-def logout() -> Response:
+def logout(request: Request, session: SessionDep) -> Response:
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        users.end_session(session, cookie, actor="console", now=utcnow())
     response = RedirectResponse("/console/login", status_code=303)
-    response.delete_cookie(COOKIE, path="/console")
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    response.delete_cookie(CSRF_COOKIE, path="/")
     return response
 
 

@@ -3,12 +3,10 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from fastapi import APIRouter, Request, Response
 
 from api.audit.admin import AdminDep, AdminRoute
-from api.auth import CSRF_COOKIE, SESSION_COOKIE, PrincipalDep
+from api.auth import CSRF_COOKIE, SESSION_COOKIE, PrincipalDep, start_session_cookies
 from api.db import SessionDep
 from api.errors import Unauthorized
 from api.models.base import utcnow
@@ -51,14 +49,8 @@ def login(data: LoginRequest, request: Request, response: Response,
             raise Unauthorized(f"too many failed logins: locked until "
                                f"{result.locked_until.isoformat()}", field="username")
         raise Unauthorized("wrong user name, password or TOTP code", field="password")
-    settings = request.app.state.settings
-    ttl = timedelta(seconds=settings.session_ttl_s)
-    token, csrf = service.start_session(session, result.user, now=now, ttl=ttl)
-    secure = settings.session_cookie_secure
-    response.set_cookie(SESSION_COOKIE, token, max_age=settings.session_ttl_s, httponly=True,
-                        samesite="strict", secure=secure, path="/")
-    response.set_cookie(CSRF_COOKIE, csrf, max_age=settings.session_ttl_s, httponly=False,
-                        samesite="strict", secure=secure, path="/")
+    csrf = start_session_cookies(session, request.app.state.settings, result.user, response,
+                                 now=now)
     user = result.user
     return LoginResponse(username=user.username, role=Role(user.role), staff_id=user.staff_id,
                          via=service.Via.SESSION.value, csrf_token=csrf)

@@ -9,11 +9,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import pytest
+from fastapi.testclient import TestClient
 
 from api.attendance.config import rule_config
 from api.attendance.rules import DayType, classify_day
+from api.auth import SESSION_COOKIE
 from api.calendar.service import closed_days
 from api.models import Department, Device, Door, Event, Site, Staff
+from api.users.secrets import totp_now
 
 STAFF_IDS = (987654, 987655, 987656)
 DOOR_IDS = (4242, 4343)
@@ -100,11 +103,21 @@ def world(database, now: datetime) -> World:  # type: ignore[no-untyped-def]
     return World(now, sat, workday, t)
 
 
+def console_admin(admin) -> tuple[str, str, str]:  # type: ignore[no-untyped-def]
+    """A console admin made through the admin API: (user name, password, TOTP secret)."""
+    made = admin.post("/admin/users", json={"username": "console-admin", "role": "admin"})
+    assert made.status_code == 201, made.text
+    return "console-admin", made.json()["password"], made.json()["totp_secret"]
+
+
 @pytest.fixture
-def console(admin, admin_token):  # type: ignore[no-untyped-def]
-    """The test client logged in to the console through its login form (an admin's API
-    token)."""
-    admin.headers.pop("Authorization")
-    r = admin.post("/console/login", data={"token": admin_token}, follow_redirects=False)
-    assert r.status_code == 303 and "mynagate_console" in r.cookies
-    return admin
+def console(app, admin, wall_clock):  # type: ignore[no-untyped-def]
+    """A browser logged in to the console through its login form (password and TOTP), on
+    HTTPS since the session cookie is Secure."""
+    name, password, secret = console_admin(admin)
+    browser = TestClient(app, base_url="https://testserver")
+    r = browser.post("/console/login", data={"username": name, "password": password,
+                                             "totp": totp_now(secret, wall_clock())},
+                     follow_redirects=False)
+    assert r.status_code == 303 and SESSION_COOKIE in r.cookies, r.text
+    return browser

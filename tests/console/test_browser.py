@@ -13,7 +13,8 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from api.console.rendering import jst
-from tests.console.conftest import DOOR_IDS, STAFF_IDS, Recorder
+from api.users.secrets import totp_now
+from tests.console.conftest import DOOR_IDS, STAFF_IDS, Recorder, console_admin
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres]
 CHROMIUM = "/usr/bin/chromium"
@@ -34,10 +35,14 @@ def browser() -> Iterator[Browser]:
             b.close()
 
 
-def _log_in(page: Page, url: str, token: str) -> None:
+def _log_in(page: Page, url: str, admin, wall_clock) -> None:  # type: ignore[no-untyped-def]
+    """Log in through the form as a console admin: user name, password and TOTP code."""
+    name, password, secret = console_admin(admin)
     page.goto(f"{url}/console")
     assert page.url.endswith("/console/login")
-    page.fill("#token", token)
+    page.fill("#username", name)
+    page.fill("#password", password)
+    page.fill("#totp", totp_now(secret, wall_clock()))
     page.click("button[type=submit]")
     page.wait_for_url(f"{url}/console")
 
@@ -49,10 +54,10 @@ def _shoot(page: Page, name: str, width: int) -> Path:
     return path
 
 
-def test_every_page_in_chromium(browser, live_server, world, admin_token) -> None:  # type: ignore[no-untyped-def]
+def test_every_page_in_chromium(browser, live_server, world, admin, wall_clock) -> None:  # type: ignore[no-untyped-def]
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page = browser.new_page(locale="ja-JP")
-    _log_in(page, live_server.url, admin_token)
+    _log_in(page, live_server.url, admin, wall_clock)
     sat = world.saturday.isoformat()
     pages = {"dashboard": ("/console", "正面玄関"),
              "events": ("/console/events?staff=1001", "山田太郎"),
@@ -69,9 +74,9 @@ def test_every_page_in_chromium(browser, live_server, world, admin_token) -> Non
     page.close()
 
 
-def test_live_events_and_search_through_htmx(browser, live_server, world, database, admin_token) -> None:  # type: ignore[no-untyped-def]
+def test_live_events_and_search_through_htmx(browser, live_server, world, database, admin, wall_clock) -> None:  # type: ignore[no-untyped-def]
     page = browser.new_page()
-    _log_in(page, live_server.url, admin_token)
+    _log_in(page, live_server.url, admin, wall_clock)
     page.wait_for_function("window.htmx !== undefined")  # the vendored htmx loaded
     with database.session() as s:  # a tap arrives while the dashboard is open
         Recorder(s, seq=1000)("tap", world.now, staff_id=STAFF_IDS[1], door_id=DOOR_IDS[1],
@@ -86,10 +91,10 @@ def test_live_events_and_search_through_htmx(browser, live_server, world, databa
     page.close()
 
 
-def test_holiday_record_prints_to_a4_pdf(browser, live_server, world, admin_token) -> None:  # type: ignore[no-untyped-def]
+def test_holiday_record_prints_to_a4_pdf(browser, live_server, world, admin, wall_clock) -> None:  # type: ignore[no-untyped-def]
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page = browser.new_page()
-    _log_in(page, live_server.url, admin_token)
+    _log_in(page, live_server.url, admin, wall_clock)
     sat = world.saturday.isoformat()
     page.goto(f"{live_server.url}/console/holiday-record?from={sat}&to={sat}")
     page.emulate_media(media="print")

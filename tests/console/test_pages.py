@@ -8,10 +8,13 @@ import io
 from datetime import UTC, timedelta
 
 import pytest
+from fastapi.testclient import TestClient
 
+from api.auth import SESSION_COOKIE
 from api.console.rendering import jst
 from api.models import Device, MailOutbox, MailStatus
-from tests.console.conftest import DEVICE_ID, assert_no_internal_ids
+from api.users.secrets import totp_now
+from tests.console.conftest import DEVICE_ID, assert_no_internal_ids, console_admin
 
 pytestmark = pytest.mark.postgres
 PAGES = ["/console", "/console/events", "/console/presence", "/console/holiday-record",
@@ -24,10 +27,41 @@ def test_pages_need_a_login(client, path: str) -> None:
     assert r.status_code == 303 and r.headers["location"] == "/console/login"
 
 
-def test_login_refuses_a_wrong_token(client) -> None:
-    r = client.post("/console/login", data={"token": "wrong"}, follow_redirects=False)
-    assert r.status_code == 401 and "トークンが正しくありません" in r.text
-    assert "mynagate_console" not in r.cookies
+def test_login_needs_the_password_and_the_totp_code(app, admin, wall_clock) -> None:
+    name, password, secret = console_admin(admin)
+    browser = TestClient(app, base_url="https://testserver")
+    form = {"username": name, "password": password}
+    wrong = browser.post("/console/login", data={**form, "password": "wrong"},
+                         follow_redirects=False)
+    assert wrong.status_code == 401
+    assert "ユーザー名、パスワードまたは確認コードが正しくありません" in wrong.text
+    no_code = browser.post("/console/login", data=form, follow_redirects=False)
+    assert no_code.status_code == 401 and SESSION_COOKIE not in browser.cookies  # TOTP enforced
+    ok = browser.post("/console/login", data={**form, "totp": totp_now(secret, wall_clock())},
+                      follow_redirects=False)
+    assert ok.status_code == 303 and ok.headers["location"] == "/console"
+    assert browser.get("/console").status_code == 200
+    out = browser.post("/console/logout", follow_redirects=False)
+    assert out.status_code == 303 and out.headers["location"] == "/console/login"
+    assert browser.get("/console", follow_redirects=False).status_code == 303
+
+
+def test_a_role_without_console_pages_is_told_so(app, admin) -> None:
+    made = admin.post("/admin/users", json={"username": "tanaka", "role": "staff"}).json()
+    browser = TestClient(app, base_url="https://testserver")
+    r = browser.post("/console/login", data={"username": "tanaka", "password": made["password"]},
+                     follow_redirects=False)
+    assert r.status_code == 403 and "このユーザーは管理画面を使えません" in r.text
+    assert SESSION_COOKIE not in browser.cookies
+
+
+def test_five_failures_lock_the_user_out(app, admin) -> None:
+    name, _password, _secret = console_admin(admin)
+    browser = TestClient(app, base_url="https://testserver")
+    for _ in range(5):
+        browser.post("/console/login", data={"username": name, "password": "wrong"})
+    r = browser.post("/console/login", data={"username": name, "password": "wrong"})
+    assert r.status_code == 401 and "15 分間ログインできません" in r.text
 
 
 def test_bearer_token_also_opens_the_console(admin, world) -> None:

@@ -16,6 +16,7 @@ from fastapi.routing import APIRoute
 from api.attendance import service as attendance
 from api.attendance.config import rule_config
 from api.db import SessionDep
+from api.device_protocol.negotiation import service_protocol
 from api.errors import NotFound
 from api.events.repository import EventFilter
 from api.exports.writer import neutralise
@@ -226,3 +227,11 @@ def overtime(request: Request, session: SessionDep, user: ConsoleUser,
     rows = ((names.get(r["department"], r["department"]), f"{r['staff_number']} {r['name']}",
              r["month_minutes"]) for r in caps_report(session, month=month, now=now))
     return render(request, "overtime.html", user=user, month=month, chart=overtime_chart(rows))
+
+
+@router.get("/devices")
+def devices_page(request: Request, session: SessionDep, user: ConsoleUser) -> Response:
+    """リーダー端末: each reader's status, last heartbeat and whether its agent is too old."""
+    service = service_protocol(request)
+    return render(request, "devices.html", user=user, service=service,
+                  rows=queries.devices(session, service))

@@ -15,8 +15,9 @@ from api.attendance import repository as attendance_repo
 from api.attendance.rules import DayType, RuleConfig, classify_day
 from api.calendar.service import closed_days
 from api.events.repository import EventFilter, search
-from api.models import Department, Device, Door, Event, MailOutbox, MailStatus, Staff
+from api.models import Department, Device, Door, Event, MailOutbox, MailStatus, Site, Staff
 from gate.clock import PunchKind
+from gate.protocol import ProtocolStanding, ProtocolVersion, standing
 
 ALARM_WINDOW = timedelta(hours=24)  # the dashboard shows alarms of the last day
 
@@ -252,3 +253,24 @@ def department_name(session: Session, department_id: int) -> str:
 def department_names(session: Session) -> dict[str, str]:
     """Department code → name."""
     return {r[0]: r[1] for r in session.execute(select(Department.code, Department.name))}
+
+
+@dataclass(frozen=True)
+class DeviceRow:
+    name: str
+    site: str
+    status: str
+    last_heartbeat_at: datetime | None
+    agent_protocol: str  # "" until the agent sends a signed request
+    standing: ProtocolStanding | None
+
+
+def devices(session: Session, service: ProtocolVersion) -> list[DeviceRow]:
+    """Every reader by name, with where its agent's protocol stands with this service."""
+    rows = session.execute(select(Device.name, Site.name, Device.status,
+                                  Device.last_heartbeat_at, Device.agent_protocol)
+                           .outerjoin(Site, Site.id == Device.site_id)
+                           .order_by(Device.name)).all()
+    return [DeviceRow(name, site or "", status, heard, spoken or "",
+                      standing(service, ProtocolVersion.parse(spoken)) if spoken else None)
+            for name, site, status, heard, spoken in rows]

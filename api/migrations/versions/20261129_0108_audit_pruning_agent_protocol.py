@@ -1,5 +1,6 @@
 """The audit log's append-only trigger lets retention delete the rows a retention summary
-covers (issue 12 item 9); UPDATE and any other DELETE are still refused.
+covers (issue 12 item 9); UPDATE and any other DELETE are still refused. And
+``device.agent_protocol``, the protocol version each agent last spoke (item 3's console notice).
 
 Retention writes the signed summary first, then deletes the prefix it covers, in one
 transaction (api.worker.retention.prune_audit).
@@ -10,6 +11,7 @@ Create Date: 2026-11-29 21:00:00
 """
 from collections.abc import Sequence
 
+import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0108"
@@ -40,8 +42,12 @@ END $$;
 def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute(PRUNABLE)
+    with op.batch_alter_table("device", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("agent_protocol", sa.String(length=7), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("device", schema=None) as batch_op:
+        batch_op.drop_column("agent_protocol")
     if op.get_bind().dialect.name == "postgresql":
         op.execute(APPEND_ONLY)

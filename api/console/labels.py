@@ -23,7 +23,8 @@ ALARMS = {"credential_auth_failed": N_("Card authentication failed"),
           "device_offline": N_("Device offline"), "mail_failed": N_("Email not delivered"),
           "door_not_bound": N_("Door not bound to the device"),
           "held_open": N_("Door held open"), "forced_open": N_("Door forced open"),
-          "low_battery": N_("Low battery")}
+          "low_battery": N_("Low battery"),
+          "agent_too_old": N_("Reader agent too old (upgrade it)")}
 DOOR_STATES = {"open": N_("Open"), "closed": N_("Closed"), "unknown": N_("Unknown")}
 FLAGS = {"late": N_("Late"), "early": N_("Left early"), "missing_in": N_("No clock-in"),
          "missing_out": N_("No clock-out"), "in_progress": N_("At work"),

@@ -98,7 +98,8 @@ def dashboard(request: Request, session: SessionDep, user: ConsoleUser) -> Respo
     settings = request.app.state.settings
     alarms = queries.alarms(
         session, now=now, skew_alarm_ms=settings.clock_skew_alarm_ms,
-        offline_after=timedelta(seconds=MetricsSettings().metrics_online_window_s))
+        offline_after=timedelta(seconds=MetricsSettings().metrics_online_window_s),
+        service=service_protocol(request))
     return render(request, "dashboard.html", user=user, doors=queries.door_states(session),
                   alarms=alarms, events=queries.events(session, EventFilter(), limit=20))
 

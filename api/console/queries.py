@@ -118,10 +118,10 @@ def door_states(session: Session) -> list[DoorState]:
 
 
 def alarms(session: Session, *, now: datetime, offline_after: timedelta,
-           skew_alarm_ms: int) -> list[Alarm]:
+           skew_alarm_ms: int, service: ProtocolVersion) -> list[Alarm]:
     """Alarm events of the last day (credential_auth_failed, clock_skew, reader_failing …),
-    devices whose heartbeat is older than ``offline_after`` or whose clock is off, and
-    emails that failed."""
+    devices whose heartbeat is older than ``offline_after``, whose clock is off or whose
+    agent the service (``service``) refuses as too old, and emails that failed."""
     recent = search(session, EventFilter(kind="alarm", occurred_from=now - ALARM_WINDOW),
                     limit=100, descending=True, after=None)
     out = [Alarm(r.at, r.detail or "alarm", r.door or r.device, r.reason)
@@ -132,6 +132,9 @@ def alarms(session: Session, *, now: datetime, offline_after: timedelta,
         if d.clock_offset_ms is not None and abs(d.clock_offset_ms) > skew_alarm_ms:
             out.append(Alarm(d.last_heartbeat_at, "clock_skew", d.name,
                              f"{d.clock_offset_ms} ms"))
+        if d.agent_protocol and standing(service, ProtocolVersion.parse(d.agent_protocol)) \
+                is ProtocolStanding.TOO_OLD:
+            out.append(Alarm(d.last_heartbeat_at, "agent_too_old", d.name, d.agent_protocol))
     failed = session.execute(select(MailOutbox).where(MailOutbox.status == MailStatus.FAILED)
                              .order_by(MailOutbox.id.desc()).limit(20)).scalars()
     out.extend(Alarm(m.failed_at or m.created_at, "mail_failed", m.kind, (m.last_error or "")[:120])

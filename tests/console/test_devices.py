@@ -60,6 +60,9 @@ def test_a_too_old_agent_is_named_in_the_console_and_a_current_one_is_not(
                                                                               "reader-behind")
     assert "未報告" in _row(r.text, "reader-silent")
     assert r.text.count(TOO_OLD) == 1
+    dashboard = admin.get("/console").text  # and among the dashboard's alarms
+    assert "エージェントが古すぎます" in dashboard and "reader-old" in dashboard
+    assert "reader-new" not in dashboard and "reader-behind" not in dashboard
 
     # the agent upgraded: the notice goes
     _heartbeat(live_server.url, old, PROTOCOL)

@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from enum import StrEnum
 
 __all__ = [
     "PROTOCOL",
     "PROTOCOL_HEADER",
     "SUPPORTED_HEADER",
     "UNVERSIONED",
+    "ProtocolStanding",
     "ProtocolVersion",
     "accepts",
+    "standing",
     "supported_versions",
 ]
 
@@ -57,3 +60,19 @@ def supported_versions(service: ProtocolVersion) -> tuple[ProtocolVersion, ...]:
     """The versions up to its own that a service accepts, oldest first."""
     return tuple(ProtocolVersion(service.major, m)
                  for m in range(max(service.minor - 1, 0), service.minor + 1))
+
+
+class ProtocolStanding(StrEnum):
+    """Where an agent's version stands with a service (what the console tells the admin)."""
+
+    CURRENT = "current"  # the service's own minor or newer: served
+    DEPRECATED = "deprecated"  # one minor behind: served, refused after the next minor
+    TOO_OLD = "too_old"  # refused (426): upgrade the agent
+    TOO_NEW = "too_new"  # a newer major: refused; upgrade the service first
+
+
+def standing(service: ProtocolVersion, agent: ProtocolVersion) -> ProtocolStanding:
+    if accepts(service, agent):  # same major from here on
+        return ProtocolStanding.DEPRECATED if agent.minor < service.minor \
+            else ProtocolStanding.CURRENT
+    return ProtocolStanding.TOO_NEW if agent.major > service.major else ProtocolStanding.TOO_OLD

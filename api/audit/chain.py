@@ -31,10 +31,13 @@ def link_hash(prev_hash: str, content: bytes) -> str:
 
 @dataclass(frozen=True)
 class Verification:
-    """The result of checking the chain: ``ok``, rows checked, and the first bad row."""
+    """The result of checking the chain: ``ok``, rows checked, and the first bad row; the
+    seq the kept chain starts at and the retention summaries checked before it."""
 
     ok: bool
     checked: int
     first_bad_id: int | None = None
     first_bad_seq: int | None = None
     reason: str | None = None
+    start_seq: int = 1
+    summaries: int = 0

@@ -32,3 +32,5 @@ class VerificationRead(BaseModel):
     first_bad_id: int | None
     first_bad_seq: int | None
     reason: str | None
+    start_seq: int  # 1, or the seq after the newest retention summary
+    summaries: int  # retention summaries checked

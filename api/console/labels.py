@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from api.attendance.rules import DayType
+from gate.protocol import ProtocolStanding
 
 
 def N_(message: str) -> str:
@@ -22,13 +23,24 @@ ALARMS = {"credential_auth_failed": N_("Card authentication failed"),
           "device_offline": N_("Device offline"), "mail_failed": N_("Email not delivered"),
           "door_not_bound": N_("Door not bound to the device"),
           "held_open": N_("Door held open"), "forced_open": N_("Door forced open"),
-          "low_battery": N_("Low battery")}
+          "low_battery": N_("Low battery"),
+          "agent_too_old": N_("Reader agent too old (upgrade it)")}
 DOOR_STATES = {"open": N_("Open"), "closed": N_("Closed"), "unknown": N_("Unknown")}
 FLAGS = {"late": N_("Late"), "early": N_("Left early"), "missing_in": N_("No clock-in"),
          "missing_out": N_("No clock-out"), "in_progress": N_("At work"),
          "no_clock": N_("No punch (seen at a door)"), "absent": N_("No record"),
          "corrected": N_("Corrected"), "long_span": N_("Over 16 h on the premises"),
          "leave": N_("Leave")}
+DEVICE_STATUSES = {"active": N_("In service"), "pending": N_("Awaiting enrollment"),
+                   "revoked": N_("Access revoked")}
+PROTOCOL_STANDINGS = {
+    ProtocolStanding.CURRENT: N_("Up to date"),
+    ProtocolStanding.DEPRECATED: N_("Old agent: still served, but refused after the next service "
+                                    "upgrade. Upgrade the agent."),
+    ProtocolStanding.TOO_OLD: N_("Agent too old: the service refuses it. Upgrade the agent "
+                                 "(docs/upgrade.md)."),
+    ProtocolStanding.TOO_NEW: N_("Agent newer than the service: upgrade the service first."),
+}
 PUNCHES = {"in": N_("Clock in"), "out": N_("Clock out")}
 WEEKDAYS = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_("Sun"))
 

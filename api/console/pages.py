@@ -17,6 +17,7 @@ from api.attendance import service as attendance
 from api.attendance.config import rule_config
 from api.auth import CSRF_COOKIE, SESSION_COOKIE, start_session_cookies
 from api.db import SessionDep
+from api.device_protocol.negotiation import service_protocol
 from api.errors import NotFound
 from api.events.repository import EventFilter
 from api.exports.writer import neutralise
@@ -112,7 +113,8 @@ def dashboard(request: Request, session: SessionDep, user: ConsoleUser) -> Respo
     settings = request.app.state.settings
     alarms = queries.alarms(
         session, now=now, skew_alarm_ms=settings.clock_skew_alarm_ms,
-        offline_after=timedelta(seconds=MetricsSettings().metrics_online_window_s))
+        offline_after=timedelta(seconds=MetricsSettings().metrics_online_window_s),
+        service=service_protocol(request))
     return render(request, "dashboard.html", user=user, doors=queries.door_states(session),
                   alarms=alarms, events=queries.events(session, EventFilter(), limit=20))
 
@@ -241,3 +243,11 @@ def overtime(request: Request, session: SessionDep, user: ConsoleUser,
     rows = ((names.get(r["department"], r["department"]), f"{r['staff_number']} {r['name']}",
              r["month_minutes"]) for r in caps_report(session, month=month, now=now))
     return render(request, "overtime.html", user=user, month=month, chart=overtime_chart(rows))
+
+
+@router.get("/devices")
+def devices_page(request: Request, session: SessionDep, user: ConsoleUser) -> Response:
+    """リーダー端末: each reader's status, last heartbeat and whether its agent is too old."""
+    service = service_protocol(request)
+    return render(request, "devices.html", user=user, service=service,
+                  rows=queries.devices(session, service))

@@ -15,8 +15,9 @@ from api.attendance import repository as attendance_repo
 from api.attendance.rules import DayType, RuleConfig, classify_day
 from api.calendar.service import closed_days
 from api.events.repository import EventFilter, search
-from api.models import Department, Device, Door, Event, MailOutbox, MailStatus, Staff
+from api.models import Department, Device, Door, Event, MailOutbox, MailStatus, Site, Staff
 from gate.clock import PunchKind
+from gate.protocol import ProtocolStanding, ProtocolVersion, standing
 
 ALARM_WINDOW = timedelta(hours=24)  # the dashboard shows alarms of the last day
 
@@ -117,10 +118,10 @@ def door_states(session: Session) -> list[DoorState]:
 
 
 def alarms(session: Session, *, now: datetime, offline_after: timedelta,
-           skew_alarm_ms: int) -> list[Alarm]:
+           skew_alarm_ms: int, service: ProtocolVersion) -> list[Alarm]:
     """Alarm events of the last day (credential_auth_failed, clock_skew, reader_failing …),
-    devices whose heartbeat is older than ``offline_after`` or whose clock is off, and
-    emails that failed."""
+    devices whose heartbeat is older than ``offline_after``, whose clock is off or whose
+    agent the service (``service``) refuses as too old, and emails that failed."""
     recent = search(session, EventFilter(kind="alarm", occurred_from=now - ALARM_WINDOW),
                     limit=100, descending=True, after=None)
     out = [Alarm(r.at, r.detail or "alarm", r.door or r.device, r.reason)
@@ -131,6 +132,9 @@ def alarms(session: Session, *, now: datetime, offline_after: timedelta,
         if d.clock_offset_ms is not None and abs(d.clock_offset_ms) > skew_alarm_ms:
             out.append(Alarm(d.last_heartbeat_at, "clock_skew", d.name,
                              f"{d.clock_offset_ms} ms"))
+        if d.agent_protocol and standing(service, ProtocolVersion.parse(d.agent_protocol)) \
+                is ProtocolStanding.TOO_OLD:
+            out.append(Alarm(d.last_heartbeat_at, "agent_too_old", d.name, d.agent_protocol))
     failed = session.execute(select(MailOutbox).where(MailOutbox.status == MailStatus.FAILED)
                              .order_by(MailOutbox.id.desc()).limit(20)).scalars()
     out.extend(Alarm(m.failed_at or m.created_at, "mail_failed", m.kind, (m.last_error or "")[:120])
@@ -252,3 +256,24 @@ def department_name(session: Session, department_id: int) -> str:
 def department_names(session: Session) -> dict[str, str]:
     """Department code → name."""
     return {r[0]: r[1] for r in session.execute(select(Department.code, Department.name))}
+
+
+@dataclass(frozen=True)
+class DeviceRow:
+    name: str
+    site: str
+    status: str
+    last_heartbeat_at: datetime | None
+    agent_protocol: str  # "" until the agent sends a signed request
+    standing: ProtocolStanding | None
+
+
+def devices(session: Session, service: ProtocolVersion) -> list[DeviceRow]:
+    """Every reader by name, with where its agent's protocol stands with this service."""
+    rows = session.execute(select(Device.name, Site.name, Device.status,
+                                  Device.last_heartbeat_at, Device.agent_protocol)
+                           .outerjoin(Site, Site.id == Device.site_id)
+                           .order_by(Device.name)).all()
+    return [DeviceRow(name, site or "", status, heard, spoken or "",
+                      standing(service, ProtocolVersion.parse(spoken)) if spoken else None)
+            for name, site, status, heard, spoken in rows]

@@ -87,8 +87,9 @@ def _purge_expired(session: Session) -> None:
 
 
 def verify_request(db: Database, settings: Settings, *, method: str, path: str,
-                   headers: dict[str, str], body: bytes) -> Device:
-    """Check one signed request and record its nonce; the active Device, or Unauthorized."""
+                   headers: dict[str, str], body: bytes, protocol: str | None = None) -> Device:
+    """Check one signed request and record its nonce (and the ``protocol`` version the agent
+    spoke, when it changed); the active Device, or Unauthorized."""
     missing = [h for h in (H_DEVICE, H_TIMESTAMP, H_NONCE, H_SIGNATURE) if not headers.get(h)]
     if missing:
         raise Unauthorized(f"missing header(s): {', '.join(missing)}", field=missing[0])
@@ -135,6 +136,8 @@ def verify_request(db: Database, settings: Settings, *, method: str, path: str,
             session.rollback()
             log.warning("device.auth.replay device=%s", device_id)
             raise Unauthorized("nonce already used (replayed request)", field=H_NONCE)
+        if protocol is not None and device.agent_protocol != protocol:
+            device.agent_protocol = protocol
         _purge_expired(session)
         session.commit()
         return device
@@ -145,9 +148,11 @@ def require_device(request: Request, body: RawBody) -> Device:
 
     The returned Device is detached; endpoints that change it load it again with a lock."""
     headers = {k.lower(): v for k, v in request.headers.items()}
+    spoken = getattr(request.state, "agent_protocol", None)  # set by negotiation
     return verify_request(request.app.state.db, request.app.state.settings,
                           method=request.method, path=signed_path(request),
-                          headers=headers, body=body)
+                          headers=headers, body=body,
+                          protocol=str(spoken) if spoken is not None else None)
 
 
 DeviceDep = Annotated[Device, Depends(require_device)]

@@ -41,6 +41,9 @@ class Device(Base, TimestampMixin):
     # The agent's outbox as its last heartbeat reported it (for /metrics).
     outbox_pending: Mapped[int | None] = mapped_column(default=None)
     oldest_pending_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The device protocol version its agent last spoke in a signed request ("1.1"; accepted or
+    # refused as too old), for the console's upgrade notice.
+    agent_protocol: Mapped[str | None] = mapped_column(String(7), default=None)
 
 
 class DeviceDoor(Base):

@@ -10,24 +10,27 @@ summary; the chain then verifies from the summary's ``last_hash``: the first eve
 ``prev_hash == last_hash``. The service's own alarms (negative seq, outside the chain) are
 pruned by age, the newest of each device kept so its numbering never restarts.
 
-The audit log is not pruned yet: it is append-only (a PostgreSQL trigger refuses UPDATE and
-DELETE) and ``mynagate audit verify`` checks it from its first row, so pruning it needs the
-verifier to start from a signed summary first (docs/worker.md).
+The audit log is pruned the same way (``prune_audit``): a prefix older than ``audit_days``,
+its summary written before the delete, since the PostgreSQL trigger that keeps the log
+append-only lets a DELETE through only for rows a summary covers. ``mynagate audit verify``
+then checks the summaries and the rest of the chain from the newest one's ``last_hash``.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import datetime, timedelta
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.orm import Session
 
+from api.audit.chain import GENESIS
+from api.audit.service import lock_chain, walk
 from api.events.ingest import lock_device
 from api.models import (
+    AuditLog,
     ChainName,
     Device,
     Event,
@@ -35,75 +38,11 @@ from api.models import (
     OutboundStatus,
     RetentionSummary,
 )
-from gate.signing import SignatureError, sign_document, verify_document
+from api.retention.summary import Removed, latest_summary, sign_summary, verify_summary
 
 from .settings import RetentionSettings
 
 PUNCH = "clock_punch"
-
-
-@dataclass(frozen=True)
-class Removed:
-    """What one bulk delete removed, before it is signed into a summary."""
-
-    count: int
-    first_seq: int
-    last_seq: int
-    first_hash: str | None
-    last_hash: str | None
-    first_at: datetime
-    last_at: datetime
-
-
-def _iso(dt: datetime | None) -> str | None:
-    return dt.astimezone(UTC).isoformat() if dt is not None else None
-
-
-def summary_payload(row: RetentionSummary) -> dict[str, Any]:
-    """The fields the signature covers (everything but the id and the signature)."""
-    return {"chain": row.chain, "device_id": str(row.device_id) if row.device_id else None,
-            "removed": row.removed, "first_seq": row.first_seq, "last_seq": row.last_seq,
-            "first_hash": row.first_hash, "last_hash": row.last_hash,
-            "first_at": _iso(row.first_at), "last_at": _iso(row.last_at),
-            "cutoff": _iso(row.cutoff), "pruned_at": _iso(row.pruned_at),
-            "previous_summary_id": row.previous_summary_id}
-
-
-def verify_summary(row: RetentionSummary, public_key: Ed25519PublicKey) -> bool:
-    try:
-        verify_document({"payload": summary_payload(row), "signature": row.signature},
-                        public_key)
-    except SignatureError:
-        return False
-    return True
-
-
-def latest_summary(session: Session, chain: ChainName, device_id: uuid.UUID | None, *,
-                   chained: bool = True) -> RetentionSummary | None:
-    """The newest summary of a chain (``chained``: of its hash chain, not of the service's
-    alarms outside it)."""
-    conds = [RetentionSummary.chain == chain.value]
-    conds.append(RetentionSummary.device_id == device_id if device_id is not None
-                 else RetentionSummary.device_id.is_(None))
-    conds.append(RetentionSummary.first_seq > 0 if chained else RetentionSummary.first_seq < 0)
-    return session.execute(select(RetentionSummary).where(*conds)
-                           .order_by(RetentionSummary.id.desc()).limit(1)).scalar_one_or_none()
-
-
-def _sign(session: Session, key: Ed25519PrivateKey, chain: ChainName,
-          device_id: uuid.UUID | None, removed: Removed, *, cutoff: datetime, now: datetime,
-          chained: bool = True) -> RetentionSummary:
-    previous = latest_summary(session, chain, device_id, chained=chained)
-    row = RetentionSummary(chain=chain.value, device_id=device_id, removed=removed.count,
-                           first_seq=removed.first_seq, last_seq=removed.last_seq,
-                           first_hash=removed.first_hash, last_hash=removed.last_hash,
-                           first_at=removed.first_at, last_at=removed.last_at, cutoff=cutoff,
-                           pruned_at=now,
-                           previous_summary_id=previous.id if previous else None, signature="")
-    row.signature = sign_document(summary_payload(row), key)["signature"]
-    session.add(row)
-    session.flush()
-    return row
 
 
 # --- device event chains ------------------------------------------------------------------
@@ -149,7 +88,7 @@ def prune_device(session: Session, device: Device, s: RetentionSettings,
     through = _prunable_through(session, device, s, now)
     removed = _remove_events(session, device.id, 1, through) if through > 0 else None
     if removed is not None:
-        out.append(_sign(session, key, ChainName.DEVICE_EVENTS, device.id, removed,
+        out.append(sign_summary(session, key, ChainName.DEVICE_EVENTS, device.id, removed,
                          cutoff=now - timedelta(days=s.events_days), now=now))
     # Service alarms: by age, never the newest (its seq numbers the next one).
     cutoff = now - timedelta(days=s.events_days)
@@ -161,7 +100,7 @@ def prune_device(session: Session, device: Device, s: RetentionSettings,
         low = max(newest + 1, (oldest_young or newest) + 1)
         service = _remove_events(session, device.id, low, -1) if low <= -1 else None
         if service is not None:
-            out.append(_sign(session, key, ChainName.DEVICE_EVENTS, device.id, service,
+            out.append(sign_summary(session, key, ChainName.DEVICE_EVENTS, device.id, service,
                              cutoff=cutoff, now=now, chained=False))
     return out
 
@@ -212,12 +151,57 @@ def prune_outbound(session: Session, s: RetentionSettings, now: datetime) -> int
     return int(result.rowcount)
 
 
+# --- the audit log ------------------------------------------------------------------------
+
+class AuditChainBroken(RuntimeError):
+    """The rows due for pruning do not verify: the job fails rather than hide the break."""
+
+
+def prune_audit(session: Session, s: RetentionSettings, key: Ed25519PrivateKey,
+                now: datetime) -> RetentionSummary | None:
+    """Remove the audit log's prefix older than ``audit_days`` (at most ``batch`` rows),
+    leaving its signed summary; None when nothing is due. Holds the chain's lock, so no
+    entry is appended meanwhile. The prefix stops at the first entry still within the
+    period, so an entry kept never has a removed one after it."""
+    lock_chain(session)
+    cutoff = now - timedelta(days=s.audit_days)
+    previous = latest_summary(session, ChainName.AUDIT, None)
+    low = previous.last_seq + 1 if previous else 1
+    first_kept = session.execute(select(func.min(AuditLog.seq)).where(
+        AuditLog.seq >= low, AuditLog.at >= cutoff)).scalar_one()
+    high = low + s.batch - 1 if first_kept is None else min(first_kept - 1, low + s.batch - 1)
+    if high < low:
+        return None
+    # Never sign over a break: a summary would hide the edited or missing row for good.
+    check = walk(session, start_seq=low, prev=(previous.last_hash or GENESIS) if previous
+                 else GENESIS, through=high)
+    if not check.ok:
+        raise AuditChainBroken(f"not pruning the audit log: seq {check.first_bad_seq}: "
+                               f"{check.reason} (run `mynagate audit verify`)")
+    in_range = and_(AuditLog.seq >= low, AuditLog.seq <= high)
+    count, first_seq, last_seq, first_at, last_at = session.execute(select(
+        func.count(), func.min(AuditLog.seq), func.max(AuditLog.seq), func.min(AuditLog.at),
+        func.max(AuditLog.at)).where(in_range)).one()
+    if not count:
+        return None
+    hashes = dict(session.execute(select(AuditLog.seq, AuditLog.hash).where(
+        AuditLog.seq.in_([first_seq, last_seq]))).all())
+    removed = Removed(count=count, first_seq=first_seq, last_seq=last_seq,
+                      first_hash=hashes[first_seq], last_hash=hashes[last_seq],
+                      first_at=first_at, last_at=last_at)
+    # The summary first: the append-only trigger lets through only rows a summary covers.
+    summary = sign_summary(session, key, ChainName.AUDIT, None, removed, cutoff=cutoff, now=now)
+    session.execute(delete(AuditLog).where(in_range))
+    return summary
+
+
 def prune_all(session: Session, s: RetentionSettings, key: Ed25519PrivateKey,
               now: datetime) -> list[RetentionSummary]:
-    """Prune every device and the outbound queue (the caller commits)."""
+    """Prune every device, the audit log and the outbound queue (the caller commits)."""
     prune_outbound(session, s, now)
     out: list[RetentionSummary] = []
     for device in session.execute(select(Device).order_by(Device.id)).scalars():
         out += prune_device(session, device, s, key, now)
-    return out
+    audit = prune_audit(session, s, key, now)
+    return out if audit is None else [*out, audit]
 

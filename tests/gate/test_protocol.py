@@ -6,7 +6,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gate.protocol import PROTOCOL, UNVERSIONED, ProtocolVersion, accepts, supported_versions
+from gate.protocol import (
+    PROTOCOL,
+    UNVERSIONED,
+    ProtocolStanding,
+    ProtocolVersion,
+    accepts,
+    standing,
+    supported_versions,
+)
 
 versions = st.builds(ProtocolVersion, st.integers(0, 999), st.integers(0, 999))
 
@@ -38,3 +46,21 @@ def test_today_one_behind_and_two_behind() -> None:
     assert not accepts(ProtocolVersion(1, 3), ProtocolVersion(1, 1))
     assert not accepts(PROTOCOL, ProtocolVersion(PROTOCOL.major - 1, 9))
     assert [str(v) for v in supported_versions(ProtocolVersion(1, 3))] == ["1.2", "1.3"]
+
+
+@given(versions, versions)
+def test_standing_is_refused_exactly_when_not_accepted(service: ProtocolVersion,
+                                                       agent: ProtocolVersion) -> None:
+    got = standing(service, agent)
+    refused = {ProtocolStanding.TOO_OLD, ProtocolStanding.TOO_NEW}
+    assert (got in refused) is not accepts(service, agent)
+    assert (got is ProtocolStanding.TOO_OLD) is (not accepts(service, agent) and agent < service)
+    assert (got is ProtocolStanding.DEPRECATED) is (accepts(service, agent) and agent < service)
+
+
+def test_standing_of_todays_agents() -> None:
+    assert standing(PROTOCOL, PROTOCOL) is ProtocolStanding.CURRENT
+    assert standing(PROTOCOL, UNVERSIONED) is ProtocolStanding.DEPRECATED
+    assert standing(ProtocolVersion(1, 3), ProtocolVersion(1, 1)) is ProtocolStanding.TOO_OLD
+    assert standing(ProtocolVersion(1, 1), ProtocolVersion(1, 5)) is ProtocolStanding.CURRENT
+    assert standing(ProtocolVersion(1, 1), ProtocolVersion(2, 0)) is ProtocolStanding.TOO_NEW

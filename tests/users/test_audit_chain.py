@@ -156,7 +156,8 @@ def test_an_export_and_a_login_are_chained_under_the_authenticated_user(admin, a
     assert [x["seq"] for x in rows] == [1, 2, 3, 4]
     assert all(b["prev_hash"] == a["hash"] for a, b in zip(rows, rows[1:], strict=False))
     assert admin.get("/admin/audit/verify").json() == {
-        "ok": True, "checked": 4, "first_bad_id": None, "first_bad_seq": None, "reason": None}
+        "ok": True, "checked": 4, "first_bad_id": None, "first_bad_seq": None, "reason": None,
+        "start_seq": 1, "summaries": 0}
 
 
 def test_the_migration_chains_the_rows_that_were_there(tmp_path):

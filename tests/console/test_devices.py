@@ -36,7 +36,7 @@ def _heartbeat(url: str, device, agent: ProtocolVersion) -> None:  # type: ignor
 
 
 def test_a_too_old_agent_is_named_in_the_console_and_a_current_one_is_not(
-        admin, admin_token, live_server) -> None:  # type: ignore[no-untyped-def]
+        admin, console, live_server) -> None:  # type: ignore[no-untyped-def]
     old, _ = enroll(admin, name="reader-old")
     current, _ = enroll(admin, name="reader-new")
     behind, _ = enroll(admin, name="reader-behind")
@@ -46,10 +46,7 @@ def test_a_too_old_agent_is_named_in_the_console_and_a_current_one_is_not(
     _heartbeat(live_server.url, current, PROTOCOL)
     _heartbeat(live_server.url, behind, BEHIND)
 
-    admin.headers.pop("Authorization")
-    assert admin.post("/console/login", data={"token": admin_token},
-                      follow_redirects=False).status_code == 303
-    r = admin.get("/console/devices")
+    r = console.get("/console/devices")
     assert r.status_code == 200 and '<html lang="ja">' in r.text and "リーダー端末" in r.text
     old_row = _row(r.text, "reader-old")
     assert TOO_OLD in old_row and str(OLD) in old_row and 'class="alarm"' in old_row
@@ -60,16 +57,16 @@ def test_a_too_old_agent_is_named_in_the_console_and_a_current_one_is_not(
                                                                               "reader-behind")
     assert "未報告" in _row(r.text, "reader-silent")
     assert r.text.count(TOO_OLD) == 1
-    dashboard = admin.get("/console").text  # and among the dashboard's alarms
+    dashboard = console.get("/console").text  # and among the dashboard's alarms
     assert "エージェントが古すぎます" in dashboard and "reader-old" in dashboard
     assert "reader-new" not in dashboard and "reader-behind" not in dashboard
 
     # the agent upgraded: the notice goes
     _heartbeat(live_server.url, old, PROTOCOL)
-    assert TOO_OLD not in admin.get("/console/devices").text
+    assert TOO_OLD not in console.get("/console/devices").text
 
 
-def test_a_request_that_does_not_verify_marks_no_device(admin, admin_token, live_server
+def test_a_request_that_does_not_verify_marks_no_device(admin, console, live_server
                                                         ) -> None:  # type: ignore[no-untyped-def]
     device, _ = enroll(admin, name="reader-1")
     _heartbeat(live_server.url, device, PROTOCOL)
@@ -80,7 +77,5 @@ def test_a_request_that_does_not_verify_marks_no_device(admin, admin_token, live
             forged.heartbeat()
     finally:
         forged.close()
-    admin.headers.pop("Authorization")
-    admin.post("/console/login", data={"token": admin_token})
-    row = _row(admin.get("/console/devices").text, "reader-1")
+    row = _row(console.get("/console/devices").text, "reader-1")
     assert TOO_OLD not in row and "最新" in row

@@ -13,6 +13,7 @@ parsing and the database work never block the event loop.
 from __future__ import annotations
 
 import csv
+import threading
 from collections.abc import AsyncIterator, Iterator, Sequence
 from tempfile import SpooledTemporaryFile
 from typing import IO, Annotated, Any
@@ -20,11 +21,12 @@ from typing import IO, Annotated, Any
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
-from api.errors import BadRequest, MynagateError
+from api.errors import BadRequest, MynagateError, TooManyRequests
+from api.events.admission import IngestLimiter
 from api.limits import KIB, MIB
 
 __all__ = ["FORMULA_MESSAGE", "FORMULA_START", "MAX_LINE_BYTES", "MAX_REPORTED_ERRORS",
-           "MAX_ROWS", "SPOOL_MEMORY", "ImportBody", "ImportTooLarge", "RowErrors", "csv_rows",
+           "MAX_IMPORTS_IN_FLIGHT", "MAX_ROWS", "SPOOL_MEMORY", "ImportBody", "ImportTooLarge", "RowErrors", "csv_rows",
            "formula_columns", "spooled_body"]
 
 MAX_ROWS = 20_000
@@ -34,6 +36,10 @@ MAX_LINE_BYTES = 64 * KIB
 # The part of an import body kept in memory; the rest of it (up to the route's byte limit)
 # goes to a temporary file.
 SPOOL_MEMORY = 1 * MIB
+# Imports parsed at once per service process: each holds a database connection while it runs,
+# so a burst of imports can never take the pool from every other route (finding 2).
+MAX_IMPORTS_IN_FLIGHT = 2
+IMPORT_RETRY_AFTER_S = 5
 # What a spreadsheet would run as a formula (the exports neutralise the same starts).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 FORMULA_MESSAGE = ("starts like a spreadsheet formula (=, +, -, @, tab or CR); a spreadsheet "
@@ -71,9 +77,25 @@ def _to_disk(spool: SpooledTemporaryFile[bytes], chunk: bytes) -> None:
     spool.write(chunk)
 
 
+_create_lock = threading.Lock()
+
+
+def _import_limiter(request: Request) -> IngestLimiter:
+    limiter: IngestLimiter | None = getattr(request.app.state, "import_limiter", None)
+    if limiter is None:
+        with _create_lock:
+            limiter = getattr(request.app.state, "import_limiter", None)
+            if limiter is None:
+                limiter = IngestLimiter(MAX_IMPORTS_IN_FLIGHT, IMPORT_RETRY_AFTER_S)
+                request.app.state.import_limiter = limiter
+    return limiter
+
+
 async def spooled_body(request: Request) -> AsyncIterator[IO[bytes]]:
     """FastAPI dependency: the request body, streamed into a spooled temporary file (closed
-    after the request), positioned at its start. Only memory writes happen on the loop."""
+    after the request), positioned at its start. Only memory writes happen on the loop. Once
+    the body is in, the import takes one of :data:`MAX_IMPORTS_IN_FLIGHT` slots for the rest of
+    the request, or answers 429 at once (a slow sender holds no slot)."""
     spool: SpooledTemporaryFile[bytes] = SpooledTemporaryFile(max_size=SPOOL_MEMORY)
     try:
         size = 0
@@ -84,7 +106,14 @@ async def spooled_body(request: Request) -> AsyncIterator[IO[bytes]]:
             else:
                 spool.write(chunk)
         await run_in_threadpool(spool.seek, 0)
-        yield spool
+        limiter = _import_limiter(request)
+        if not limiter.try_acquire():
+            raise TooManyRequests(f"{limiter.limit} imports are running already; retry after "
+                                  f"{limiter.retry_after_s} s", retry_after=limiter.retry_after_s)
+        try:
+            yield spool
+        finally:
+            limiter.release()
     finally:
         spool.close()
 

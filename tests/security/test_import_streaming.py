@@ -13,7 +13,15 @@ import pytest
 from starlette.requests import Request
 from starlette.types import Message
 
-from api.csv_import import MAX_ROWS, SPOOL_MEMORY, ImportTooLarge, csv_rows, spooled_body
+from api.csv_import import (
+    MAX_IMPORTS_IN_FLIGHT,
+    MAX_ROWS,
+    SPOOL_MEMORY,
+    ImportTooLarge,
+    csv_rows,
+    spooled_body,
+)
+from api.errors import TooManyRequests
 from api.limits import MIB, limit_for
 from tests.security.test_body_limits import _raw_request
 
@@ -22,7 +30,7 @@ IMPORTS = ("/api/v1/bookings/import", "/admin/overtime/orders/import",
 CHUNK = 64 * 1024
 
 
-def _request(total: int) -> Request:
+def _request(total: int, app: object = None) -> Request:
     """A real Starlette request whose body arrives in 64 KiB chunks, as uvicorn delivers it."""
     left = total
 
@@ -32,14 +40,15 @@ def _request(total: int) -> Request:
         left -= size
         return {"type": "http.request", "body": b"x" * size, "more_body": left > 0}
 
-    return Request({"type": "http", "method": "POST", "path": "/", "headers": []}, receive)
+    return Request({"type": "http", "method": "POST", "path": "/", "headers": [], "app": app},
+                   receive)
 
 
-def test_a_spooled_body_keeps_at_most_the_spool_size_in_memory():
+def test_a_spooled_body_keeps_at_most_the_spool_size_in_memory(app):
     total = 8 * MIB
 
     async def spool() -> tuple[int, int]:
-        body = spooled_body(_request(total))
+        body = spooled_body(_request(total, app))
         tracemalloc.start()
         try:
             file = await body.__anext__()
@@ -88,3 +97,23 @@ def test_an_import_without_a_token_is_refused_before_its_body_is_read(live_serve
         f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\n"
         "Transfer-Encoding: chunked\r\n\r\n"), [framed])
     assert status == 401 and headers["content-type"] == "application/problem+json"
+
+
+def test_at_most_two_imports_run_at_once_and_the_next_is_told_when_to_retry(app):
+    """Each running import holds a database connection: past the bound the next one is a
+    429 with its retry time (before its parse), and a finished import frees its slot."""
+    async def run() -> None:
+        running = [spooled_body(_request(1000, app)) for _ in range(MAX_IMPORTS_IN_FLIGHT)]
+        for body in running:
+            await body.__anext__()
+        extra = spooled_body(_request(1000, app))
+        with pytest.raises(TooManyRequests) as err:
+            await extra.__anext__()
+        assert err.value.extra == {"retry_after": 5}
+        await running[0].aclose()
+        again = spooled_body(_request(1000, app))
+        assert len((await again.__anext__()).read()) == 1000
+        for body in (again, *running[1:]):
+            await body.aclose()
+
+    asyncio.run(run())

@@ -22,7 +22,6 @@ from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from api.errors import BadRequest, MynagateError, TooManyRequests
-from api.events.admission import IngestLimiter
 from api.limits import KIB, MIB
 
 __all__ = ["FORMULA_MESSAGE", "FORMULA_START", "MAX_LINE_BYTES", "MAX_REPORTED_ERRORS",
@@ -80,15 +79,16 @@ def _to_disk(spool: SpooledTemporaryFile[bytes], chunk: bytes) -> None:
 _create_lock = threading.Lock()
 
 
-def _import_limiter(request: Request) -> IngestLimiter:
-    limiter: IngestLimiter | None = getattr(request.app.state, "import_limiter", None)
-    if limiter is None:
+def _import_slots(request: Request) -> threading.BoundedSemaphore:
+    """The app's import slots, made on first use (an import-only app state)."""
+    slots: threading.BoundedSemaphore | None = getattr(request.app.state, "import_slots", None)
+    if slots is None:
         with _create_lock:
-            limiter = getattr(request.app.state, "import_limiter", None)
-            if limiter is None:
-                limiter = IngestLimiter(MAX_IMPORTS_IN_FLIGHT, IMPORT_RETRY_AFTER_S)
-                request.app.state.import_limiter = limiter
-    return limiter
+            slots = getattr(request.app.state, "import_slots", None)
+            if slots is None:
+                slots = threading.BoundedSemaphore(MAX_IMPORTS_IN_FLIGHT)
+                request.app.state.import_slots = slots
+    return slots
 
 
 async def spooled_body(request: Request) -> AsyncIterator[IO[bytes]]:
@@ -106,14 +106,15 @@ async def spooled_body(request: Request) -> AsyncIterator[IO[bytes]]:
             else:
                 spool.write(chunk)
         await run_in_threadpool(spool.seek, 0)
-        limiter = _import_limiter(request)
-        if not limiter.try_acquire():
-            raise TooManyRequests(f"{limiter.limit} imports are running already; retry after "
-                                  f"{limiter.retry_after_s} s", retry_after=limiter.retry_after_s)
+        slots = _import_slots(request)
+        if not slots.acquire(blocking=False):
+            raise TooManyRequests(f"{MAX_IMPORTS_IN_FLIGHT} imports are running already; retry "
+                                  f"after {IMPORT_RETRY_AFTER_S} s",
+                                  retry_after=IMPORT_RETRY_AFTER_S)
         try:
             yield spool
         finally:
-            limiter.release()
+            slots.release()
     finally:
         spool.close()
 

@@ -45,6 +45,7 @@ BODY_LIMITS: tuple[BodyLimit, ...] = (
     _limit(r"^/api/v1/bookings/webhook$", 64 * KIB, "a booking-system webhook"),
     _limit(r"^/api/v1/bookings/import$", 10 * MIB, "a booking CSV import"),
     _limit(r"^/admin/overtime/orders/import$", 10 * MIB, "an overtime order CSV import"),
+    _limit(r"^/admin/attendance/leave/import$", 10 * MIB, "a leave CSV import"),
     _limit(r"^/admin/enrollments(/.*)?$", 64 * KIB, "a card enrollment step"),
     _limit(r".*", 256 * KIB, "an admin or API request"),
 )

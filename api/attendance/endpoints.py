@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 
 from api.auth import require_admin
+from api.csv_import import ImportBody
 from api.db import SessionDep
 from api.errors import BadRequest, Unprocessable
 from api.models import Department, DepartmentSupervisor, WorkPattern
@@ -146,12 +147,13 @@ def create_leave(data: LeaveCreate, session: SessionDep, actor: AdminDep) -> dic
 
 
 @router.post("/admin/attendance/leave/import")
-async def import_leave(request: Request, session: SessionDep, actor: AdminDep,
-                       encoding: Annotated[str, Query(pattern="^(cp932|utf8bom)$")] = "cp932"
-                       ) -> dict[str, Any]:
-    """Import leave from the 庶務事務 CSV (request body); all or nothing, errors per line."""
-    return leave_service.import_leave(session, await request.body(), actor=actor,
-                                      encoding=encoding)
+def import_leave(actor: AdminDep, body: ImportBody, session: SessionDep,
+                 encoding: Annotated[str, Query(pattern="^(cp932|utf8bom)$")] = "cp932"
+                 ) -> dict[str, Any]:
+    """Import leave from the 庶務事務 CSV (request body, streamed into a spooled file); all
+    or nothing, errors per line (the first 100 and their count), at most 20,000 rows. A sync
+    ``def``: parsing and the database work run in the thread pool, never on the loop."""
+    return leave_service.import_leave(session, body, actor=actor, encoding=encoding)
 
 
 @router.get("/admin/attendance/leave")

@@ -6,16 +6,17 @@ it. Attendance uses it to shorten the expected presence (``rules.compute_day_min
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import date, datetime, time
-from typing import Any
+from typing import IO, Any
 
 from sqlalchemy.orm import Session
 
 from api.audit.service import record
+from api.csv_import import FORMULA_MESSAGE, RowErrors, csv_rows, formula_columns
 from api.errors import BadRequest, Conflict
 from api.models import Leave
+from api.text import INDIVIDUAL_NUMBER_MESSAGE
+from gate.individual_number import holds_individual_number
 
 from . import repository as repo
 from .rules import LEAVE_KIND_JA, LEAVE_UNIT_JA, LeaveKind, LeaveUnit
@@ -89,7 +90,11 @@ def _line_error(line: int, column: str, message: str) -> LeaveLineError:
 def _parse_line(session: Session, n: int, row: list[str]) -> dict[str, Any]:
     if len(row) < len(IMPORT_COLUMNS):
         raise _line_error(n, "列数", f"{len(IMPORT_COLUMNS)} 列が必要です ({len(row)} 列)")
+    if formulas := formula_columns(row, IMPORT_COLUMNS):
+        raise _line_error(n, formulas[0], FORMULA_MESSAGE)
     number, day_s, kind_s, unit_s, st, en, ref = (c.strip() for c in row[:7])
+    if holds_individual_number(ref):
+        raise _line_error(n, "休暇番号", INDIVIDUAL_NUMBER_MESSAGE)
     person = repo.staff_by_number(session, number)
     if person is None:
         raise _line_error(n, "職員番号", f"職員 {number!r} は登録されていません")
@@ -117,25 +122,22 @@ def _parse_line(session: Session, n: int, row: list[str]) -> dict[str, Any]:
             "start_time": times[0], "end_time": times[1], "external_ref": ref or None}
 
 
-def import_leave(session: Session, content: bytes, *, actor: str,
+def import_leave(session: Session, file: IO[bytes], *, actor: str,
                  encoding: str = "cp932") -> dict[str, Any]:
-    """Import leave from a 庶務事務 CSV: all or nothing, every bad line reported. A 休暇番号
-    already imported is skipped."""
-    try:
-        text = content.decode("utf-8-sig" if encoding == "utf8bom" else "cp932")
-    except UnicodeDecodeError as err:
-        raise BadRequest(f"the file is not {encoding}: byte {err.start}", field="file") from err
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header = next(reader, None)
+    """Import leave from a 庶務事務 CSV, read and parsed one line at a time from ``file``: all
+    or nothing, bad lines reported with their number and column (the first 100, with their
+    count), at most 20,000 rows. A 休暇番号 already imported is skipped."""
+    utf8 = encoding == "utf8bom"
+    lines = csv_rows(file, encoding="utf-8-sig" if utf8 else "cp932",
+                     label="UTF-8" if utf8 else "CP932")
+    _n, header = next(lines, (1, None))
     if header is None or [h.strip() for h in header[:len(IMPORT_COLUMNS)]] != list(IMPORT_COLUMNS):
         raise BadRequest(f"1行目は見出し {','.join(IMPORT_COLUMNS)} が必要です", field="header",
                          line=1)
-    errors: list[dict[str, Any]] = []
+    errors = RowErrors()
     parsed: list[tuple[int, dict[str, Any]]] = []
     refs: set[str] = set()
-    for n, row in enumerate(reader, start=2):
-        if not any(c.strip() for c in row):
-            continue
+    for n, row in lines:
         try:
             item = _parse_line(session, n, row)
             ref = item["external_ref"]
@@ -145,7 +147,7 @@ def import_leave(session: Session, content: bytes, *, actor: str,
                 refs.add(ref)
             parsed.append((n, item))
         except LeaveLineError as err:
-            errors.append({"line": err.extra["line"], "field": err.field, "message": err.message})
+            errors.add(n, err.field or "file", err.message)
     created = skipped = 0
     if not errors:
         for n, item in parsed:
@@ -155,9 +157,9 @@ def import_leave(session: Session, content: bytes, *, actor: str,
             try:
                 create_leave(session, actor=actor, source="import", **item)
             except (BadRequest, Conflict) as err:
-                errors.append({"line": n, "field": "休暇日", "message": f"{n}行目: {err.message}"})
+                errors.add(n, "休暇日", f"{n}行目: {err.message}")
             created += 1
     if errors:  # the request's transaction rolls back what was added
-        raise BadRequest(f"{len(errors)} 行に誤りがあります。何も取り込んでいません。"
-                         f"最初: {errors[0]['message']}", field="file", errors=errors)
+        raise errors.rejected(f"{errors.count} 行に誤りがあります。何も取り込んでいません。"
+                              f"最初: {errors.first[0]['message']}")
     return {"created": created, "skipped_existing": skipped}

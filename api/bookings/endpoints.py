@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, Depends, Request
 
 from api.auth import require_admin
+from api.csv_import import ImportBody
 from api.db import SessionDep
 from api.limits import RawBody
 from api.locks.settings import LockSettings, get_lock_settings
@@ -84,13 +85,13 @@ def booking_pins(booking_id: int, session: SessionDep, settings: Locks, actor: A
 
 
 @router.post("/import", response_model=ImportResult)
-def import_csv(actor: Admin, raw: RawBody, request: Request, tasks: BackgroundTasks,
+def import_csv(actor: Admin, body: ImportBody, request: Request, tasks: BackgroundTasks,
                session: SessionDep, settings: Locks) -> object:
     """Import bookings from the booking system's CSV, sent as the body (text/csv, UTF-8);
-    all or nothing, at most 20,000 rows; a 400 lists the first 100 errors and their count.
-    A sync ``def``: parsing and the database work run in the thread pool, never on the loop;
-    the admin token is checked before the body is read."""
-    created = service.import_csv(session, settings, raw, actor=actor)
+    all or nothing, at most 20,000 rows (413 naming the line past it); a 400 lists the first
+    100 errors and their count. The body is streamed into a spooled file once the admin token
+    is checked; a sync ``def``: parsing and the database work run in the thread pool."""
+    created = service.import_csv(session, settings, body, actor=actor)
     paid = [b.id for b in created if b.payment_status == "paid"]
     if paid:
         tasks.add_task(wake_sender, request.app)

@@ -12,16 +12,15 @@ import json
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import IO, Any
 from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from api.audit.service import record
-from api.csv_import import FORMULA_MESSAGE, csv_rows, formula_columns, rejected
+from api.csv_import import FORMULA_MESSAGE, RowErrors, csv_rows, formula_columns
 from api.errors import BadRequest, Conflict, NotFound, Unauthorized
 from api.facilities import repository as facility_repo
 from api.facilities.service import get_or_raise as get_facility
@@ -216,24 +215,18 @@ PAYMENT_WORDS = {"paid": "paid", "支払済": "paid", "支払済み": "paid", "p
                  "未払": "pending", "未払い": "pending"}
 
 
-@dataclass
-class CsvRowError:
-    line: int
-    field: str
-    message: str
-
-
 def _parse_time(value: str) -> datetime:
     """'2026-12-01 09:00' (JST when no offset is given) or ISO 8601 with an offset."""
     dt = datetime.fromisoformat(value.strip().replace("/", "-"))
     return dt.replace(tzinfo=JST) if dt.tzinfo is None else dt
 
 
-def import_csv(session: Session, settings: LockSettings, raw: bytes, *,
+def import_csv(session: Session, settings: LockSettings, file: IO[bytes], *,
                actor: str) -> list[Booking]:
-    """Import bookings from the booking system's CSV (UTF-8), parsed one line at a time; all
-    or nothing, errors name the line (the first 100 of them, with their count)."""
-    lines = csv_rows(raw)
+    """Import bookings from the booking system's CSV (UTF-8), read and parsed one line at a
+    time from ``file``; all or nothing, errors name the line (the first 100 of them, with
+    their count)."""
+    lines = csv_rows(file)
     try:
         _line, header = next(lines)
     except StopIteration as err:
@@ -243,64 +236,70 @@ def import_csv(session: Session, settings: LockSettings, raw: bytes, *,
     if missing:
         raise BadRequest(f"line 1: missing column(s): {', '.join(sorted(missing))}",
                          field="file", line=1)
-    errors: list[CsvRowError] = []
-    rows: list[tuple[int, BookingCreate]] = []
+    errors = RowErrors()
+    rows: list[BookingCreate] = []
     seen_refs: set[str] = set()
     facilities: dict[str, Facility | None] = {}  # by code: one query per facility, not per row
     for line, row in lines:
-        if len(row) != len(cols):
-            errors.append(CsvRowError(line, "row", f"{len(row)} values, expected {len(cols)}"))
-            continue
-        if formulas := formula_columns(row, cols):
-            errors.append(CsvRowError(line, formulas[0], FORMULA_MESSAGE))
-            continue
-        r = {c: v.strip() for c, v in zip(cols, row, strict=True) if c}
-        code = r["facility_code"]
-        if code not in facilities:
-            facilities[code] = facility_repo.get_by_code(session, code)
-        facility = facilities[code]
-        if facility is None:
-            errors.append(CsvRowError(line, "facility_code", f"unknown facility {r['facility_code']!r}"))
-            continue
-        status = PAYMENT_WORDS.get(r["payment_status"].lower())
-        if status is None:
-            errors.append(CsvRowError(line, "payment_status", "must be paid/支払済 or pending/未払"))
-            continue
         try:
-            start, end = _parse_time(r["start"]), _parse_time(r["end"])
-        except ValueError:
-            errors.append(CsvRowError(line, "start/end", "times must look like 2026-12-01 09:00"))
-            continue
-        if end <= start:
-            errors.append(CsvRowError(line, "end", "the end must be after the start"))
-            continue
-        ref = r["external_ref"] or None
-        if ref and (ref in seen_refs or repository.get_by_ref(session, ref)):
-            errors.append(CsvRowError(line, "external_ref", f"booking {ref!r} already exists"))
-            continue
-        if ref:
-            seen_refs.add(ref)
-        try:
-            data = BookingCreate(facility_id=facility.id, start_at=start, end_at=end,
-                                 booker_name=r["booker_name"], booker_email=r["booker_email"],
-                                 payment_status=status, external_ref=ref)  # type: ignore[arg-type]
-        except ValidationError as err:
-            e = err.errors()[0]
-            field = ".".join(str(x) for x in e["loc"]) or "row"
-            errors.append(CsvRowError(line, field, e["msg"]))
-            continue
-        rows.append((line, data))
+            rows.append(_csv_booking(session, cols, row, seen_refs, facilities))
+        except _RowError as err:
+            errors.add(line, err.field, err.message)
     if errors:
-        detail = "; ".join(f"line {e.line}: {e.field}: {e.message}" for e in errors[:20])
-        raise rejected(f"CSV rejected, nothing imported ({len(errors)} errors): {detail}",
-                       [e.__dict__ for e in errors])
+        detail = "; ".join(f"line {e['line']}: {e['field']}: {e['message']}"
+                           for e in errors.first[:20])
+        raise errors.rejected(f"CSV rejected, nothing imported ({errors.count} errors): "
+                              f"{detail}")
     created = []
-    for _line, data in rows:
+    for data in rows:
         b = create(session, data, source="csv", actor=actor)
         if data.payment_status == "paid":
             mark_paid(session, settings, b.id, actor=actor)
         created.append(b)
     return created
+
+
+class _RowError(Exception):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field, self.message = field, message
+
+
+def _csv_booking(session: Session, cols: list[str | None], row: list[str], seen_refs: set[str],
+                 facilities: dict[str, Facility | None]) -> BookingCreate:
+    """One data row of the booking CSV as a booking to create, or ``_RowError``."""
+    if len(row) != len(cols):
+        raise _RowError("row", f"{len(row)} values, expected {len(cols)}")
+    if formulas := formula_columns(row, cols):
+        raise _RowError(formulas[0], FORMULA_MESSAGE)
+    r = {c: v.strip() for c, v in zip(cols, row, strict=True) if c}
+    code = r["facility_code"]
+    if code not in facilities:
+        facilities[code] = facility_repo.get_by_code(session, code)
+    facility = facilities[code]
+    if facility is None:
+        raise _RowError("facility_code", f"unknown facility {code!r}")
+    status = PAYMENT_WORDS.get(r["payment_status"].lower())
+    if status is None:
+        raise _RowError("payment_status", "must be paid/支払済 or pending/未払")
+    try:
+        start, end = _parse_time(r["start"]), _parse_time(r["end"])
+    except ValueError:
+        raise _RowError("start/end", "times must look like 2026-12-01 09:00") from None
+    if end <= start:
+        raise _RowError("end", "the end must be after the start")
+    ref = r["external_ref"] or None
+    if ref and (ref in seen_refs or repository.get_by_ref(session, ref)):
+        raise _RowError("external_ref", f"booking {ref!r} already exists")
+    if ref:
+        seen_refs.add(ref)
+    try:
+        return BookingCreate(facility_id=facility.id, start_at=start, end_at=end,
+                             booker_name=r["booker_name"], booker_email=r["booker_email"],
+                             payment_status=status, external_ref=ref)  # type: ignore[arg-type]
+    except ValidationError as err:
+        e = err.errors()[0]
+        raise _RowError(".".join(str(x) for x in e["loc"]) or "row", e["msg"]) from None
 
 
 # -- signed webhook --------------------------------------------------------------------------

@@ -10,8 +10,8 @@ from fastapi import APIRouter, Depends, Query
 from api.attendance.auth import StaffDep
 from api.attendance.service import month_bounds
 from api.auth import require_admin
+from api.csv_import import ImportBody
 from api.db import SessionDep
-from api.limits import RawBody
 
 from . import repository as repo
 from . import service
@@ -47,13 +47,14 @@ def create_order(data: OvertimeOrderCreate, session: SessionDep,
 
 
 @router.post("/admin/overtime/orders/import")
-def import_orders(actor: AdminDep, raw: RawBody, session: SessionDep,
+def import_orders(actor: AdminDep, body: ImportBody, session: SessionDep,
                   encoding: Annotated[str, Query(pattern="^(cp932|utf8bom)$")] = "cp932"
                   ) -> dict[str, Any]:
-    """Import orders from a 庶務事務 CSV (request body); all or nothing, errors per line, at
-    most 20,000 rows, a 400 lists the first 100 errors and their count. A sync ``def``: the
-    parsing and the database work run in the thread pool, never on the loop."""
-    return service.import_orders(session, raw, actor=actor, encoding=encoding)
+    """Import orders from a 庶務事務 CSV (request body, streamed into a spooled file); all or
+    nothing, errors per line, at most 20,000 rows (413 naming the line past it), a 400 lists
+    the first 100 errors and their count. A sync ``def``: the parsing and the database work
+    run in the thread pool, never on the loop."""
+    return service.import_orders(session, body, actor=actor, encoding=encoding)
 
 
 @router.get("/admin/overtime/divergences")

@@ -4,7 +4,7 @@ check with reasons confirmed by the 所属長, and the caps with their alerts.""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import IO, Any
 
 from sqlalchemy.orm import Session
 
@@ -30,7 +30,7 @@ from api.attendance.rules import (
 from api.attendance.service import compute_period, get_staff_or_raise, month_bounds
 from api.audit.service import record
 from api.calendar.service import closed_days
-from api.csv_import import FORMULA_MESSAGE, csv_rows, formula_columns, rejected
+from api.csv_import import FORMULA_MESSAGE, RowErrors, csv_rows, formula_columns
 from api.errors import BadRequest, Conflict, Forbidden, NotFound
 from api.models import Divergence, OvertimeRequest, Staff
 from api.models.base import utcnow
@@ -161,18 +161,18 @@ def _line_error(line: int, field: str, message: str) -> ImportLineError:
     return ImportLineError(f"{line}行目 {field}: {message}", field=field, line=line)
 
 
-def import_orders(session: Session, content: bytes, *, actor: str,
+def import_orders(session: Session, file: IO[bytes], *, actor: str,
                   encoding: str = "cp932") -> dict[str, Any]:
-    """Import orders (all or nothing), parsed one line at a time. Each bad line is reported
-    with its number and column (the first 100, with their count)."""
+    """Import orders (all or nothing), read and parsed one line at a time from ``file``. Each
+    bad line is reported with its number and column (the first 100, with their count)."""
     utf8 = encoding in ("utf-8", "utf8bom")
-    lines = csv_rows(content, encoding="utf-8-sig" if utf8 else "cp932",
+    lines = csv_rows(file, encoding="utf-8-sig" if utf8 else "cp932",
                      label="UTF-8" if utf8 else "CP932")
     _n, header = next(lines, (1, None))
     if header is None or [h.strip() for h in header[:len(IMPORT_COLUMNS)]] != list(IMPORT_COLUMNS):
         raise BadRequest(f"1行目は見出し {','.join(IMPORT_COLUMNS)} が必要です", field="header",
                          line=1)
-    errors: list[dict[str, Any]] = []
+    errors = RowErrors()
     parsed: list[dict[str, Any]] = []
     line_numbers: list[int] = []
     seen: set[str] = set()
@@ -212,10 +212,10 @@ def import_orders(session: Session, content: bytes, *, actor: str,
                            "end_at": e_at, "reason": reason, "special": special == "1",
                            "external_ref": ref or None})
         except ImportLineError as err:
-            errors.append({"line": err.extra["line"], "field": err.field, "message": err.message})
+            errors.add(err.extra["line"], err.field or "file", err.message)
     if errors:
-        raise rejected(f"{len(errors)} 行に誤りがあります。何も取り込んでいません。"
-                       f"最初: {errors[0]['message']}", errors)
+        raise errors.rejected(f"{errors.count} 行に誤りがあります。何も取り込んでいません。"
+                              f"最初: {errors.first[0]['message']}")
     created = skipped = 0
     for line, p in zip(line_numbers, parsed, strict=True):
         if p["external_ref"] and repo.by_external_ref(session, p["external_ref"]) is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import date, datetime
 
 from sqlalchemy import select
@@ -70,9 +71,14 @@ def divergence_get(session: Session, divergence_id: int) -> Divergence | None:
     return session.get(Divergence, divergence_id, with_for_update=True)
 
 
-def special_staff(session: Session, start: date, end: date) -> set[int]:
-    """Staff with an approved 特例業務 overtime in the period."""
-    q = select(OvertimeRequest.staff_id).where(
+def special_months(session: Session, start: date, end: date
+                   ) -> dict[int, frozenset[tuple[int, int]]]:
+    """Per staff member, the months (year, month) with an approved 特例業務 overtime order
+    between ``start`` and ``end``: an order marks only its own month."""
+    q = select(OvertimeRequest.staff_id, OvertimeRequest.work_date).where(
         OvertimeRequest.special.is_(True), OvertimeRequest.status == "approved",
         OvertimeRequest.work_date >= start, OvertimeRequest.work_date <= end).distinct()
-    return {r[0] for r in session.execute(q)}
+    out: dict[int, set[tuple[int, int]]] = defaultdict(set)
+    for sid, d in session.execute(q):
+        out[sid].add((d.year, d.month))
+    return {sid: frozenset(v) for sid, v in out.items()}

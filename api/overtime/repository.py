@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.models import Divergence, OvertimeRequest, Staff
+from api.attendance.rules import HIGH_EXTERNAL
+from api.models import Department, Divergence, OvertimeRequest, Staff
 
 
 def get_for_update(session: Session, request_id: int) -> OvertimeRequest | None:
@@ -51,6 +53,13 @@ def list_requests(session: Session, *, staff_id: int | None = None,
 def staff_ids_of_department(session: Session, department_id: int) -> list[int]:
     q = select(Staff.id).where(Staff.department_id == department_id)
     return [r[0] for r in session.execute(q)]
+
+
+def high_external_staff(session: Session, staff_ids: Sequence[int]) -> set[int]:
+    """Those of ``staff_ids`` in a 他律的業務 department (the 100 h monthly cap)."""
+    q = select(Staff.id).join(Department, Department.id == Staff.department_id).where(
+        Department.overtime_class == HIGH_EXTERNAL, Staff.id.in_(list(staff_ids)))
+    return {r[0] for r in session.execute(q)}
 
 
 def divergences(session: Session, start: date, end: date,

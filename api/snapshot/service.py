@@ -25,9 +25,12 @@ from sqlalchemy.orm import Session
 
 from api.access.versioning import current
 from api.attendance.config import rule_config
+from api.attendance.rules import month_cap
 from api.calendar.service import closed_days
 from api.device_protocol.timefmt import format_time
-from api.models import Credential
+from api.models import Credential, Door
+from api.overtime.caps import month_so_far
+from gate.door import DoorMode
 from gate.policy import credential_digest
 from gate.signing import sign_document
 
@@ -83,7 +86,8 @@ def build_payload(session: Session, *, device_id: uuid.UUID, since: int | None,
         # Readers label 出勤/退勤 and decide closed days on the same business day as attendance.
         "day_change": rule_config().day_change.strftime("%H:%M"),
         "doors": [{"id": d.id, "code": d.code, "name": d.name, "mode": d.mode,
-                   "assurance": d.assurance, "lockdown": d.lockdown, "fail_open": d.fail_open}
+                   "assurance": d.assurance, "lockdown": d.lockdown, "fail_open": d.fail_open,
+                   "show_overtime": d.show_overtime}
                   for d in doors],
         "credentials": [{"ref": c.credential_ref, "kind": c.kind, "staff_id": c.staff_id,
                          "status": c.status, "public_key": c.public_key,
@@ -103,7 +107,22 @@ def build_payload(session: Session, *, device_id: uuid.UUID, since: int | None,
         # those and "unknown card" only for cards nobody enrolled.
         "other_refs": sorted(credential_digest(r) for r in repository.active_refs(session)
                              if r not in {c.credential_ref for c in credentials}),
+        **overtime_figures(session, doors, [s.id for s in staff], now),
     }
+
+
+def overtime_figures(session: Session, doors: list[Door], staff_ids: list[int],
+                     now: datetime) -> dict[str, Any]:
+    """``{"overtime": …}`` for a device with a clock point that shows the month's overtime on
+    退勤 (「今月の時間外 32:15 / 45:00」), else nothing. Staff not listed have ``default``."""
+    if not any(DoorMode(d.mode).is_clock and d.show_overtime for d in doors):
+        return {}
+    month, figures = month_so_far(session, staff_ids, now, rule_config())
+    default = (0, month_cap("ordinary"))
+    return {"overtime": {
+        "month": f"{month:%Y-%m}", "as_of": _iso(now), "default": list(default),
+        "staff": [[sid, m, cap] for sid, (m, cap) in sorted(figures.items())
+                  if (m, cap) != default]}}
 
 
 def build_signed(session: Session, *, device_id: uuid.UUID, since: int | None, now: datetime,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -55,16 +55,14 @@ def fy_months(session: Session, month_start: date, cfg: RuleConfig, now: datetim
         frozen.add((fm.staff_id, fm.month_start))
         b = buckets_of(list(unpack_lines(fm.lines).values()), cfg)
         out[fm.staff_id][(fm.month_start.year, fm.month_start.month)] = cap_minutes(b)
-    m = first
-    while m < month_start:
-        m_end = month_bounds(m)[1]
-        ids = [sid for sid in arepo.staff_with_approved_overtime(session, m, m_end, staff_ids)
-               if (sid, m) not in frozen]
+    by_month = arepo.months_with_approved_overtime(session, first, month_start, staff_ids)
+    for m in sorted(by_month):
+        ids = [sid for sid in by_month[m] if (sid, m) not in frozen]
         if ids:
-            res = compute_period(session, m, m_end, staff_ids=ids, now=now, cfg=cfg)
+            res = compute_period(session, m, month_bounds(m)[1], staff_ids=ids, now=now,
+                                 cfg=cfg)
             for sid in res.staff:
                 out[sid][(m.year, m.month)] = cap_minutes(res.buckets(sid))
-        m = m_end + timedelta(days=1)
     return out
 
 

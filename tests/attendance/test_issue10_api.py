@@ -20,7 +20,7 @@ import pytest
 
 from api.attendance.rules import JST
 from api.exports.writer import decode
-from api.models import Credential, Door, Site
+from api.models import Credential, Department, DepartmentSupervisor, Door, Site
 from gate.business_day import BusinessDay
 from gate.events import chain_hash
 from tests.device_protocol.signer import EVENT_FIELDS, enroll, iso
@@ -140,6 +140,15 @@ CASES = [
          staff_name="𠮷田 一", substitute=("𠮷", "吉"),
          names={"cp932": "吉田 一", "utf8bom": "𠮷田 一", "xlsx": "𠮷田 一"},
          daily={"2025/11/12": {"勤務時間": 465}}),
+    # Rule 6: 08:25–20:00 with no order: 乖離 = 5 (08:25–08:30) + 165 (17:15–20:00) = 170.
+    # After 業務(事後命令) is confirmed the order covers 17:15–20:00 only (test below).
+    Case("rule6_post_order_only_after_the_scheduled_end", "人事院 (2022) 乖離; 給与法 §16",
+         [("11-26", "08:25", "in"), ("11-26", "20:00", "out")],
+         daily={"2025/11/26": {"乖離": 5 + 165, "時間外実績": 0}}),
+    # Rule 7: October 3 × 705 = 2,115 min (35.25 h), exported final; then two more evenings
+    # arrive: 5 × 705 = 3,525 (58.75 h) > 45 h (test below).
+    Case("rule7_amended_month_shows_its_alerts", "人事院規則15-14 §16条の2の2 ①一",
+         *_evenings(["10-20", "10-21", "10-22"], "29:00")),
     Case("leave_day_by_hr_is_not_absent", "勤務時間法 §17 (年次休暇); 地方公務員法 §24",
          [], hr_leave=[{"day": "2025-11-05", "kind": "annual", "unit": "day"}],
          daily={"2025/11/05": {"注記": "休暇", "勤務時間": 0},  # not 記録なし
@@ -152,6 +161,11 @@ CASES = [
                                "勤務時間": 465 - 120},  # 2 h of leave are not work
                 "2025/11/07": {"早退": 0, "注記": "休暇", "勤務時間": 420 - 210}}),  # 08:30–12:00
 ]
+
+
+def _number(name: str) -> str:
+    """The 職員番号 the town gives a case's person."""
+    return f"T{[c.name for c in CASES].index(name):04d}"
 
 
 class Town:
@@ -343,3 +357,64 @@ def test_leave_import_is_all_or_nothing_with_every_bad_line(town, admin):
     dup = admin.post("/admin/attendance/leave", json={"staff_id": sid, "day": "2025-11-05",
                                                       "kind": "special", "unit": "am"})
     assert dup.status_code == 409, dup.text
+
+
+def test_rule6_a_post_order_covers_only_the_time_after_the_scheduled_end(town, admin, database,
+                                                                         login_as):
+    """Rule 6: confirming 業務(事後命令) orders 17:15–20:00 (165 min), not the 5 early minutes."""
+    sid, _ = town.staff["rule6_post_order_only_after_the_scheduled_end"]
+    with database.session() as s:
+        dept = s.query(Department).filter_by(code="D10").one()
+        boss = f.staff(s, dept, "B0001", "課長 一郎", "カチョウ イチロウ")
+        s.add(DepartmentSupervisor(department_id=dept.id, staff_id=boss.id,
+                                   effective_from=t("04-01", "00:00").date()))
+        s.commit()
+        boss_id = boss.id
+    me, sup = login_as("t-rule6", "staff", sid), login_as("b-rule6", "supervisor", boss_id)
+    sub = me.post("/me/divergences", json={"business_date": "2025-11-26",
+                                           "reason_code": "post_order"})
+    assert sub.status_code == 201, sub.text
+    conf = sup.post(f"/me/divergences/{sub.json()['id']}/confirmation", json={"confirm": True})
+    assert conf.status_code == 200, conf.text
+    orders = admin.get("/admin/overtime/requests", params={"staff_id": sid, "month": MONTH})
+    post = [o for o in orders.json() if o["source"] == "divergence"]
+    span = [(datetime.fromisoformat(o["start_at"]).astimezone(JST),
+             datetime.fromisoformat(o["end_at"]).astimezone(JST)) for o in post]
+    assert span == [(t("11-26", "17:15"), t("11-26", "20:00"))]
+    daily = _export(admin, "daily", "utf8bom")
+    head = daily[0]
+    number = _number("rule6_post_order_only_after_the_scheduled_end")
+    [row] = [r for r in daily[1:] if r[head.index("勤務日")] == "2025/11/26" and r[0] == number]
+    assert (row[head.index("時間外実績")], row[head.index("乖離")]) == ("165", "5")
+
+
+def test_rule7_an_amended_month_shows_its_recomputed_alerts(town, admin, now):
+    """Rule 7: the amendment row of the next final monthly export carries the alerts of the
+    corrected month in 警告."""
+    name = "rule7_amended_month_shows_its_alerts"
+    sid, ref = town.staff[name]
+    number = _number(name)
+    beat = town.device.heartbeat(device_time=iso(now), last_seq=town.seq)
+    assert beat.status_code == 200, beat.text
+    october = admin.get("/admin/exports/monthly", params={"month": "2025-10",
+                                                         "format": "utf8bom"})
+    assert october.status_code == 200 and october.headers["x-export-provisional"] == "false"
+    rows = decode(october.content, "utf8bom")
+    [before] = [r for r in rows[1:] if r[0] == number]
+    assert before[rows[0].index("時間外合計")] == str(3 * 705) and before[-2] == ""
+    late_p, late_o = _evenings(["10-23", "10-24"], "29:00")  # arrive after the freeze
+    for d, hhmm, direction in late_p:
+        town.punch(ref, t(d, hhmm), direction)
+    for d, a, b in late_o:
+        r = admin.post("/admin/overtime/orders", json={
+            "staff_id": sid, "work_date": t(d, "00:00").date().isoformat(),
+            "start_at": t(d, a).isoformat(), "end_at": t(d, b).isoformat(), "reason": name})
+        assert r.status_code == 201, r.text
+    beat = town.device.heartbeat(device_time=iso(now), last_seq=town.seq)
+    assert beat.status_code == 200, beat.text
+    nov = admin.get("/admin/exports/monthly", params={"month": MONTH, "format": "utf8bom"})
+    assert nov.status_code == 200 and nov.headers["x-export-provisional"] == "false", nov.text
+    rows = decode(nov.content, "utf8bom")
+    amended = [r for r in rows[1:] if r[0] == number and r[-1] == "1"]
+    assert [(r[3], r[rows[0].index("時間外合計")], r[-2]) for r in amended] == [
+        ("202510", str(5 * 705), "alert_45h・month_cap")]  # 3,525 min = 58.75 h > 45 h

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -118,3 +119,21 @@ def test_figures_from_another_month_are_not_shown(database, tmp_path):
 def test_overtime_text():
     assert overtime_text(1935, 2700) == "今月の時間外 32:15 / 45:00"
     assert overtime_text(0, 6000, "en") == "Overtime this month 0:00 / 100:00"
+
+
+def test_figures_are_reused_for_five_minutes(database):
+    """Every device fetches a snapshot after each long-poll round: the month so far is reused
+    for FIGURES_TTL (5 min), so a new evening shows up after at most that long."""
+    with database.session() as s:
+        person, _other, dev, door = _town(s)
+        first = build_payload(s, device_id=dev.id, since=None, now=NOW, tz=JST)
+        # One more ordered evening arrives: 11/6 17:15→18:15.
+        _ordered_evening(s, dev, door, person, SimpleNamespace(id=person.department_id),
+                         date(2026, 11, 6), "18:15")
+        s.flush()
+        soon = build_payload(s, device_id=dev.id, since=None, now=NOW + timedelta(minutes=4),
+                             tz=JST)
+        later = build_payload(s, device_id=dev.id, since=None, now=NOW + timedelta(minutes=5),
+                              tz=JST)
+    assert first["overtime"]["staff"][0][1] == soon["overtime"]["staff"][0][1] == 1935
+    assert later["overtime"]["staff"][0][1] == 1935 + 60  # 17:15→18:15 on 11/6

@@ -29,6 +29,7 @@ __all__ = [
     "PunchState",
     "business_date",
     "feedback_text",
+    "overtime_text",
     "punch",
 ]
 
@@ -129,3 +130,16 @@ def feedback_text(p: Punch, name: str, tz: ZoneInfo = JST, lang: str = "ja") -> 
         return f"打刻済みです {name}さん {at} {_KIND_JA[counted]}"
     greeting = "おはようございます" if counted is PunchKind.IN else "お疲れさまでした"
     return f"{greeting} {name}さん {at} {_KIND_JA[counted]}"
+
+
+def _hmm(minutes: int) -> str:
+    return f"{minutes // 60}:{minutes % 60:02d}"
+
+
+def overtime_text(minutes: int, cap_minutes: int, lang: str = "ja") -> str:
+    """The 退勤 line of the month's overtime against the cap, e.g. 「今月の時間外 32:15 / 45:00」:
+    staff see a cap coming before HR does."""
+    if minutes < 0 or cap_minutes <= 0:
+        raise ValueError("overtime minutes must be >= 0 and the cap > 0")
+    label = "Overtime this month" if lang == "en" else "今月の時間外"
+    return f"{label} {_hmm(minutes)} / {_hmm(cap_minutes)}"

@@ -207,6 +207,15 @@ def _failure_reason(result: AuthResult, snap: Snapshot | None) -> Reason:
     return reason
 
 
+def _overtime_of(tap: Tap, punch: Punch) -> tuple[int, int] | None:
+    """The month's overtime and cap for the 退勤 line, if this clock point shows it."""
+    figures = tap.snap.overtime if tap.snap is not None else None
+    if figures is None or tap.door is None or not tap.door.show_overtime \
+            or tap.staff_id is None:
+        return None
+    return figures.of(tap.staff_id, punch.business_date)
+
+
 def _not_after_of(snap: Snapshot | None) -> Callable[[str], datetime | None]:
     """The enrolled expiry of a credential in ``snap`` (None: unknown or no expiry)."""
     return snap.not_after_of if snap is not None else (lambda _ref: None)
@@ -360,7 +369,7 @@ class TapProcessor:
         lang = self.config.language
         if punch is not None and tap.snap is not None and tap.staff_id is not None:
             text = clock_point.greeting(punch, tap.snap.staff_name(tap.staff_id), tap.snap.tz,
-                                        lang)
+                                        lang, _overtime_of(tap, punch))
         else:
             text = reason_text(tap.decision.reason, lang)
         try:

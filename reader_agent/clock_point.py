@@ -13,7 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from gate.business_day import DEFAULT_DAY_CHANGE
-from gate.clock import Punch, PunchKind, feedback_text, punch
+from gate.clock import Punch, PunchKind, feedback_text, overtime_text, punch
 
 from .outbox import Outbox
 
@@ -47,5 +47,11 @@ def punch_event_data(p: Punch) -> dict[str, object]:
     return data
 
 
-def greeting(p: Punch, name: str, tz: ZoneInfo, lang: str = "ja") -> str:
-    return feedback_text(p, name or "—", tz, lang)
+def greeting(p: Punch, name: str, tz: ZoneInfo, lang: str = "ja",
+             overtime: tuple[int, int] | None = None) -> str:
+    """The greeting; on a 退勤 with ``overtime`` (minutes, cap), a second line with the month's
+    overtime against the cap, so staff see a cap coming before HR does."""
+    text = feedback_text(p, name or "—", tz, lang)
+    if overtime is not None and p.kind is PunchKind.OUT:
+        text += "\n" + overtime_text(overtime[0], overtime[1], lang)
+    return text

@@ -62,6 +62,33 @@ class DoorView:
     info: DoorInfo
     code: str
     name: str
+    show_overtime: bool = True  # a clock point shows the month's overtime on 退勤
+
+
+@dataclass(frozen=True)
+class OvertimeFigures:
+    """The month's overtime so far against each person's cap, as of the snapshot (the 退勤
+    line 「今月の時間外 32:15 / 45:00」). Staff not in ``staff`` have ``default``."""
+
+    month: tuple[int, int]
+    default: tuple[int, int]
+    staff: dict[int, tuple[int, int]]
+
+    def of(self, staff_id: int, day: date) -> tuple[int, int] | None:
+        """(minutes, cap) for the business day's month; None for another month (a snapshot
+        from before the month changed knows nothing of the new month)."""
+        if (day.year, day.month) != self.month:
+            return None
+        return self.staff.get(staff_id, self.default)
+
+
+def _overtime(raw: Any) -> OvertimeFigures | None:
+    if raw is None:
+        return None
+    y, m = (int(x) for x in str(raw["month"]).split("-"))
+    d = raw["default"]
+    return OvertimeFigures((y, m), (int(d[0]), int(d[1])),
+                           {int(e[0]): (int(e[1]), int(e[2])) for e in raw.get("staff", [])})
 
 
 @dataclass(frozen=True)
@@ -76,6 +103,7 @@ class Snapshot:
     index: AccessIndex
     # Digests of the credentials enrolled for other readers (gate.policy.credential_digest).
     other_refs: frozenset[str] = frozenset()
+    overtime: OvertimeFigures | None = None
 
     @property
     def tz(self) -> ZoneInfo:
@@ -154,7 +182,8 @@ def _door(d: dict[str, Any]) -> DoorView:
     return DoorView(DoorInfo(int(d["id"]), DoorMode(d.get("mode", DoorMode.ACCESS)),
                              Assurance(d.get("assurance", Assurance.CARD)),
                              bool(d.get("lockdown", False)), bool(d.get("fail_open", False))),
-                    str(d.get("code", "")), str(d.get("name", "")))
+                    str(d.get("code", "")), str(d.get("name", "")),
+                    bool(d.get("show_overtime", True)))
 
 
 def build_snapshot(payload: dict[str, Any]) -> Snapshot:
@@ -177,7 +206,8 @@ def build_snapshot(payload: dict[str, Any]) -> Snapshot:
             tz=ZoneInfo(str(payload.get("timezone") or "Asia/Tokyo")),
             day_change=day_change_of(payload))
         return Snapshot(str(payload["device_id"]), int(payload["version"]), issued, doors, index,
-                        frozenset(str(d) for d in payload.get("other_refs", ())))
+                        frozenset(str(d) for d in payload.get("other_refs", ())),
+                        _overtime(payload.get("overtime")))
     except (KeyError, TypeError, ValueError) as err:
         if isinstance(err, SnapshotError):
             raise

@@ -168,6 +168,24 @@ def staff_with_approved_overtime(session: Session, start: date, end: date,
     return sorted(r[0] for r in session.execute(q))
 
 
+def months_with_approved_overtime(session: Session, start: date, before: date,
+                                  staff_ids: Sequence[int] | None = None
+                                  ) -> dict[date, list[int]]:
+    """Month start → the staff with approved overtime in it, for work days in
+    [start, before): one query for the whole look-back of the caps."""
+    y = func.extract("year", OvertimeRequest.work_date)
+    m = func.extract("month", OvertimeRequest.work_date)
+    q = select(OvertimeRequest.staff_id, y, m).where(
+        OvertimeRequest.status == "approved", OvertimeRequest.work_date >= start,
+        OvertimeRequest.work_date < before).distinct()
+    if staff_ids is not None:
+        q = q.where(OvertimeRequest.staff_id.in_(list(staff_ids)))
+    out: dict[date, list[int]] = {}
+    for sid, yy, mm in session.execute(q):
+        out.setdefault(date(int(yy), int(mm), 1), []).append(sid)
+    return {k: sorted(v) for k, v in out.items()}
+
+
 def frozen_months_between(session: Session, first: date,
                           before: date) -> list[AttendanceFrozenMonth]:
     """Frozen staff-months from ``first`` up to (not including) ``before``."""

@@ -689,6 +689,15 @@ def cap_minutes(buckets: Mapping[str, int]) -> int:
     return sum(v for k, v in buckets.items() if k != Bucket.HOLIDAY)
 
 
+HIGH_EXTERNAL = "high_external"  # 他律的業務の比重が高い部署
+_H = 60
+
+
+def month_cap(overtime_class: str) -> int:
+    """The monthly cap in minutes: 45 h, or (他律的業務) less than 100 h, shown as 100:00."""
+    return 100 * _H if overtime_class == HIGH_EXTERNAL else 45 * _H
+
+
 @dataclass(frozen=True)
 class CapAlert:
     code: str  # alert_45h | alert_80h | alert_100h | month_cap | year_cap | avg_80h | months_over_45h | projection
@@ -700,12 +709,16 @@ class CapAlert:
 
 @dataclass(frozen=True)
 class CapInput:
-    """Overtime minutes per (year, month) of one fiscal year, across departments."""
+    """Overtime minutes per (year, month) of one fiscal year, across departments.
+
+    ``special_months``: the months in which the person has an approved 特例業務 order. Each
+    order marks only its own month; an exceedance is ``exceeded_special`` only when the
+    months without a 特例 order stay within the limit on their own."""
 
     overtime_class: str  # ordinary | high_external
     months: Mapping[tuple[int, int], int]
     current: tuple[int, int]
-    special: bool = False  # 特例業務
+    special_months: frozenset[tuple[int, int]] = frozenset()
     projected_month_minutes: int | None = None
     months_before: Mapping[tuple[int, int], int] = field(default_factory=dict)
 
@@ -716,40 +729,61 @@ def _prev(ym: tuple[int, int], n: int) -> tuple[int, int]:
     return (idx // 12, idx % 12 + 1)
 
 
+def _severity(inp: CapInput, window: Mapping[tuple[int, int], int], within: int) -> str:
+    """exceeded_special when the window's months without a 特例 order keep to ``within``
+    minutes: the 特例 months alone carry it over (人事院規則15-14 §16条の2の2 ③)."""
+    plain = sum(v for k, v in window.items() if k not in inp.special_months)
+    special = any(k in inp.special_months for k in window)
+    return "exceeded_special" if special and plain <= within else "exceeded"
+
+
+def _high_external(inp: CapInput, cur: int, alerts: list[CapAlert]) -> None:
+    h = _H
+    cur_only = {inp.current: cur}
+    if cur >= 100 * h:
+        alerts.append(CapAlert("month_cap", _severity(inp, cur_only, 100 * h - 1), cur, 100 * h,
+                               "月100時間未満の上限を超えました"))
+    fy_total = sum(inp.months.values())
+    if fy_total > 720 * h:
+        alerts.append(CapAlert("year_cap", _severity(inp, inp.months, 720 * h), fy_total,
+                               720 * h, "年720時間の上限を超えました"))
+    every = {**inp.months_before, **inp.months}
+    for n in range(2, 7):
+        window = {_prev(inp.current, i): every.get(_prev(inp.current, i), 0) for i in range(n)}
+        total = sum(window.values())
+        if total > 80 * h * n:  # exact: an average of 4,800.5 min is over 4,800
+            alerts.append(CapAlert("avg_80h", _severity(inp, window, 80 * h * n), total // n,
+                                   80 * h, f"{n}か月平均80時間の上限を超えました"))
+            break
+    over45 = [k for k, v in inp.months.items() if v > 45 * h]
+    if len(over45) > 6:
+        plain = sum(1 for k in over45 if k not in inp.special_months)
+        sev = "exceeded_special" if plain <= 6 else "exceeded"
+        alerts.append(CapAlert("months_over_45h", sev, len(over45), 6,
+                               "月45時間超は年6か月までです"))
+
+
 def check_caps(inp: CapInput) -> tuple[CapAlert, ...]:
     """Caps of 人事院規則15-14 as municipalities adopt them, and the 45/80/100 h alerts."""
-    h = 60
+    h = _H
     cur = inp.months.get(inp.current, 0)
-    fy_total = sum(inp.months.values())
-    over = "exceeded_special" if inp.special else "exceeded"
     alerts: list[CapAlert] = []
     for level in (100, 80, 45):
         if cur >= level * h:
             alerts.append(CapAlert(f"alert_{level}h", "warning", cur, level * h,
                                    f"時間外勤務が月{level}時間に達しました"))
             break
-    if inp.overtime_class == "high_external":
-        if cur >= 100 * h:
-            alerts.append(CapAlert("month_cap", over, cur, 100 * h, "月100時間未満の上限を超えました"))
-        if fy_total > 720 * h:
-            alerts.append(CapAlert("year_cap", over, fy_total, 720 * h, "年720時間の上限を超えました"))
-        every = {**inp.months_before, **inp.months}
-        for n in range(2, 7):
-            window = sum(every.get(_prev(inp.current, i), 0) for i in range(n))
-            if window > 80 * h * n:  # exact: an average of 4,800.5 min is over 4,800
-                alerts.append(CapAlert("avg_80h", over, window // n, 80 * h,
-                                       f"{n}か月平均80時間の上限を超えました"))
-                break
-        months45 = sum(1 for v in inp.months.values() if v > 45 * h)
-        if months45 > 6:
-            alerts.append(CapAlert("months_over_45h", over, months45, 6,
-                                   "月45時間超は年6か月までです"))
+    if inp.overtime_class == HIGH_EXTERNAL:
+        _high_external(inp, cur, alerts)
         month_limit = 100 * h - 1
     else:
         if cur > 45 * h:
-            alerts.append(CapAlert("month_cap", over, cur, 45 * h, "月45時間の上限を超えました"))
+            alerts.append(CapAlert("month_cap", _severity(inp, {inp.current: cur}, 45 * h), cur,
+                                   45 * h, "月45時間の上限を超えました"))
+        fy_total = sum(inp.months.values())
         if fy_total > 360 * h:
-            alerts.append(CapAlert("year_cap", over, fy_total, 360 * h, "年360時間の上限を超えました"))
+            alerts.append(CapAlert("year_cap", _severity(inp, inp.months, 360 * h), fy_total,
+                                   360 * h, "年360時間の上限を超えました"))
         month_limit = 45 * h
     proj = inp.projected_month_minutes
     if proj is not None and proj > month_limit and cur <= month_limit:

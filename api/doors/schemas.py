@@ -34,7 +34,8 @@ class SiteRead(BaseModel):
 
 class DoorCreate(BaseModel):
     """``mode``: access (opens), clock (打刻 only), both. ``assurance``: card, or card+pin (JPKI
-    PIN). ``fail_open``: keeps admitting enrolled cards when the offline snapshot is stale."""
+    PIN). ``fail_open``: keeps admitting enrolled cards when the offline snapshot is stale.
+    ``show_overtime``: a clock point shows the month's overtime against the cap on 退勤."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -45,6 +46,7 @@ class DoorCreate(BaseModel):
     assurance: Assurance = Assurance.CARD
     lockdown: bool = False
     fail_open: bool = False
+    show_overtime: bool = True
 
 
 class DoorUpdate(BaseModel):
@@ -57,6 +59,7 @@ class DoorUpdate(BaseModel):
     assurance: Assurance | None = None
     lockdown: bool | None = None
     fail_open: bool | None = None
+    show_overtime: bool | None = None
 
 
 class DoorLockdown(BaseModel):
@@ -77,5 +80,6 @@ class DoorRead(BaseModel):
     assurance: Assurance
     lockdown: bool
     fail_open: bool
+    show_overtime: bool
     created_at: datetime
     updated_at: datetime

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, String, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gate.door import Assurance, DoorMode
@@ -31,5 +31,7 @@ class Door(Base, TimestampMixin):
     lockdown: Mapped[bool] = mapped_column(default=False)
     # Keeps admitting enrolled cards after the offline snapshot age limit (e.g. 休日通用口).
     fail_open: Mapped[bool] = mapped_column(default=False)
+    # A clock point shows the month's overtime against the cap on 退勤 (off if a town objects).
+    show_overtime: Mapped[bool] = mapped_column(default=True, server_default=true())
 
     site: Mapped[Site] = relationship(lazy="raise")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
 from datetime import date, datetime
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from api.models import DepartmentSupervisor, Divergence, OvertimeRequest, Staff
+from api.attendance.rules import HIGH_EXTERNAL
+from api.models import Department, DepartmentSupervisor, Divergence, OvertimeRequest, Staff
 
 
 def get_for_update(session: Session, request_id: int) -> OvertimeRequest | None:
@@ -52,6 +55,13 @@ def staff_ids_of_department(session: Session, department_id: int) -> list[int]:
     return [r[0] for r in session.execute(q)]
 
 
+def high_external_staff(session: Session, staff_ids: Sequence[int]) -> set[int]:
+    """Those of ``staff_ids`` in a 他律的業務 department (the 100 h monthly cap)."""
+    q = select(Staff.id).join(Department, Department.id == Staff.department_id).where(
+        Department.overtime_class == HIGH_EXTERNAL, Staff.id.in_(list(staff_ids)))
+    return {r[0] for r in session.execute(q)}
+
+
 def divergences(session: Session, start: date, end: date,
                 staff_ids: list[int]) -> list[Divergence]:
     q = select(Divergence).where(Divergence.business_date >= start,
@@ -70,12 +80,17 @@ def divergence_get(session: Session, divergence_id: int) -> Divergence | None:
     return session.get(Divergence, divergence_id, with_for_update=True)
 
 
-def special_staff(session: Session, start: date, end: date) -> set[int]:
-    """Staff with an approved 特例業務 overtime in the period."""
-    q = select(OvertimeRequest.staff_id).where(
+def special_months(session: Session, start: date, end: date
+                   ) -> dict[int, frozenset[tuple[int, int]]]:
+    """Per staff member, the months (year, month) with an approved 特例業務 overtime order
+    between ``start`` and ``end``: an order marks only its own month."""
+    q = select(OvertimeRequest.staff_id, OvertimeRequest.work_date).where(
         OvertimeRequest.special.is_(True), OvertimeRequest.status == "approved",
         OvertimeRequest.work_date >= start, OvertimeRequest.work_date <= end).distinct()
-    return {r[0] for r in session.execute(q)}
+    out: dict[int, set[tuple[int, int]]] = defaultdict(set)
+    for sid, d in session.execute(q):
+        out[sid].add((d.year, d.month))
+    return {sid: frozenset(v) for sid, v in out.items()}
 
 
 def pending_for_supervisor(session: Session, supervisor_id: int,

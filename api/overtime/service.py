@@ -350,7 +350,8 @@ def caps_report(session: Session, *, month: str, department_id: int | None = Non
                  if department_id is not None else None)
     res = compute_period(session, start, end, staff_ids=staff_ids, now=now, cfg=cfg)
     fy = fy_months(session, start, cfg, now, list(res.staff))
-    special = repo.special_staff(session, start, end)
+    # 特例 months over the whole look-back (fiscal year and the 2–6-month windows).
+    special = repo.special_months(session, start - timedelta(days=400), end)
     ym = (start.year, start.month)
     today = min(end, cfg.business_day.date_of(now))
     # The month's workdays from the calendar: days not yet computed count too, so the
@@ -367,7 +368,8 @@ def caps_report(session: Session, *, month: str, department_id: int | None = Non
         proj = project_month(minutes, elapsed, len(workdays)) if today < end else None
         months, before = split_fy(fy.get(sid, {}), start)
         months[ym] = minutes
-        alerts = check_caps(CapInput(info.overtime_class, months, ym, special=sid in special,
+        alerts = check_caps(CapInput(info.overtime_class, months, ym,
+                                     special_months=special.get(sid, frozenset()),
                                      projected_month_minutes=proj, months_before=before))
         out.append({"staff_id": sid, "staff_number": info.number, "name": info.name,
                     "department": info.dept_code, "overtime_class": info.overtime_class,

@@ -13,21 +13,27 @@ permission) must stamp the credentials concerned: call ``stamp_staff_credentials
 from __future__ import annotations
 
 import re
+import threading
 import uuid
+import weakref
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import update
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from api.access.versioning import current
 from api.attendance.config import rule_config
+from api.attendance.rules import month_cap
 from api.calendar.service import closed_days
 from api.device_protocol.timefmt import format_time
-from api.models import Credential
+from api.models import Credential, Door
+from api.overtime.caps import month_so_far
+from gate.door import DoorMode
 from gate.policy import credential_digest
 from gate.signing import sign_document
 
@@ -83,7 +89,8 @@ def build_payload(session: Session, *, device_id: uuid.UUID, since: int | None,
         # Readers label 出勤/退勤 and decide closed days on the same business day as attendance.
         "day_change": rule_config().day_change.strftime("%H:%M"),
         "doors": [{"id": d.id, "code": d.code, "name": d.name, "mode": d.mode,
-                   "assurance": d.assurance, "lockdown": d.lockdown, "fail_open": d.fail_open}
+                   "assurance": d.assurance, "lockdown": d.lockdown, "fail_open": d.fail_open,
+                   "show_overtime": d.show_overtime}
                   for d in doors],
         "credentials": [{"ref": c.credential_ref, "kind": c.kind, "staff_id": c.staff_id,
                          "status": c.status, "public_key": c.public_key,
@@ -103,7 +110,50 @@ def build_payload(session: Session, *, device_id: uuid.UUID, since: int | None,
         # those and "unknown card" only for cards nobody enrolled.
         "other_refs": sorted(credential_digest(r) for r in repository.active_refs(session)
                              if r not in {c.credential_ref for c in credentials}),
+        **overtime_figures(session, doors, [s.id for s in staff], now),
     }
+
+
+# The month so far costs about 1 ms of CPU per staff member with overtime, and every device
+# fetches a snapshot after each long-poll round: figures are reused for FIGURES_TTL per
+# database (engine) and staff scope, so the 退勤 line is at most that much behind.
+FIGURES_TTL = timedelta(minutes=5)
+_figures_lock = threading.Lock()
+_figures: weakref.WeakKeyDictionary[Engine, dict[tuple[int, ...], tuple[
+    datetime, date, dict[int, tuple[int, int]]]]] = weakref.WeakKeyDictionary()
+
+
+def _month_so_far(session: Session, staff_ids: list[int], now: datetime
+                  ) -> tuple[date, dict[int, tuple[int, int]]]:
+    engine = session.get_bind().engine
+    key = tuple(sorted(staff_ids))
+    cfg = rule_config()
+    month = cfg.business_day.date_of(now).replace(day=1)
+    with _figures_lock:
+        hit = _figures.get(engine, {}).get(key)
+    if hit is not None and hit[1] == month and timedelta(0) <= now - hit[0] < FIGURES_TTL:
+        return hit[1], hit[2]
+    month, figures = month_so_far(session, staff_ids, now, cfg)
+    with _figures_lock:
+        held = _figures.setdefault(engine, {})
+        for k in [k for k, v in held.items() if not timedelta(0) <= now - v[0] < FIGURES_TTL]:
+            del held[k]  # a scope no device asks for any more
+        held[key] = (now, month, figures)
+    return month, figures
+
+
+def overtime_figures(session: Session, doors: list[Door], staff_ids: list[int],
+                     now: datetime) -> dict[str, Any]:
+    """``{"overtime": …}`` for a device with a clock point that shows the month's overtime on
+    退勤 (「今月の時間外 32:15 / 45:00」), else nothing. Staff not listed have ``default``."""
+    if not any(DoorMode(d.mode).is_clock and d.show_overtime for d in doors):
+        return {}
+    month, figures = _month_so_far(session, staff_ids, now)
+    default = (0, month_cap("ordinary"))
+    return {"overtime": {
+        "month": f"{month:%Y-%m}", "as_of": _iso(now), "default": list(default),
+        "staff": [[sid, m, cap] for sid, (m, cap) in sorted(figures.items())
+                  if (m, cap) != default]}}
 
 
 def build_signed(session: Session, *, device_id: uuid.UUID, since: int | None, now: datetime,

@@ -14,7 +14,7 @@ from . import factories as f
 
 
 def _evening(s, dev, door, person, dept, d: date, end: str,  # type: ignore[no-untyped-def]
-             received: datetime | None = None) -> None:
+             received: datetime | None = None, special: bool = False) -> None:
     """In 08:30, out at ``end`` (e.g. '29:00'), ordered 17:15 → ``end``; ``received`` is when
     the punches arrived and the order was decided (default: as they happened)."""
     h, m = (int(x) for x in end.split(":"))
@@ -26,7 +26,7 @@ def _evening(s, dev, door, person, dept, d: date, end: str,  # type: ignore[no-u
                           start_at=base + timedelta(hours=17, minutes=15),
                           end_at=base + timedelta(hours=h, minutes=m), kind="order",
                           status="approved", requested_by="課長", decided_by="課長",
-                          decided_at=received or base))
+                          decided_at=received or base, special=special))
 
 
 def _workdays(y: int, m: int) -> list[date]:
@@ -97,3 +97,51 @@ def test_an_amended_frozen_month_shows_its_recomputed_alerts(database):
     amended = [r for r in rows[1:] if r[-1] == "1"]
     assert [(r[3], r[-2]) for r in amended] == [("202510", "alert_45h・month_cap")]
     assert amended[0][rows[0].index("時間外合計")] == str(6 * 705)  # 4,230 min (70.5 h)
+
+
+def test_a_special_order_marks_only_its_own_month(database):
+    """Rule 5, last bullet (人事院規則15-14 §16条の2の2 ③): 特例 orders in October make the
+    2-month average special in November, because November alone keeps to it; November's own
+    45 h alert does not become special."""
+    with database.session() as s:
+        dept = f.department(s, "D01", "危機管理室", overtime_class="high_external")
+        person = f.staff(s, dept, "T0001")
+        dev, door = f.device(s, "clock-t")
+        oct_days, nov_days = _workdays(2025, 10), _workdays(2025, 11)
+        for d in oct_days[:8]:
+            _evening(s, dev, door, person, dept, d, "29:00", special=True)  # 8 × 705
+        _evening(s, dev, door, person, dept, oct_days[8], "22:15", special=True)  # 300
+        for d in nov_days[:5]:
+            _evening(s, dev, door, person, dept, d, "29:00")  # 5 × 705
+        _evening(s, dev, door, person, dept, nov_days[5], "28:30")  # 17:15→28:30 = 675
+        s.flush()
+        [row] = caps_report(s, month="2025-11", now=datetime(2025, 12, 10, tzinfo=f.JST))
+    # October 8 × 705 + 300 = 5,940 (99 h, 特例); November 5 × 705 + 675 = 4,200 (70 h).
+    assert row["month_minutes"] == 4200
+    by_code = {a["code"]: a for a in row["alerts"]}
+    # (5,940 + 4,200) / 2 = 5,070 > 4,800; without October, 4,200 ≤ 9,600 → 特例.
+    assert by_code["avg_80h"]["value_minutes"] == 5070
+    assert by_code["avg_80h"]["severity"] == "exceeded_special"
+    assert by_code["alert_45h"]["severity"] == "warning"
+    assert "month_cap" not in by_code
+
+
+def test_special_orders_of_another_person_or_month_change_nothing(database):
+    """The same hours with no 特例 in October or November: a 特例 order in September,
+    outside the 2-month window, marks nothing, so the average is plainly exceeded."""
+    with database.session() as s:
+        dept = f.department(s, "D02", "危機管理室", overtime_class="high_external")
+        person = f.staff(s, dept, "T0002")
+        dev, door = f.device(s, "clock-u")
+        oct_days, nov_days = _workdays(2025, 10), _workdays(2025, 11)
+        for d in oct_days[:8]:
+            _evening(s, dev, door, person, dept, d, "29:00")
+        _evening(s, dev, door, person, dept, oct_days[8], "22:15")
+        for d in nov_days[:6]:
+            _evening(s, dev, door, person, dept, d, "29:00" if d != nov_days[5] else "28:30")
+        # A 特例 order in September, outside the 2-month window, marks nothing here.
+        _evening(s, dev, door, person, dept, date(2025, 9, 1), "17:30", special=True)
+        s.flush()
+        [row] = caps_report(s, month="2025-11", now=datetime(2025, 12, 10, tzinfo=f.JST))
+    avg = [a for a in row["alerts"] if a["code"] == "avg_80h"]
+    assert [(a["value_minutes"], a["severity"]) for a in avg] == [(5070, "exceeded")]

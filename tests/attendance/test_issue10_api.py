@@ -20,7 +20,7 @@ import pytest
 
 from api.attendance.rules import JST
 from api.exports.writer import decode
-from api.models import Credential, Door, Site
+from api.models import Credential, Department, DepartmentSupervisor, Door, Site
 from gate.business_day import BusinessDay
 from gate.events import chain_hash
 from tests.device_protocol.signer import EVENT_FIELDS, enroll, iso
@@ -49,7 +49,26 @@ class Case:
     leave: list[tuple[str, str, str, str, str]] = field(default_factory=list)
     hr_leave: list[dict[str, str]] = field(default_factory=list)
     daily: dict[str, dict[str, Any]] = field(default_factory=dict)  # day → expected columns
-    monthly: dict[str, int] = field(default_factory=dict)  # bracket column → minutes
+    monthly: dict[str, int | str] = field(default_factory=dict)  # column → minutes (or text)
+    overtime_class: str = "ordinary"  # of the person's department
+    special_orders: list[tuple[str, str, str]] = field(default_factory=list)  # 特例業務
+    caps: dict[str, str] | None = None  # GET /admin/overtime/caps: alert code → severity
+    staff_name: str | None = None
+    substitute: tuple[str, str] | None = None  # 代替文字 registered by HR (original, substitute)
+    names: dict[str, str] = field(default_factory=dict)  # export format → 氏名 exported
+
+
+def _evenings(days: list[str], end: str) -> tuple[list[tuple[str, str, str]],
+                                                   list[tuple[str, str, str]]]:
+    """08:30 in and out at ``end`` on each day, ordered 17:15 → ``end``: (punches, orders)."""
+    punches = [(d, hhmm, io) for d in days for hhmm, io in (("08:30", "in"), (end, "out"))]
+    return punches, [(d, "17:15", end) for d in days]
+
+
+OCT_P, OCT_O = _evenings([f"10-{d:02d}" for d in (1, 2, 3, 6, 7, 8, 9, 10)], "29:00")
+OCT2_P, OCT2_O = _evenings(["10-14"], "22:15")
+NOV_P, NOV_O = _evenings([f"11-{d:02d}" for d in (4, 5, 6, 7, 10)], "29:00")
+NOV2_P, NOV2_O = _evenings(["11-11"], "28:30")
 
 
 CASES = [
@@ -98,6 +117,38 @@ CASES = [
          furikae=("11-15", "11-25"),  # Sat 11/15 worked; its 週休日 moves to next week
          daily={"2025/11/15": {"日区分": "勤務日", "勤務時間": 465}},
          monthly={"m25": 6 * 465 - 2325, "h25": 8}),  # 465 min beyond 38h45m → 7.75 h → 8
+    # Rule 5 (人事院規則15-14 §16条の2の2 ①二, ③). October 8 × (17:15→29:00 = 705) + 300
+    # (17:15→22:15) = 5,940 min (99 h) under 特例 orders, never exported; November 5 × 705 + 675
+    # (17:15→28:30) = 4,200 (70 h). The 2-month average (5,940 + 4,200) / 2 = 5,070 > 4,800 is
+    # read from recorded hours, and it is 特例: without October, 4,200 ≤ 2 × 4,800.
+    Case("rule5_special_order_marks_its_own_month", "人事院規則15-14 §16条の2の2 ①二ロ, ③",
+         NOV_P + NOV2_P + OCT_P + OCT2_P, orders=NOV_O + NOV2_O,
+         special_orders=OCT_O + OCT2_O, overtime_class="high_external",
+         monthly={"時間外合計": 5 * 705 + 675, "警告": "alert_45h・avg_80h"},
+         caps={"alert_45h": "warning", "avg_80h": "exceeded_special"}),
+    # The same hours with October ordered plainly and one 特例 order in September (17:15→17:30):
+    # September is outside the 2-month window, so the average is plainly exceeded.
+    Case("rule5_special_order_elsewhere_marks_nothing", "人事院規則15-14 §16条の2の2 ①二ロ, ③",
+         NOV_P + NOV2_P + OCT_P + OCT2_P, orders=NOV_O + NOV2_O + OCT_O + OCT2_O,
+         special_orders=[("09-30", "17:15", "17:30")], overtime_class="high_external",
+         monthly={"時間外合計": 4200, "警告": "alert_45h・avg_80h"},
+         caps={"alert_45h": "warning", "avg_80h": "exceeded"}),
+    # 外字: 𠮷 is not in CP932. HR registers 𠮷→吉; the CP932 file writes 吉, UTF-8 and XLSX
+    # keep 𠮷 (docs/attendance.md, Exports).
+    Case("exports_gaiji_substitute", "JIS X 0208/CP932 外字; 住民基本台帳 文字",
+         [("11-12", "08:30", "in"), ("11-12", "17:15", "out")],
+         staff_name="𠮷田 一", substitute=("𠮷", "吉"),
+         names={"cp932": "吉田 一", "utf8bom": "𠮷田 一", "xlsx": "𠮷田 一"},
+         daily={"2025/11/12": {"勤務時間": 465}}),
+    # Rule 6: 08:25–20:00 with no order: 乖離 = 5 (08:25–08:30) + 165 (17:15–20:00) = 170.
+    # After 業務(事後命令) is confirmed the order covers 17:15–20:00 only (test below).
+    Case("rule6_post_order_only_after_the_scheduled_end", "人事院 (2022) 乖離; 給与法 §16",
+         [("11-26", "08:25", "in"), ("11-26", "20:00", "out")],
+         daily={"2025/11/26": {"乖離": 5 + 165, "時間外実績": 0}}),
+    # Rule 7: October 3 × 705 = 2,115 min (35.25 h), exported final; then two more evenings
+    # arrive: 5 × 705 = 3,525 (58.75 h) > 45 h (test below).
+    Case("rule7_amended_month_shows_its_alerts", "人事院規則15-14 §16条の2の2 ①一",
+         *_evenings(["10-20", "10-21", "10-22"], "29:00")),
     Case("leave_day_by_hr_is_not_absent", "勤務時間法 §17 (年次休暇); 地方公務員法 §24",
          [], hr_leave=[{"day": "2025-11-05", "kind": "annual", "unit": "day"}],
          daily={"2025/11/05": {"注記": "休暇", "勤務時間": 0},  # not 記録なし
@@ -112,11 +163,18 @@ CASES = [
 ]
 
 
+def _number(name: str) -> str:
+    """The 職員番号 the town gives a case's person."""
+    return f"T{[c.name for c in CASES].index(name):04d}"
+
+
 class Town:
     def __init__(self, admin: Any, database: Any) -> None:
         self.admin = admin
         with database.session() as s:
-            dept = f.department(s, "D10", "総務課")
+            depts = {"ordinary": f.department(s, "D10", "総務課"),
+                     "high_external": f.department(s, "D11", "防災室",
+                                                   overtime_class="high_external")}
             site = s.query(Site).first() or Site(code="main", name="本庁舎")
             s.add(site)
             s.flush()
@@ -126,7 +184,8 @@ class Town:
             self.door_id = door.id
             self.staff: dict[str, tuple[int, str]] = {}
             for i, c in enumerate(CASES):
-                person = f.staff(s, dept, f"T{i:04d}", f"試験 {i}", "シケン")
+                person = f.staff(s, depts[c.overtime_class], f"T{i:04d}",
+                                 c.staff_name or f"試験 {i}", "シケン")
                 ref = f"{i:02x}" * 16
                 s.add(Credential(staff_id=person.id, kind="staff_ap", credential_ref=ref,
                                  public_key=base64.b64encode(b"\x04" + bytes([i + 1]) * 64)
@@ -161,11 +220,16 @@ def town(admin, database):  # type: ignore[no-untyped-def]
         sid, ref = town.staff[c.name]
         for d, hhmm, direction in c.punches:
             town.punch(ref, t(d, hhmm), direction)
-        for d, a, b in c.orders:
+        for (d, a, b), special in ([(o, False) for o in c.orders]
+                                   + [(o, True) for o in c.special_orders]):
             r = admin.post("/admin/overtime/orders", json={
                 "staff_id": sid, "work_date": t(d, "00:00").date().isoformat(),
                 "start_at": t(d, a).isoformat(), "end_at": t(d, b).isoformat(),
-                "reason": c.name})
+                "reason": c.name, "special": special})
+            assert r.status_code == 201, r.text
+        if c.substitute:
+            r = admin.post("/admin/exports/substitutes", json={
+                "staff_id": sid, "original": c.substitute[0], "substitute": c.substitute[1]})
             assert r.status_code == 201, r.text
         for body in c.hr_leave:
             r = admin.post("/admin/attendance/leave", json={"staff_id": sid, **body})
@@ -197,7 +261,7 @@ def town(admin, database):  # type: ignore[no-untyped-def]
 MONTHLY_PROFILE = {"columns": [{"header": h, "field": fld} for h, fld in (
     ("職員番号", "staff_number"), ("時間外125", "m125"), ("時間外135", "m135"),
     ("時間外150", "m150"), ("時間外160", "m160"), ("休日勤務", "mholiday"),
-    ("m25", "m25"), ("h25", "h25"))]}
+    ("m25", "m25"), ("h25", "h25"), ("時間外合計", "total"), ("警告", "alerts"))]}
 
 
 def _export(admin: Any, dataset: str, fmt: str, profile: str = "standard") -> list[list[str]]:
@@ -233,9 +297,25 @@ def test_issue10_rules_in_every_export_format(town, admin, fmt):
             row = by_day[(numbers[c.name], day)]
             got = {k: row[head.index(k)] for k in want}
             assert got == {k: str(v) for k, v in want.items()}, (c.name, c.clause, day)
-        row = by_staff[numbers[c.name]]
-        got_m = {k: row[mhead.index(k)] for k in c.monthly}
-        assert got_m == {k: str(v) for k, v in c.monthly.items()}, (c.name, c.clause)
+        if c.names:
+            names = {r[head.index("氏名")] for r in daily[1:] if r[0] == numbers[c.name]}
+            assert names == {c.names[fmt]}, (c.name, c.clause)
+        if c.monthly:
+            row = by_staff[numbers[c.name]]
+            got_m = {k: row[mhead.index(k)] for k in c.monthly}
+            assert got_m == {k: str(v) for k, v in c.monthly.items()}, (c.name, c.clause)
+
+
+def test_caps_read_recorded_hours_and_special_months(town, admin):
+    """Rule 5 through GET /admin/overtime/caps: severities per alert."""
+    r = admin.get("/admin/overtime/caps", params={"month": MONTH})
+    assert r.status_code == 200, r.text
+    by_number = {row["staff_number"]: row for row in r.json()}
+    for i, c in enumerate(CASES):
+        if c.caps is not None:
+            row = by_number[f"T{i:04d}"]
+            got = {a["code"]: a["severity"] for a in row["alerts"]}
+            assert got == c.caps, (c.name, c.clause)
 
 
 def test_daily_api_shows_the_shift_on_its_start_day(town, admin):
@@ -277,3 +357,64 @@ def test_leave_import_is_all_or_nothing_with_every_bad_line(town, admin):
     dup = admin.post("/admin/attendance/leave", json={"staff_id": sid, "day": "2025-11-05",
                                                       "kind": "special", "unit": "am"})
     assert dup.status_code == 409, dup.text
+
+
+def test_rule6_a_post_order_covers_only_the_time_after_the_scheduled_end(town, admin, database,
+                                                                         login_as):
+    """Rule 6: confirming 業務(事後命令) orders 17:15–20:00 (165 min), not the 5 early minutes."""
+    sid, _ = town.staff["rule6_post_order_only_after_the_scheduled_end"]
+    with database.session() as s:
+        dept = s.query(Department).filter_by(code="D10").one()
+        boss = f.staff(s, dept, "B0001", "課長 一郎", "カチョウ イチロウ")
+        s.add(DepartmentSupervisor(department_id=dept.id, staff_id=boss.id,
+                                   effective_from=t("04-01", "00:00").date()))
+        s.commit()
+        boss_id = boss.id
+    me, sup = login_as("t-rule6", "staff", sid), login_as("b-rule6", "supervisor", boss_id)
+    sub = me.post("/me/divergences", json={"business_date": "2025-11-26",
+                                           "reason_code": "post_order"})
+    assert sub.status_code == 201, sub.text
+    conf = sup.post(f"/me/divergences/{sub.json()['id']}/confirmation", json={"confirm": True})
+    assert conf.status_code == 200, conf.text
+    orders = admin.get("/admin/overtime/requests", params={"staff_id": sid, "month": MONTH})
+    post = [o for o in orders.json() if o["source"] == "divergence"]
+    span = [(datetime.fromisoformat(o["start_at"]).astimezone(JST),
+             datetime.fromisoformat(o["end_at"]).astimezone(JST)) for o in post]
+    assert span == [(t("11-26", "17:15"), t("11-26", "20:00"))]
+    daily = _export(admin, "daily", "utf8bom")
+    head = daily[0]
+    number = _number("rule6_post_order_only_after_the_scheduled_end")
+    [row] = [r for r in daily[1:] if r[head.index("勤務日")] == "2025/11/26" and r[0] == number]
+    assert (row[head.index("時間外実績")], row[head.index("乖離")]) == ("165", "5")
+
+
+def test_rule7_an_amended_month_shows_its_recomputed_alerts(town, admin, now):
+    """Rule 7: the amendment row of the next final monthly export carries the alerts of the
+    corrected month in 警告."""
+    name = "rule7_amended_month_shows_its_alerts"
+    sid, ref = town.staff[name]
+    number = _number(name)
+    beat = town.device.heartbeat(device_time=iso(now), last_seq=town.seq)
+    assert beat.status_code == 200, beat.text
+    october = admin.get("/admin/exports/monthly", params={"month": "2025-10",
+                                                         "format": "utf8bom"})
+    assert october.status_code == 200 and october.headers["x-export-provisional"] == "false"
+    rows = decode(october.content, "utf8bom")
+    [before] = [r for r in rows[1:] if r[0] == number]
+    assert before[rows[0].index("時間外合計")] == str(3 * 705) and before[-2] == ""
+    late_p, late_o = _evenings(["10-23", "10-24"], "29:00")  # arrive after the freeze
+    for d, hhmm, direction in late_p:
+        town.punch(ref, t(d, hhmm), direction)
+    for d, a, b in late_o:
+        r = admin.post("/admin/overtime/orders", json={
+            "staff_id": sid, "work_date": t(d, "00:00").date().isoformat(),
+            "start_at": t(d, a).isoformat(), "end_at": t(d, b).isoformat(), "reason": name})
+        assert r.status_code == 201, r.text
+    beat = town.device.heartbeat(device_time=iso(now), last_seq=town.seq)
+    assert beat.status_code == 200, beat.text
+    nov = admin.get("/admin/exports/monthly", params={"month": MONTH, "format": "utf8bom"})
+    assert nov.status_code == 200 and nov.headers["x-export-provisional"] == "false", nov.text
+    rows = decode(nov.content, "utf8bom")
+    amended = [r for r in rows[1:] if r[0] == number and r[-1] == "1"]
+    assert [(r[3], r[rows[0].index("時間外合計")], r[-2]) for r in amended] == [
+        ("202510", str(5 * 705), "alert_45h・month_cap")]  # 3,525 min = 58.75 h > 45 h

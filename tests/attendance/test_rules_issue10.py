@@ -184,6 +184,54 @@ def test_cap_averages_compare_exact_minutes(months, fires):
     assert any(a.code == "avg_80h" for a in alerts) is fires
 
 
+H = 60
+SEP, OCT, NOV = (2026, 9), (2026, 10), (2026, 11)
+
+
+@pytest.mark.parametrize(("cls", "months", "special", "code", "severity"), [
+    # Rule 5, last bullet (人事院規則15-14 §16条の2の2 ③): a 特例 order marks only its own month.
+    ("ordinary", {NOV: 50 * H}, {NOV}, "month_cap", "exceeded_special"),  # 50 h > 45 h in 特例
+    ("ordinary", {NOV: 50 * H}, {OCT}, "month_cap", "exceeded"),  # October's 特例 is not November's
+    # Year: 360 h. 300 h in 特例 September + 70 h in November = 370 h > 360 h; without September
+    # 70 h ≤ 360 h, so September's 特例 carries it over.
+    ("ordinary", {SEP: 300 * H, NOV: 70 * H}, {SEP}, "year_cap", "exceeded_special"),
+    # 300 h in ordinary September + 70 h in 特例 November: 300 h alone is within 360 h, so the
+    # excess comes with November's 特例 → special; with the 特例 in October (0 h) → plain.
+    ("ordinary", {SEP: 300 * H, NOV: 70 * H}, {NOV}, "year_cap", "exceeded_special"),
+    ("ordinary", {SEP: 370 * H, NOV: 10 * H}, {NOV}, "year_cap", "exceeded"),  # 370 h > 360 alone
+    # 他律: 2-month average. Oct 90 h + Nov 90 h = 180 h > 160 h. 特例 November: 90 h ≤ 160 h
+    # without it → special. 特例 September (outside the 2-month window): plain.
+    ("high_external", {OCT: 90 * H, NOV: 90 * H}, {NOV}, "avg_80h", "exceeded_special"),
+    ("high_external", {SEP: 10 * H, OCT: 90 * H, NOV: 90 * H}, {SEP}, "avg_80h", "exceeded"),
+    # 他律: month < 100 h. 100 h in a 特例 month is special, in another month it is not.
+    ("high_external", {NOV: 100 * H}, {NOV}, "month_cap", "exceeded_special"),
+    ("high_external", {OCT: 10 * H, NOV: 100 * H}, {OCT}, "month_cap", "exceeded"),
+    # 他律: at most 6 months over 45 h. Apr–Nov 2026 each 50 h = 8 months; 特例 in 2 → the other
+    # 6 keep to 6 (special); 特例 in 1 → 7 > 6 (plain).
+    ("high_external", {(2026, m): 50 * H for m in range(4, 12)}, {OCT, NOV},
+     "months_over_45h", "exceeded_special"),
+    ("high_external", {(2026, m): 50 * H for m in range(4, 12)}, {NOV},
+     "months_over_45h", "exceeded"),
+])
+def test_a_special_order_marks_only_its_own_months(cls, months, special, code, severity):
+    alerts = check_caps(CapInput(cls, months, NOV, special_months=frozenset(special)))
+    assert [a.severity for a in alerts if a.code == code] == [severity]
+
+
+@given(st.dictionaries(st.sampled_from([(2026, m) for m in range(4, 12)]),
+                       st.integers(0, 120 * 60), max_size=8),
+       st.sets(st.sampled_from([(2026, m) for m in range(4, 12)])),
+       st.sampled_from(["ordinary", "high_external"]))
+def test_special_months_change_only_the_severity(months, special, cls):
+    """特例 never hides or adds an exceedance; without 特例 months nothing is special."""
+    plain = check_caps(CapInput(cls, months, NOV))
+    marked = check_caps(CapInput(cls, months, NOV, special_months=frozenset(special)))
+    assert [a.code for a in plain] == [a.code for a in marked]
+    assert all(a.severity != "exceeded_special" for a in plain)
+    if not special:
+        assert plain == marked
+
+
 @given(st.lists(st.integers(0, 1439), max_size=4), st.sampled_from(list(LeaveUnit)),
        st.one_of(st.integers(210, 385), st.integers(480, 700)))  # 35 min outside the break
 def test_leave_is_never_work_and_a_full_day_is_never_absent(minutes, unit, h):

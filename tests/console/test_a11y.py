@@ -1,0 +1,115 @@
+"""Every console page through axe-core (vendored, injected into Debian's headless chromium):
+no serious or critical violation; and the console used with the keyboard alone: logging in,
+and every link and control of each page reachable with Tab."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from api.users.secrets import totp_now
+from tests.console.conftest import console_admin
+from tests.console.test_browser import ARGS, CHROMIUM
+
+pytestmark = [pytest.mark.browser, pytest.mark.postgres]
+AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
+BLOCKING = ("serious", "critical")
+# Every page of the console (a new page must be added here, see test_pages.PAGES).
+PAGES = ["/console", "/console/events", "/console/events?staff=1001", "/console/presence",
+         "/console/holiday-record", "/console/staff", "/console/staff/1001/timesheet",
+         "/console/overtime", "/console/devices"]
+FOCUSABLE = ("a[href], button:not([disabled]), input:not([disabled]):not([type=hidden]), "
+             "select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex='-1'])")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def _violations(page: Page) -> list[str]:
+    """axe-core's serious and critical violations on the page, one line each."""
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    return [f"{v['id']} ({v['impact']}): {v['help']} at "
+            f"{[n['target'] for n in v['nodes']][:3]}"
+            for v in result["violations"] if v["impact"] in BLOCKING]
+
+
+def _log_in_by_keyboard(page: Page, url: str, admin, wall_clock) -> None:  # type: ignore[no-untyped-def]
+    """The login form with the keyboard alone: the name field has the focus, Tab moves on,
+    Enter submits."""
+    name, password, secret = console_admin(admin)
+    page.goto(f"{url}/console/login")
+    assert page.evaluate("document.activeElement.id") == "username"
+    page.keyboard.type(name)
+    page.keyboard.press("Tab")
+    page.keyboard.type(password)
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "totp"
+    page.keyboard.type(totp_now(secret, wall_clock()))
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{url}/console")
+
+
+def _keyboard_gaps(page: Page, limit: int = 400) -> tuple[int, int]:
+    """Press Tab until the focus comes round again: (visible controls, how many of them the
+    focus never reached)."""
+    visible = page.evaluate(f"""() => {{ let i = 0; const out = [];
+        for (const el of document.querySelectorAll("{FOCUSABLE}")) {{
+            el.dataset.a11y = String(i++);
+            if (el.getClientRects().length) out.push(el.dataset.a11y); }}
+        return out; }}""")
+    page.evaluate("document.activeElement && document.activeElement.blur()")
+    seen: list[str] = []
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        mark = page.evaluate("document.activeElement && document.activeElement.dataset.a11y")
+        if mark is None or (seen and mark == seen[0]):
+            break
+        seen.append(mark)
+    return len(visible), len(set(visible) - set(seen))
+
+
+def test_login_page_passes_axe(browser, live_server) -> None:  # type: ignore[no-untyped-def]
+    page = browser.new_page(locale="ja-JP")
+    page.goto(f"{live_server.url}/console/login")
+    assert _violations(page) == []
+    page.close()
+
+
+def test_every_page_passes_axe_and_is_usable_by_keyboard(browser, live_server, world, admin,  # type: ignore[no-untyped-def]
+                                                         wall_clock) -> None:
+    page = browser.new_page(locale="ja-JP")
+    _log_in_by_keyboard(page, live_server.url, admin, wall_clock)
+    failures = {}
+    for path in PAGES:
+        page.goto(live_server.url + path)
+        found = _violations(page)
+        if found:
+            failures[path] = found
+        visible, unreachable = _keyboard_gaps(page)
+        if unreachable or not visible:
+            failures[f"{path} (keyboard)"] = [f"{unreachable} of {visible} visible controls "
+                                               "never get the focus"]
+    assert failures == {}
+    page.close()
+
+
+def test_the_checks_find_what_they_look_for(browser) -> None:  # type: ignore[no-untyped-def]
+    """Both checks fail on a page built to fail them (neither can pass by doing nothing)."""
+    page = browser.new_page()
+    page.set_content('<html lang="ja"><head><title>t</title></head><body><main>'
+                     '<input id="q"><img src="x.png">'
+                     '<a href="#a">a</a><div inert><a href="#b">b</a></div></main></body></html>')
+    assert any(v.startswith(("label", "image-alt")) for v in _violations(page))
+    assert _keyboard_gaps(page) == (3, 1)  # the inert link is never reached
+    page.close()

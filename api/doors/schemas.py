@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.staff.validation import Code, Name, Reason
 from gate.door import Assurance, DoorMode
+
+# The strike release time of a grant; the same bounds as firmware_config's DoorConfig.
+UnlockSeconds = Annotated[float, Field(ge=1, le=60)]
 
 
 class SiteCreate(BaseModel):
@@ -34,7 +38,9 @@ class SiteRead(BaseModel):
 
 class DoorCreate(BaseModel):
     """``mode``: access (opens), clock (打刻 only), both. ``assurance``: card, or card+pin (JPKI
-    PIN). ``fail_open``: keeps admitting enrolled cards when the offline snapshot is stale."""
+    PIN). ``fail_open``: keeps admitting enrolled cards when the offline snapshot is stale.
+    ``unlock_seconds``: how long a grant releases the strike (readers get it in their signed
+    configuration bundle on their next poll)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -45,6 +51,7 @@ class DoorCreate(BaseModel):
     assurance: Assurance = Assurance.CARD
     lockdown: bool = False
     fail_open: bool = False
+    unlock_seconds: UnlockSeconds = 5.0
 
 
 class DoorUpdate(BaseModel):
@@ -57,6 +64,7 @@ class DoorUpdate(BaseModel):
     assurance: Assurance | None = None
     lockdown: bool | None = None
     fail_open: bool | None = None
+    unlock_seconds: UnlockSeconds | None = None
 
 
 class DoorLockdown(BaseModel):
@@ -77,5 +85,6 @@ class DoorRead(BaseModel):
     assurance: Assurance
     lockdown: bool
     fail_open: bool
+    unlock_seconds: float
     created_at: datetime
     updated_at: datetime

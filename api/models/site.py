@@ -31,5 +31,7 @@ class Door(Base, TimestampMixin):
     lockdown: Mapped[bool] = mapped_column(default=False)
     # Keeps admitting enrolled cards after the offline snapshot age limit (e.g. 休日通用口).
     fail_open: Mapped[bool] = mapped_column(default=False)
+    # How long a grant releases the strike; readers get it in their signed config bundle.
+    unlock_seconds: Mapped[float] = mapped_column(default=5.0)
 
     site: Mapped[Site] = relationship(lazy="raise")

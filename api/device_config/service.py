@@ -81,32 +81,37 @@ def set_config(session: Session, device_id: uuid.UUID, data: DeviceConfigSetting
 
 
 def current_bundle(session: Session, device_id: uuid.UUID, *, service_key: Ed25519PrivateKey,
-                   municipality_code: str, now: datetime) -> dict[str, Any] | None:
+                   municipality_code: str, now: datetime,
+                   have: int | None = None) -> dict[str, Any] | None:
     """The device's signed bundle as of now (None: no settings, the site renders offline).
 
-    Raises Conflict when a later change (a door made card+PIN on a reader with no keypad …)
-    no longer renders: the reader keeps its last good bundle."""
+    ``have`` is the version the device runs: one above ours (a bundle rendered offline) makes
+    us sign above it, or the device would refuse ours as a rollback. Raises Conflict when a
+    later change (a door made card+PIN on a reader with no keypad …) no longer renders: the
+    reader keeps its last good bundle."""
     row = repository.get(session, device_id, lock=True)
     if row is None:
         return None
     _render(session, _device_or_raise(session, device_id), row, service_key=service_key,
-            municipality_code=municipality_code, now=now, invalid=Conflict)
+            municipality_code=municipality_code, now=now, invalid=Conflict,
+            floor=have or 0)
     return row.bundle
 
 
 def _render(session: Session, device: Device, row: DeviceConfig, *,
             service_key: Ed25519PrivateKey, municipality_code: str, now: datetime,
-            invalid: type[MynagateError]) -> None:
-    """Sign a new bundle into ``row`` if the rendered configuration changed."""
+            invalid: type[MynagateError], floor: int = 0) -> None:
+    """Sign a new bundle into ``row`` if the rendered configuration changed (or the device
+    runs a version above ours, ``floor``)."""
     reader = _reader_config(session, device, row.settings, service_key, invalid)
     site = session.get(Site, device.site_id) if device.site_id is not None else None
     site_name = site.name if site is not None else ""
     content = {"municipality_code": municipality_code, "site": site_name,
                "config": reader.model_dump(mode="json")}
     digest = hashlib.sha256(canonical_json(content)).hexdigest()
-    if row.bundle is not None and row.content_digest == digest:
+    if row.bundle is not None and row.content_digest == digest and floor <= row.config_version:
         return
-    version = max(row.config_version, device.config_version or 0) + 1
+    version = max(row.config_version, device.config_version or 0, floor) + 1
     payload = reader_payload(reader, municipality_code=municipality_code, site=site_name,
                              config_version=version, issued_at=now)
     row.bundle = sign_document(payload, service_key)

@@ -78,7 +78,7 @@ def snapshot(request: Request, device: DeviceDep, session: SessionDep,
 @router.get("/config", response_model=None,
             responses={204: {"description": "no configuration to fetch"}})
 def config(request: Request, device: DeviceDep, session: SessionDep,
-           have: Annotated[int | None, Query(ge=0, le=2**31 - 1)] = None
+           have: Annotated[int | None, Query(ge=0, le=2**31 - 2)] = None
            ) -> dict[str, Any] | Response:
     """This device's signed ``firmware_config`` bundle, as of now.
 
@@ -86,7 +86,8 @@ def config(request: Request, device: DeviceDep, session: SessionDep,
     offline) or when ``have`` is already the current ``config_version``."""
     settings = request.app.state.settings
     bundle = current_bundle(session, device.id, service_key=request.app.state.signing_key,
-                            municipality_code=settings.municipality_code, now=utcnow())
+                            municipality_code=settings.municipality_code, now=utcnow(),
+                            have=have)
     if bundle is None or (have is not None and bundle["payload"]["config_version"] == have):
         return Response(status_code=204)
     return bundle

@@ -14,6 +14,7 @@ ROUTER_MODULES: list[str] = [
     "api.locks.endpoints",
     "api.devices.endpoints",
     "api.device_config.endpoints",
+    "api.device_config.device_endpoints",
     "api.device_protocol.endpoints",
     "api.staff.endpoints",
     "api.credentials.endpoints",

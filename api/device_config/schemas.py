@@ -7,17 +7,40 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.text import FreeText
 from firmware_config.models import (
     DEFAULT_STAFF_AP_AID,
     BuzzerPatterns,
-    IndicatorPins,
-    KeypadConfig,
     LedPatterns,
     OfflineLimits,
 )
 
-# A BCM number or a pin name (GPIO17, BOARD11, J8:11); checked when the config is rendered.
-WiredPin = int | Annotated[str, Field(max_length=16)]
+# Strings here are checked in full when the bundle is rendered (firmware_config.models):
+# pins, URIs and keys have patterns there. FreeText bounds them and refuses 12 digits.
+
+# A BCM number or a pin name (GPIO17, BOARD11, J8:11).
+WiredPin = int | FreeText[16]
+
+
+class IndicatorWiring(BaseModel):
+    """The reader's own LEDs and buzzer on GPIO (firmware_config's ``indicator``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    green_pin: WiredPin | None = None
+    red_pin: WiredPin | None = None
+    buzzer_pin: WiredPin | None = None
+
+
+class KeypadSettings(BaseModel):
+    """The PIN keypad of card+PIN doors (firmware_config's ``keypad``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    uri: FreeText[200]
+    timeout_seconds: Annotated[float, Field(ge=1, le=120)] = 20.0
+    clear_key: FreeText[1] = "*"
+    enter_key: FreeText[1] = "#"
 
 
 class DoorWiring(BaseModel):
@@ -40,14 +63,14 @@ class DeviceConfigSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    driver: Annotated[str, Field(max_length=200, description="card driver URI, e.g. pcsc:Sony")]
-    door_io: Annotated[str, Field(max_length=64)] = "sim"
-    service_url: Annotated[str, Field(max_length=300, description="the URL readers use")]
+    driver: FreeText[200] = Field(description="card driver URI, e.g. pcsc:Sony")
+    door_io: FreeText[64] = "sim"
+    service_url: FreeText[300] = Field(description="the service URL the readers use")
     doors: Annotated[list[DoorWiring], Field(max_length=8)] = Field(default_factory=list)
-    indicator: IndicatorPins = IndicatorPins()
-    keypad: KeypadConfig | None = None
+    indicator: IndicatorWiring = IndicatorWiring()
+    keypad: KeypadSettings | None = None
     offline: OfflineLimits = OfflineLimits()
-    staff_ap_aid: Annotated[str, Field(max_length=48)] = DEFAULT_STAFF_AP_AID
+    staff_ap_aid: FreeText[48] = DEFAULT_STAFF_AP_AID
     led: LedPatterns = LedPatterns()
     buzzer: BuzzerPatterns = BuzzerPatterns()
     language: Literal["ja", "en"] = "ja"

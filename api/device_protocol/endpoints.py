@@ -8,10 +8,9 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 
 from api.db import SessionDep
-from api.device_config.service import current_bundle
 from api.events.admission import IngestSlot
 from api.events.ingest import IncomingEvent, ingest
 from api.limits import RawBody, json_body_doc, parse_json_body
@@ -73,24 +72,6 @@ def snapshot(request: Request, device: DeviceDep, session: SessionDep,
     settings = request.app.state.settings
     return build_signed(session, device_id=device.id, since=since, now=utcnow(),
                         tz=ZoneInfo(settings.timezone), signing_key=request.app.state.signing_key)
-
-
-@router.get("/config", response_model=None,
-            responses={204: {"description": "no configuration to fetch"}})
-def config(request: Request, device: DeviceDep, session: SessionDep,
-           have: Annotated[int | None, Query(ge=0, le=2**31 - 2)] = None
-           ) -> dict[str, Any] | Response:
-    """This device's signed ``firmware_config`` bundle, as of now.
-
-    204 when the service holds no settings for the device (a site that renders bundles
-    offline) or when ``have`` is already the current ``config_version``."""
-    settings = request.app.state.settings
-    bundle = current_bundle(session, device.id, service_key=request.app.state.signing_key,
-                            municipality_code=settings.municipality_code, now=utcnow(),
-                            have=have)
-    if bundle is None or (have is not None and bundle["payload"]["config_version"] == have):
-        return Response(status_code=204)
-    return bundle
 
 
 @router.get("/snapshot/wait", response_model=WaitResponse)

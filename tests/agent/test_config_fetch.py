@@ -16,6 +16,7 @@ import pytest
 from firmware_config.bundle import read_last_good
 from gate.door import Alarm, DoorTiming
 from reader_agent.agent import AgentConfig, ReaderAgent, enroll_agent
+from reader_agent.client import ServiceRejected
 from reader_agent.config_updater import CONFIG_FILE
 from reader_agent.door_io import DoorController, SimDoorIO
 
@@ -215,5 +216,47 @@ def test_older_bundle_refused_also_when_its_file_is_put_back(  # type: ignore[no
         agent.client.set_transport(None)
         agent.watcher.sync()  # the service signs above what the device runs: v2's content
         assert agent.config.version == 2 and agent.taps.config.unlock_seconds == 20
+    finally:
+        agent.close()
+
+
+def test_service_refuses_a_config_that_would_not_render(  # type: ignore[no-untyped-def]
+        live_server, admin, admin_http, database, tmp_path: Path):
+    town = seed_town(database)
+    identity = enroll_agent(tmp_path, live_server.url, device_token(admin, [town.door_id]))
+    url = f"/admin/devices/{identity.device_id}/config"
+    agent, _controller = start_agent(tmp_path, town.door_id, FakeClock())
+    try:
+        # No settings: a site that renders offline. Nothing to fetch, nothing refused.
+        assert admin_http.get(url).status_code == 404
+        assert agent.client.config() is None
+        agent.watcher.sync()
+        assert agent.config.version is None
+
+        base = {"driver": "sim:cfg", "service_url": live_server.url}
+        resp = admin_http.put(url, json={**base, "doors": [{"door_id": town.clock_door_id}]})
+        assert resp.status_code == 400 and resp.json()["field"] == "doors.0.door_id"
+        resp = admin_http.put(url, json={**base, "door_io": "gpio"})
+        assert resp.status_code == 400 and "relay_pin" in resp.json()["detail"]
+        resp = admin_http.put(url, json={**base, "driver": "usb:whatever"})
+        assert resp.status_code == 400 and "unknown card driver" in resp.json()["detail"]
+        assert admin_http.get(url).status_code == 404  # nothing stored
+
+        assert admin_http.put(url, json=base).status_code == 200
+        agent.watcher.sync()
+        assert agent.config.version == 1
+        first = agent.client.config()
+        assert agent.client.config(have=1) is None  # 204: nothing newer
+        assert agent.client.config() == first  # the same signed document, not re-signed
+
+        # A later door change that this reader cannot serve (card+PIN, and it has no
+        # keypad): the service cannot render, the reader keeps its last good bundle.
+        assert admin_http.patch(f"/admin/doors/{town.door_id}",
+                                json={"assurance": "card+pin"}).status_code == 200
+        assert agent.config.poll() is None
+        assert agent.config.version == 1 and config_alarms(agent) == []
+        with pytest.raises(ServiceRejected) as info:
+            agent.client.config(have=1)
+        assert info.value.status == 409 and "keypad" in str(info.value)
     finally:
         agent.close()

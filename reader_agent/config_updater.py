@@ -70,7 +70,7 @@ class ConfigUpdater:
 
     def __init__(self, client: ServiceClient, data_dir: Path, service_key: Ed25519PublicKey,
                  device_id: str, *, on_applied: Callable[[ReaderBundle], None],
-                 on_alarm: Callable[[dict[str, Any]], None]) -> None:
+                 on_alarm: Callable[[dict[str, Any]], object]) -> None:
         self.client = client
         self.path = data_dir / CONFIG_FILE
         self.mark = ConfigMark(data_dir / STATE_FILE)

@@ -243,7 +243,7 @@ def read_last_good(last_good: str | Path | None, service_public_key: Ed25519Publ
 
 def load_bundle(path: str | Path, service_public_key: Ed25519PublicKey | str,
                 last_good: str | Path | None = None, *,
-                device: str | None = None) -> ReaderBundle:
+                device: str | None = None, min_version: int = 0) -> ReaderBundle:
     """Verify the bundle at ``path`` and install it as ``last_good``.
 
     Raises :class:`BundleError` (whose ``last_good`` is the bundle still in force) for an
@@ -254,7 +254,8 @@ def load_bundle(path: str | Path, service_public_key: Ed25519PublicKey | str,
         doc = _read_doc(Path(path))
     except BundleError as err:
         raise BundleError(str(err), last_good=current) from err
-    return install_bundle(doc, service_public_key, last_good, device=device, current=current)
+    return install_bundle(doc, service_public_key, last_good, device=device, current=current,
+                          min_version=min_version)
 
 
 def install_bundle(doc: Any, service_public_key: Ed25519PublicKey | str,

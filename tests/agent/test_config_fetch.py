@@ -12,9 +12,11 @@ from typing import Any
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
 from firmware_config.bundle import read_last_good
 from gate.door import Alarm, DoorTiming
+from mynagate_cli import app as cli_app
 from reader_agent.agent import AgentConfig, ReaderAgent, enroll_agent
 from reader_agent.client import ServiceRejected
 from reader_agent.config_updater import CONFIG_FILE
@@ -218,6 +220,13 @@ def test_older_bundle_refused_also_when_its_file_is_put_back(  # type: ignore[no
         assert agent.config.version == 2 and agent.taps.config.unlock_seconds == 20
     finally:
         agent.close()
+
+    # Installing the old bundle by hand (`mynagate config install`) is refused by the mark too.
+    old = tmp_path / "old.bundle.json"
+    old.write_bytes(v1_file)
+    r = CliRunner().invoke(cli_app, ["config", "install", str(old), "--data-dir", str(tmp_path)])
+    assert r.exit_code == 1 and "rollback refused" in r.output, r.output
+    assert json.loads((tmp_path / CONFIG_FILE).read_bytes())["payload"]["config_version"] == 2
 
 
 def test_service_refuses_a_config_that_would_not_render(  # type: ignore[no-untyped-def]

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from api.access.versioning import bump
 from api.audit.service import record
+from api.bounded import INT32_MAX
 from api.devices import repository as device_repository
 from api.errors import BadRequest, Conflict, MynagateError, NotFound
 from api.models import Device, DeviceConfig, Site
@@ -112,6 +113,9 @@ def _render(session: Session, device: Device, row: DeviceConfig, *,
     if row.bundle is not None and row.content_digest == digest and floor <= row.config_version:
         return
     version = max(row.config_version, device.config_version or 0, floor) + 1
+    if version > INT32_MAX:  # a device reported an absurd version: never wrap around
+        raise Conflict("config_version cannot go higher; re-enroll the device",
+                       field="config_version")
     payload = reader_payload(reader, municipality_code=municipality_code, site=site_name,
                              config_version=version, issued_at=now)
     row.bundle = sign_document(payload, service_key)

@@ -65,7 +65,8 @@ class DeviceConfigSettings(BaseModel):
 
     driver: FreeText[200] = Field(description="card driver URI, e.g. pcsc:Sony")
     door_io: FreeText[64] = "sim"
-    service_url: FreeText[300] = Field(description="the service URL the readers use")
+    service_url: FreeText[300] = Field(description="the service URL the readers use",
+                                       pattern=r"^https?://[^\s/\x00-\x1f]+(/[^\s\x00-\x1f]*)?$")
     doors: Annotated[list[DoorWiring], Field(max_length=8)] = Field(default_factory=list)
     indicator: IndicatorWiring = IndicatorWiring()
     keypad: KeypadSettings | None = None

@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
+from firmware_config.bundle import ReaderBundle
 from gate.clock import Punch, PunchKind
 from gate.door import Alarm, DoorTiming
 from gate.messages import reason_text
@@ -376,6 +377,20 @@ class TapProcessor:
 TapSource = Callable[[float], Authenticator | None]
 
 
+def _opened_at_start(previous: ReaderBundle | None, new: ReaderBundle,
+                     reader_id: str) -> list[str]:
+    """What changed in ``new`` that the agent only opens at start (driver, door I/O, wiring,
+    keypad, indicators, card AID); without an earlier bundle, only the driver is known."""
+    if previous is None:
+        return ["driver"] if new.config.driver != reader_id else []
+    old, cfg = previous.config, new.config
+    changed = [k for k in ("driver", "door_io", "indicator", "keypad", "staff_ap_aid", "led",
+                           "buzzer") if getattr(old, k) != getattr(cfg, k)]
+    wiring = [[(d.door_id, d.relay_pin, d.sensor_pin, d.relay_active_high,
+                d.sensor_closed_is_low) for d in c.doors] for c in (old, cfg)]
+    return changed + (["doors"] if wiring[0] != wiring[1] else [])
+
+
 class AgentAlreadyRunning(RuntimeError):
     """Another agent process holds this data directory."""
 
@@ -450,7 +465,7 @@ class ReaderAgent:
                                        "accepted_version": self.config.mark.version,
                                        "detail": "installed bundle older than one accepted"})
 
-    def apply_config(self, bundle: Any) -> None:
+    def apply_config(self, bundle: ReaderBundle) -> None:
         """Put a newly installed bundle (``firmware_config.bundle.ReaderBundle``) in force.
 
         Door timings, offline limits, fail-open doors, language and heartbeat apply at once;
@@ -475,9 +490,10 @@ class ReaderAgent:
         self.heartbeat.config_version = bundle.config_version
         self.heartbeat.interval_s = cfg.heartbeat_seconds
         self.heartbeat.skew_threshold_ms = cfg.offline.clock_skew_alarm_ms
-        if cfg.driver != old.reader_id:
-            log.warning("agent.config.restart_needed driver=%s running=%s", cfg.driver,
-                        old.reader_id)
+        changed = _opened_at_start(self.config.previous, bundle, old.reader_id)
+        if changed:
+            log.warning("agent.config.restart_needed changed=%s: applies at the next start",
+                        ",".join(changed))
         log.info("agent.config.applied version=%d door=%s unlock_seconds=%s",
                  bundle.config_version, old.door_id, self.taps.config.unlock_seconds)
 

@@ -80,6 +80,7 @@ class ConfigUpdater:
         self.on_alarm = on_alarm
         # Any verified bundle counts, one rendered offline for this host too.
         self.current: ReaderBundle | None = read_last_good(self.path, service_key)
+        self.previous: ReaderBundle | None = None  # the bundle the current one replaced
         self.rolled_back = (self.current is not None
                             and self.current.config_version < self.mark.version)
         if self.current is not None:
@@ -119,7 +120,7 @@ class ConfigUpdater:
         if self.current is not None and new.digest == self.current.digest:
             return None
         self.mark.raise_to(new.config_version)
-        self.current = new
+        self.previous, self.current = self.current, new
         self.applied += 1
         log.info("agent.config.installed version=%d", new.config_version)
         self.on_applied(new)

@@ -114,7 +114,7 @@ def granted_window(agent: ReaderAgent, controller: DoorController, door_id: int,
 
 
 def test_unlock_time_changed_in_admin_api_reaches_the_reader(  # type: ignore[no-untyped-def]
-        live_server, admin, admin_http, database, tmp_path: Path):
+        live_server, admin, admin_http, database, tmp_path: Path, caplog):
     door_id, device_id, card = setup_reader(live_server, admin, admin_http, database, tmp_path)
     clock = FakeClock()
     agent, controller = start_agent(tmp_path, door_id, clock)
@@ -132,6 +132,7 @@ def test_unlock_time_changed_in_admin_api_reaches_the_reader(  # type: ignore[no
         assert granted_window(agent, controller, door_id, card, clock) == 12
         agent.heartbeat.run_once()
         assert config_alarms(agent) == []
+        assert "restart_needed" not in caplog.text  # a timing applies while running
     finally:
         agent.close()
     print(f"\nthe new unlock time reached the running agent in {took * 1000:.0f} ms")
@@ -230,7 +231,7 @@ def test_older_bundle_refused_also_when_its_file_is_put_back(  # type: ignore[no
 
 
 def test_service_refuses_a_config_that_would_not_render(  # type: ignore[no-untyped-def]
-        live_server, admin, admin_http, database, tmp_path: Path):
+        live_server, admin, admin_http, database, tmp_path: Path, caplog):
     town = seed_town(database)
     identity = enroll_agent(tmp_path, live_server.url, device_token(admin, [town.door_id]))
     url = f"/admin/devices/{identity.device_id}/config"
@@ -258,14 +259,21 @@ def test_service_refuses_a_config_that_would_not_render(  # type: ignore[no-unty
         assert agent.client.config(have=1) is None  # 204: nothing newer
         assert agent.client.config() == first  # the same signed document, not re-signed
 
+        # The card driver is opened at start: installed and reported, in force at restart.
+        with caplog.at_level("WARNING", logger="reader_agent.agent"):
+            assert admin_http.put(url, json={**base, "driver": "sim:other"}).status_code == 200
+            agent.watcher.sync()
+        assert agent.config.version == 2
+        assert "restart_needed changed=driver" in caplog.text
+
         # A later door change that this reader cannot serve (card+PIN, and it has no
         # keypad): the service cannot render, the reader keeps its last good bundle.
         assert admin_http.patch(f"/admin/doors/{town.door_id}",
                                 json={"assurance": "card+pin"}).status_code == 200
         assert agent.config.poll() is None
-        assert agent.config.version == 1 and config_alarms(agent) == []
+        assert agent.config.version == 2 and config_alarms(agent) == []
         with pytest.raises(ServiceRejected) as info:
-            agent.client.config(have=1)
+            agent.client.config(have=2)
         assert info.value.status == 409 and "keypad" in str(info.value)
     finally:
         agent.close()

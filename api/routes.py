@@ -13,6 +13,8 @@ ROUTER_MODULES: list[str] = [
     "api.bookings.endpoints",
     "api.locks.endpoints",
     "api.devices.endpoints",
+    "api.device_config.endpoints",
+    "api.device_config.device_endpoints",
     "api.device_protocol.endpoints",
     "api.staff.endpoints",
     "api.credentials.endpoints",

@@ -57,9 +57,11 @@ __all__ = [
     "agent_settings",
     "bundle_file_name",
     "bundle_payload",
+    "install_bundle",
     "load_bundle",
     "load_private_key",
     "read_last_good",
+    "reader_payload",
     "render_bundles",
     "verify_bundle",
 ]
@@ -96,13 +98,20 @@ def bundle_file_name(device: str) -> str:
 
 def bundle_payload(site: SiteConfig, reader: ReaderConfig, *, issued_at: datetime) -> dict[str, Any]:
     """The payload of one reader's bundle."""
+    return reader_payload(reader, municipality_code=site.municipality_code, site=site.name,
+                          config_version=site.config_version, issued_at=issued_at)
+
+
+def reader_payload(reader: ReaderConfig, *, municipality_code: str, site: str,
+                   config_version: int, issued_at: datetime) -> dict[str, Any]:
+    """The payload of a bundle for ``reader`` (the offline renderer and the service both)."""
     return {
         "kind": BUNDLE_KIND,
         "format": BUNDLE_FORMAT,
-        "municipality_code": site.municipality_code,
-        "site": site.name,
+        "municipality_code": municipality_code,
+        "site": site,
         "device": reader.name,
-        "config_version": site.config_version,
+        "config_version": config_version,
         "issued_at": issued_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "config": reader.model_dump(mode="json"),
     }
@@ -234,7 +243,7 @@ def read_last_good(last_good: str | Path | None, service_public_key: Ed25519Publ
 
 def load_bundle(path: str | Path, service_public_key: Ed25519PublicKey | str,
                 last_good: str | Path | None = None, *,
-                device: str | None = None) -> ReaderBundle:
+                device: str | None = None, min_version: int = 0) -> ReaderBundle:
     """Verify the bundle at ``path`` and install it as ``last_good``.
 
     Raises :class:`BundleError` (whose ``last_good`` is the bundle still in force) for an
@@ -242,23 +251,53 @@ def load_bundle(path: str | Path, service_public_key: Ed25519PublicKey | str,
     """
     current = read_last_good(last_good, service_public_key, device=device)
     try:
-        new = verify_bundle(_read_doc(Path(path)), service_public_key, device=device)
-        if current is not None:
-            if new.device != current.device:
-                raise BundleError(f"bundle is for device {new.device!r}; the installed one is "
-                                  f"for {current.device!r}")
-            if new.config_version < current.config_version:
-                raise BundleError(f"rollback refused: config_version {new.config_version} is "
-                                  f"older than the installed {current.config_version}")
-            if new.config_version == current.config_version and new.digest != current.digest:
-                raise BundleError(f"config_version {new.config_version} is already installed "
-                                  "with other content: raise config_version")
+        doc = _read_doc(Path(path))
+    except BundleError as err:
+        raise BundleError(str(err), last_good=current) from err
+    return install_bundle(doc, service_public_key, last_good, device=device, current=current,
+                          min_version=min_version)
+
+
+def install_bundle(doc: Any, service_public_key: Ed25519PublicKey | str,
+                   last_good: str | Path | None = None, *, device: str | None = None,
+                   current: ReaderBundle | None = None, min_version: int = 0) -> ReaderBundle:
+    """Verify a bundle document and install it as ``last_good`` (atomically).
+
+    ``current`` is the bundle in force (read from ``last_good`` when not given);
+    ``min_version`` a version the caller already accepted (a high-water mark kept apart from
+    the file, so putting an old file back does not lower it). Refusals as :func:`load_bundle`.
+    """
+    if current is None:
+        current = read_last_good(last_good, service_public_key, device=device)
+    try:
+        new = verify_bundle(doc, service_public_key, device=device)
+        _refuse_older(new, current, min_version, same_device_only=device is None)
     except BundleError as err:
         raise BundleError(str(err), last_good=current) from err
     if last_good is not None and (current is None or current.digest != new.digest):
         _atomic_write(Path(last_good), json.dumps(new.document, ensure_ascii=False,
                                                   indent=1).encode())
     return new
+
+
+def _refuse_older(new: ReaderBundle, current: ReaderBundle | None, min_version: int, *,
+                  same_device_only: bool) -> None:
+    if new.config_version < min_version:
+        raise BundleError(f"rollback refused: config_version {new.config_version} is older "
+                          f"than the accepted {min_version}")
+    if current is None:
+        return
+    # With ``device`` given the new bundle is proven to be for this device: a bundle rendered
+    # offline under a site name gives way to the service's (named by the device id).
+    if same_device_only and new.device != current.device:
+        raise BundleError(f"bundle is for device {new.device!r}; the installed one is "
+                          f"for {current.device!r}")
+    if new.config_version < current.config_version:
+        raise BundleError(f"rollback refused: config_version {new.config_version} is "
+                          f"older than the installed {current.config_version}")
+    if new.config_version == current.config_version and new.digest != current.digest:
+        raise BundleError(f"config_version {new.config_version} is already installed "
+                          "with other content: raise config_version")
 
 
 def _atomic_write(path: Path, data: bytes) -> None:

@@ -64,6 +64,7 @@ class Alarm(StrEnum):
     # Raised by the reader agent, not by the door state machine:
     READER_FAILING = "reader_failing"  # the card reader keeps failing (pcscd, USB, handles)
     SNAPSHOT_ROLLBACK = "snapshot_rollback"  # snapshot.json on disk older than one accepted
+    CONFIG_REFUSED = "config_refused"  # a fetched config bundle: bad signature, older, invalid
 
 
 class DoorMode(StrEnum):

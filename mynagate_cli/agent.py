@@ -54,14 +54,19 @@ def _install_bundle(data_dir: Path, bundle: Path | None) -> Any:
     the agent does not start.
     """
     from firmware_config.bundle import BundleError, load_bundle, read_last_good
+    from reader_agent.config_updater import STATE_FILE, ConfigMark
     from reader_agent.keys import load_identity
 
     identity = load_identity(data_dir)
     installed = data_dir / BUNDLE_FILE
     if bundle is None:
         return read_last_good(installed, identity.service_public_key)
+    mark = ConfigMark(data_dir / STATE_FILE)  # the highest version the agent ever accepted
     try:
-        return load_bundle(bundle, identity.service_public_key, installed)
+        new = load_bundle(bundle, identity.service_public_key, installed,
+                          min_version=mark.version)
+        mark.raise_to(new.config_version)
+        return new
     except BundleError as err:
         typer.echo(f"設定バンドルを拒否しました / config bundle refused: {err}", err=True)
         if err.last_good is None:

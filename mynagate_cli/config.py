@@ -96,6 +96,7 @@ def install(
 ) -> None:
     """Verify a bundle against the enrolled service key and install it as the last good one."""
     from firmware_config.bundle import BundleError, load_bundle
+    from reader_agent.config_updater import STATE_FILE, ConfigMark
     from reader_agent.keys import NotEnrolledError, load_identity
 
     try:
@@ -103,13 +104,16 @@ def install(
     except NotEnrolledError as err:
         typer.echo(str(err), err=True)
         raise typer.Exit(2) from err
+    mark = ConfigMark(data_dir / STATE_FILE)  # the highest version the agent ever accepted
     try:
-        b = load_bundle(bundle, identity.service_key(), data_dir / INSTALLED_BUNDLE)
+        b = load_bundle(bundle, identity.service_key(), data_dir / INSTALLED_BUNDLE,
+                        min_version=mark.version)
     except BundleError as err:
         typer.echo(f"設定バンドルを拒否しました / bundle refused: {err}", err=True)
         if err.last_good is not None:
             typer.echo(f"使用中 / still in force: config_version {err.last_good.config_version}",
                        err=True)
         raise typer.Exit(1) from err
+    mark.raise_to(b.config_version)
     typer.echo(f"installed: {b.device} config_version {b.config_version} "
                f"→ {data_dir / INSTALLED_BUNDLE}")

@@ -22,13 +22,14 @@ import logging
 import os
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
+from firmware_config.bundle import ReaderBundle
 from gate.clock import Punch, PunchKind
-from gate.door import Alarm
+from gate.door import Alarm, DoorTiming
 from gate.messages import reason_text
 from gate.policy import (
     DEFAULT_MAX_OFFLINE_AGE,
@@ -42,6 +43,7 @@ from gate.policy import (
 from . import clock_point
 from .card_auth import KIND_JPKI
 from .client import ServiceClient, enroll, format_time, tls_verify
+from .config_updater import ConfigUpdater
 from .display import Display, RecordingDisplay
 from .keys import (
     Identity,
@@ -384,6 +386,20 @@ class TapProcessor:
 TapSource = Callable[[float], Authenticator | None]
 
 
+def _opened_at_start(previous: ReaderBundle | None, new: ReaderBundle,
+                     reader_id: str) -> list[str]:
+    """What changed in ``new`` that the agent only opens at start (driver, door I/O, wiring,
+    keypad, indicators, card AID); without an earlier bundle, only the driver is known."""
+    if previous is None:
+        return ["driver"] if new.config.driver != reader_id else []
+    old, cfg = previous.config, new.config
+    changed = [k for k in ("driver", "door_io", "indicator", "keypad", "staff_ap_aid", "led",
+                           "buzzer") if getattr(old, k) != getattr(cfg, k)]
+    wiring = [[(d.door_id, d.relay_pin, d.sensor_pin, d.relay_active_high,
+                d.sensor_closed_is_low) for d in c.doors] for c in (old, cfg)]
+    return changed + (["doors"] if wiring[0] != wiring[1] else [])
+
+
 class AgentAlreadyRunning(RuntimeError):
     """Another agent process holds this data directory."""
 
@@ -437,8 +453,12 @@ class ReaderAgent:
                                    connectivity=self.connectivity, interval_s=heartbeat_s,
                                    skew_threshold_ms=skew_threshold_ms,
                                    config_version=config_version, uploader=self.uploader)
+        self.config = ConfigUpdater(self.client, self.data_dir, identity.service_key(),
+                                    identity.device_id, on_applied=self.apply_config,
+                                    on_alarm=lambda data: self.record("alarm", data=data))
         self.watcher = SnapshotWatcher(self.client, self.cache, self.stop,
-                                       connectivity=self.connectivity, wait_s=wait_s)
+                                       connectivity=self.connectivity, wait_s=wait_s,
+                                       after_sync=self.config.poll)
         self.taps = TapProcessor(config, self.cache, self.outbox, door_io=door_io,
                                  display=display, device_clock=self.client.device_now,
                                  clock_offset_ms=lambda: self.client.clock_offset_ms,
@@ -448,6 +468,43 @@ class ReaderAgent:
             mark = self.cache.rolled_back
             self.record("alarm", data={"alarm": Alarm.SNAPSHOT_ROLLBACK,
                                        "accepted_version": mark.version})
+        if self.config.rolled_back:  # an older config.bundle.json was put back
+            self.record("alarm", data={"alarm": Alarm.CONFIG_REFUSED,
+                                       "kept_version": self.config.version,
+                                       "accepted_version": self.config.mark.version,
+                                       "detail": "installed bundle older than one accepted"})
+
+    def apply_config(self, bundle: ReaderBundle) -> None:
+        """Put a newly installed bundle (``firmware_config.bundle.ReaderBundle``) in force.
+
+        Door timings, offline limits, fail-open doors, language and heartbeat apply at once;
+        the card driver, door I/O, pins and keypad are opened at start, so a change to those
+        applies when the agent next starts (from the installed bundle)."""
+        cfg = bundle.config
+        old = self.taps.config
+        door = next((d for d in cfg.doors if d.door_id == old.door_id), None)
+        if door is None:
+            log.error("agent.config.door_missing door=%s version=%d: the bundle no longer "
+                      "lists this reader's door; restart the agent", old.door_id,
+                      bundle.config_version)
+        self.taps.config = replace(
+            old, unlock_seconds=door.unlock_seconds if door else old.unlock_seconds,
+            max_offline_age=timedelta(hours=cfg.offline.max_offline_age_hours),
+            fail_open_doors=cfg.fail_open_doors(), language=cfg.language,
+            pin_timeout_s=cfg.keypad.timeout_seconds if cfg.keypad else old.pin_timeout_s)
+        retime = getattr(self.taps.door_io, "retime", None)  # a DoorController
+        if callable(retime):
+            retime({d.door_id: DoorTiming(d.unlock_seconds, d.held_open_seconds)
+                    for d in cfg.doors if d.has_strike})
+        self.heartbeat.config_version = bundle.config_version
+        self.heartbeat.interval_s = cfg.heartbeat_seconds
+        self.heartbeat.skew_threshold_ms = cfg.offline.clock_skew_alarm_ms
+        changed = _opened_at_start(self.config.previous, bundle, old.reader_id)
+        if changed:
+            log.warning("agent.config.restart_needed changed=%s: applies at the next start",
+                        ",".join(changed))
+        log.info("agent.config.applied version=%d door=%s unlock_seconds=%s",
+                 bundle.config_version, old.door_id, self.taps.config.unlock_seconds)
 
     def start(self) -> None:
         if self._started:

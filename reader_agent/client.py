@@ -279,6 +279,15 @@ class ServiceClient:
         doc: dict[str, Any] = self._signed("GET", "/snapshot", params=params).json()
         return doc
 
+    def config(self, have: int | None = None) -> dict[str, Any] | None:
+        """This device's signed config bundle; None (204) when the service has none newer
+        than ``have`` or none at all."""
+        resp = self._signed("GET", "/config", params={"have": have} if have is not None else None)
+        if resp.status_code == 204:
+            return None
+        doc: dict[str, Any] = resp.json()
+        return doc
+
     def snapshot_wait(self, version: int, timeout: float = 25.0) -> int:
         resp = self._signed("GET", "/snapshot/wait",
                             params={"version": version, "timeout": int(timeout)},

@@ -11,6 +11,7 @@ import logging
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -299,7 +300,8 @@ class Heartbeat(Worker):
 
 
 class SnapshotWatcher(Worker):
-    """Keeps the snapshot current: long-poll for a new version, then fetch the delta.
+    """Keeps the snapshot current: long-poll for a new version, then fetch the delta (and,
+    through ``after_sync``, the config bundle: a door change bumps the snapshot version too).
 
     Every round ends with a fetch, so the snapshot's signed ``issued_at`` also proves how
     recently the agent was in sync (the offline age limit is measured from it).
@@ -308,13 +310,16 @@ class SnapshotWatcher(Worker):
     name = "snapshot"
 
     def __init__(self, client: ServiceClient, cache: SnapshotCache, stop: threading.Event, *,
-                 connectivity: Connectivity | None = None, wait_s: float = 25.0) -> None:
+                 connectivity: Connectivity | None = None, wait_s: float = 25.0,
+                 after_sync: Callable[[], object] | None = None) -> None:
         super().__init__(stop)
         self.client = client
         self.cache = cache
         self.connectivity = connectivity or Connectivity()
         self.wait_s = wait_s
         self.applied = 0
+        # Runs after each sync: the agent fetches its config bundle on the same poll.
+        self.after_sync = after_sync
 
     def sync(self) -> Any:
         """Fetch (delta or full) and apply; returns the new snapshot."""
@@ -324,6 +329,8 @@ class SnapshotWatcher(Worker):
         self.applied += 1
         if snap.version != version:
             log.info("agent.snapshot.updated version=%s→%d", version, snap.version)
+        if self.after_sync is not None:
+            self.after_sync()
         return snap
 
     def _fetch_and_apply(self, version: int | None) -> Any:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.staff.validation import Code, Name, Reason
 from gate.door import Assurance, DoorMode
+
+# The strike release time of a grant; the same bounds as firmware_config's DoorConfig.
+UnlockSeconds = Annotated[float, Field(ge=1, le=60)]
 
 
 class SiteCreate(BaseModel):
@@ -35,7 +39,9 @@ class SiteRead(BaseModel):
 class DoorCreate(BaseModel):
     """``mode``: access (opens), clock (打刻 only), both. ``assurance``: card, or card+pin (JPKI
     PIN). ``fail_open``: keeps admitting enrolled cards when the offline snapshot is stale.
-    ``show_overtime``: a clock point shows the month's overtime against the cap on 退勤."""
+    ``show_overtime``: a clock point shows the month's overtime against the cap on 退勤.
+    ``unlock_seconds``: how long a grant releases the strike (readers get it in their signed
+    configuration bundle on their next poll)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -47,6 +53,7 @@ class DoorCreate(BaseModel):
     lockdown: bool = False
     fail_open: bool = False
     show_overtime: bool = True
+    unlock_seconds: UnlockSeconds = 5.0
 
 
 class DoorUpdate(BaseModel):
@@ -60,6 +67,7 @@ class DoorUpdate(BaseModel):
     lockdown: bool | None = None
     fail_open: bool | None = None
     show_overtime: bool | None = None
+    unlock_seconds: UnlockSeconds | None = None
 
 
 class DoorLockdown(BaseModel):
@@ -81,5 +89,6 @@ class DoorRead(BaseModel):
     lockdown: bool
     fail_open: bool
     show_overtime: bool
+    unlock_seconds: float
     created_at: datetime
     updated_at: datetime

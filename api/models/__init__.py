@@ -15,7 +15,7 @@ from .attendance import (
 from .audit import AuditLog, SnapshotCounter
 from .base import Base
 from .credential import Credential
-from .device import Device, DeviceDoor, DeviceNonce, SequenceGap
+from .device import Device, DeviceConfig, DeviceDoor, DeviceNonce, SequenceGap
 from .enrollment import CardEnrollment
 from .event import Event
 from .export import ExportProfile, ExportRun
@@ -59,6 +59,7 @@ __all__ = [
     "DepartmentSupervisor",
     "Leave",
     "Device",
+    "DeviceConfig",
     "DeviceDoor",
     "DeviceNonce",
     "Divergence",

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, String, Text
+from sqlalchemy import JSON, BigInteger, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, TimestampMixin
@@ -78,3 +79,23 @@ class SequenceGap(Base):
     last_seq: Mapped[int] = mapped_column(BigInteger)
     detected_at: Mapped[datetime]
     closed_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class DeviceConfig(Base, TimestampMixin):
+    """What the service renders a reader's signed ``firmware_config`` bundle from.
+
+    ``settings`` is the reader's own part (driver, door I/O, pins, keypad, …) as the admin
+    set it; doors and their timings come from the door table. ``bundle`` is the last signed
+    bundle, re-signed under ``config_version`` + 1 only when the rendered configuration
+    (``content_digest``) changes, so a re-fetch gets the very same document.
+    """
+
+    __tablename__ = "device_config"
+
+    device_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("device.id", ondelete="CASCADE"), primary_key=True
+    )
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON)
+    config_version: Mapped[int] = mapped_column(default=0)
+    content_digest: Mapped[str | None] = mapped_column(String(64), default=None)
+    bundle: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)

@@ -33,5 +33,7 @@ class Door(Base, TimestampMixin):
     fail_open: Mapped[bool] = mapped_column(default=False)
     # A clock point shows the month's overtime against the cap on 退勤 (off if a town objects).
     show_overtime: Mapped[bool] = mapped_column(default=True, server_default=true())
+    # How long a grant releases the strike; readers get it in their signed config bundle.
+    unlock_seconds: Mapped[float] = mapped_column(default=5.0)
 
     site: Mapped[Site] = relationship(lazy="raise")

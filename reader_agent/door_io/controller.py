@@ -17,7 +17,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from gate.door import (
     Action,
@@ -123,6 +123,15 @@ class DoorController:
         """Unlock ``door_id``; False if refused (lockdown)."""
         actions = self._feed(door_id, Grant(self._clock(), seconds))
         return any(isinstance(a, GrantAccepted) for a in actions)
+
+    def retime(self, timings: Mapping[int, DoorTiming]) -> None:
+        """New timings (a new config bundle) for the doors this host drives; a running
+        grant keeps its window, the next one uses the new unlock time."""
+        with self._wake:
+            for door_id, timing in timings.items():
+                if door_id in self._states:
+                    self._states[door_id] = replace(self._states[door_id], timing=timing)
+            self._wake.notify_all()
 
     def on_sensor(self, door_id: int, is_open: bool) -> None:
         """A sensor edge from the driver."""

@@ -110,6 +110,7 @@ EXEMPT = {
     "CorrectionCreate.kind": "closed vocabulary in|out",
     "DayOverrideCreate.kind": "closed vocabulary",
     "ProfileCreate.dataset": "closed vocabulary",
+    "DeviceConfigSettings.jpki_ca_certs": "PEM certificates (parsed as X.509 when rendered)",
 }
 
 

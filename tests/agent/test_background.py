@@ -115,3 +115,19 @@ def test_one_agent_per_data_dir(svc: FakeService, tmp_path: Path):
         ReaderAgent(tmp_path, AgentConfig("sim:t", 1), transport=svc.transport())
     a.close()
     ReaderAgent(tmp_path, AgentConfig("sim:t", 1), transport=svc.transport()).close()
+
+
+def test_a_service_without_the_config_endpoint_is_no_fault(svc: FakeService, tmp_path: Path,
+                                                           caplog: pytest.LogCaptureFixture):
+    """An agent newer than its service (docs/upgrade.md): GET /device/v1/config answers 404;
+    the snapshot round goes on, nothing is installed, refused or alarmed."""
+    a = agent_for(svc, tmp_path)  # its sync already asked once
+    try:
+        with caplog.at_level("WARNING"):
+            assert a.config.poll() is None
+        assert a.cache.version is not None and a.config.version is None
+        assert a.config.refused == 0 and a.outbox.all_events() == []
+        assert not (tmp_path / "config.bundle.json").exists()
+        assert not [r for r in caplog.records if r.name == "reader_agent.config_updater"]
+    finally:
+        a.close()

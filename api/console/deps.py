@@ -7,6 +7,7 @@ token (integrations, scripts)."""
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -17,6 +18,7 @@ from api.db import SessionDep
 from api.models.base import utcnow
 from api.users import service as users
 from api.users.roles import Role
+from api.users.secrets import token_digest
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,16 @@ class ConsoleIdentity:
 
     name: str
     role: str
+    session: bool = False  # a login session (cookie): its forms must carry the CSRF token
+    csrf_hash: str | None = None
+
+    def csrf_ok(self, submitted: str | None) -> bool:
+        """A form's CSRF token is the session's (a bearer token is never sent by a browser
+        on its own and needs none)."""
+        if not self.session:
+            return True
+        return bool(submitted and self.csrf_hash and
+                    hmac.compare_digest(token_digest(submitted), self.csrf_hash))
 
 
 class LoginRequired(Exception):
@@ -45,7 +57,9 @@ def console_user(request: Request, session: SessionDep) -> ConsoleIdentity:
         principal = users.from_session(session, cookie, utcnow()) if cookie else None
     if principal is None or principal.role not in CONSOLE_ROLES:
         raise LoginRequired
-    return ConsoleIdentity(name=principal.name, role=principal.role.value)
+    return ConsoleIdentity(name=principal.name, role=principal.role.value,
+                           session=principal.via is users.Via.SESSION,
+                           csrf_hash=principal.csrf_hash)
 
 
 ConsoleUser = Annotated[ConsoleIdentity, Depends(console_user)]

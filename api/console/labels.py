@@ -41,6 +41,12 @@ PROTOCOL_STANDINGS = {
                                  "(docs/upgrade.md)."),
     ProtocolStanding.TOO_NEW: N_("Agent newer than the service: upgrade the service first."),
 }
+CREDENTIAL_KINDS = {"staff_ap": N_("Staff card (free area)"),
+                    "jpki_auth": N_("Card + PIN (JPKI)")}
+CREDENTIAL_STATUSES = {"active": N_("In use"), "suspended": N_("Suspended"),
+                       "lost": N_("Lost"), "revoked": N_("Revoked")}
+CREDENTIAL_ACTIONS = {"lost": N_("Report lost"), "suspend": N_("Suspend"),
+                      "revoke": N_("Revoke for good"), "reactivate": N_("Reactivate")}
 PUNCHES = {"in": N_("Clock in"), "out": N_("Clock out")}
 WEEKDAYS = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_("Sun"))
 

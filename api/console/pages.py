@@ -12,29 +12,37 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.routing import APIRoute
+from pydantic import ValidationError
 
 from api.attendance import service as attendance
 from api.attendance.config import rule_config
 from api.auth import CSRF_COOKIE, SESSION_COOKIE, start_session_cookies
+from api.bounded import Id
+from api.credentials import service as credentials
+from api.credentials.schemas import CredentialStatusChange
+from api.credentials.service import TRANSITIONS
 from api.db import SessionDep
 from api.device_protocol.negotiation import service_protocol
-from api.errors import NotFound
+from api.errors import Conflict, NotFound
 from api.events.repository import EventFilter
 from api.exports.writer import neutralise
 from api.limits import RawBody
 from api.metrics.settings import MetricsSettings
+from api.models import Staff
 from api.models.base import utcnow
 from api.overtime.service import caps_report
 from api.users import service as users
-from api.users.roles import Role
+from api.users.roles import Role, allowed
 
 from . import labels, queries
 from .chart import overtime_chart
-from .deps import CONSOLE_ROLES, ConsoleUser, LoginRequired
+from .deps import CONSOLE_ROLES, ConsoleIdentity, ConsoleUser, LoginRequired
 from .labels import N_
 from .rendering import HERE, gettext, jst, render
 
 MAX_LOGIN_BODY = 1024
+MAX_FORM_BODY = 4096
+StaffNumber = Annotated[str, Path(max_length=20)]
 MAX_RECORD_DAYS = 62
 STATIC = {p.relative_to(HERE / "static").as_posix(): p
           for p in (HERE / "static").rglob("*") if p.is_file() and p.suffix in (".css", ".js")}
@@ -231,6 +239,63 @@ def timesheet(request: Request, number: Annotated[str, Path(max_length=20)],
                   month=first.strftime("%Y-%m"), prev_month=prev_month, next_month=next_month,
                   department=queries.department_name(session, person.department_id),
                   hhmm=lambda t, d: attendance.hhmm(t, d, cfg))
+
+
+def _person(session: SessionDep, number: str) -> Staff:
+    person = queries.staff_by_number(session, number)
+    if person is None:
+        raise NotFound("no staff member with this 職員番号", field="number")
+    return person
+
+
+def _card_actions(user: ConsoleIdentity) -> list[str]:
+    """The card actions the user's role may take: the role matrix of the admin API's."""
+    return [a for a in TRANSITIONS
+            if allowed(Role(user.role), "POST", f"/admin/credentials/{{credential_id}}/{a}")]
+
+
+def _cards_page(request: Request, session: SessionDep, user: ConsoleIdentity, person: Staff,
+                status_code: int = 200, **context: Any) -> Response:
+    actions = _card_actions(user)
+    cards = [(c, [a for a in actions if c.status in TRANSITIONS[a][0]])
+             for c in queries.credentials_of(session, person.id)]
+    return render(request, "cards.html", status_code=status_code, user=user, person=person,
+                  cards=cards, csrf=request.cookies.get(CSRF_COOKIE, ""), **context)
+
+
+@router.get("/staff/{number}/cards")
+def cards_page(request: Request, number: StaffNumber, session: SessionDep,
+               user: ConsoleUser) -> Response:
+    """A person's cards, with the lost / suspend / revoke / reactivate forms their role allows."""
+    return _cards_page(request, session, user, _person(session, number),
+                       done=request.query_params.get("done"))
+
+
+@router.post("/staff/{number}/cards/{credential_id}")
+def change_card(request: Request, number: StaffNumber, credential_id: Id, body: RawBody,
+                session: SessionDep, user: ConsoleUser) -> Response:
+    """Report a card lost, suspend, revoke or reactivate it, with a reason: the credential
+    service's own change (audited, and the readers' snapshot moves on)."""
+    form = parse_qs(body[:MAX_FORM_BODY].decode("utf-8", "replace"))
+    field = {k: form.get(k, [""])[0] for k in ("action", "reason", "csrf_token")}
+    person = _person(session, number)
+    if not user.csrf_ok(field["csrf_token"]) or field["action"] not in _card_actions(user):
+        return _cards_page(request, session, user, person, status_code=403, error="forbidden")
+    card = next((c for c in queries.credentials_of(session, person.id)
+                 if c.id == credential_id), None)
+    if card is None:
+        raise NotFound("no such card for this staff member", field="credential_id")
+    try:
+        reason = CredentialStatusChange(reason=field["reason"]).reason
+        credentials.change_status(session, card.id, field["action"], reason=reason,
+                                  actor=user.name)
+    except ValidationError:
+        return _cards_page(request, session, user, person, status_code=422, error="reason",
+                           reason=field["reason"])
+    except Conflict:
+        return _cards_page(request, session, user, person, status_code=409, error="conflict")
+    return RedirectResponse(f"/console/staff/{number}/cards?done={field['action']}",
+                            status_code=303)
 
 
 @router.get("/overtime")

@@ -15,7 +15,17 @@ from api.attendance import repository as attendance_repo
 from api.attendance.rules import DayType, RuleConfig, classify_day
 from api.calendar.service import closed_days
 from api.events.repository import EventFilter, search
-from api.models import Department, Device, Door, Event, MailOutbox, MailStatus, Site, Staff
+from api.models import (
+    Credential,
+    Department,
+    Device,
+    Door,
+    Event,
+    MailOutbox,
+    MailStatus,
+    Site,
+    Staff,
+)
 from gate.clock import PunchKind
 from gate.protocol import ProtocolStanding, ProtocolVersion, standing
 
@@ -76,6 +86,12 @@ def device_names(session: Session) -> dict[uuid.UUID, str]:
 
 def staff_by_number(session: Session, number: str) -> Staff | None:
     return session.execute(select(Staff).where(Staff.staff_number == number)).scalar_one_or_none()
+
+
+def credentials_of(session: Session, staff_id: int) -> list[Credential]:
+    """A person's cards, newest first (never their key material on a page)."""
+    q = select(Credential).where(Credential.staff_id == staff_id).order_by(Credential.id.desc())
+    return list(session.execute(q).scalars())
 
 
 def door_by_name(session: Session, name: str) -> Door | None:

@@ -15,7 +15,7 @@ from api.attendance.config import rule_config
 from api.attendance.rules import DayType, classify_day
 from api.auth import SESSION_COOKIE
 from api.calendar.service import closed_days
-from api.models import Department, Device, Door, Event, Site, Staff
+from api.models import Credential, Department, Device, Door, Event, Site, Staff
 from api.users.secrets import totp_now
 
 STAFF_IDS = (987654, 987655, 987656)
@@ -121,3 +121,14 @@ def console(app, admin, wall_clock):  # type: ignore[no-untyped-def]
                      follow_redirects=False)
     assert r.status_code == 303 and SESSION_COOKIE in r.cookies, r.text
     return browser
+
+
+@pytest.fixture
+def card(world, database) -> int:  # type: ignore[no-untyped-def]
+    """An active staff card of 山田太郎 (1001)."""
+    with database.session() as s:
+        c = Credential(staff_id=STAFF_IDS[0], kind="staff_ap", credential_ref="ab" * 16,
+                       public_key="test-key", status="active")
+        s.add(c)
+        s.commit()
+        return c.id

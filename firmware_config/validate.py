@@ -402,12 +402,16 @@ def validate_site_text(text: str, file: str = "site.toml", base_dir: Path | None
     return (None, issues) if issues else (site, [])
 
 
+# In-process virtual cards, and nfcpy's UDP driver that takes virtual cards from the network.
+SIMULATED_DRIVERS = ("sim:", "nfc:udp")
+
+
 def production_issues(site: SiteConfig, text: str, file: str) -> list[ConfigIssue]:
     """What must not reach a real door: simulated card drivers, keypads and door I/O."""
     positions = key_positions(text)
     issues: list[ConfigIssue] = []
     for i, r in enumerate(site.readers):
-        if r.driver.startswith("sim:"):
+        if r.driver.startswith(SIMULATED_DRIVERS):
             line, col = _locate(("readers", i, "driver"), positions)[1]
             issues.append(ConfigIssue(file, line, col, f"readers[{i}].driver: {r.driver!r} is a "
                                       "simulated card reader (virtual cards), not for a real "

@@ -66,23 +66,33 @@ def _database_problem(err: Any) -> CliProblem:
                       f"cannot use the database at MYNAGATE_DATABASE_URL: {_first_line(err.orig)}")
 
 
+def _database_explanation(err: BaseException) -> CliProblem | None:
+    try:
+        from sqlalchemy.exc import ArgumentError, DBAPIError
+    except ModuleNotFoundError:  # a reader's `[agent]` install: no database, no database errors
+        return None
+    if isinstance(err, DBAPIError):
+        return _database_problem(err)
+    if isinstance(err, ArgumentError):
+        return CliProblem("MYNAGATE_DATABASE_URL", "MYNAGATE_DATABASE_URL の形式が不正です",
+                          f"MYNAGATE_DATABASE_URL is not a database URL: {_first_line(err)}")
+    return None
+
+
 def explain(err: BaseException) -> CliProblem | None:
     """The setting behind a known failure, or None for a failure nobody foresaw."""
     # Imported here, on failure only: every command, --help included, starts without them.
     import httpx
     from cryptography.exceptions import InvalidTag
     from pydantic import ValidationError
-    from sqlalchemy.exc import ArgumentError, DBAPIError
 
     if isinstance(err, CliProblem):
         return err
     if isinstance(err, ValidationError):
         return _settings_problem(err)
-    if isinstance(err, DBAPIError):
-        return _database_problem(err)
-    if isinstance(err, ArgumentError):
-        return CliProblem("MYNAGATE_DATABASE_URL", "MYNAGATE_DATABASE_URL の形式が不正です",
-                          f"MYNAGATE_DATABASE_URL is not a database URL: {_first_line(err)}")
+    database = _database_explanation(err)
+    if database is not None:
+        return database
     if isinstance(err, InvalidTag):
         return CliProblem("MYNAGATE_PIN_WRAP_KEY",
                           "PIN のマスター秘密を復号できません。MYNAGATE_PIN_WRAP_KEY か "

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import socket
 from datetime import UTC, datetime
@@ -25,6 +24,7 @@ def worker(once: bool = typer.Option(False, "--once", help="run what is due now,
     """Run the timed work: mail, events out, lock alerts, export reminder, retention,
     nonce pruning, device heartbeats. SIGTERM stops it after the job in hand."""
     from api.keys import load_or_create_signing_key
+    from api.logging_config import configure_logging
     from api.mail.settings import SmtpSettings
     from api.outbound.deliver import Deliverer
     from api.settings import get_settings
@@ -44,7 +44,7 @@ def worker(once: bool = typer.Option(False, "--once", help="run what is due now,
         signing_key_file,
     )
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    configure_logging()  # one JSON object per line, as `serve` (docs/monitoring.md)
     settings = get_settings()
     db = open_database(database_url(None, settings))
     deliverer = None

@@ -10,7 +10,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from firmware_config.validate import ConfigError, key_positions, load_site, validate_site_text
+from firmware_config.validate import (
+    ConfigError,
+    key_positions,
+    load_site,
+    production_issues,
+    validate_site_text,
+)
 from mynagate_cli import app
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -258,9 +264,15 @@ def test_production_check_points_at_simulated_drivers():
     dio = line_of(text, 'door_io = "sim"')
     assert f"{EXAMPLE}:{drv}:1: readers[19].driver: 'sim:rehearsal' is a simulated" in res.output
     assert f"{EXAMPLE}:{dio}:1: readers[19].door_io: a simulated door" in res.output
+    # nfcpy's UDP driver takes virtual cards from the network (the rehearsal of deploy-reader.md)
+    udp = text.replace('driver = "sim:rehearsal"', 'driver = "nfc:udp:localhost:54321"')
+    site, _ = validate_site_text(udp, "site.toml", EXAMPLE.parent)
+    assert site is not None
+    assert [i.message for i in production_issues(site, udp, "site.toml")
+            if i.line == drv] == ["readers[19].driver: 'nfc:udp:localhost:54321' is a simulated "
+                                  "card reader (virtual cards), not for a real door"]
     # the same file without the rehearsal desk is fit for production
     cut = text[:text.index('[[readers]]\nname = "rehearsal"')] + text[text.index("[[locks]]"):]
     site, issues = validate_site_text(cut, "site.toml", EXAMPLE.parent)
     assert site is not None and issues == []
-    from firmware_config.validate import production_issues
     assert production_issues(site, cut, "site.toml") == []

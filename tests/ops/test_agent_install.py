@@ -61,6 +61,13 @@ def test_agent_extra_leaves_the_server_stack_out(agent_venv: Path) -> None:
     server_only = run(agent_venv / "bin/mynagate", "backup", "create", "--output", "/tmp/x")
     assert server_only.returncode == 2
     assert "mynagate[server]" in server_only.stderr and "Traceback" not in server_only.stderr
+    # A failure is explained without the server's packages (sqlalchemy is not there).
+    unreachable = run(agent_venv / "bin/mynagate", "card", "enroll", "--reader", "sim:desk",
+                      "--service", "http://127.0.0.1:9", "--token", "mng_x", "--staff-number",
+                      "S0001", "--yes")
+    assert unreachable.returncode == 78, unreachable.stderr
+    assert "cannot reach the service (--service)" in unreachable.stderr
+    assert "Traceback" not in unreachable.stderr
     imported = run(agent_venv / "bin/python", "-c",
                    "import reader_agent.agent, reader_agent.uploader, reader_agent.lock_emulator, "
                    "firmware_config.bundle, firmware_config.validate, mynagate_cli")

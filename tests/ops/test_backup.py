@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -113,6 +114,29 @@ def test_sqlite_round_trip_and_refusal_to_overwrite(tmp_path: Path) -> None:
     assert (tmp_path / "new" / "pin-wrap.key").read_text() == \
         (tmp_path / "live" / "pin-wrap.key").read_text()
     assert oct((tmp_path / "new" / "pin-wrap.key").stat().st_mode & 0o777) == "0o600"
+
+
+def test_an_archive_with_a_link_among_its_members_is_refused(tmp_path: Path) -> None:
+    """Members are extracted as plain files only (Debian 12's Python has no tar data filter):
+    a symlink named like the wrap key is refused before anything is restored."""
+    plain = io.BytesIO()
+    with tarfile.open(fileobj=plain, mode="w") as tar:
+        for name in ("manifest.json", "database.dump", "keys/service-signing-key.pem"):
+            info = tarfile.TarInfo(name)
+            info.size = 2
+            tar.addfile(info, io.BytesIO(b"{}"))
+        link = tarfile.TarInfo("keys/pin-wrap.key")
+        link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"
+        tar.addfile(link)
+    archive = tmp_path / "hostile.mnbak"
+    with archive.open("wb") as out:
+        encrypt_stream(io.BytesIO(plain.getvalue()), out, PASSPHRASE)
+    data_dir = tmp_path / "new"
+    paths = Paths(f"sqlite:///{data_dir / 'mynagate.db'}", data_dir / "service-signing-key.pem",
+                  LockSettings(data_dir=data_dir))
+    with pytest.raises(NotABackup, match="keys/pin-wrap.key is not a regular file"):
+        restore_backup(paths, archive, PASSPHRASE)
+    assert not data_dir.exists()
 
 
 # --- PostgreSQL: the whole round trip through the CLI -------------------------------------

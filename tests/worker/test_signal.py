@@ -3,6 +3,7 @@ cleanly on SIGTERM, after finishing what it was doing."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -44,3 +45,6 @@ def test_sigterm_stops_the_worker_cleanly(database: Database, tmp_path: Path) ->
     assert "worker.signal SIGTERM" in err
     assert "worker.stopped id=sigterm-test" in err
     assert "Traceback" not in err
+    # journald gets what `serve` writes too: one JSON object per line (deploy-service.md §6)
+    events = [json.loads(line) for line in err.splitlines()]
+    assert {"event", "level", "timestamp"} <= set(events[-1])

@@ -30,6 +30,7 @@ ROUTER_MODULES: list[str] = [
     "api.outbound.endpoints",
     "api.users.endpoints",
     "api.console.pages",
+    "api.console.self_service",
 ]
 
 

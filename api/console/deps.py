@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.routing import APIRoute
 
 from api.auth import SESSION_COOKIE
 from api.db import SessionDep
 from api.models.base import utcnow
 from api.users import service as users
-from api.users.roles import Role
+from api.users.roles import Role, allowed, rule_for
 from api.users.secrets import token_digest
 
 
@@ -27,6 +28,7 @@ class ConsoleIdentity:
 
     name: str
     role: str
+    staff_id: int | None = None  # the staff member the user is (self-service pages)
     session: bool = False  # a login session (cookie): its forms must carry the CSRF token
     csrf_hash: str | None = None
 
@@ -39,27 +41,63 @@ class ConsoleIdentity:
                     hmac.compare_digest(token_digest(submitted), self.csrf_hash))
 
 
+    @property
+    def office(self) -> bool:
+        """The office pages (everyone's events, presence, attendance, cards) are the user's."""
+        return Role(self.role) in CONSOLE_ROLES
+
+
 class LoginRequired(Exception):
     """No valid console credential: the pages answer with a redirect to the login form."""
 
 
-# The console shows staff, doors and attendance: roles that may read those.
-CONSOLE_ROLES = frozenset({Role.ADMIN, Role.SECURITY, Role.HR, Role.AUDITOR})
+class NotYours(Exception):
+    """A page the user's role does not open: the pages answer 403 with a Japanese notice."""
 
 
-def console_user(request: Request, session: SessionDep) -> ConsoleIdentity:
-    """The console's identity, from the bearer header or the login session cookie."""
+# The office pages show everyone's staff, doors and attendance: roles that may read those.
+# Every other user (staff, supervisors) has the self-service pages under /console/me.
+CONSOLE_ROLES = rule_for("/console").read
+
+
+def identity(request: Request, session: SessionDep) -> ConsoleIdentity:
+    """Whoever is logged in, from the bearer header or the login session cookie."""
     scheme, _, bearer = request.headers.get("authorization", "").partition(" ")
     cookie = request.cookies.get(SESSION_COOKIE)
     if scheme.lower() == "bearer" and bearer:
         principal = users.from_token(session, bearer.strip())
     else:
         principal = users.from_session(session, cookie, utcnow()) if cookie else None
-    if principal is None or principal.role not in CONSOLE_ROLES:
+    if principal is None:
         raise LoginRequired
     return ConsoleIdentity(name=principal.name, role=principal.role.value,
+                           staff_id=principal.staff_id,
                            session=principal.via is users.Via.SESSION,
                            csrf_hash=principal.csrf_hash)
 
 
+def _route_allows(request: Request, user: ConsoleIdentity) -> bool:
+    """The role matrix (``api.users.roles``) allows the user's role this page and method."""
+    route = request.scope.get("route")
+    path = route.path_format if isinstance(route, APIRoute) else request.url.path
+    return allowed(Role(user.role), request.method, path)
+
+
+def console_user(request: Request,
+                 user: Annotated[ConsoleIdentity, Depends(identity)]) -> ConsoleIdentity:
+    """A user whose role the role matrix lets open this office page."""
+    if not _route_allows(request, user):
+        raise NotYours
+    return user
+
+
+def self_user(request: Request,
+              user: Annotated[ConsoleIdentity, Depends(identity)]) -> ConsoleIdentity:
+    """A user linked to a staff member: the self-service pages are about that person."""
+    if user.staff_id is None or not _route_allows(request, user):
+        raise NotYours
+    return user
+
+
 ConsoleUser = Annotated[ConsoleIdentity, Depends(console_user)]
+SelfUser = Annotated[ConsoleIdentity, Depends(self_user)]

@@ -47,6 +47,9 @@ CREDENTIAL_STATUSES = {"active": N_("In use"), "suspended": N_("Suspended"),
                        "lost": N_("Lost"), "revoked": N_("Revoked")}
 CREDENTIAL_ACTIONS = {"lost": N_("Report lost"), "suspend": N_("Suspend"),
                       "revoke": N_("Revoke for good"), "reactivate": N_("Reactivate")}
+OVERTIME_STATUSES = {"pending": N_("Awaiting decision"), "approved": N_("Approved"),
+                     "rejected": N_("Rejected")}
+OVERTIME_DECISIONS = {"approve": N_("Approve"), "reject": N_("Reject")}
 PUNCHES = {"in": N_("Clock in"), "out": N_("Clock out")}
 WEEKDAYS = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_("Sun"))
 

@@ -36,13 +36,14 @@ from api.users.roles import Role, allowed
 
 from . import labels, queries
 from .chart import overtime_chart
-from .deps import CONSOLE_ROLES, ConsoleIdentity, ConsoleUser, LoginRequired
+from .deps import CONSOLE_ROLES, ConsoleIdentity, ConsoleUser, LoginRequired, NotYours
 from .labels import N_
 from .rendering import HERE, gettext, jst, render
 
 MAX_LOGIN_BODY = 1024
 MAX_FORM_BODY = 4096
 StaffNumber = Annotated[str, Path(max_length=20)]
+MonthQuery = Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")]
 MAX_RECORD_DAYS = 62
 STATIC = {p.relative_to(HERE / "static").as_posix(): p
           for p in (HERE / "static").rglob("*") if p.is_file() and p.suffix in (".css", ".js")}
@@ -59,6 +60,8 @@ class ConsoleRoute(APIRoute):
                 return await handler(request)
             except LoginRequired:
                 return RedirectResponse("/console/login", status_code=303)
+            except NotYours:
+                return render(request, "forbidden.html", status_code=403)
 
         return route_handler
 
@@ -97,9 +100,10 @@ def login(request: Request, body: RawBody, session: SessionDep) -> Response:
         session.commit()  # the failure counter and its audit row stay
         return render(request, "login.html", status_code=401, failed=True,
                       locked=result.locked_until is not None, username=field["username"])
-    if Role(result.user.role) not in CONSOLE_ROLES:
+    office = Role(result.user.role) in CONSOLE_ROLES
+    if not office and result.user.staff_id is None:
         return render(request, "login.html", status_code=403, not_console=True)
-    response = RedirectResponse("/console", status_code=303)
+    response = RedirectResponse("/console" if office else "/console/me", status_code=303)
     start_session_cookies(session, request.app.state.settings, result.user, response, now=now)
     return response
 
@@ -219,13 +223,14 @@ def staff_page(request: Request, session: SessionDep, user: ConsoleUser,
 
 
 @router.get("/staff/{number}/timesheet")
-def timesheet(request: Request, number: Annotated[str, Path(max_length=20)],
-              session: SessionDep, user: ConsoleUser,
-              month: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")] = None) -> Response:
+def timesheet(request: Request, number: StaffNumber, session: SessionDep, user: ConsoleUser,
+              month: MonthQuery = None) -> Response:
     """A person's monthly timesheet (the attendance service's day lines)."""
-    person = queries.staff_by_number(session, number)
-    if person is None:
-        raise NotFound("no staff member with this 職員番号", field="number")
+    return timesheet_page(request, session, user, _person(session, number), month)
+
+
+def timesheet_page(request: Request, session: SessionDep, user: ConsoleIdentity,
+                    person: Staff, month: str | None) -> Response:
     cfg = rule_config()
     first, last = attendance.month_bounds(month or cfg.business_day.date_of(utcnow()))
     res = attendance.compute_period(session, first, last, staff_ids=[person.id], cfg=cfg,
@@ -279,6 +284,8 @@ def change_card(request: Request, number: StaffNumber, credential_id: Id, body: 
     form = parse_qs(body[:MAX_FORM_BODY].decode("utf-8", "replace"))
     field = {k: form.get(k, [""])[0] for k in ("action", "reason", "csrf_token")}
     person = _person(session, number)
+    if field["action"] not in TRANSITIONS:
+        return _cards_page(request, session, user, person, status_code=422, error="action")
     if not user.csrf_ok(field["csrf_token"]) or field["action"] not in _card_actions(user):
         return _cards_page(request, session, user, person, status_code=403, error="forbidden")
     card = next((c for c in queries.credentials_of(session, person.id)

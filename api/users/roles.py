@@ -29,6 +29,9 @@ class Access(StrEnum):
     USER = "user"
     PUBLIC = "public"
     DEVICE = "device"
+    # The console's pages: checked against this matrix by api/console/deps.py like USER
+    # routes, but a browser without a login is sent to the login form instead of a 401.
+    CONSOLE = "console"
 
 
 TOTP_ROLES = frozenset({Role.ADMIN, Role.SECURITY, Role.HR})
@@ -68,7 +71,13 @@ ROLE_MATRIX: tuple[Rule, ...] = (
     Rule("/api/v1/locks/{lock_id}/poll", access=Access.DEVICE),
     Rule("/api/v1/bookings/webhook", access=Access.DEVICE),
     Rule("/metrics", access=Access.DEVICE),
-    Rule("/console", access=Access.PUBLIC),  # its own login: api/console/deps.py (console roles)  # its own scoped token (MYNAGATE_METRICS_TOKEN)
+    # The console: office pages (everyone's events, presence, attendance; card changes are
+    # the credential writers'), and self-service pages for whoever is linked to a staff member.
+    Rule("/console", read=_r(SEC, HR, AUD), write=_r(SEC), access=Access.CONSOLE),
+    Rule("/console/me", read=EVERYONE, write=EVERYONE, access=Access.CONSOLE),
+    Rule("/console/login", access=Access.PUBLIC),
+    Rule("/console/logout", access=Access.PUBLIC),
+    Rule("/console/static", access=Access.PUBLIC),
     Rule("/me/", read=EVERYONE, write=EVERYONE),  # the caller's own records only
     Rule("/admin/users", read=_r(AUD)),
     Rule("/admin/api-tokens", read=_r(AUD)),

@@ -81,7 +81,8 @@ def restore(
     """Take a backup back: the database, the service signing key and the PIN wrap key."""
     paths = _paths(database_url, restoring=True)
     try:
-        manifest = restore_backup(paths, archive, _passphrase(confirm=False), overwrite=yes)
+        manifest = restore_backup(paths, archive, _passphrase(confirm=False), overwrite=yes,
+                                  now=datetime.now(UTC))
     except BackupError as err:
         _fail(str(err))
         return

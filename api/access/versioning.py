@@ -3,11 +3,18 @@
 
 Services call ``bump`` in the transaction that makes the change and stamp changed credential
 rows with the returned version, which is what snapshot deltas select on.
+
+Versions run in epochs of ``EPOCH`` versions. A delta is served only within one epoch; a
+restored backup moves the counter to the start of the next epoch (``NEXT_EPOCH_SQL``), so a
+reader that took versions from the lost timeline gets a full snapshot with a higher version,
+which it accepts (readers refuse versions older than one they hold, see reader_agent/
+snapshot_state.py). This holds while fewer than ``EPOCH`` changes were made between the
+backup and the disaster.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from api.models import SnapshotCounter
@@ -15,6 +22,14 @@ from api.models.base import utcnow
 
 # Listeners (e.g. the PostgreSQL NOTIFY sender) may hook here; see api/device_protocol.
 NOTIFY_CHANNEL = "mynagate_snapshot"
+EPOCH = 1 << 20
+NEXT_EPOCH_SQL = text("UPDATE snapshot_counter SET version = (version / :epoch + 1) * :epoch, "
+                      "changed_at = :now WHERE id = 1").bindparams(epoch=EPOCH)
+
+
+def same_epoch(a: int, b: int) -> bool:
+    """Whether a delta from version ``a`` to ``b`` may be served (no restore between)."""
+    return a // EPOCH == b // EPOCH
 
 
 def current(session: Session) -> int:
@@ -30,8 +45,6 @@ def bump(session: Session) -> int:
     counter.changed_at = utcnow()
     session.flush()
     if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy import text
-
         session.execute(text("SELECT pg_notify(:ch, :v)"), {"ch": NOTIFY_CHANNEL,
                                                             "v": str(counter.version)})
     return counter.version

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
+from api.access.versioning import NEXT_EPOCH_SQL
 from api.locks.secrets import wrap_key
 from api.locks.settings import LockSettings
 from api.metrics.collector import package_version
@@ -171,9 +172,20 @@ def _write_key(target: Path, content: bytes) -> None:
     os.replace(partial, target)
 
 
-def restore_backup(paths: Paths, archive: Path, passphrase: str, *,
+def _next_snapshot_epoch(url: str, now: datetime) -> None:
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(NEXT_EPOCH_SQL, {"now": now})
+    finally:
+        engine.dispose()
+
+
+def restore_backup(paths: Paths, archive: Path, passphrase: str, *, now: datetime,
                    overwrite: bool = False) -> dict[str, object]:
-    """Take ``archive`` back: the database, the signing key and the PIN wrap key."""
+    """Take ``archive`` back: the database, the signing key and the PIN wrap key. The snapshot
+    version moves to the next epoch, so readers that took later versions from the lost
+    service accept the restored one's (``api.access.versioning``)."""
     with tempfile.TemporaryDirectory(prefix="mynagate-restore-") as tmp:
         work = Path(tmp)
         os.chmod(work, 0o700)
@@ -190,6 +202,7 @@ def restore_backup(paths: Paths, archive: Path, passphrase: str, *,
         facts = manifest["database"]
         assert isinstance(facts, dict)
         db.restore(paths.database_url, content / DUMP, facts, overwrite=overwrite)
+        _next_snapshot_epoch(paths.database_url, now)
         _write_key(paths.signing_key_file, signing)
         if env_key is None:
             _write_key(paths.wrap_key_file, wrap)

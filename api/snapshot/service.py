@@ -26,7 +26,7 @@ from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from api.access.versioning import current
+from api.access.versioning import current, same_epoch
 from api.attendance.config import rule_config
 from api.attendance.rules import month_cap
 from api.calendar.service import closed_days
@@ -59,8 +59,8 @@ def build_payload(session: Session, *, device_id: uuid.UUID, since: int | None,
     """The snapshot payload for one device (unsigned)."""
     # Read the version first: data read afterwards is at least this new.
     version = current(session)
-    if since is not None and (since > version or since < 0):
-        since = None  # unknown version (a reset database?): send everything
+    if since is not None and (since > version or since < 0 or not same_epoch(since, version)):
+        since = None  # unknown version, or one from before a restore: send everything
     doors = repository.doors_of_device(session, device_id)
     door_ids = [d.id for d in doors]
     permissions = repository.permissions_for_doors(session, door_ids)

@@ -14,7 +14,7 @@ import sys
 import tarfile
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,7 @@ PASSPHRASE = "correct horse battery staple 町役場"
 MONTH = "2026-11"
 EXPORT_NOW = jst(2026, 12, 3, 12)
 CREDENTIAL = "ab" * 16
+LATE_CREDENTIAL = "cd" * 16  # enrolled after the backup: lost with the disk
 
 
 # --- the archive's crypto -----------------------------------------------------------------
@@ -100,12 +101,12 @@ def test_sqlite_round_trip_and_refusal_to_overwrite(tmp_path: Path) -> None:
     archive = tmp_path / "b.mnbak"
     create_backup(paths, archive, PASSPHRASE, now=EXPORT_NOW)
     with pytest.raises(TargetNotEmpty):
-        restore_backup(paths, archive, PASSPHRASE)
+        restore_backup(paths, archive, PASSPHRASE, now=EXPORT_NOW)
 
     restored_url = f"sqlite:///{tmp_path / 'new' / 'mynagate.db'}"
     new = Paths(restored_url, tmp_path / "new" / "service-signing-key.pem",
                 LockSettings(data_dir=tmp_path / "new"))
-    restore_backup(new, archive, PASSPHRASE)
+    restore_backup(new, archive, PASSPHRASE, now=EXPORT_NOW)
     db = Database(restored_url)
     with db.session() as s:
         assert s.get(Staff, town.staff_id).name == "山田 太郎"  # type: ignore[union-attr]
@@ -135,7 +136,7 @@ def test_an_archive_with_a_link_among_its_members_is_refused(tmp_path: Path) -> 
     paths = Paths(f"sqlite:///{data_dir / 'mynagate.db'}", data_dir / "service-signing-key.pem",
                   LockSettings(data_dir=data_dir))
     with pytest.raises(NotABackup, match="keys/pin-wrap.key is not a regular file"):
-        restore_backup(paths, archive, PASSPHRASE)
+        restore_backup(paths, archive, PASSPHRASE, now=EXPORT_NOW)
     assert not data_dir.exists()
 
 
@@ -256,6 +257,26 @@ def test_backup_restore_round_trip_on_postgresql(own_database: str, tmp_path: Pa
     sealed = archive.read_bytes()
     assert b"PRIVATE KEY" not in sealed and (data / "pin-wrap.key").read_bytes() not in sealed
 
+    # After the backup, before the disaster: a card enrolled, and the reader takes that version.
+    cache = SnapshotCache(tmp_path / "agent" / "snapshot.json",
+                          load_public_key(enrolled["service_public_key"]), device.device_id)
+    db, app = service(url, data)
+    try:
+        with db.session() as s:  # a second staff member's card, enrolled as the service would
+            person = Staff(staff_number="S0002", name="佐藤 花子", name_kana="サトウ ハナコ",
+                           department_id=s.get(Staff, town.staff_id).department_id,  # type: ignore[union-attr]
+                           active_from=date(2020, 4, 1))
+            s.add(person)
+            s.commit()
+            late_staff = person.id
+        add_credential(db, late_staff, LATE_CREDENTIAL, b"\x04" + b"\x02" * 64)
+        with TestClient(app) as client:
+            lost = cache.apply(SignedDevice(client, device.device_id, device.key)
+                               .request("GET", "/snapshot").json())
+        assert lost.public_key_for(LATE_CREDENTIAL) is not None
+    finally:
+        db.dispose()
+
     recreate_empty(url)  # the disk died: no database, no data directory
     shutil.rmtree(data)
     wrong = cli({**env, "MYNAGATE_BACKUP_PASSPHRASE": "not the passphrase"}, "backup",
@@ -273,15 +294,16 @@ def test_backup_restore_round_trip_on_postgresql(own_database: str, tmp_path: Pa
             admin.headers["Authorization"] = f"Bearer {token}"
             wire(app, data, smtp.settings())
             later_pin = book_pin(admin, smtp, fid, start + timedelta(hours=3), 1)
-            # the agent, with the service key it learned at enrollment, takes a new snapshot
-            cache = SnapshotCache(tmp_path / "agent" / "snapshot.json",
-                                  load_public_key(enrolled["service_public_key"]),
-                                  device.device_id)
+            # The reader, which holds a version the restored service never issued, asks for a
+            # delta from it: it gets a full snapshot with a higher version and takes it, and the
+            # card enrolled after the backup is gone from it.
             same_device = SignedDevice(admin, device.device_id, device.key)
-            r = same_device.request("GET", "/snapshot")
+            r = same_device.request("GET", f"/snapshot?since={lost.version}")
             assert r.status_code == 200, r.text
+            assert r.json()["payload"]["full"] and r.json()["payload"]["version"] > lost.version
             snap = cache.apply(r.json())
             assert snap.public_key_for(CREDENTIAL) is not None
+            assert snap.public_key_for(LATE_CREDENTIAL) is None
     finally:
         db.dispose()
     t = {"now": (start + timedelta(minutes=5)).timestamp()}

@@ -13,12 +13,15 @@ from reader_agent.uploader import AdaptiveBatch, Backoff
 from tests.agent.town import stored_events
 
 
-def quick_agent(data_dir: Path, door_id: int, reader: str, **kwargs: object) -> ReaderAgent:
-    """A real agent whose uploader times out after 1 s (up to 4 s) and retries within 1 s,
-    so a fault and its healing show in seconds rather than the production minutes."""
+def quick_agent(data_dir: Path, door_id: int, reader: str, *, timeout_s: float = 1.0,
+                **kwargs: object) -> ReaderAgent:
+    """A real agent whose uploader times out after ``timeout_s`` (up to 4x) and retries
+    within 1 s, so a fault and its healing show in seconds rather than the production
+    minutes."""
     agent = ReaderAgent(data_dir, AgentConfig(reader, door_id), wait_s=1, upload_idle_s=0.05,
                         heartbeat_s=0.5, **kwargs)  # type: ignore[arg-type]
-    agent.uploader.adapt = AdaptiveBatch(agent.uploader.batch_limit, 1.0, max_timeout_s=4.0)
+    agent.uploader.adapt = AdaptiveBatch(agent.uploader.batch_limit, timeout_s,
+                                        max_timeout_s=4 * timeout_s)
     for worker in (agent.uploader, agent.heartbeat, agent.watcher):
         worker.backoff = Backoff(base=0.1, cap=1.0)
     return agent

@@ -46,6 +46,8 @@ class _Link:
         self.client = client
         self.upstream = upstream
         self.closed = threading.Event()
+        # A POST /events forwarded to the service whose answer has not come back yet.
+        self.post_in_flight = False
 
     def start(self) -> None:
         for src, dst, replies in ((self.client, self.upstream, False),
@@ -74,6 +76,10 @@ class _Link:
                 mode = self.proxy.mode
             if mode is Mode.LATENCY:
                 time.sleep(self.proxy.latency_s)
+            if replies:
+                self.post_in_flight = False
+            elif chunk.startswith(b"POST ") and b"/events " in chunk[:200]:
+                self.post_in_flight = True
             if replies and mode is Mode.HALF_OPEN:
                 self.proxy.swallowed += len(chunk)
                 continue
@@ -131,6 +137,11 @@ class FaultProxy:
                     link.reset()
                     self.resets += 1
                 self._links = []
+
+    def post_in_flight(self) -> bool:
+        """Whether a batch of events is with the service, unanswered."""
+        with self._lock:
+            return any(ln.post_in_flight and not ln.closed.is_set() for ln in self._links)
 
     def _accept_loop(self) -> None:
         while not self._stop.is_set():

@@ -64,6 +64,7 @@ class Alarm(StrEnum):
     # Raised by the reader agent, not by the door state machine:
     READER_FAILING = "reader_failing"  # the card reader keeps failing (pcscd, USB, handles)
     SNAPSHOT_ROLLBACK = "snapshot_rollback"  # snapshot.json on disk older than one accepted
+    DISK_FULL = "disk_full"  # the outbox's disk filled up: its reserve was spent
 
 
 class DoorMode(StrEnum):

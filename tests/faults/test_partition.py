@@ -58,7 +58,7 @@ def test_partition_modes_then_heal_store_every_event_once(  # type: ignore[no-un
                                       if r.seq > 0]) == len(acked), 20,
                          "half-open: the service stored what the agent still holds")
                 seen = agent.uploader.timeouts
-                wait_for(lambda seen=seen: agent.uploader.timeouts > seen, 20,  # type: ignore[misc]
+                wait_for(lambda seen=seen: agent.uploader.timeouts > seen, 20,
                          "half-open: the agent timed out")
                 assert agent.outbox.stats()["pending"] > 0 and proxy.swallowed > 0
             assert agent.outbox.stats()["pending"] > 0

@@ -66,7 +66,7 @@ def test_service_kill9_mid_batch_then_restart_stores_each_event_once(  # type: i
         at_kill = []
         for _ in range(KILLS):
             before = stored()
-            wait_for(lambda before=before: stored() > before, 60,  # type: ignore[misc]
+            wait_for(lambda before=before: stored() > before, 60,
                      "ingestion progressed since the last restart")
             wait_for(proxy.post_in_flight, 60, "a batch sent to the service")
             time.sleep(rng.uniform(0.0, 0.05))  # somewhere inside the batch

@@ -26,6 +26,17 @@ BACKLOG = 3000  # events waiting in the outbox when the service goes down: six f
 KILLS = 2
 
 
+def kill_mid_batch(service: ServeProcess, proxy: FaultProxy, rng: random.Random) -> None:
+    """kill -9 while a POST /events is with the service, unanswered."""
+    for _ in range(20):
+        wait_for(proxy.post_in_flight, 60, "a batch sent to the service")
+        time.sleep(rng.uniform(0.0, 0.05))  # somewhere inside the batch
+        if proxy.post_in_flight():
+            service.kill9()
+            return
+    raise AssertionError("no batch stayed with the service for the moment before the kill")
+
+
 def test_service_kill9_mid_batch_then_restart_stores_each_event_once(  # type: ignore[no-untyped-def]
         database, db_url: str, tmp_path: Path):
     town = seed_town(database)
@@ -68,10 +79,7 @@ def test_service_kill9_mid_batch_then_restart_stores_each_event_once(  # type: i
             before = stored()
             wait_for(lambda before=before: stored() > before, 60,
                      "ingestion progressed since the last restart")
-            wait_for(proxy.post_in_flight, 60, "a batch sent to the service")
-            time.sleep(rng.uniform(0.0, 0.05))  # somewhere inside the batch
-            assert proxy.post_in_flight(), "the batch was answered before the kill"
-            service.kill9()
+            kill_mid_batch(service, proxy, rng)
             at_kill.append(stored())
             assert at_kill[-1] < total, "the kill came after ingestion ended"
             time.sleep(rng.uniform(0.0, 1.0))  # the agent retries against a dead port

@@ -65,6 +65,7 @@ class Alarm(StrEnum):
     READER_FAILING = "reader_failing"  # the card reader keeps failing (pcscd, USB, handles)
     SNAPSHOT_ROLLBACK = "snapshot_rollback"  # snapshot.json on disk older than one accepted
     CONFIG_REFUSED = "config_refused"  # a fetched config bundle: bad signature, older, invalid
+    DISK_FULL = "disk_full"  # the outbox's disk filled up: its reserve was spent
 
 
 class DoorMode(StrEnum):

@@ -10,6 +10,11 @@ Delivery is at-least-once: the uploader sends ``pending`` batches and calls
 ``mark_delivered`` only for what the service acknowledged; the service is idempotent by event
 id and by (device, seq).
 
+A disk that fills up must not stop the reader: the outbox keeps a reserve file beside it
+(``RESERVE_BYTES``). When a write fails for lack of space, it deletes the reserve, writes the
+events again with a ``disk_full`` alarm after them, and carries on in the freed room; nothing
+committed before is touched. The reserve is made again at the next start, if there is room.
+
 The outbox also holds the clock point's remembered punches (``punch_state``), written in the
 same transaction as the punch event so the two never disagree after a crash.
 """
@@ -17,6 +22,8 @@ same transaction as the punch event so the two never disagree after a crash.
 from __future__ import annotations
 
 import json
+import logging
+import os
 import sqlite3
 import threading
 import uuid
@@ -27,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from gate.clock import PunchKind, PunchState
+from gate.door import Alarm
 from gate.events import chain_hash
 from gate.individual_number import redact
 
@@ -51,6 +59,11 @@ CREATE TABLE IF NOT EXISTS punch_state (
 );
 """
 
+log = logging.getLogger(__name__)
+
+# Room kept for a full disk: some hundreds of taps (about 1 kB each) and the alarm.
+RESERVE_BYTES = 512 * 1024
+
 EVENT_FIELDS = ("id", "seq", "kind", "occurred_at", "clock_offset_ms", "door_id",
                 "credential_ref", "staff_id", "granted", "reason", "data", "prev_hash")
 
@@ -58,15 +71,30 @@ EVENT_FIELDS = ("id", "seq", "kind", "occurred_at", "clock_offset_ms", "door_id"
 class Outbox:
     """One device's append-only, hash-chained event log with delivery marks."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, reserve_bytes: int = RESERVE_BYTES) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
+        self.reserve = path.with_name(path.name + ".reserve")
+        self.disk_full = False  # the reserve was spent since this start
+        self._make_reserve(reserve_bytes)
         self._lock = threading.RLock()
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
                                    timeout=30)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(SCHEMA)
+
+    def _make_reserve(self, size: int) -> None:
+        if self.reserve.exists():
+            return
+        try:
+            with self.reserve.open("wb") as f:
+                f.write(bytes(size))
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError:  # no room for it: the disk is full already
+            self.reserve.unlink(missing_ok=True)
+            log.error("agent.outbox.no_reserve path=%s", self.reserve)
 
     def close(self) -> None:
         with self._lock:
@@ -78,10 +106,11 @@ class Outbox:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
+                self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                if self._db.in_transaction:  # a failed COMMIT (disk full) leaves it open
+                    self._db.execute("ROLLBACK")
                 raise
-            self._db.execute("COMMIT")
 
     # --- writing ----------------------------------------------------------------------------
     def append(self, event: dict[str, Any], *, punch: PunchState | None = None) -> dict[str, Any]:
@@ -95,7 +124,25 @@ class Outbox:
 
     def append_many(self, events: list[dict[str, Any]], *,
                     punch: PunchState | None = None) -> list[dict[str, Any]]:
-        """Append several events (e.g. a tap and its clock punch) in one durable transaction."""
+        """Append several events (e.g. a tap and its clock punch) in one durable transaction.
+        A full disk spends the reserve once, and the events carry a ``disk_full`` alarm."""
+        with self._lock:
+            try:
+                return self._append(events, punch)
+            except sqlite3.OperationalError as err:
+                if err.sqlite_errorcode != sqlite3.SQLITE_FULL or not self.reserve.exists():
+                    raise
+            self.reserve.unlink()
+            self.disk_full = True
+            log.error("agent.outbox.disk_full reserve_released path=%s", self.path)
+            first = events[0]
+            alarm = {"kind": "alarm", "occurred_at": first["occurred_at"],
+                     "clock_offset_ms": first.get("clock_offset_ms"),
+                     "data": {"alarm": Alarm.DISK_FULL.value}}
+            return self._append([*events, alarm], punch)[: len(events)]
+
+    def _append(self, events: list[dict[str, Any]],
+                punch: PunchState | None) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         with self._tx() as db:
             row = db.execute("SELECT seq, hash FROM event ORDER BY seq DESC LIMIT 1").fetchone()

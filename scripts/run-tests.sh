@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole suite: lint, types, pytest on two workers (the nfc stack included; the pcsc
 # stack in a serial run of its own, since the machine has one pcscd),
+# then the fault suite in a step of its own (-m faults),
 # then again, on the tests that read the clock, with the clock moved to each of CI's dates.
 # MOVED_CLOCK=0 skips the moved-clock runs; arguments go to every pytest run.
 set -euo pipefail
@@ -35,23 +36,29 @@ run_pytest() {
 
 FAILED=0
 echo "== pytest (real clock, $(date -u +%Y-%m-%dT%H:%M:%SZ))"
-run_pytest "real clock $(date -u +%Y-%m-%dT%H:%M:%SZ)" -n 2 -m "not pcsc" "$@" || FAILED=1
+run_pytest "real clock $(date -u +%Y-%m-%dT%H:%M:%SZ)" -n 2 -m "not pcsc and not faults" "$@" \
+  || FAILED=1
 # The machine has one pcscd, held per pytest session: the PC/SC stack runs in a serial session.
 echo "== pytest, PC/SC stack through pcscd + vpcd (serial)"
 # Its own readers file: the main run's list of tests that read the clock must survive it.
-MYNAGATE_TEST_CLOCK_READERS="$LOGS/pcsc-readers.txt" run_pytest "pcsc (real clock)" -m pcsc "$@" \
-  || FAILED=1
+MYNAGATE_TEST_CLOCK_READERS="$LOGS/pcsc-readers.txt" run_pytest "pcsc (real clock)" \
+  -m "pcsc and not faults" "$@" || FAILED=1
+# Faults (partitions through a proxy, kill -9 of serve, a PostgreSQL crash, clock skew): their
+# own step, at the real clock only; their subject is recovery, not the date.
+echo "== pytest, fault suite"
+MYNAGATE_TEST_CLOCK_READERS="$LOGS/faults-readers.txt" run_pytest "faults (real clock)" -n 2 \
+  -m faults "$@" || FAILED=1
 
 if [ "${MOVED_CLOCK:-1}" != 0 ]; then
   echo "== moved clock: $(wc -l < "$MYNAGATE_TEST_CLOCK_READERS") tests read the clock"
   # The slow loops (kill -9, an offline week) run at the first date only: their subject is
   # crash safety and offline limits, relative to the clock, and they take minutes each.
-  select="clock and not real_clock and not pcsc and not nfc"
+  select="clock and not real_clock and not pcsc and not nfc and not faults"
   while IFS=$'\t' read -r name when; do
     echo "== pytest, clock moved to $when ($name): -m '$select'"
     MYNAGATE_TEST_MOVED_CLOCK=$when run_pytest "moved to $when ($name)" -n 2 -q \
       -m "$select" "$@" || FAILED=1
-    select="clock and not real_clock and not pcsc and not nfc and not slow"
+    select="clock and not real_clock and not pcsc and not nfc and not faults and not slow"
   done < <($BIN/python -m tests.clock_dates)
 fi
 echo "== summary"

@@ -96,10 +96,12 @@ def special_months(session: Session, start: date, end: date
 def pending_for_supervisor(session: Session, supervisor_id: int,
                            limit: int = 500) -> list[OvertimeRequest]:
     """Pending requests in a department that ``supervisor_id`` supervises on the request's own
-    work date: the same test as the decision itself, so no "today" is involved."""
+    work date, their own excepted: the same test as the decision itself, so no "today" is
+    involved."""
     sup = DepartmentSupervisor
     q = (select(OvertimeRequest).join(sup, sup.department_id == OvertimeRequest.department_id)
          .where(sup.staff_id == supervisor_id, OvertimeRequest.status == "pending",
+                OvertimeRequest.staff_id != supervisor_id,
                 sup.effective_from <= OvertimeRequest.work_date,
                 or_(sup.effective_until.is_(None), sup.effective_until >= OvertimeRequest.work_date))
          .order_by(OvertimeRequest.work_date, OvertimeRequest.id).distinct().limit(limit))

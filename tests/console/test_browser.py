@@ -7,12 +7,14 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from api.console.rendering import jst
+from api.models import DepartmentSupervisor
 from api.users.secrets import totp_now
 from tests.console.conftest import DOOR_IDS, STAFF_IDS, Recorder, console_admin
 
@@ -54,9 +56,11 @@ def _shoot(page: Page, name: str, width: int) -> Path:
     return path
 
 
-def test_every_page_in_chromium(browser, live_server, world, admin, wall_clock) -> None:  # type: ignore[no-untyped-def]
+def test_every_page_in_chromium(browser, live_server, world, card, admin, wall_clock) -> None:  # type: ignore[no-untyped-def]
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page = browser.new_page(locale="ja-JP")
+    page.goto(f"{live_server.url}/console/login")
+    _shoot(page, "login", 1280)
     _log_in(page, live_server.url, admin, wall_clock)
     sat = world.saturday.isoformat()
     pages = {"dashboard": ("/console", "正面玄関"),
@@ -65,7 +69,9 @@ def test_every_page_in_chromium(browser, live_server, world, admin, wall_clock) 
              "holiday-record": (f"/console/holiday-record?from={sat}&to={sat}", "週休日"),
              "staff": ("/console/staff", "佐藤花子"),
              "timesheet": ("/console/staff/1001/timesheet", "出勤簿"),
-             "overtime": ("/console/overtime", "所属別の超過勤務")}
+             "overtime": ("/console/overtime", "所属別の超過勤務"),
+             "cards": ("/console/staff/1001/cards", "紛失として登録"),
+             "devices": ("/console/devices", "reader-01")}
     for name, (path, text) in pages.items():
         page.goto(live_server.url + path)
         assert text in page.inner_text("main"), name
@@ -107,4 +113,38 @@ def test_holiday_record_prints_to_a4_pdf(browser, live_server, world, admin, wal
     boxes = re.findall(rb"/MediaBox \[0 0 ([0-9.]+) ([0-9.]+)\]", data)
     assert boxes and all(abs(float(w) - A4[0]) < 1.5 and abs(float(h) - A4[1]) < 1.5
                          for w, h in boxes), boxes
+    page.close()
+
+
+def test_self_service_pages_in_chromium(browser, live_server, world, admin, database,  # type: ignore[no-untyped-def]
+                                        wall_clock) -> None:
+    """A 課長 applies for overtime on the form, sees it on their own list, and their own
+    timesheet; a staff member's application waits on the approvals page. Screenshots of each."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with database.session() as s:
+        s.add(DepartmentSupervisor(department_id=55, staff_id=STAFF_IDS[0],
+                                   effective_from=date(2020, 4, 1)))
+        s.commit()
+    made = admin.post("/admin/users", json={"username": "yamada", "role": "supervisor",
+                                            "staff_id": STAFF_IDS[0]}).json()
+    page = browser.new_page(locale="ja-JP")
+    page.goto(f"{live_server.url}/console/login")
+    page.fill("#username", "yamada")
+    page.fill("#password", made["password"])
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/console/me")
+    page.fill("#work_date", world.workday.isoformat())
+    page.fill("#start", "17:15")
+    page.fill("#end", "19:30")
+    page.fill("#reason", "議会答弁資料の作成")
+    page.click("form.card button[type=submit]")
+    page.wait_for_url("**/console/me?done=applied")
+    assert "議会答弁資料の作成" in page.inner_text("main") and "決裁待ち" in page.inner_text("main")
+    _shoot(page, "me-overtime", 1280)
+    page.goto(f"{live_server.url}/console/me/timesheet")
+    assert "山田太郎" in page.inner_text("main")
+    _shoot(page, "me-timesheet", 1280)
+    page.goto(f"{live_server.url}/console/me/approvals")
+    assert "決裁待ちの申請はありません" in page.inner_text("main")  # never their own
+    _shoot(page, "me-approvals", 1280)
     page.close()

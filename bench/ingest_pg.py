@@ -299,8 +299,15 @@ def storm(url: str, port: int, work: Path) -> dict[str, Any]:
 
 def run(server: str) -> list[dict[str, Any]]:
     """``ingest_pg`` and ``reconnect_storm``, each on a scratch database of ``server``."""
-    return [_scratch(server, lambda url: measure(url, free_port())),
-            _scratch(server, _storm_in_tmp)]
+    return run_ingest(server) + run_storm(server)
+
+
+def run_ingest(server: str) -> list[dict[str, Any]]:
+    return [_scratch(server, lambda url: measure(url, free_port()))]
+
+
+def run_storm(server: str) -> list[dict[str, Any]]:
+    return [_scratch(server, _storm_in_tmp)]
 
 
 def _storm_in_tmp(url: str) -> dict[str, Any]:

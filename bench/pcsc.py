@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.agent import STAFF, _agent, _pct, snapshot_payload
 from gate.card.staff_ap import select_ap
 from reader_agent.card_auth import KIND_STAFF_AP, CardAuthResult
 from reader_agent.cards.staff_ap import VirtualStaffCard
@@ -29,8 +30,6 @@ from reader_agent.cards.vpcd import VpcdCard
 from reader_agent.drivers import open_reader
 from reader_agent.tap_source import channel_authenticator
 from tests.card.stacks import run_pcscd
-
-from bench.agent import STAFF, _agent, _pct, snapshot_payload
 
 TAPS = 300
 

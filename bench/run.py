@@ -222,11 +222,12 @@ def attendance_bench() -> list[dict[str, Any]]:
         entry = "attendance_month_20k" if STAFF == 20000 else f"attendance_month_{STAFF}"
         base = "SQL GROUP BY staff_id, business day: min/max/count of the same punches"
         common = {"unit": "s", "baseline": base, "baseline_value": round(base_s, 3),
-                  "target": "< 10 s", "punches": counts["events"], "cpus": os.cpu_count(),
+                  "target": "ratio < 2", "punches": counts["events"], "cpus": os.cpu_count(),
                   "loadavg_1m_before": round(load, 2),
                   **info}
         results.append({"name": entry, "value": round(value_s, 3),
-                        "ratio": round(value_s / base_s, 2) if base_s else None, **common})
+                        "ratio": round(value_s / base_s, 2) if base_s else None,
+                        "target_met": bool(base_s) and value_s / base_s < 2, **common})
         results.append({"name": f"{entry}_final", "value": round(final_s, 3),
                         "ratio": round(final_s / base_s, 2) if base_s else None,
                         "note": "also records the runs and freezes the month", **common})

@@ -231,7 +231,8 @@ def measure(url: str, work: Path) -> dict[str, Any]:
 def _entry(times: list[float], notify_s: float, read_s: float, load: float, errors: int,
            version: int) -> dict[str, Any]:
     base = notify_s + read_s
-    value = times[-1] if len(times) == AGENTS else LIMIT_S
+    reached_all = len(times) == AGENTS
+    value = times[-1] if reached_all else LIMIT_S  # not all within the limit: a lower bound
     _log(f"revocation_fanout: {len(times)}/{AGENTS} agents hold version {version}; first "
          f"{times[0] if times else None}, last {value:.2f} s; {errors} failed rounds; "
          f"NOTIFY round trip {notify_s * 1000:.1f} ms, plain read {read_s * 1000:.0f} ms; "
@@ -240,8 +241,9 @@ def _entry(times: list[float], notify_s: float, read_s: float, load: float, erro
             "baseline": "LISTEN/NOTIFY round trip + one plain read of the 20,000 staff and "
                         "credential rows, same run",
             "baseline_value": round(base, 4), "ratio": round(value / base, 1),
-            "target": "< 1 s", "target_met": len(times) == AGENTS and value < 1.0,
-            "agents": AGENTS, "agents_reached": len(times), "api_processes": 2,
+            "target": "< 1 s", "target_met": reached_all and value < 1.0,
+            "agents": AGENTS, "agents_reached": len(times), "reached_all": reached_all,
+            "limit_s": LIMIT_S, "api_processes": 2,
             "staff": STAFF, "doors_per_device": DOORS_PER_DEVICE,
             "first_agent_s": round(times[0], 3) if times else None,
             "median_agent_s": round(statistics.median(times), 3) if times else None,

@@ -293,15 +293,18 @@ def main() -> None:
 
 
 def save(results: list[dict[str, Any]]) -> None:
-    """Merge ``results`` into bench/results.json (replacing entries of the same name)."""
+    """Merge ``results`` into bench/results.json: an entry of the same name is replaced where it
+    stands (so a partial run changes only its own lines), new names are appended."""
     existing: list[dict[str, Any]] = []
     if RESULTS.exists():
         try:
-            existing = [r for r in json.loads(RESULTS.read_text())
-                        if r.get("name") not in {r2["name"] for r2 in results}]
+            existing = json.loads(RESULTS.read_text())
         except (ValueError, TypeError):
             existing = []
-    RESULTS.write_text(json.dumps(existing + results, ensure_ascii=False, indent=2) + "\n")
+    fresh = {r["name"]: r for r in results}
+    merged = [fresh.pop(r.get("name"), r) for r in existing]
+    merged += [r for r in results if r["name"] in fresh]
+    RESULTS.write_text(json.dumps(merged, ensure_ascii=False, indent=2) + "\n")
     print(table(results))
 
 

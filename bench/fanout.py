@@ -25,6 +25,7 @@ Run alone: ``python -m bench.run --only revocation_fanout``.
 from __future__ import annotations
 
 import base64
+import gzip
 import logging
 import os
 import random
@@ -36,6 +37,7 @@ import time
 import uuid
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import psycopg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -45,8 +47,10 @@ from sqlalchemy.engine import make_url
 from api.credentials.service import change_status
 from api.db import Database
 from api.keys import load_or_create_signing_key
+from api.models.base import utcnow
+from api.snapshot.service import build_signed
 from bench.ingest_pg import ServiceProcess, _scratch, free_port
-from gate.signing import public_key_b64
+from gate.signing import canonical_json, public_key_b64
 from reader_agent.card_auth import KIND_STAFF_AP
 from reader_agent.client import ServiceClient
 from reader_agent.snapshot_cache import SnapshotCache
@@ -224,8 +228,25 @@ def measure(url: str, work: Path) -> dict[str, Any]:
     finally:
         for s in services:
             s.stop()
-    return _entry(sorted(reached.values()), notify_s, read_s, load,
-                  sum(w.errors for w in watchers), version)
+    entry = _entry(sorted(reached.values()), notify_s, read_s, load,
+                   sum(w.errors for w in watchers), version)
+    entry.update(delta_size(url, devices[0][0], version - 1))
+    return entry
+
+
+def delta_size(url: str, device: uuid.UUID, since: int) -> dict[str, Any]:
+    """The signed delta one device gets for the revocation: its size, raw and gzipped, and the
+    time to build it in process (after the run, on a quiet service)."""
+    db = Database(url)
+    with db.session() as s:
+        t = time.perf_counter()
+        doc = build_signed(s, device_id=device, since=since, now=utcnow(),
+                           tz=ZoneInfo("Asia/Tokyo"), signing_key=Ed25519PrivateKey.generate())
+        build_s = time.perf_counter() - t
+    db.dispose()
+    body = canonical_json(doc)
+    return {"delta_bytes": len(body), "delta_gzip_bytes": len(gzip.compress(body)),
+            "delta_build_s": round(build_s, 3)}
 
 
 def _entry(times: list[float], notify_s: float, read_s: float, load: float, errors: int,

@@ -389,6 +389,7 @@ def line_record(res: DayResult, cfg: RuleConfig) -> dict[str, Any]:
     """The JSON-able record of a staff-day: what the daily export shows and what is frozen."""
     ln = res.line
     d = ln.business_date
+    flags = ln.flags
     rec = {
         "date": d.isoformat(), "day_type": ln.day_type.value,
         "in": _hm(ln.in_minute, cfg), "out": _hm(ln.out_minute, cfg),
@@ -398,7 +399,7 @@ def line_record(res: DayResult, cfg: RuleConfig) -> dict[str, Any]:
         "unscheduled": ln.unscheduled_minutes, "approved": res.approved_minutes,
         "overtime": res.paid_minutes, "divergence": res.divergence,
         "paid": [list(iv) for iv in res.paid] if res.paid else [],
-        "schedule": list(res.schedule), "flags": list(ln.flags) if ln.flags else [],
+        "schedule": list(res.schedule), "flags": list(flags) if flags else [],
         "holiday_work": 0, "leave": ln.leave_minutes,
     }
     if ln.day_type in HOLIDAY_PAY_DAYS and res.paid:

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from zoneinfo import ZoneInfo
 
 from gate.business_day import DEFAULT_DAY_CHANGE, JST, BusinessDay
@@ -57,6 +57,7 @@ class Bucket(StrEnum):
 
 
 BUCKETS: tuple[Bucket, ...] = tuple(Bucket)
+_BUCKET_VALUES = tuple(b.value for b in BUCKETS)
 
 
 class DivergenceReason(StrEnum):
@@ -100,7 +101,7 @@ class RuleConfig:
             return ((s, e),)
         return ((0, e), (s, MINUTES_PER_DAY))
 
-    @property
+    @cached_property  # read once per staff-month: computed once per config
     def night_axis(self) -> tuple[Interval, ...]:
         """The night windows over the whole shift axis [-1440, 2880): a shift placed on its
         始業日 may start before the day change (a call-in at 04:30) or end after the next one."""
@@ -542,7 +543,7 @@ def compute_day_minutes(day: date, day_type: DayType, clock: Sequence[tuple[int,
     workday = day_type in SCHEDULED_WORK_DAYS
     holiday_pay = day_type in HOLIDAY_PAY_DAYS
     unscheduled: tuple[Interval, ...]
-    off = normalize(leave) if workday else ()
+    off = normalize(leave) if workday and leave else ()
     expected = subtract(subtract(axis.sched, axis.breaks), off) if off else axis.sched
     if premises is not None and workday and not door and premises[0] < premises[1] \
             and axis.simple and not off:
@@ -644,7 +645,7 @@ def month_buckets(days: Iterable[OvertimeDay], cfg: RuleConfig = DEFAULT_CONFIG)
       are 休日勤務, kept separately and not counted towards 60 h; time beyond them is 135/160;
     - once the month's counted overtime passes 60 h: 150 by day, 175 at night.
     Every minute lands in exactly one bracket."""
-    out = dict.fromkeys((b.value for b in BUCKETS), 0)
+    out = dict.fromkeys(_BUCKET_VALUES, 0)
     night = cfg.night_axis
     night_cuts = [c for iv in night for c in iv]
     cum = 0

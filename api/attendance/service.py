@@ -303,19 +303,21 @@ def _grouped_points(session: Session, result: PeriodResult, days: list[date],
     raw: dict[int, tuple[list[tuple[int, str | None]], list[int]]] = {}
     last = -_REPEAT_MS
     cur = None
+    clock_pts: list[tuple[int, str | None]] | None = None
+    door_pts: list[int] = []
     for sid, ms, kind, hint in repo.point_rows(session, t0, t1, ids):
-        if sid not in result.staff:
-            continue
-        per = raw.get(sid)
-        if per is None:
-            per = raw[sid] = ([], [])
-        if sid != cur:
+        if sid != cur:  # rows come ordered by staff
             cur, last = sid, -_REPEAT_MS
+            clock_pts = None
+            if sid in result.staff:
+                clock_pts, door_pts = raw.setdefault(sid, ([], []))
+        if clock_pts is None:
+            continue
         if kind == "clock_punch" and hint != "repeat" and ms - last >= _REPEAT_MS:
             last = ms
-            per[0].append((ms, hint))
+            clock_pts.append((ms, hint))
         else:
-            per[1].append(ms)
+            door_pts.append(ms)
     grouped: dict[int, dict[date, tuple[list[tuple[int, str | None]], list[int]]]] = {}
     n = len(days)
     dc = cfg.day_change_minutes

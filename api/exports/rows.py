@@ -90,6 +90,9 @@ def week25(recs: Sequence[dict[str, Any]]) -> int:
     return moved_weekly_off_minutes((d, w) for (d, t), w in worked if t in SCHEDULED_WORK_DAYS)
 
 
+_BUCKET_COLUMNS = tuple((b.value, f"m{b.value}", f"h{b.value}") for b in Bucket)
+
+
 def monthly_row(s: StaffInfo, month_start: date, buckets: dict[str, int], alerts: str,
                  amendment: bool, week25: int = 0) -> dict[str, Any]:
     hours = round_buckets(buckets)
@@ -97,9 +100,9 @@ def monthly_row(s: StaffInfo, month_start: date, buckets: dict[str, int], alerts
            "total": cap_minutes(buckets),
            "overtime_class": "他律" if s.overtime_class == "high_external" else "一般",
            "alerts": alerts, "amendment": "1" if amendment else "0"}
-    for b in Bucket:
-        row[f"m{b.value}"] = buckets[b.value]
-        row[f"h{b.value}"] = hours[b.value]
+    for b, m_col, h_col in _BUCKET_COLUMNS:
+        row[m_col] = buckets[b]
+        row[h_col] = hours[b]
     row["m25"], row["h25"] = week25, round_30(week25)
     return row
 

@@ -123,7 +123,7 @@ class DailyRows(Sequence[dict[str, Any]]):
 
     def __init__(self, res: PeriodResult, records: dict[Key, dict[str, Any]]) -> None:
         self.res = res
-        self.items = sorted(records.items(), key=lambda kv: kv[0])
+        self.items = sorted(records.items(), key=itemgetter(0))
         self.extra: list[dict[str, Any]] = []
 
     def __len__(self) -> int:

@@ -65,7 +65,8 @@ def point_rows(session: Session, start_at: datetime, end_at: datetime,
         hint = Event.data["punch"].as_string()
         q = select(Event.staff_id, ms.cast(_BigInt()), Event.kind, hint).where(*cond)
         q = q.order_by(Event.staff_id, Event.occurred_at)
-        return ((r[0], r[1], r[2], r[3]) for r in session.execute(q))
+        # Core rows on the session's connection, fetched at once: no ORM processing per punch.
+        return session.connection().execute(q).all()
     q2 = select(Event.staff_id, Event.occurred_at, offset, Event.kind, Event.data).where(*cond)
     q2 = q2.order_by(Event.staff_id, Event.occurred_at)
     return ((r[0], int((r[1] - _EPOCH).total_seconds() * 1000) + int(r[2]), r[3],

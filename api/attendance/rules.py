@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
+from functools import cached_property, lru_cache
 from zoneinfo import ZoneInfo
 
 from gate.business_day import DEFAULT_DAY_CHANGE, JST, BusinessDay
@@ -56,6 +57,7 @@ class Bucket(StrEnum):
 
 
 BUCKETS: tuple[Bucket, ...] = tuple(Bucket)
+_BUCKET_VALUES = tuple(b.value for b in BUCKETS)
 
 
 class DivergenceReason(StrEnum):
@@ -99,7 +101,7 @@ class RuleConfig:
             return ((s, e),)
         return ((0, e), (s, MINUTES_PER_DAY))
 
-    @property
+    @cached_property  # read once per staff-month: computed once per config
     def night_axis(self) -> tuple[Interval, ...]:
         """The night windows over the whole shift axis [-1440, 2880): a shift placed on its
         始業日 may start before the day change (a call-in at 04:30) or end after the next one."""
@@ -237,6 +239,13 @@ def classify_day(day: date, *, holidays: Mapping[date, str] | Iterable[date],
     return DayType.WORKDAY
 
 
+@lru_cache(maxsize=4096)
+def record_day(iso: str, day_type: str) -> tuple[date, DayType]:
+    """A stored staff-day record's date and day type. A month's records repeat the same few
+    pairs, so each is parsed once."""
+    return date.fromisoformat(iso), DayType(day_type)
+
+
 def axis_bounds(cfg: RuleConfig = DEFAULT_CONFIG) -> Interval:
     """Where a business day's work may lie on its axis: from local midnight of its date
     (a call-in at 04:30 is -30) to local midnight two days later (a shift of up to 24 h)."""
@@ -310,8 +319,7 @@ class DailyLine:
 
     business_date: date
     day_type: DayType
-    first_in: datetime | None  # 出勤
-    last_out: datetime | None  # 退勤
+    day_start: datetime  # the moment the business day begins: minute 0 of its axis
     in_source: str | None  # clock | door | correction
     out_source: str | None
     premises: Interval | None  # 在庁 interval on the business-day axis
@@ -338,6 +346,16 @@ class DailyLine:
     @property
     def leave(self) -> bool:
         return self.leave_minutes > 0
+
+    @property
+    def first_in(self) -> datetime | None:
+        """出勤 as a moment (built on demand: exports only need the minutes)."""
+        return None if self.in_minute is None else self.day_start + _MINUTE * self.in_minute
+
+    @property
+    def last_out(self) -> datetime | None:
+        """退勤 as a moment."""
+        return None if self.out_minute is None else self.day_start + _MINUTE * self.out_minute
 
     @property
     def flags(self) -> tuple[str, ...]:
@@ -525,7 +543,7 @@ def compute_day_minutes(day: date, day_type: DayType, clock: Sequence[tuple[int,
     workday = day_type in SCHEDULED_WORK_DAYS
     holiday_pay = day_type in HOLIDAY_PAY_DAYS
     unscheduled: tuple[Interval, ...]
-    off = normalize(leave) if workday else ()
+    off = normalize(leave) if workday and leave else ()
     expected = subtract(subtract(axis.sched, axis.breaks), off) if off else axis.sched
     if premises is not None and workday and not door and premises[0] < premises[1] \
             and axis.simple and not off:
@@ -568,9 +586,7 @@ def compute_day_minutes(day: date, day_type: DayType, clock: Sequence[tuple[int,
         pm = premises[1] - premises[0]
     corrected = bool(corrections)
     return DailyLine(
-        business_date=day, day_type=day_type,
-        first_in=None if in_m is None else start0 + _MINUTE * in_m,
-        last_out=None if out_m is None else start0 + _MINUTE * out_m,
+        business_date=day, day_type=day_type, day_start=start0,
         in_source=in_src, out_source=out_src, premises=premises, premises_minutes=pm,
         break_minutes=break_minutes,
         scheduled_minutes=axis.scheduled_minutes if workday or holiday_pay else 0,
@@ -629,7 +645,7 @@ def month_buckets(days: Iterable[OvertimeDay], cfg: RuleConfig = DEFAULT_CONFIG)
       are 休日勤務, kept separately and not counted towards 60 h; time beyond them is 135/160;
     - once the month's counted overtime passes 60 h: 150 by day, 175 at night.
     Every minute lands in exactly one bracket."""
-    out = dict.fromkeys((b.value for b in BUCKETS), 0)
+    out = dict.fromkeys(_BUCKET_VALUES, 0)
     night = cfg.night_axis
     night_cuts = [c for iv in night for c in iv]
     cum = 0
@@ -666,9 +682,9 @@ def moved_weekly_off_minutes(days: Iterable[tuple[date, int]], week_start: int =
     """Minutes paid +25 because a 週休日 moved into another week (給与法 §16: 正規の勤務時間
     beyond 38h45m in a week, 週40時間超 in the 規則). ``days`` are (day, scheduled minutes
     worked) of days with scheduled hours; weeks start on ``week_start`` (Sunday = 6)."""
-    weeks: dict[date, int] = {}
+    weeks: dict[int, int] = {}
     for d, worked in days:
-        key = d - timedelta(days=(d.weekday() - week_start) % 7)  # the week's first day
+        key = d.toordinal() - (d.weekday() - week_start) % 7  # the week's first day
         weeks[key] = weeks.get(key, 0) + worked
     return sum(w - standard for w in weeks.values() if w > standard)
 

@@ -66,8 +66,9 @@ class StaffInfo:
 
 @dataclass(frozen=True, slots=True)
 class DayResult:
-    """A staff-day's line with its overtime. Days with nothing on them are shared between
-    staff members, so ``staff_id`` is only the first owner's; use the key it is filed under."""
+    """A staff-day's line with its overtime. Identical days (nothing on them, or the same
+    punches under the same orders) are shared between staff members, so ``staff_id`` is only
+    the first owner's; use the key it is filed under."""
 
     staff_id: int
     line: DailyLine
@@ -95,12 +96,9 @@ class PeriodResult:
             out: dict[tuple[int, date], dict[str, Any]] = {}
             for sid, days in self.days.items():
                 for r in days:
-                    if r.line.punches == 0 and r.line.premises is None and not r.approved:
-                        rec = cache.get(id(r))  # shared empty days
-                        if rec is None:
-                            rec = cache[id(r)] = line_record(r, self.cfg)
-                    else:
-                        rec = line_record(r, self.cfg)
+                    rec = cache.get(id(r))  # shared days share their record
+                    if rec is None:
+                        rec = cache[id(r)] = line_record(r, self.cfg)
                     out[(sid, r.line.business_date)] = rec
             self._records = out
         return self._records
@@ -209,8 +207,11 @@ def compute_period(session: Session, start: date, end: date, *,
     approved_by: dict[int, dict[date, list[Interval]]] = defaultdict(dict)
     for (sid, d), ivs in approved.items():
         approved_by[sid][d] = ivs
-    # Days without points or approvals share one result per (day, type, pattern).
-    empty_results: dict[tuple[date, DayType, int], DayResult] = {}
+    leaves_by: dict[int, dict[date, list[tuple[LeaveUnit, Interval | None]]]] = defaultdict(dict)
+    for (sid, d), lv_list in leaves.items():
+        leaves_by[sid][d] = lv_list
+    calendar = [(d, now_ms[d], base_types[d], starts[d]) for d in days]
+    same_results: dict[tuple[Any, ...], DayResult] = {}
     n_staff = len(result.staff)
     for i, sid in enumerate(result.staff):
         if progress is not None and i % 1000 == 0:
@@ -222,12 +223,12 @@ def compute_period(session: Session, start: date, end: date, *,
         assigns = assigned.get(sid)
         fx_s = fixes_by.get(sid)
         ap_s = approved_by.get(sid)
+        lv_s = leaves_by.get(sid)
         base_axis = patterns.get(code, default_axis)
         out: list[DayResult] = []
-        for d in days:
+        for d, now_m, base_type, start0 in calendar:
             if d < a_from or (a_until is not None and d > a_until):
                 continue
-            now_m = now_ms[d]
             if now_m < 0:
                 break
             axis = base_axis
@@ -235,35 +236,42 @@ def compute_period(session: Session, start: date, end: date, *,
                 for f, u, c in assigns:
                     if f <= d and (u is None or d <= u):
                         axis = patterns.get(c, default_axis)
-            dt = over[d] if over and d in over else base_types[d]
+            dt = over[d] if over and d in over else base_type
             clock, door = per.get(d, empty)
             fx = fx_s.get(d, ()) if fx_s else ()
             appr = ap_s.get(d) if ap_s else None
-            lv = leaves.get((sid, d))
-            if not clock and not door and not fx and not appr and not lv:
-                ck = (d, dt, id(axis))
-                res_ = empty_results.get(ck)
-                if res_ is None:
-                    line = compute_day_minutes(d, dt, (), (), (), now_m, axis, starts[d])
-                    res_ = empty_results[ck] = DayResult(sid, line, (), (), 0, axis.schedule,
-                                                         0, 0)
-                out.append(res_)
-                continue
-            off = [leave_interval(u, axis.schedule, axis.breaks, h) for u, h in lv] if lv else ()
-            line = compute_day_minutes(d, dt, clock, door, fx, now_m, axis, starts[d], off)
-            if appr:
-                ap = normalize(appr) if len(appr) > 1 else tuple(appr)
-                paid = _intersect(line.unscheduled, ap) if line.unscheduled else ()
-                paid_m = total(paid)
-                out.append(DayResult(sid, line, ap, paid, line.unscheduled_minutes - paid_m,
-                                     axis.schedule, total(ap), paid_m))
-            else:
-                out.append(DayResult(sid, line, (), (), line.unscheduled_minutes,
-                                     axis.schedule, 0, 0))
+            lv = lv_s.get(d) if lv_s else None
+            # The same punches (or none) under the same orders give the same day: staff who
+            # arrive and leave with the crowd, and staff on leave-free empty days, share one.
+            key = None if door or fx or lv else (
+                d, dt, id(axis), tuple(clock), tuple(appr) if appr else None)
+            res_ = same_results.get(key) if key is not None else None
+            if res_ is None:
+                res_ = _day_result(sid, d, dt, clock, door, fx, now_m, axis, start0, lv, appr)
+                if key is not None:
+                    same_results[key] = res_
+            out.append(res_)
         result.days[sid] = out
     if progress is not None:
         progress(n_staff, n_staff)
     return result
+
+
+def _day_result(sid: int, d: date, dt: DayType, clock: Sequence[tuple[int, str | None]],
+                door: Sequence[int], fx: Sequence[tuple[str, int]], now_m: int,
+                axis: PatternAxis, start0: datetime,
+                lv: Sequence[tuple[LeaveUnit, Interval | None]] | None,
+                appr: Sequence[Interval] | None) -> DayResult:
+    """A staff-day's line, with its approved overtime confirmed by the record (paid)."""
+    off = [leave_interval(u, axis.schedule, axis.breaks, h) for u, h in lv] if lv else ()
+    line = compute_day_minutes(d, dt, clock, door, fx, now_m, axis, start0, off)
+    if not appr:
+        return DayResult(sid, line, (), (), line.unscheduled_minutes, axis.schedule, 0, 0)
+    ap = normalize(appr) if len(appr) > 1 else tuple(appr)
+    paid = _intersect(line.unscheduled, ap) if line.unscheduled else ()
+    paid_m = total(paid)
+    return DayResult(sid, line, ap, paid, line.unscheduled_minutes - paid_m, axis.schedule,
+                     total(ap), paid_m)
 
 
 def _leaves_by_staff(session: Session, start: date, end: date, ids: list[int] | None,
@@ -295,19 +303,21 @@ def _grouped_points(session: Session, result: PeriodResult, days: list[date],
     raw: dict[int, tuple[list[tuple[int, str | None]], list[int]]] = {}
     last = -_REPEAT_MS
     cur = None
+    clock_pts: list[tuple[int, str | None]] | None = None
+    door_pts: list[int] = []
     for sid, ms, kind, hint in repo.point_rows(session, t0, t1, ids):
-        if sid not in result.staff:
-            continue
-        per = raw.get(sid)
-        if per is None:
-            per = raw[sid] = ([], [])
-        if sid != cur:
+        if sid != cur:  # rows come ordered by staff
             cur, last = sid, -_REPEAT_MS
+            clock_pts = None
+            if sid in result.staff:
+                clock_pts, door_pts = raw.setdefault(sid, ([], []))
+        if clock_pts is None:
+            continue
         if kind == "clock_punch" and hint != "repeat" and ms - last >= _REPEAT_MS:
             last = ms
-            per[0].append((ms, hint))
+            clock_pts.append((ms, hint))
         else:
-            per[1].append(ms)
+            door_pts.append(ms)
     grouped: dict[int, dict[date, tuple[list[tuple[int, str | None]], list[int]]]] = {}
     n = len(days)
     dc = cfg.day_change_minutes
@@ -389,6 +399,7 @@ def line_record(res: DayResult, cfg: RuleConfig) -> dict[str, Any]:
     """The JSON-able record of a staff-day: what the daily export shows and what is frozen."""
     ln = res.line
     d = ln.business_date
+    flags = ln.flags
     rec = {
         "date": d.isoformat(), "day_type": ln.day_type.value,
         "in": _hm(ln.in_minute, cfg), "out": _hm(ln.out_minute, cfg),
@@ -398,7 +409,7 @@ def line_record(res: DayResult, cfg: RuleConfig) -> dict[str, Any]:
         "unscheduled": ln.unscheduled_minutes, "approved": res.approved_minutes,
         "overtime": res.paid_minutes, "divergence": res.divergence,
         "paid": [list(iv) for iv in res.paid] if res.paid else [],
-        "schedule": list(res.schedule), "flags": list(ln.flags) if ln.flags else [],
+        "schedule": list(res.schedule), "flags": list(flags) if flags else [],
         "holiday_work": 0, "leave": ln.leave_minutes,
     }
     if ln.day_type in HOLIDAY_PAY_DAYS and res.paid:

@@ -4,8 +4,9 @@ Shared by the single-process export (``service``) and the parallel chunks (``par
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -18,13 +19,13 @@ from api.attendance.rules import (
     SCHEDULED_WORK_DAYS,
     Bucket,
     CapInput,
-    DayType,
     RuleConfig,
     business_date,
     cap_minutes,
     check_caps,
     day_start,
     moved_weekly_off_minutes,
+    record_day,
     round_30,
     round_buckets,
 )
@@ -49,18 +50,34 @@ def staff_cols(s: StaffInfo) -> dict[str, Any]:
             "dept_code": s.dept_code, "dept_name": s.dept_name}
 
 
+def _flag(name: str) -> Callable[[dict[str, Any]], bool]:
+    return lambda rec: name in rec["flags"]
+
+
+# How each day column of the daily dataset is read from a staff-day record: ``daily_part``
+# builds them all, ``DailyRows.cells`` reads only the columns the profile shows.
+DAY_FIELDS: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "date": itemgetter("date"),
+    "day_type": lambda rec: _DAY_TYPE_JA[rec["day_type"]],
+    "in": itemgetter("in"), "out": itemgetter("out"), "premises": itemgetter("premises"),
+    "break": itemgetter("break"), "scheduled": itemgetter("scheduled"),
+    "worked": itemgetter("worked"), "approved": itemgetter("approved"),
+    "overtime": itemgetter("overtime"), "holiday_work": itemgetter("holiday_work"),
+    "leave": itemgetter("leave"), "divergence": itemgetter("divergence"),
+    "late": _flag("late"), "early": _flag("early"),
+    "missing": lambda rec: "missing_in" in rec["flags"] or "missing_out" in rec["flags"],
+    "corrected": _flag("corrected"),
+    "flags": lambda rec: "・".join(FLAG_JA[f] for f in rec["flags"]) if rec["flags"] else "",
+}
+_DAY_TYPE_JA = {t.value: ja for t, ja in DAY_TYPE_JA.items()}
+
+
+def _not_amended(_rec: dict[str, Any]) -> str:
+    return "0"
+
+
 def daily_part(rec: dict[str, Any]) -> dict[str, Any]:
-    flags = rec["flags"]
-    return {"date": rec["date"],
-            "day_type": DAY_TYPE_JA[DayType(rec["day_type"])], "in": rec["in"],
-            "out": rec["out"], "premises": rec["premises"], "break": rec["break"],
-            "scheduled": rec["scheduled"], "worked": rec["worked"],
-            "approved": rec["approved"], "overtime": rec["overtime"],
-            "holiday_work": rec["holiday_work"], "leave": rec["leave"],
-            "divergence": rec["divergence"], "late": "late" in flags, "early": "early" in flags,
-            "missing": "missing_in" in flags or "missing_out" in flags,
-            "corrected": "corrected" in flags,
-            "flags": "・".join(FLAG_JA[f] for f in flags) if flags else ""}
+    return {f: get(rec) for f, get in DAY_FIELDS.items()}
 
 
 def daily_row(s: StaffInfo, rec: dict[str, Any], amendment: bool) -> dict[str, Any]:
@@ -69,9 +86,11 @@ def daily_row(s: StaffInfo, rec: dict[str, Any], amendment: bool) -> dict[str, A
 
 def week25(recs: Sequence[dict[str, Any]]) -> int:
     """+25 minutes of a staff-month: weeks are counted from the month's own days only."""
-    return moved_weekly_off_minutes(
-        (date.fromisoformat(r["date"]), r["worked"]) for r in recs
-        if DayType(r["day_type"]) in SCHEDULED_WORK_DAYS and r["worked"])
+    worked = ((record_day(r["date"], r["day_type"]), r["worked"]) for r in recs if r["worked"])
+    return moved_weekly_off_minutes((d, w) for (d, t), w in worked if t in SCHEDULED_WORK_DAYS)
+
+
+_BUCKET_COLUMNS = tuple((b.value, f"m{b.value}", f"h{b.value}") for b in Bucket)
 
 
 def monthly_row(s: StaffInfo, month_start: date, buckets: dict[str, int], alerts: str,
@@ -81,9 +100,9 @@ def monthly_row(s: StaffInfo, month_start: date, buckets: dict[str, int], alerts
            "total": cap_minutes(buckets),
            "overtime_class": "他律" if s.overtime_class == "high_external" else "一般",
            "alerts": alerts, "amendment": "1" if amendment else "0"}
-    for b in Bucket:
-        row[f"m{b.value}"] = buckets[b.value]
-        row[f"h{b.value}"] = hours[b.value]
+    for b, m_col, h_col in _BUCKET_COLUMNS:
+        row[m_col] = buckets[b]
+        row[h_col] = hours[b]
     row["m25"], row["h25"] = week25, round_30(week25)
     return row
 
@@ -104,7 +123,7 @@ class DailyRows(Sequence[dict[str, Any]]):
 
     def __init__(self, res: PeriodResult, records: dict[Key, dict[str, Any]]) -> None:
         self.res = res
-        self.items = sorted(records.items(), key=lambda kv: kv[0])
+        self.items = sorted(records.items(), key=itemgetter(0))
         self.extra: list[dict[str, Any]] = []
 
     def __len__(self) -> int:
@@ -131,8 +150,9 @@ class DailyRows(Sequence[dict[str, Any]]):
         is_staff = [c.field in self._STAFF for c in cols]
         n_staff = sum(is_staff)
         prefix = is_staff == [True] * n_staff + [False] * (len(cols) - n_staff)
-        day_cols = [(i, c.field, fns[i], memos[i]) for i, c in enumerate(cols)
-                    if not is_staff[i]]
+        # Every day field but 訂正区分, which is "0" here (amendments are the extra rows).
+        day_cols = [(DAY_FIELDS.get(c.field, _not_amended), fns[i], memos[i])
+                    for i, c in enumerate(cols) if not is_staff[i]]
 
         staff_cells: dict[int, list[str]] = {}
         day_cells: dict[int, list[str]] = {}
@@ -147,11 +167,9 @@ class DailyRows(Sequence[dict[str, Any]]):
                 sc = staff_cells[sid] = full[:n_staff] if prefix else full
             dc = day_cells.get(id(rec))
             if dc is None:
-                part = daily_part(rec)
-                part["amendment"] = "0"
                 dc = []
-                for _i, field, fn, memo in day_cols:
-                    v = part.get(field, "")
+                for get, fn, memo in day_cols:
+                    v = get(rec)
                     cell = memo.get(v)
                     if cell is None:
                         cell = memo[v] = fn(v)

@@ -13,13 +13,13 @@ from api.attendance import repository as arepo
 from api.attendance.closing import unpack_lines
 from api.attendance.rules import (
     HIGH_EXTERNAL,
-    DayType,
     OvertimeDay,
     RuleConfig,
     cap_minutes,
     fiscal_year,
     month_buckets,
     month_cap,
+    record_day,
 )
 from api.attendance.service import (
     compute_period,
@@ -29,7 +29,7 @@ from api.overtime import repository as orepo
 
 
 def buckets_of(recs: Sequence[dict[str, Any]], cfg: RuleConfig) -> dict[str, int]:
-    days = [OvertimeDay(date.fromisoformat(r["date"]), DayType(r["day_type"]),
+    days = [OvertimeDay(*record_day(r["date"], r["day_type"]),
                         tuple((a, b) for a, b in r["paid"]),
                         (r["schedule"][0], r["schedule"][1]))
             for r in recs if r["paid"]]

@@ -82,9 +82,10 @@ def _booking_of(session: Session, field: dict[str, str]) -> BookingCreate:
     facility = facility_repo.get_by_code(session, field["facility"])
     if facility is None:
         raise ValueError("no such facility")
-    return BookingCreate(facility_id=facility.id, start_at=_typed_jst(field["start"]),
-                         end_at=_typed_jst(field["end"]), booker_name=field["booker_name"],
-                         booker_email=field["booker_email"])
+    return BookingCreate.model_validate({
+        "facility_id": facility.id, "start_at": _typed_jst(field["start"]),
+        "end_at": _typed_jst(field["end"]), "booker_name": field["booker_name"],
+        "booker_email": field["booker_email"]})
 
 
 @router.post("/bookings")

@@ -1,10 +1,12 @@
 """The facility clerks' console page: the bookings to come, with their payment and PIN-email
-status, a form to register a booking (a paid one gets its PINs and its PIN email at once) and
-"mark paid" for an unpaid one. Every change goes through the bookings service, as
-``/api/v1/bookings`` does; the PIN email leaves through the mail outbox and its sender."""
+status; a form to register a booking (a paid one gets its PINs and its PIN email at once); and
+per booking: mark paid, send the PIN email again, cancel (confirmed). Every change goes through
+the bookings service, as ``/api/v1/bookings`` does; emails leave through the mail outbox and its
+sender."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import parse_qs
@@ -38,7 +40,7 @@ Locks = Annotated[LockSettings, Depends(get_lock_settings)]
 MAX_FORM_BODY = 4096
 BOOKING_FIELDS = ("facility", "start", "end", "booker_name", "booker_email", "paid",
                   "csrf_token")
-DONE = ("registered", "paid")
+DONE = ("registered", "paid", "resent", "cancelled")
 
 
 def _form(body: bytes, *names: str) -> dict[str, str]:
@@ -113,17 +115,44 @@ def register_booking(request: Request, body: RawBody, tasks: BackgroundTasks,
     return RedirectResponse(f"{FACILITY_HOME}?done={done}", status_code=303)
 
 
+def _booking_action(request: Request, session: Session, user: ConsoleIdentity, body: bytes,
+                    tasks: BackgroundTasks, act: Callable[[], object], done: str, *,
+                    confirm: bool = False) -> Response:
+    """One change to one booking through the bookings service; the sender is woken for the
+    email it queued once the change is committed."""
+    field = _form(body, "csrf_token", "confirm")
+    if not user.csrf_ok(field["csrf_token"]):
+        return _page(request, session, user, status_code=403, error="forbidden")
+    if confirm and field["confirm"] != "1":
+        return _page(request, session, user, status_code=422, error="confirm")
+    try:
+        with session.begin_nested():
+            act()
+    except Conflict:
+        return _page(request, session, user, status_code=409, error="conflict")
+    tasks.add_task(wake_sender, request.app)
+    return RedirectResponse(f"{FACILITY_HOME}?done={done}", status_code=303)
+
+
 @router.post("/bookings/{booking_id}/paid")
 def mark_paid(request: Request, booking_id: Id, body: RawBody, tasks: BackgroundTasks,
               session: SessionDep, settings: Locks, user: ConsoleUser) -> Response:
     """Payment confirmed at the counter: the PINs are issued and their email queued."""
-    field = _form(body, "csrf_token")
-    if not user.csrf_ok(field["csrf_token"]):
-        return _page(request, session, user, status_code=403, error="forbidden")
-    try:
-        with session.begin_nested():
-            bookings.mark_paid(session, settings, booking_id, actor=user.name)
-    except Conflict:
-        return _page(request, session, user, status_code=409, error="conflict")
-    tasks.add_task(wake_sender, request.app)
-    return RedirectResponse(f"{FACILITY_HOME}?done=paid", status_code=303)
+    return _booking_action(request, session, user, body, tasks, lambda: bookings.mark_paid(
+        session, settings, booking_id, actor=user.name), "paid")
+
+
+@router.post("/bookings/{booking_id}/send-pin")
+def send_pin(request: Request, booking_id: Id, body: RawBody, tasks: BackgroundTasks,
+             session: SessionDep, user: ConsoleUser) -> Response:
+    """The booker lost the PIN email, or it failed: queue it again (same PINs)."""
+    return _booking_action(request, session, user, body, tasks, lambda: bookings.queue_pin_email(
+        session, booking_id, now=utcnow()), "resent")
+
+
+@router.post("/bookings/{booking_id}/cancel")
+def cancel(request: Request, booking_id: Id, body: RawBody, tasks: BackgroundTasks,
+           session: SessionDep, user: ConsoleUser) -> Response:
+    """Cancel, once confirmed: the PINs are revoked and a paid booking's booker told."""
+    return _booking_action(request, session, user, body, tasks, lambda: bookings.cancel(
+        session, booking_id, actor=user.name), "cancelled", confirm=True)

@@ -132,7 +132,7 @@ def test_a_paid_booking_at_a_facility_without_a_lock_is_not_half_made(clerk, dat
                                                                       booking) -> None:
     r = clerk.post(PAGE, data=_form(clerk, now, facility="gym", paid="1"),
                    follow_redirects=False)
-    assert r.status_code == 409 and "暗証番号を発行できませんでした" in r.text
+    assert r.status_code == 409 and "この操作はできません" in r.text
     assert _count(database, Booking) == 1  # only the fixture's: the new one was rolled back
     assert _count(database, MailOutbox) == 0
     again = clerk.post(f"{PAGE}/{booking}/paid", data={"csrf_token": clerk.cookies[CSRF_COOKIE]},
@@ -163,3 +163,34 @@ def test_roles_outside_the_facility_rule_get_403(login_as, database, booking, ro
     assert r.status_code == 403
     with database.session() as s:
         assert s.get(Booking, booking).payment_status == "pending"  # type: ignore[union-attr]
+
+
+def test_resend_the_pin_email_then_cancel_with_a_confirmation(clerk, admin, database,
+                                                              now) -> None:
+    create_site(admin)
+    clerk.post(PAGE, data=_form(clerk, now, paid="1"))
+    with database.session() as s:
+        bid = s.scalars(select(Booking.id)).one()
+    token = {"csrf_token": clerk.cookies[CSRF_COOKIE]}
+    r = clerk.post(f"{PAGE}/{bid}/send-pin", data=token, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == f"{PAGE}?done=resent"
+    with database.session() as s:  # the untried email is replaced by the new one
+        assert sorted(s.scalars(select(MailOutbox.status))) == [MailStatus.CANCELLED,
+                                                               MailStatus.QUEUED]
+    unconfirmed = clerk.post(f"{PAGE}/{bid}/cancel", data=token, follow_redirects=False)
+    assert unconfirmed.status_code == 422 and "「取り消します」にチェック" in unconfirmed.text
+    with database.session() as s:
+        assert s.get(Booking, bid).payment_status == "paid"  # type: ignore[union-attr]
+    r = clerk.post(f"{PAGE}/{bid}/cancel", data={**token, "confirm": "1"},
+                   follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == f"{PAGE}?done=cancelled"
+    page = clerk.get(r.headers["location"]).text
+    assert "予約を取り消しました" in page and "取消" in page
+    assert f"/{bid}/cancel" not in page and f"/{bid}/send-pin" not in page
+    with database.session() as s:
+        assert s.get(Booking, bid).payment_status == "cancelled"  # type: ignore[union-attr]
+        assert s.scalars(select(IssuedPin.status)).one() == "revoked"
+        queued = s.scalars(select(MailOutbox.kind).where(
+            MailOutbox.status == MailStatus.QUEUED)).all()
+        assert queued == [MailKind.BOOKING_CANCELLED]  # the PIN email is not sent after all
+    assert clerk.post(f"{PAGE}/{bid}/send-pin", data=token).status_code == 409

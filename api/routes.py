@@ -31,6 +31,7 @@ ROUTER_MODULES: list[str] = [
     "api.users.endpoints",
     "api.console.pages",
     "api.console.self_service",
+    "api.console.facility",
 ]
 
 

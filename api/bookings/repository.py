@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -23,6 +24,13 @@ def list_recent(session: Session, facility_id: int | None = None) -> Sequence[Bo
     q = select(Booking).order_by(Booking.start_at.desc()).limit(500)
     if facility_id is not None:
         q = q.where(Booking.facility_id == facility_id)
+    return session.scalars(q).all()
+
+
+def upcoming(session: Session, *, since: datetime, limit: int) -> Sequence[Booking]:
+    """Bookings not yet over at ``since``, soonest first."""
+    q = (select(Booking).where(Booking.end_at > since)
+         .order_by(Booking.start_at, Booking.id).limit(limit))
     return session.scalars(q).all()
 
 

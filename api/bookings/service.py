@@ -408,3 +408,8 @@ def demo_flow(session: Session, settings: LockSettings, *,
 
 def list_recent(session: Session, facility_id: int | None = None) -> Sequence[Booking]:
     return repository.list_recent(session, facility_id)
+
+
+def list_upcoming(session: Session, *, now: datetime, limit: int = 200) -> Sequence[Booking]:
+    """The bookings still to come or under way at ``now``, soonest first."""
+    return repository.upcoming(session, since=now, limit=limit)

@@ -46,6 +46,11 @@ class ConsoleIdentity:
         """The office pages (everyone's events, presence, attendance, cards) are the user's."""
         return Role(self.role) in CONSOLE_ROLES
 
+    @property
+    def facility(self) -> bool:
+        """The facility bookings page is the user's (facility clerks, admins, auditors)."""
+        return allowed(Role(self.role), "GET", FACILITY_HOME)
+
 
 class LoginRequired(Exception):
     """No valid console credential: the pages answer with a redirect to the login form."""
@@ -58,6 +63,18 @@ class NotYours(Exception):
 # The office pages show everyone's staff, doors and attendance: roles that may read those.
 # Every other user (staff, supervisors) has the self-service pages under /console/me.
 CONSOLE_ROLES = rule_for("/console").read
+# Facility clerks are not office users: their page is the bookings list (api/console/facility).
+FACILITY_HOME = "/console/facility/bookings"
+
+
+def home_page(role: Role, staff_id: int | None) -> str | None:
+    """Where a user lands after logging in: the office dashboard, the facility bookings, or
+    their own self-service pages; None when no console page is theirs."""
+    if role in CONSOLE_ROLES:
+        return "/console"
+    if allowed(role, "GET", FACILITY_HOME):
+        return FACILITY_HOME
+    return "/console/me" if staff_id is not None else None
 
 
 def identity(request: Request, session: SessionDep) -> ConsoleIdentity:

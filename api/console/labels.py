@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from api.attendance.rules import DayType
+from api.models import MailStatus
 from gate.protocol import ProtocolStanding
 
 
@@ -50,6 +51,10 @@ CREDENTIAL_ACTIONS = {"lost": N_("Report lost"), "suspend": N_("Suspend"),
 OVERTIME_STATUSES = {"pending": N_("Awaiting decision"), "approved": N_("Approved"),
                      "rejected": N_("Rejected")}
 OVERTIME_DECISIONS = {"approve": N_("Approve"), "reject": N_("Reject")}
+PAYMENT_STATUSES = {"pending": N_("Unpaid"), "paid": N_("Paid"), "cancelled": N_("Cancelled")}
+MAIL_STATUSES = {MailStatus.QUEUED: N_("Waiting to be sent"), MailStatus.SENDING: N_("Sending"),
+                 MailStatus.SENT: N_("Sent"), MailStatus.FAILED: N_("Not delivered"),
+                 MailStatus.CANCELLED: N_("Not sent (nothing left to tell)")}
 PUNCHES = {"in": N_("Clock in"), "out": N_("Clock out")}
 WEEKDAYS = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_("Sun"))
 

@@ -36,7 +36,7 @@ from api.users.roles import Role, allowed
 
 from . import labels, queries
 from .chart import overtime_chart
-from .deps import CONSOLE_ROLES, ConsoleIdentity, ConsoleUser, LoginRequired, NotYours
+from .deps import ConsoleIdentity, ConsoleUser, LoginRequired, NotYours, home_page
 from .labels import N_
 from .rendering import HERE, gettext, jst, render
 
@@ -100,10 +100,10 @@ def login(request: Request, body: RawBody, session: SessionDep) -> Response:
         session.commit()  # the failure counter and its audit row stay
         return render(request, "login.html", status_code=401, failed=True,
                       locked=result.locked_until is not None, username=field["username"])
-    office = Role(result.user.role) in CONSOLE_ROLES
-    if not office and result.user.staff_id is None:
+    home = home_page(Role(result.user.role), result.user.staff_id)
+    if home is None:
         return render(request, "login.html", status_code=403, not_console=True)
-    response = RedirectResponse("/console" if office else "/console/me", status_code=303)
+    response = RedirectResponse(home, status_code=303)
     start_session_cookies(session, request.app.state.settings, result.user, response, now=now)
     return response
 

@@ -75,6 +75,8 @@ ROLE_MATRIX: tuple[Rule, ...] = (
     # the credential writers'), and self-service pages for whoever is linked to a staff member.
     Rule("/console", read=_r(SEC, HR, AUD), write=_r(SEC), access=Access.CONSOLE),
     Rule("/console/me", read=EVERYONE, write=EVERYONE, access=Access.CONSOLE),
+    # Facility clerks' pages: bookings, payments and their PIN emails (as /api/v1/bookings).
+    Rule("/console/facility", read=_r(FAC, AUD), write=_r(FAC), access=Access.CONSOLE),
     Rule("/console/login", access=Access.PUBLIC),
     Rule("/console/logout", access=Access.PUBLIC),
     Rule("/console/static", access=Access.PUBLIC),

@@ -15,7 +15,17 @@ from api.attendance.config import rule_config
 from api.attendance.rules import DayType, classify_day
 from api.auth import SESSION_COOKIE
 from api.calendar.service import closed_days
-from api.models import Credential, Department, Device, Door, Event, Site, Staff
+from api.models import (
+    Booking,
+    Credential,
+    Department,
+    Device,
+    Door,
+    Event,
+    Facility,
+    Site,
+    Staff,
+)
 from api.users.secrets import totp_now
 
 STAFF_IDS = (987654, 987655, 987656)
@@ -132,3 +142,31 @@ def card(world, database) -> int:  # type: ignore[no-untyped-def]
         s.add(c)
         s.commit()
         return c.id
+
+
+def log_in(app, admin, username: str, role: str) -> TestClient:  # type: ignore[no-untyped-def]
+    """A browser logged in through the console's form as a new user of a role without TOTP."""
+    made = admin.post("/admin/users", json={"username": username, "role": role})
+    assert made.status_code == 201, made.text
+    browser = TestClient(app, base_url="https://testserver")
+    r = browser.post("/console/login", data={"username": username,
+                                             "password": made.json()["password"]},
+                     follow_redirects=False)
+    assert r.status_code == 303 and SESSION_COOKIE in r.cookies, r.text
+    return browser
+
+
+@pytest.fixture
+def booking(database, now: datetime) -> int:  # type: ignore[no-untyped-def]
+    """An unpaid booking tomorrow at a facility without a lock yet."""
+    with database.session() as s:
+        f = Facility(code="gym", name="中央体育館")
+        s.add(f)
+        s.flush()
+        start = now + timedelta(days=1)
+        b = Booking(facility_id=f.id, start_at=start, end_at=start + timedelta(hours=2),
+                    booker_name="鈴木一郎", booker_email="suzuki@example.jp",
+                    payment_status="pending", source="api")
+        s.add(b)
+        s.commit()
+        return b.id

@@ -21,7 +21,7 @@ BLOCKING = ("serious", "critical")
 PAGES = ["/console", "/console/events", "/console/events?staff=1001", "/console/presence",
          "/console/holiday-record", "/console/staff", "/console/staff/1001/timesheet",
          "/console/staff/1001/cards",
-         "/console/overtime", "/console/devices"]
+         "/console/overtime", "/console/devices", "/console/facility/bookings"]
 FOCUSABLE = ("a[href], button:not([disabled]), input:not([disabled]):not([type=hidden]), "
              "select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex='-1'])")
 
@@ -88,7 +88,7 @@ def test_login_page_passes_axe(browser, live_server) -> None:  # type: ignore[no
 
 
 def test_every_page_passes_axe_and_is_usable_by_keyboard(browser, live_server, world, card,  # type: ignore[no-untyped-def]
-                                                         admin, wall_clock) -> None:
+                                                         booking, admin, wall_clock) -> None:
     page = browser.new_page(locale="ja-JP")
     _log_in_by_keyboard(page, live_server.url, admin, wall_clock)
     failures = {}

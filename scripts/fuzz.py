@@ -1,0 +1,210 @@
+"""Schemathesis against a live ``mynagate serve`` on PostgreSQL (issue 9; CI step ``schemathesis``).
+
+A fresh database on the PostgreSQL server (``--server``, trust auth), ``mynagate db upgrade``,
+``mynagate users create-admin``, the demo town seeded so ids and foreign keys resolve, an API
+token for the admin, ``mynagate serve`` (production mode, random secrets, two workers) on a free
+loopback port, a reader enrolled through the device API, then ``schemathesis run`` on every
+operation of /openapi.json with the admin token and the device signer (scripts/fuzz_hooks.py).
+
+Exit status is schemathesis' own: non-zero on any server error, any error answer that is not
+problem details, or any request that failed (timeout, dropped connection). The last line printed
+is the summary ``scripts/run-tests.sh`` keeps. Usage:
+
+    .venv/bin/python scripts/fuzz.py [--max-examples N] [--workers N] [--seed N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+from psycopg import sql
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+ADMIN = "fuzz-admin"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def _database(server: str, name: str) -> Any:
+    """A fresh database on ``server`` (a libpq URL of its maintenance db), dropped after."""
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield
+    finally:
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+                         .format(sql.Identifier(name)))
+
+
+def _cli(env: dict[str, str], *args: str) -> None:
+    subprocess.run([str(BIN / "mynagate"), *args], env=env, check=True, cwd=ROOT,
+                   stdout=subprocess.DEVNULL)
+
+
+def _seed(url: str) -> dict[str, Any]:
+    """The demo town and an admin API token: {door_ids, token, user_id, token_id}."""
+    from api.db import Database
+    from api.seed import seed_demo_town
+    from api.users import repository, service
+    from api.users.roles import Role
+
+    db = Database(url)
+    try:
+        with db.session() as s:
+            ids = seed_demo_town(s)
+            user = repository.user_by_name(s, ADMIN)
+            assert user is not None, "create-admin made no user"
+            row, token = service.create_token(s, name="fuzz", role=Role.ADMIN, user_id=user.id,
+                                              actor="fuzz", now=datetime.now(UTC))
+            s.commit()
+            return {"door_ids": list(ids["doors"].values()), "token": token,
+                    "user_id": user.id, "token_id": row.id}
+    finally:
+        db.dispose()
+
+
+def _wait_up(base: str, proc: subprocess.Popen[bytes], timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"mynagate serve exited with {proc.returncode}")
+        try:
+            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit("mynagate serve did not answer /healthz")
+
+
+def _enroll(base: str, token: str, door_ids: list[int], agent_dir: Path) -> None:
+    from reader_agent.agent import enroll_agent
+
+    resp = httpx.post(f"{base}/admin/devices", headers={"Authorization": f"Bearer {token}"},
+                      json={"name": "fuzz-reader", "door_ids": door_ids[:2]}, timeout=10)
+    resp.raise_for_status()
+    enroll_agent(agent_dir, base, resp.json()["enrollment_token"])
+
+
+def _tally(ndjson: Path) -> tuple[int, Counter[str]]:
+    """(requests sent, failures by check name) from schemathesis' NDJSON event report."""
+    sent, failed = 0, Counter[str]()
+    for line in ndjson.read_text().splitlines():
+        event = json.loads(line)
+        for name, body in event.items():
+            if name != "ScenarioFinished":
+                continue
+            for step in body.get("recorder", {}).get("interactions", {}).values():
+                sent += 1 if step.get("response") is not None else 0
+            for checks in body.get("recorder", {}).get("checks", {}).values():
+                for check in checks:
+                    if check.get("status") == "FAILURE":
+                        failed[check.get("name", "?")] += 1
+    return sent, failed
+
+
+def _schemathesis(base: str, token: str, env: dict[str, str], args: argparse.Namespace,
+                  report: Path) -> int:
+    cmd = [str(BIN / "schemathesis"), "run", f"{base}/openapi.json",
+           "--checks", "not_a_server_error,problem_details_on_error",
+           "--header", f"Authorization: Bearer {token}",
+           "--max-examples", str(args.max_examples), "--workers", str(args.workers),
+           "--request-timeout", "20", "--phases", "examples,coverage,fuzzing",
+           "--report", "ndjson", "--report-dir", str(report), "--no-color"]
+    if args.seed is not None:
+        cmd += ["--seed", str(args.seed)]
+    return subprocess.run(cmd, env=env, cwd=ROOT).returncode
+
+
+def run(args: argparse.Namespace, work: Path) -> int:
+    name = f"mynagate_fuzz_{os.getpid()}"
+    url = f"postgresql+psycopg://postgres@{args.host}:{args.port}/{name}"
+    env = {**os.environ, "MYNAGATE_ENV": "production", "MYNAGATE_DATABASE_URL": url,
+           "MYNAGATE_DATA_DIR": str(work / "data"),
+           "MYNAGATE_BOOKING_WEBHOOK_SECRET": secrets.token_hex(24),
+           "MYNAGATE_ADMIN_PASSWORD": secrets.token_urlsafe(18),
+           "PYTHONPATH": os.pathsep.join([str(ROOT / "scripts"), str(ROOT)])}
+    with _database(f"postgresql://postgres@{args.host}:{args.port}/postgres", name):
+        _cli(env, "db", "upgrade")
+        _cli(env, "users", "create-admin", "--username", ADMIN)
+        seeded = _seed(url)
+        port = _free_port()
+        base = f"http://127.0.0.1:{port}"
+        log = (work / "serve.log").open("wb")
+        serve = subprocess.Popen([str(BIN / "mynagate"), "serve", "--host", "127.0.0.1",
+                                  "--port", str(port), "--workers", str(args.serve_workers),
+                                  "--no-migrate"], env=env, cwd=ROOT, stdout=log,
+                                 stderr=subprocess.STDOUT)
+        try:
+            _wait_up(base, serve)
+            _enroll(base, seeded["token"], seeded["door_ids"], work / "agent")
+            env |= {"SCHEMATHESIS_HOOKS": "fuzz_hooks",
+                    "MYNAGATE_FUZZ_AGENT_DIR": str(work / "agent"),
+                    "MYNAGATE_FUZZ_ADMIN_USER_ID": str(seeded["user_id"]),
+                    "MYNAGATE_FUZZ_ADMIN_TOKEN_ID": str(seeded["token_id"])}
+            rc = _schemathesis(base, seeded["token"], env, args, work / "report")
+        finally:
+            serve.terminate()
+            serve.wait(timeout=30)
+            log.close()
+    _report(work, rc)
+    return rc
+
+
+def _report(work: Path, rc: int) -> None:
+    errors = [line for line in (work / "serve.log").read_text(errors="replace").splitlines()
+              if '"level": "error"' in line or "Traceback" in line]
+    for line in errors[:40]:
+        print(f"serve: {line[:400]}")
+    reports = sorted((work / "report").glob("*.ndjson"))
+    sent, failed = _tally(reports[-1]) if reports else (0, Counter[str]())
+    by_check = ", ".join(f"{k} {v}" for k, v in sorted(failed.items())) or "none"
+    print(f"schemathesis: {sent} requests, failures: {by_check}, server log errors: "
+          f"{len(errors)}, exit {rc}")
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=5432)
+    p.add_argument("--max-examples", type=int, default=60)
+    p.add_argument("--workers", type=int, default=2, help="schemathesis workers")
+    p.add_argument("--serve-workers", type=int, default=2, help="uvicorn workers")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--keep", type=Path, default=None, help="keep logs and reports here")
+    args = p.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="mynagate-fuzz-"))
+    try:
+        return run(args, work)
+    finally:
+        if args.keep is not None:
+            shutil.copytree(work, args.keep, dirs_exist_ok=True)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""Schemathesis hooks of the fuzz step (scripts/fuzz.py loads them via SCHEMATHESIS_HOOKS).
+
+- ``/device/v1/*`` requests (but enroll) are signed as the device the harness enrolled, exactly
+  as the reader agent signs them (``gate.signing.request_signing_string`` over the path, query
+  and body bytes that go on the wire), so the fuzzed bodies reach the endpoints and not only
+  the signature check.
+- The harness's own admin user and API token are never the target of a PATCH or a revoke (a
+  fuzzed ``role`` or revoke would lock the rest of the run out), and the snapshot long-poll waits
+  at most 1 s. Nothing else of a generated case is changed.
+- Check ``problem_details_on_error``: every 4xx/5xx answer is ``application/problem+json``
+  (RFC 9457), as docs/security.md promises; ``not_a_server_error`` is schemathesis' own.
+
+Settings come from the environment the harness sets: MYNAGATE_FUZZ_AGENT_DIR (the enrolled
+device's data dir), MYNAGATE_FUZZ_ADMIN_USER_ID and MYNAGATE_FUZZ_ADMIN_TOKEN_ID.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+import time
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import requests
+import schemathesis
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from gate.signing import request_signing_string
+from reader_agent.keys import load_device_key, load_identity
+
+PROBLEM_JSON = "application/problem+json"
+DEVICE_PREFIX = "/device/v1/"
+UNSIGNED = {"/device/v1/enroll"}
+MAX_WAIT_S = 1
+
+
+@cache
+def _device() -> tuple[str, Ed25519PrivateKey]:
+    agent_dir = Path(os.environ["MYNAGATE_FUZZ_AGENT_DIR"])
+    return load_identity(agent_dir).device_id, load_device_key(agent_dir)
+
+
+class DeviceSigner(requests.auth.AuthBase):
+    """Signs the prepared request, whose body and path are final by then."""
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        device_id, key = _device()
+        body = r.body or b""
+        raw = body.encode() if isinstance(body, str) else body
+        assert isinstance(raw, bytes), "streamed bodies are not generated"
+        ts, nonce = str(int(time.time())), secrets.token_hex(16)
+        sig = key.sign(request_signing_string(r.method or "GET", r.path_url, ts, nonce, raw))
+        r.headers.update({"X-Mynagate-Device": device_id, "X-Mynagate-Timestamp": ts,
+                          "X-Mynagate-Nonce": nonce,
+                          "X-Mynagate-Signature": base64.b64encode(sig).decode()})
+        return r
+
+
+def _protected() -> dict[str, int]:
+    return {"user_id": int(os.environ["MYNAGATE_FUZZ_ADMIN_USER_ID"]),
+            "token_id": int(os.environ["MYNAGATE_FUZZ_ADMIN_TOKEN_ID"])}
+
+
+@schemathesis.hook
+def before_call(context: schemathesis.HookContext, case: schemathesis.Case,
+                kwargs: dict[str, Any]) -> None:
+    path = case.operation.path
+    if path.startswith(DEVICE_PREFIX) and path not in UNSIGNED:
+        kwargs["auth"] = DeviceSigner()
+    if path.endswith("/snapshot/wait") and (case.query is None or isinstance(case.query, dict)):
+        query = case.query if case.query is not None else {}
+        wait = query.get("timeout")
+        query["timeout"] = min(wait, MAX_WAIT_S) if isinstance(wait, int) else MAX_WAIT_S
+        case.query = query
+    params = case.path_parameters if isinstance(case.path_parameters, dict) else {}
+    for name, own in _protected().items():
+        if name in params and _same_id(params[name], own):
+            params[name] = own + 1_000_000  # some other (absent) row: a 404, still fuzzed
+
+
+def _same_id(value: Any, own: int) -> bool:
+    """Whether a generated path value would be read by the service as the id ``own``
+    (``1``, ``"01"``, ``" +1"``, ``True``, ``1.0``)."""
+    text = str(int(value)) if isinstance(value, bool) else str(value)
+    try:
+        return int(text.strip()) == own
+    except ValueError:
+        try:
+            return float(text) == own
+        except (ValueError, OverflowError):
+            return False
+
+
+@schemathesis.check
+def problem_details_on_error(ctx: schemathesis.CheckContext, response: schemathesis.Response,
+                             case: schemathesis.Case) -> bool | None:
+    """Every 4xx/5xx answer is an RFC 9457 problem (``application/problem+json``)."""
+    if response.status_code < 400:
+        return None
+    content_type = (response.headers.get("content-type") or [""])[0]
+    if content_type.split(";")[0].strip() != PROBLEM_JSON:
+        raise AssertionError(f"{response.status_code} answered as {content_type!r}, not "
+                             f"{PROBLEM_JSON}")
+    return True

@@ -137,7 +137,8 @@ def _schemathesis(base: str, token: str, env: dict[str, str], args: argparse.Nam
            "--report", "ndjson", "--report-dir", str(report), "--no-color"]
     if args.seed is not None:
         cmd += ["--seed", str(args.seed)]
-    return subprocess.run(cmd, env=env, cwd=ROOT).returncode
+    # Its cwd is the scratch dir: schemathesis keeps a .schemathesis/ cache in the cwd.
+    return subprocess.run(cmd, env=env, cwd=report.parent).returncode
 
 
 def run(args: argparse.Namespace, work: Path) -> int:

@@ -1,0 +1,32 @@
+"""Server errors schemathesis found against a live service (issue 9 finding 12; scripts/fuzz.py),
+each through the real API: every one now answers a 4xx problem."""
+
+from __future__ import annotations
+
+PROBLEM = "application/problem+json"
+PATTERN = {"code": "DAY", "name": "日勤", "start_time": "08:30:00", "end_time": "17:15:00"}
+
+
+def _facility(admin) -> int:  # type: ignore[no-untyped-def]
+    r = admin.post("/api/v1/facilities", json={"code": "hall", "name": "公民館"})
+    assert r.status_code == 201, r.text
+    return int(r.json()["id"])
+
+
+def test_patch_null_into_a_not_null_facility_column_is_422(admin):
+    fid = _facility(admin)
+    for field in ("name", "address", "contact", "instructions"):
+        r = admin.patch(f"/api/v1/facilities/{fid}", json={field: None})
+        assert r.status_code == 422, r.text
+        assert r.headers["content-type"] == PROBLEM and r.json()["field"] == field
+    r = admin.patch(f"/api/v1/facilities/{fid}", json={"instructions": "鍵は事務室"})
+    assert r.status_code == 200 and r.json()["instructions"] == "鍵は事務室"
+    assert admin.get(f"/api/v1/facilities/{fid}").json()["name"] == "公民館"
+
+
+def test_a_duplicate_work_pattern_code_is_409(admin):
+    assert admin.post("/admin/attendance/work-patterns", json=PATTERN).status_code == 201
+    r = admin.post("/admin/attendance/work-patterns", json={**PATTERN, "name": "別"})
+    assert r.status_code == 409, r.text
+    assert r.headers["content-type"] == PROBLEM
+    assert "uq_work_pattern_code" in r.json()["detail"]

@@ -25,9 +25,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -66,8 +65,10 @@ def _cli(env: dict[str, str], *args: str) -> None:
 
 
 def _seed(url: str) -> dict[str, Any]:
-    """The demo town and an admin API token: {door_ids, token, user_id, token_id}."""
+    """The demo town, an admin API token and a 課長's one (for /me/*):
+    {door_ids, token, staff_token, user_ids, token_ids} (the ids comma-separated)."""
     from api.db import Database
+    from api.models import DepartmentSupervisor
     from api.seed import seed_demo_town
     from api.users import repository, service
     from api.users.roles import Role
@@ -78,11 +79,21 @@ def _seed(url: str) -> dict[str, Any]:
             ids = seed_demo_town(s)
             user = repository.user_by_name(s, ADMIN)
             assert user is not None, "create-admin made no user"
+            now = datetime.now(UTC)
             row, token = service.create_token(s, name="fuzz", role=Role.ADMIN, user_id=user.id,
-                                              actor="fuzz", now=datetime.now(UTC))
+                                              actor="fuzz", now=now)
+            head = ids["staff"]["1001"]  # 総務課長 of the demo town
+            s.add(DepartmentSupervisor(department_id=ids["departments"]["somu"], staff_id=head,
+                                       effective_from=date(2000, 4, 1)))
+            boss = service.create_user(s, username="fuzz-kacho", role=Role.SUPERVISOR,
+                                       actor="fuzz", now=now, generate_password=True,
+                                       staff_id=head)
+            staff_row, staff_token = service.create_token(s, name="fuzz-kacho", role=Role.SUPERVISOR,
+                                                     user_id=boss.user.id, actor="fuzz", now=now)
             s.commit()
             return {"door_ids": list(ids["doors"].values()), "token": token,
-                    "user_id": user.id, "token_id": row.id}
+                    "staff_token": staff_token, "user_ids": f"{user.id},{boss.user.id}",
+                    "token_ids": f"{row.id},{staff_row.id}"}
     finally:
         db.dispose()
 
@@ -110,21 +121,19 @@ def _enroll(base: str, token: str, door_ids: list[int], agent_dir: Path) -> None
     enroll_agent(agent_dir, base, resp.json()["enrollment_token"])
 
 
-def _tally(ndjson: Path) -> tuple[int, Counter[str]]:
-    """(requests sent, failures by check name) from schemathesis' NDJSON event report."""
-    sent, failed = 0, Counter[str]()
-    for line in ndjson.read_text().splitlines():
-        event = json.loads(line)
-        for name, body in event.items():
-            if name != "ScenarioFinished":
-                continue
-            for step in body.get("recorder", {}).get("interactions", {}).values():
-                sent += 1 if step.get("response") is not None else 0
-            for checks in body.get("recorder", {}).get("checks", {}).values():
-                for check in checks:
-                    if check.get("status") == "FAILURE":
-                        failed[check.get("name", "?")] += 1
-    return sent, failed
+def _served(serve_log: Path) -> tuple[int, int]:
+    """(requests answered, of which 5xx) from the service's own access log."""
+    sent = errors = 0
+    for line in serve_log.read_text(errors="replace").splitlines():
+        if '"http.request"' not in line:
+            continue
+        try:
+            status = int(json.loads(line).get("status", 0))
+        except (ValueError, TypeError):
+            continue
+        sent += 1
+        errors += status >= 500
+    return sent, errors
 
 
 def _schemathesis(base: str, token: str, env: dict[str, str], args: argparse.Namespace,
@@ -134,7 +143,7 @@ def _schemathesis(base: str, token: str, env: dict[str, str], args: argparse.Nam
            "--header", f"Authorization: Bearer {token}",
            "--max-examples", str(args.max_examples), "--workers", str(args.workers),
            "--request-timeout", "20", "--phases", "examples,coverage,fuzzing",
-           "--report", "ndjson", "--report-dir", str(report), "--no-color"]
+           "--report", "json", "--report-dir", str(report), "--no-color"]
     if args.seed is not None:
         cmd += ["--seed", str(args.seed)]
     # Its cwd is the scratch dir: schemathesis keeps a .schemathesis/ cache in the cwd.
@@ -142,6 +151,7 @@ def _schemathesis(base: str, token: str, env: dict[str, str], args: argparse.Nam
 
 
 def run(args: argparse.Namespace, work: Path) -> int:
+    started = time.monotonic()
     name = f"mynagate_fuzz_{os.getpid()}"
     url = f"postgresql+psycopg://postgres@{args.host}:{args.port}/{name}"
     env = {**os.environ, "MYNAGATE_ENV": "production", "MYNAGATE_DATABASE_URL": url,
@@ -165,27 +175,31 @@ def run(args: argparse.Namespace, work: Path) -> int:
             _enroll(base, seeded["token"], seeded["door_ids"], work / "agent")
             env |= {"SCHEMATHESIS_HOOKS": "fuzz_hooks",
                     "MYNAGATE_FUZZ_AGENT_DIR": str(work / "agent"),
-                    "MYNAGATE_FUZZ_ADMIN_USER_ID": str(seeded["user_id"]),
-                    "MYNAGATE_FUZZ_ADMIN_TOKEN_ID": str(seeded["token_id"])}
+                    "MYNAGATE_FUZZ_STAFF_TOKEN": seeded["staff_token"],
+                    "MYNAGATE_FUZZ_USER_IDS": seeded["user_ids"],
+                    "MYNAGATE_FUZZ_TOKEN_IDS": seeded["token_ids"]}
             rc = _schemathesis(base, seeded["token"], env, args, work / "report")
         finally:
             serve.terminate()
             serve.wait(timeout=30)
             log.close()
-    _report(work, rc)
+    _report(work, rc, time.monotonic() - started)
     return rc
 
 
-def _report(work: Path, rc: int) -> None:
-    errors = [line for line in (work / "serve.log").read_text(errors="replace").splitlines()
-              if '"level": "error"' in line or "Traceback" in line]
-    for line in errors[:40]:
+def _report(work: Path, rc: int, wall_s: float) -> None:
+    """Prints the service's tracebacks, then the one summary line run-tests.sh keeps."""
+    log = (work / "serve.log").read_text(errors="replace").splitlines()
+    for line in [x for x in log if '"api.errors"' in x and "unhandled" in x][:40]:
         print(f"serve: {line[:400]}")
-    reports = sorted((work / "report").glob("*.ndjson"))
-    sent, failed = _tally(reports[-1]) if reports else (0, Counter[str]())
-    by_check = ", ".join(f"{k} {v}" for k, v in sorted(failed.items())) or "none"
-    print(f"schemathesis: {sent} requests, failures: {by_check}, server log errors: "
-          f"{len(errors)}, exit {rc}")
+    sent, server_errors = _served(work / "serve.log")
+    reports = sorted((work / "report").glob("*.json"))
+    doc: dict[str, Any] = json.loads(reports[-1].read_text()) if reports else {}
+    found = [f"{f['title']} ×{f['count']}" for f in doc.get("failures", [])]
+    found += [f"{e['title']} ×{e['count']}" for e in doc.get("errors", [])]
+    cases = doc.get("test_cases", {}).get("generated", 0)
+    print(f"schemathesis: {cases} cases, {sent} requests served, {server_errors} answered 5xx, "
+          f"failures: {', '.join(found) or 'none'} (exit {rc}, wall {wall_s:.0f} s)")
 
 
 def main() -> int:

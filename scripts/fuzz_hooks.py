@@ -4,14 +4,17 @@
   as the reader agent signs them (``gate.signing.request_signing_string`` over the path, query
   and body bytes that go on the wire), so the fuzzed bodies reach the endpoints and not only
   the signature check.
-- The harness's own admin user and API token are never the target of a PATCH or a revoke (a
+- ``/me/*`` requests carry the token of a 課長 (a supervisor user with a staff record), since
+  the admin has no timesheet of their own.
+- The harness's own users and API tokens are never the target of a PATCH or a revoke (a
   fuzzed ``role`` or revoke would lock the rest of the run out), and the snapshot long-poll waits
   at most 1 s. Nothing else of a generated case is changed.
 - Check ``problem_details_on_error``: every 4xx/5xx answer is ``application/problem+json``
   (RFC 9457), as docs/security.md promises; ``not_a_server_error`` is schemathesis' own.
 
 Settings come from the environment the harness sets: MYNAGATE_FUZZ_AGENT_DIR (the enrolled
-device's data dir), MYNAGATE_FUZZ_ADMIN_USER_ID and MYNAGATE_FUZZ_ADMIN_TOKEN_ID.
+device's data dir), MYNAGATE_FUZZ_STAFF_TOKEN, MYNAGATE_FUZZ_USER_IDS and MYNAGATE_FUZZ_TOKEN_IDS
+(comma-separated).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from reader_agent.keys import load_device_key, load_identity
 PROBLEM_JSON = "application/problem+json"
 DEVICE_PREFIX = "/device/v1/"
 UNSIGNED = {"/device/v1/enroll"}
+SELF_SERVICE_PREFIX = "/me/"
 MAX_WAIT_S = 1
 
 
@@ -59,9 +63,22 @@ class DeviceSigner(requests.auth.AuthBase):
         return r
 
 
-def _protected() -> dict[str, int]:
-    return {"user_id": int(os.environ["MYNAGATE_FUZZ_ADMIN_USER_ID"]),
-            "token_id": int(os.environ["MYNAGATE_FUZZ_ADMIN_TOKEN_ID"])}
+class Bearer(requests.auth.AuthBase):
+    """Another API token than the run's admin one (the CLI's header is set before this)."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        r.headers["Authorization"] = f"Bearer {self.token}"
+        return r
+
+
+@cache
+def _protected() -> dict[str, set[int]]:
+    return {name: {int(x) for x in os.environ[var].split(",")}
+            for name, var in (("user_id", "MYNAGATE_FUZZ_USER_IDS"),
+                              ("token_id", "MYNAGATE_FUZZ_TOKEN_IDS"))}
 
 
 @schemathesis.hook
@@ -70,15 +87,18 @@ def before_call(context: schemathesis.HookContext, case: schemathesis.Case,
     path = case.operation.path
     if path.startswith(DEVICE_PREFIX) and path not in UNSIGNED:
         kwargs["auth"] = DeviceSigner()
+    elif path.startswith(SELF_SERVICE_PREFIX):  # the caller's own records: a staff member's
+        kwargs["auth"] = Bearer(os.environ["MYNAGATE_FUZZ_STAFF_TOKEN"])
     if path.endswith("/snapshot/wait") and (case.query is None or isinstance(case.query, dict)):
         query = case.query if case.query is not None else {}
         wait = query.get("timeout")
         query["timeout"] = min(wait, MAX_WAIT_S) if isinstance(wait, int) else MAX_WAIT_S
         case.query = query
     params = case.path_parameters if isinstance(case.path_parameters, dict) else {}
-    for name, own in _protected().items():
-        if name in params and _same_id(params[name], own):
-            params[name] = own + 1_000_000  # some other (absent) row: a 404, still fuzzed
+    for name, ids in _protected().items():
+        for own in ids:
+            if name in params and _same_id(params[name], own):
+                params[name] = own + 1_000_000  # some other (absent) row: a 404, still fuzzed
 
 
 def _same_id(value: Any, own: int) -> bool:

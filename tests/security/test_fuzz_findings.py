@@ -3,6 +3,8 @@ each through the real API: every one now answers a 4xx problem."""
 
 from __future__ import annotations
 
+import pytest
+
 PROBLEM = "application/problem+json"
 PATTERN = {"code": "DAY", "name": "日勤", "start_time": "08:30:00", "end_time": "17:15:00"}
 
@@ -30,3 +32,26 @@ def test_a_duplicate_work_pattern_code_is_409(admin):
     assert r.status_code == 409, r.text
     assert r.headers["content-type"] == PROBLEM
     assert "uq_work_pattern_code" in r.json()["detail"]
+
+
+@pytest.mark.parametrize(("start", "end", "field"), [
+    ("1969-12-31T23:00:00+00:00", "1970-01-01T01:00:00+00:00", "start_at"),  # negative slot
+    ("0001-01-01T00:00:00+09:00", "0001-01-01T01:00:00+09:00", "start_at"),
+    ("2100-12-31T23:00:00+00:00", "2101-01-01T01:00:00+00:00", "end_at"),
+    ("9999-12-31T22:00:00+00:00", "9999-12-31T23:00:00+00:00", "start_at"),
+])
+def test_a_booking_outside_2000_2100_is_422(admin, start: str, end: str, field: str):
+    fid = _facility(admin)
+    r = admin.post("/api/v1/bookings", json={
+        "facility_id": fid, "start_at": start, "end_at": end, "booker_name": "山田",
+        "booker_email": "yamada@example.jp"})
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"] == PROBLEM and r.json()["field"] == field
+
+
+def test_a_booking_facility_id_of_2_63_is_422(admin):
+    r = admin.post("/api/v1/bookings", json={
+        "facility_id": 2**63, "start_at": "2030-01-01T09:00:00+09:00",
+        "end_at": "2030-01-01T10:00:00+09:00", "booker_name": "山田",
+        "booker_email": "yamada@example.jp"})
+    assert r.status_code == 422 and r.json()["field"] == "facility_id"

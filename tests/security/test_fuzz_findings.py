@@ -55,3 +55,31 @@ def test_a_booking_facility_id_of_2_63_is_422(admin):
         "end_at": "2030-01-01T10:00:00+09:00", "booker_name": "山田",
         "booker_email": "yamada@example.jp"})
     assert r.status_code == 422 and r.json()["field"] == "facility_id"
+
+
+@pytest.mark.parametrize(("path", "body", "field"), [
+    ("/admin/attendance/day-overrides",
+     {"staff_id": 1, "day": "1899-12-30", "day_type": "workday", "kind": "other"}, "day"),
+    ("/admin/attendance/day-overrides", {"staff_id": 1, "day": "2026-11-21", "day_type": "workday",
+                                         "linked_day": "2101-01-01"}, "linked_day"),
+    ("/admin/attendance/supervisors",
+     {"department_id": 1, "staff_id": 1, "effective_from": "0001-01-01"}, "effective_from"),
+    ("/admin/attendance/work-pattern-assignments",
+     {"staff_id": 1, "code": "DAY", "effective_from": "2026-04-01",
+      "effective_until": "9999-12-31"}, "effective_until"),
+    ("/admin/attendance/leave",
+     {"staff_id": 1, "day": "1970-01-01", "kind": "annual", "unit": "day"}, "day"),
+    ("/admin/attendance/corrections",
+     {"staff_id": 1, "business_date": "1999-12-31", "kind": "in",
+      "corrected_at": "1999-12-31T08:30:00+09:00", "reason": "打刻漏れ"}, "business_date"),
+    ("/admin/overtime/orders",
+     {"staff_id": 1, "work_date": "2200-01-01", "start_at": "2026-12-01T18:00:00+09:00",
+      "end_at": "2026-12-01T19:00:00+09:00", "reason": "議会対応"}, "work_date"),
+    ("/admin/closed-days", {"day": "1000-01-01", "name": "開庁記念日"}, "day"),
+])
+def test_attendance_days_outside_2000_2100_are_422(admin, path: str, body: dict[str, object],
+                                                   field: str):
+    r = admin.post(path, json=body)
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"] == PROBLEM
+    assert field in [e["field"] for e in r.json()["errors"]]

@@ -3,7 +3,14 @@ each through the real API: every one now answers a 4xx problem."""
 
 from __future__ import annotations
 
+import threading
+import time
+from datetime import timedelta
+
 import pytest
+from sqlalchemy import text
+
+from tests.locks.helpers import create_site, wire
 
 PROBLEM = "application/problem+json"
 PATTERN = {"code": "DAY", "name": "日勤", "start_time": "08:30:00", "end_time": "17:15:00"}
@@ -83,3 +90,55 @@ def test_attendance_days_outside_2000_2100_are_422(admin, path: str, body: dict[
     assert r.status_code == 422, r.text
     assert r.headers["content-type"] == PROBLEM
     assert field in [e["field"] for e in r.json()["errors"]]
+
+
+def _waiting_on_a_lock(conn) -> bool:  # type: ignore[no-untyped-def]
+    waiting = conn.execute(text(
+        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+        "AND datname = current_database() AND pid <> pg_backend_pid()")).scalar() > 0
+    conn.rollback()  # pg_stat_activity is read once per transaction: a fresh one each time
+    return bool(waiting)
+
+
+def test_reissue_takes_the_lock_row_before_the_pins(admin, app, database, tmp_path, now):
+    """The deadlock fuzzing found on POST /bookings/{id}/reissue: a lock sync or rekey holds the
+    lock row and then updates the booking's PINs; reissue took the PINs first and then the lock
+    row. Now, with the lock row held elsewhere, reissue waits before it touches any PIN."""
+    if database.engine.dialect.name != "postgresql":
+        pytest.fail("row locks need PostgreSQL; the tests run on PostgreSQL")
+    wire(app, tmp_path)
+    fid, lock_pk = create_site(admin)
+    slot = now.replace(minute=0, second=0, microsecond=0) + timedelta(days=4)
+    r = admin.post("/api/v1/bookings", json={
+        "facility_id": fid, "start_at": slot.isoformat(),
+        "end_at": (slot + timedelta(hours=1)).isoformat(), "booker_name": "木村",
+        "booker_email": "kimura@example.jp", "payment_status": "paid"})
+    assert r.status_code == 201, r.text
+    bid = r.json()["id"]
+    answer: list[int] = []
+    with database.engine.connect() as other:
+        other.execute(text("SELECT id FROM smart_lock WHERE id = :id FOR UPDATE"), {"id": lock_pk})
+        worker = threading.Thread(target=lambda: answer.append(
+            admin.post(f"/api/v1/bookings/{bid}/reissue").status_code))
+        worker.start()
+        with database.engine.connect() as probe:
+            deadline = time.monotonic() + 30
+            while not _waiting_on_a_lock(probe):
+                assert time.monotonic() < deadline and worker.is_alive(), "reissue never waited"
+                time.sleep(0.05)
+        # What the lock sync does next: the booking's PINs. Free, so no deadlock.
+        other.execute(text("SET LOCAL lock_timeout = '2s'"))
+        pins = other.execute(text("SELECT id FROM issued_pin WHERE booking_id = :b FOR UPDATE"),
+                             {"b": bid}).all()
+        assert pins
+        other.commit()
+    worker.join(timeout=30)
+    assert answer == [200]
+
+
+@pytest.mark.parametrize("path", [f"/api/v1/bookings/{2**63}/reissue",
+                                  f"/api/v1/bookings/{2**63}/cancel",
+                                  f"/api/v1/bookings/{2**64}/paid"])
+def test_booking_ids_of_2_63_or_more_are_422(admin, path: str):
+    r = admin.post(path)
+    assert r.status_code == 422 and r.json()["field"] == "booking_id"

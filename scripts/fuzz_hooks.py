@@ -4,6 +4,9 @@
   as the reader agent signs them (``gate.signing.request_signing_string`` over the path, query
   and body bytes that go on the wire), so the fuzzed bodies reach the endpoints and not only
   the signature check.
+- The booking webhook is signed with the service's webhook secret, as the booking system
+  signs it. (Online-lock polls stay unsigned: each lock has its own key; their signature
+  check is tested in tests/security/test_lock_poll.py.)
 - ``/me/*`` requests carry the token of a 課長 (a supervisor user with a staff record), since
   the admin has no timesheet of their own.
 - The harness's own users and API tokens are never the target of a PATCH or a revoke (a
@@ -31,6 +34,7 @@ import requests
 import schemathesis
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from api.bookings.service import webhook_signature
 from gate.signing import request_signing_string
 from reader_agent.keys import load_device_key, load_identity
 
@@ -38,6 +42,7 @@ PROBLEM_JSON = "application/problem+json"
 DEVICE_PREFIX = "/device/v1/"
 UNSIGNED = {"/device/v1/enroll"}
 SELF_SERVICE_PREFIX = "/me/"
+WEBHOOK = "/api/v1/bookings/webhook"
 MAX_WAIT_S = 1
 
 
@@ -60,6 +65,20 @@ class DeviceSigner(requests.auth.AuthBase):
         r.headers.update({"X-Mynagate-Device": device_id, "X-Mynagate-Timestamp": ts,
                           "X-Mynagate-Nonce": nonce,
                           "X-Mynagate-Signature": base64.b64encode(sig).decode()})
+        return r
+
+
+class WebhookSigner(requests.auth.AuthBase):
+    """Signs as the booking system does (HMAC-SHA256 of ``timestamp "." body``)."""
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        body = r.body or b""
+        raw = body.encode() if isinstance(body, str) else body
+        assert isinstance(raw, bytes), "streamed bodies are not generated"
+        ts = str(int(time.time()))
+        secret = os.environ["MYNAGATE_BOOKING_WEBHOOK_SECRET"]
+        r.headers.update({"X-Mynagate-Timestamp": ts,
+                          "X-Mynagate-Signature": webhook_signature(secret, ts, raw)})
         return r
 
 
@@ -87,6 +106,8 @@ def before_call(context: schemathesis.HookContext, case: schemathesis.Case,
     path = case.operation.path
     if path.startswith(DEVICE_PREFIX) and path not in UNSIGNED:
         kwargs["auth"] = DeviceSigner()
+    elif path == WEBHOOK:
+        kwargs["auth"] = WebhookSigner()
     elif path.startswith(SELF_SERVICE_PREFIX):  # the caller's own records: a staff member's
         kwargs["auth"] = Bearer(os.environ["MYNAGATE_FUZZ_STAFF_TOKEN"])
     if path.endswith("/snapshot/wait") and (case.query is None or isinstance(case.query, dict)):

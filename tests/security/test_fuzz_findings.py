@@ -142,3 +142,17 @@ def test_reissue_takes_the_lock_row_before_the_pins(admin, app, database, tmp_pa
 def test_booking_ids_of_2_63_or_more_are_422(admin, path: str):
     r = admin.post(path)
     assert r.status_code == 422 and r.json()["field"] == "booking_id"
+
+
+def test_a_duplicate_supervisor_is_409(admin, database):
+    from tests.attendance import factories as f
+
+    with database.session() as s:
+        dept = f.department(s)
+        boss = f.staff(s, dept, "B0001", "課長 一郎")
+        s.commit()
+        body = {"department_id": dept.id, "staff_id": boss.id, "effective_from": "2026-04-01"}
+    assert admin.post("/admin/attendance/supervisors", json=body).status_code == 201
+    r = admin.post("/admin/attendance/supervisors", json=body)
+    assert r.status_code == 409, r.text
+    assert r.headers["content-type"] == PROBLEM and "uq_department_supervisor" in r.json()["detail"]

@@ -206,7 +206,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=5432)
-    p.add_argument("--max-examples", type=int, default=60)
+    p.add_argument("--max-examples", type=int, default=20)
     p.add_argument("--workers", type=int, default=2, help="schemathesis workers")
     p.add_argument("--serve-workers", type=int, default=2, help="uvicorn workers")
     p.add_argument("--seed", type=int, default=None)

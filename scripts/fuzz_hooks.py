@@ -7,7 +7,6 @@
 - The booking webhook is signed with the service's webhook secret, as the booking system
   signs it. (Online-lock polls stay unsigned: each lock has its own key; their signature
   check is tested in tests/security/test_lock_poll.py.)
-- Half of the large positive path ids are mapped onto the seeded rows (1–16).
 - ``/me/*`` requests carry the token of a 課長 (a supervisor user with a staff record), since
   the admin has no timesheet of their own.
 - The harness's own users and API tokens are never the target of a PATCH or a revoke (a
@@ -99,22 +98,6 @@ def _protected() -> dict[str, set[int]]:
     return {name: {int(x) for x in os.environ[var].split(",")}
             for name, var in (("user_id", "MYNAGATE_FUZZ_USER_IDS"),
                               ("token_id", "MYNAGATE_FUZZ_TOKEN_IDS"))}
-
-
-SEEDED_IDS = 16  # the demo town's rows have small ids
-
-
-@schemathesis.hook
-def map_path_parameters(context: schemathesis.HookContext, path_parameters: Any) -> Any:
-    """Half of the large positive ids (the even ones) become the id of a seeded row (1–16), so
-    updates, deletes and state changes reach real rows and their foreign keys, not only 404.
-    Negative, zero and ≥2^63 values are left as drawn."""
-    if not isinstance(path_parameters, dict):
-        return path_parameters
-    for name, value in path_parameters.items():
-        if type(value) is int and SEEDED_IDS < value < 2**63 and value % 2 == 0:
-            path_parameters[name] = value % SEEDED_IDS + 1
-    return path_parameters
 
 
 @schemathesis.hook

@@ -11,6 +11,7 @@ problem details, or any request that failed (timeout, dropped connection). The l
 is the summary ``scripts/run-tests.sh`` keeps. Usage:
 
     .venv/bin/python scripts/fuzz.py [--max-examples N] [--workers N] [--seed N]
+        [-- --include-path-regex '^/api/v1/bookings' ...]
 """
 
 from __future__ import annotations
@@ -146,6 +147,7 @@ def _schemathesis(base: str, token: str, env: dict[str, str], args: argparse.Nam
            "--report", "json", "--report-dir", str(report), "--no-color"]
     if args.seed is not None:
         cmd += ["--seed", str(args.seed)]
+    cmd += args.schemathesis_args
     # Its cwd is the scratch dir: schemathesis keeps a .schemathesis/ cache in the cwd.
     return subprocess.run(cmd, env=env, cwd=report.parent).returncode
 
@@ -211,6 +213,8 @@ def main() -> int:
     p.add_argument("--serve-workers", type=int, default=2, help="uvicorn workers")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--keep", type=Path, default=None, help="keep logs and reports here")
+    p.add_argument("schemathesis_args", nargs="*",
+                   help="more `schemathesis run` options, after --")
     args = p.parse_args()
     work = Path(tempfile.mkdtemp(prefix="mynagate-fuzz-"))
     try:

@@ -156,3 +156,26 @@ def test_a_duplicate_supervisor_is_409(admin, database):
     r = admin.post("/admin/attendance/supervisors", json=body)
     assert r.status_code == 409, r.text
     assert r.headers["content-type"] == PROBLEM and "uq_department_supervisor" in r.json()["detail"]
+
+
+def test_renaming_a_closed_day_deleted_meanwhile_is_404(admin, database):
+    """Fuzzing with two workers: PATCH /admin/closed-days/{day} while another request deleted
+    that day answered 500 (StaleDataError: the UPDATE matched no row)."""
+    if database.engine.dialect.name != "postgresql":
+        pytest.fail("row locks need PostgreSQL; the tests run on PostgreSQL")
+    assert admin.post("/admin/closed-days", json={"day": "2030-05-07", "name": "開庁記念日"}
+                      ).status_code == 201
+    answer: list[int] = []
+    with database.engine.connect() as other:
+        other.execute(text("DELETE FROM closed_day WHERE day = '2030-05-07'"))
+        worker = threading.Thread(target=lambda: answer.append(
+            admin.patch("/admin/closed-days/2030-05-07", json={"name": "町制記念日"}).status_code))
+        worker.start()
+        with database.engine.connect() as probe:
+            deadline = time.monotonic() + 30
+            while not _waiting_on_a_lock(probe):
+                assert time.monotonic() < deadline and worker.is_alive(), "the rename never waited"
+                time.sleep(0.05)
+        other.commit()
+    worker.join(timeout=30)
+    assert answer == [404]

@@ -27,6 +27,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .limits import BodyTooLarge
@@ -157,6 +158,14 @@ def install_handlers(app: FastAPI) -> None:
         status, title, detail = integrity_problem(exc)
         log.warning("constraint violation on %s: %s", request.url.path, detail)
         return problem(status, title, detail, request.url.path)
+
+    @app.exception_handler(StaleDataError)
+    async def _stale(request: Request, exc: StaleDataError) -> JSONResponse:
+        # The row was deleted or changed by a concurrent request between read and write (the
+        # domain should lock it first; this is the net under any route that does not yet).
+        log.warning("stale row on %s %s", request.method, request.url.path)
+        return problem(409, Conflict.title, "the row was changed or deleted by another request "
+                       "meanwhile; reload and retry", request.url.path)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -8,7 +8,9 @@ import time
 from datetime import timedelta
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import text
+from sqlalchemy.orm.exc import StaleDataError
 
 from tests.locks.helpers import create_site, wire
 
@@ -179,3 +181,14 @@ def test_renaming_a_closed_day_deleted_meanwhile_is_404(admin, database):
         other.commit()
     worker.join(timeout=30)
     assert answer == [404]
+
+
+def test_a_stale_row_on_any_route_is_a_409_problem(app):
+    def fail() -> None:
+        raise StaleDataError("UPDATE statement on table 'x' expected to update 1 row(s)")
+
+    app.add_api_route("/_test/stale", fail)
+    with TestClient(app, raise_server_exceptions=False) as c:
+        r = c.get("/_test/stale")
+    assert r.status_code == 409 and r.headers["content-type"] == PROBLEM
+    assert "table 'x'" not in r.text

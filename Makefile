@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv system demo test lint typecheck bench clean
+.PHONY: venv system demo test lint typecheck bench fuzz clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -42,6 +42,11 @@ lint: venv
 
 bench: venv
 	$(BIN)/python -m bench.run $(if $(ONLY),--only $(ONLY))
+
+# Schemathesis on every route of a live `mynagate serve` on PostgreSQL 127.0.0.1:5432 (a fresh
+# database of its own); also a step of `make test`. docs/security.md, "Fuzzing in CI".
+fuzz: venv
+	$(BIN)/python scripts/fuzz.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache var

@@ -8,9 +8,11 @@ value stored in a 32-bit column.
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from typing import Annotated
 
 from annotated_types import Interval
+from pydantic import AwareDatetime
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
@@ -23,6 +25,15 @@ Int32 = Annotated[int, Interval(ge=INT32_MIN, le=INT32_MAX)]
 Id = Annotated[int, Interval(ge=1, le=INT64_MAX)]
 Cursor = Annotated[int, Interval(ge=0, le=INT64_MAX)]
 
+# Days and instants of the service's business (bookings, attendance days, 発令): 2000–2100.
+# Outside it a date makes no sense here, and would overflow the slot and day arithmetic
+# (a booking before 1970 has a negative PIN slot): 422 naming the field.
+FIRST_DAY = date(2000, 1, 1)
+LAST_DAY = date(2100, 12, 31)
+BusinessDate = Annotated[date, Interval(ge=FIRST_DAY, le=LAST_DAY)]
+BusinessTime = Annotated[AwareDatetime, Interval(
+    ge=datetime(2000, 1, 1, tzinfo=UTC), lt=datetime(2101, 1, 1, tzinfo=UTC))]
+
 
 
 def clamp_int32(value: int) -> int:
@@ -30,5 +41,5 @@ def clamp_int32(value: int) -> int:
     return max(INT32_MIN, min(INT32_MAX, value))
 
 
-__all__ = ["INT32_MAX", "INT32_MIN", "INT64_MAX", "INT64_MIN", "Cursor", "Id", "Int32", "Int64",
-           "clamp_int32"]
+__all__ = ["FIRST_DAY", "INT32_MAX", "INT32_MIN", "INT64_MAX", "INT64_MIN", "LAST_DAY",
+           "BusinessDate", "BusinessTime", "Cursor", "Id", "Int32", "Int64", "clamp_int32"]

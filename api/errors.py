@@ -26,7 +26,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .limits import BodyTooLarge
@@ -91,6 +92,22 @@ def first_error(err: ValidationError, prefix: str = "") -> str:
     return f"{prefix}{field_of(tuple(first['loc']))}: {first['msg']}"
 
 
+UNIQUE_VIOLATION = "23505"
+
+
+def integrity_problem(exc: IntegrityError) -> tuple[int, str, str]:
+    """(status, title, detail) of a constraint violation; the detail names the constraint,
+    never the row's values (PostgreSQL's own DETAIL may carry them)."""
+    diag = getattr(exc.orig, "diag", None)
+    constraint = getattr(diag, "constraint_name", None) or getattr(diag, "column_name", None)
+    text = str(exc.orig)
+    unique = getattr(exc.orig, "sqlstate", None) == UNIQUE_VIOLATION or "UNIQUE" in text
+    what = constraint or text.split("constraint failed:", 1)[-1].strip()[:200] or "constraint"
+    if unique:
+        return 409, Conflict.title, f"already exists ({what})"
+    return 422, Unprocessable.title, f"a value breaks a constraint of the stored data ({what})"
+
+
 def problem(status: int, title: str, detail: str, instance: str, **extra: Any) -> JSONResponse:
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail,
             "instance": instance, **extra}
@@ -133,6 +150,22 @@ def install_handlers(app: FastAPI) -> None:
         log.warning("value out of range on %s: %s", request.url.path, type(exc).__name__)
         return problem(422, "Unprocessable content",
                        "a value is out of range for what the service stores", request.url.path)
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:
+        # A constraint the endpoint did not check first (or a concurrent request won the
+        # race): a duplicate is 409, a missing referenced row or a null/check violation 422.
+        status, title, detail = integrity_problem(exc)
+        log.warning("constraint violation on %s: %s", request.url.path, detail)
+        return problem(status, title, detail, request.url.path)
+
+    @app.exception_handler(StaleDataError)
+    async def _stale(request: Request, exc: StaleDataError) -> JSONResponse:
+        # The row was deleted or changed by a concurrent request between read and write (the
+        # domain should lock it first; this is the net under any route that does not yet).
+        log.warning("stale row on %s %s", request.method, request.url.path)
+        return problem(409, Conflict.title, "the row was changed or deleted by another request "
+                       "meanwhile; reload and retry", request.url.path)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

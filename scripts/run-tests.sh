@@ -2,6 +2,7 @@
 # Runs the whole suite: lint, types, pytest on two workers (the nfc stack included; the pcsc
 # stack in a serial run of its own, since the machine has one pcscd),
 # then the fault suite in a step of its own (-m faults),
+# then schemathesis against a live service (scripts/fuzz.py),
 # then again, on the tests that read the clock, with the clock moved to each of CI's dates.
 # MOVED_CLOCK=0 skips the moved-clock runs; arguments go to every pytest run.
 set -euo pipefail
@@ -48,6 +49,16 @@ MYNAGATE_TEST_CLOCK_READERS="$LOGS/pcsc-readers.txt" run_pytest "pcsc (real cloc
 echo "== pytest, fault suite"
 MYNAGATE_TEST_CLOCK_READERS="$LOGS/faults-readers.txt" run_pytest "faults (real clock)" -n 2 \
   -m faults "$@" || FAILED=1
+
+# Schemathesis on every route of a live `mynagate serve` (its own PostgreSQL database, admin
+# token, signed device requests): any 5xx, error answer that is not problem details, or timeout
+# fails the run. docs/security.md, "Fuzzing in CI".
+echo "== schemathesis (live mynagate serve on PostgreSQL)"
+fuzz_rc=0
+$BIN/python scripts/fuzz.py < /dev/null 2>&1 | tee "$LOGS/fuzz.log" || fuzz_rc=$?
+SUMMARY+=("$(grep '^schemathesis: ' "$LOGS/fuzz.log" | tail -1 \
+  || echo "schemathesis: no summary line (exit $fuzz_rc)")")
+[ "$fuzz_rc" = 0 ] || FAILED=1
 
 if [ "${MOVED_CLOCK:-1}" != 0 ]; then
   echo "== moved clock: $(wc -l < "$MYNAGATE_TEST_CLOCK_READERS") tests read the clock"

@@ -50,4 +50,6 @@ def test_failed_commit_is_not_answered_200(client, app):
     from fastapi.testclient import TestClient
 
     with TestClient(app, raise_server_exceptions=False) as c:
-        assert c.post("/_test/site").status_code == 500
+        r = c.post("/_test/site")
+    # The duplicate at commit answers the constraint's problem (409), never 200.
+    assert r.status_code == 409 and r.headers["content-type"] == "application/problem+json"

@@ -133,8 +133,9 @@ def list_permissions(session: Session, *, group_id: int | None, door_id: int | N
     return paginate(session, stmt, limit=limit, offset=offset)
 
 
-def get_closed_day(session: Session, day: date) -> ClosedDay | None:
-    return session.get(ClosedDay, day)
+def get_closed_day(session: Session, day: date, *, for_update: bool = False
+                   ) -> ClosedDay | None:
+    return session.get(ClosedDay, day, with_for_update=for_update, populate_existing=for_update)
 
 
 def list_closed_days(session: Session, start: date | None, end: date | None, *, limit: int,

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from api.bounded import BusinessDate
 from api.staff.validation import Name
 
 
@@ -131,7 +132,7 @@ class ClosedDayCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    day: date
+    day: BusinessDate
     name: Name
 
 

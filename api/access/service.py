@@ -268,15 +268,17 @@ def create_closed_day(session: Session, data: ClosedDayCreate, *, actor: str) ->
     return row
 
 
-def get_closed_day_or_raise(session: Session, day: date) -> ClosedDay:
-    row = repository.get_closed_day(session, day)
+def get_closed_day_or_raise(session: Session, day: date, *, for_update: bool = False
+                            ) -> ClosedDay:
+    # Locked before a rename or delete: a row deleted meanwhile is then a 404, not a 500.
+    row = repository.get_closed_day(session, day, for_update=for_update)
     if row is None:
         raise NotFound(f"{day.isoformat()} is not a municipal closed day", field="day")
     return row
 
 
 def rename_closed_day(session: Session, day: date, name: str, *, actor: str) -> ClosedDay:
-    row = get_closed_day_or_raise(session, day)
+    row = get_closed_day_or_raise(session, day, for_update=True)
     if row.name == name:
         return row
     before = row_view(row)
@@ -289,7 +291,7 @@ def rename_closed_day(session: Session, day: date, name: str, *, actor: str) -> 
 
 
 def delete_closed_day(session: Session, day: date, *, actor: str) -> None:
-    row = get_closed_day_or_raise(session, day)
+    row = get_closed_day_or_raise(session, day, for_update=True)
     before = row_view(row)
     session.delete(row)
     session.flush()

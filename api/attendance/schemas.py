@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
+from api.bounded import BusinessDate
 from api.text import FreeText
 
 
@@ -36,7 +37,7 @@ class CorrectionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     staff_id: int
-    business_date: date
+    business_date: BusinessDate
     kind: str = Field(pattern="^(in|out)$")
     corrected_at: datetime
     reason: FreeText[1000] = Field(min_length=1)
@@ -86,18 +87,18 @@ class WorkPatternAssign(BaseModel):
 
     staff_id: int
     code: FreeText[32]
-    effective_from: date
-    effective_until: date | None = None
+    effective_from: BusinessDate
+    effective_until: BusinessDate | None = None
 
 
 class DayOverrideCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     staff_id: int | None = None
-    day: date
+    day: BusinessDate
     day_type: FreeText[32]
     kind: str = Field(default="furikae", pattern="^(furikae|daikyu|other)$")
-    linked_day: date | None = None
+    linked_day: BusinessDate | None = None
     note: FreeText[200] | None = None
 
 
@@ -117,8 +118,8 @@ class SupervisorCreate(BaseModel):
 
     department_id: int
     staff_id: int
-    effective_from: date
-    effective_until: date | None = None
+    effective_from: BusinessDate
+    effective_until: BusinessDate | None = None
 
 
 class AmendmentRead(BaseModel):
@@ -139,7 +140,7 @@ class LeaveCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     staff_id: int
-    day: date
+    day: BusinessDate
     kind: Literal["annual", "special", "sick"]
     unit: Literal["day", "am", "pm", "hours"]
     start_time: time | None = None

@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, Depends, Request
 
 from api.auth import require_admin
+from api.bounded import Id
 from api.csv_import import ImportBody
 from api.db import SessionDep
 from api.limits import RawBody
@@ -31,19 +32,19 @@ def create_booking(data: BookingCreate, request: Request, tasks: BackgroundTasks
 
 
 @router.get("", response_model=list[BookingRead])
-def list_bookings(session: SessionDep, actor: Admin, facility_id: int | None = None) -> object:
+def list_bookings(session: SessionDep, actor: Admin, facility_id: Id | None = None) -> object:
     """Recent bookings."""
     return service.read(session, service.list_recent(session, facility_id))
 
 
 @router.get("/{booking_id}", response_model=BookingRead)
-def get_booking(booking_id: int, session: SessionDep, actor: Admin) -> object:
+def get_booking(booking_id: Id, session: SessionDep, actor: Admin) -> object:
     """One booking, with the state of its latest email (``mail_status``)."""
     return service.read_one(session, service.get_or_raise(session, booking_id))
 
 
 @router.post("/{booking_id}/paid", response_model=BookingRead)
-def mark_paid(booking_id: int, request: Request, tasks: BackgroundTasks, session: SessionDep,
+def mark_paid(booking_id: Id, request: Request, tasks: BackgroundTasks, session: SessionDep,
               settings: Locks, actor: Admin) -> object:
     """Payment confirmed: issue the PINs and queue their email."""
     b = service.mark_paid(session, settings, booking_id, actor=actor)
@@ -52,7 +53,7 @@ def mark_paid(booking_id: int, request: Request, tasks: BackgroundTasks, session
 
 
 @router.post("/{booking_id}/reissue", response_model=BookingRead)
-def reissue(booking_id: int, request: Request, tasks: BackgroundTasks, session: SessionDep,
+def reissue(booking_id: Id, request: Request, tasks: BackgroundTasks, session: SessionDep,
             settings: Locks, actor: Admin) -> object:
     """New PINs for the booking (old ones revoked) and a new email."""
     b = service.reissue(session, settings, booking_id, actor=actor)
@@ -61,7 +62,7 @@ def reissue(booking_id: int, request: Request, tasks: BackgroundTasks, session: 
 
 
 @router.post("/{booking_id}/cancel", response_model=BookingRead)
-def cancel(booking_id: int, request: Request, tasks: BackgroundTasks, session: SessionDep,
+def cancel(booking_id: Id, request: Request, tasks: BackgroundTasks, session: SessionDep,
            actor: Admin) -> object:
     """Cancel the booking and revoke its PINs; a paid booking's booker gets a notice."""
     b = service.cancel(session, booking_id, actor=actor)
@@ -70,7 +71,7 @@ def cancel(booking_id: int, request: Request, tasks: BackgroundTasks, session: S
 
 
 @router.post("/{booking_id}/send-pin", status_code=202, response_model=BookingRead)
-def send_pin(booking_id: int, request: Request, tasks: BackgroundTasks, session: SessionDep,
+def send_pin(booking_id: Id, request: Request, tasks: BackgroundTasks, session: SessionDep,
              actor: Admin) -> object:
     """Queue the PIN email again; follow ``mail_status`` for its delivery."""
     b = service.queue_pin_email(session, booking_id)
@@ -79,7 +80,7 @@ def send_pin(booking_id: int, request: Request, tasks: BackgroundTasks, session:
 
 
 @router.get("/{booking_id}/pins", response_model=list[PinInfo])
-def booking_pins(booking_id: int, session: SessionDep, settings: Locks, actor: Admin) -> object:
+def booking_pins(booking_id: Id, session: SessionDep, settings: Locks, actor: Admin) -> object:
     """The booking's PINs, for staff reading them out by phone (admin only)."""
     return service.pin_info(session, settings, booking_id)
 

@@ -11,8 +11,8 @@ from api.models import Booking, WebhookReceipt
 
 def get(session: Session, booking_id: int, *, for_update: bool = False) -> Booking | None:
     q = select(Booking).where(Booking.id == booking_id)
-    if for_update:
-        q = q.with_for_update()
+    if for_update:  # and re-read: the row may have changed since this session last saw it
+        q = q.with_for_update().execution_options(populate_existing=True)
     return session.scalar(q)
 
 

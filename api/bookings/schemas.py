@@ -3,8 +3,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from api.bounded import BusinessTime, Id
 from api.mail.headers import SingleLine
 from api.models import MailStatus
 from api.text import FreeText
@@ -15,9 +16,9 @@ EMAIL = rf"^{_ADDR}@{_ADDR}\.{_ADDR}$"
 
 
 class BookingCreate(BaseModel):
-    facility_id: int
-    start_at: AwareDatetime
-    end_at: AwareDatetime
+    facility_id: Id
+    start_at: BusinessTime
+    end_at: BusinessTime
     booker_name: Annotated[FreeText[100], SingleLine] = Field(min_length=1)
     booker_email: FreeText[254] = Field(pattern=EMAIL)
     payment_status: Literal["pending", "paid"] = "pending"

@@ -41,6 +41,15 @@ JST = ZoneInfo("Asia/Tokyo")
 PIN_MAILS = (MailKind.PIN, MailKind.PIN_REISSUE)
 
 
+def _locked(session: Session, booking_id: int) -> Booking:
+    """The booking's row locked, after its facility's lock rows (in id order). Lock sync and
+    rekey take a lock row and then its PINs and bookings; taking the booking and its PINs
+    first and the lock rows after deadlocked against them (fuzzing, 4 workers)."""
+    b = get_or_raise(session, booking_id)
+    lock_repo.for_facility(session, b.facility_id, for_update=True)
+    return get_or_raise(session, booking_id, for_update=True)
+
+
 def get_or_raise(session: Session, booking_id: int, *, for_update: bool = False) -> Booking:
     b = repository.get(session, booking_id, for_update=for_update)
     if b is None:
@@ -92,7 +101,7 @@ def mark_paid(session: Session, settings: LockSettings, booking_id: int, *, acto
               now: datetime | None = None) -> Booking:
     """Payment confirmed: issue the booking's PINs (one per lock and day). Idempotent."""
     now = now or utcnow()
-    b = get_or_raise(session, booking_id, for_update=True)
+    b = _locked(session, booking_id)
     if b.payment_status == "paid":
         return b
     if b.payment_status == "cancelled":
@@ -121,7 +130,7 @@ def reissue(session: Session, settings: LockSettings, booking_id: int, *, actor:
             now: datetime | None = None) -> Booking:
     """New PINs for a paid booking; the old ones are revoked (offline: pending revocation)."""
     now = now or utcnow()
-    b = get_or_raise(session, booking_id, for_update=True)
+    b = _locked(session, booking_id)
     if b.payment_status != "paid":
         raise Conflict("only a paid booking has PINs to reissue", field="payment_status")
     revoked = _revoke_all(session, b, now)
@@ -140,7 +149,7 @@ def cancel(session: Session, booking_id: int, *, actor: str,
     """Cancel: online locks lose the code at their next poll; offline locks get a pending
     revocation, carried to the lock by the next visitor or staff member."""
     now = now or utcnow()
-    b = get_or_raise(session, booking_id, for_update=True)
+    b = _locked(session, booking_id)
     if b.payment_status == "cancelled":
         return b
     before = b.payment_status

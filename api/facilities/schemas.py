@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.mail.headers import SingleLine
 from api.text import FreeText
@@ -25,6 +25,14 @@ class FacilityUpdate(BaseModel):
     address: Line200 | None = None
     contact: Line200 | None = None
     instructions: FreeText[2000] | None = None
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        # Omitted means unchanged; an explicit null would empty a NOT NULL column (422).
+        if value is None:
+            raise ValueError("may be omitted but not null")
+        return value
 
 
 class FacilityRead(BaseModel):

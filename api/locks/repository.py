@@ -34,9 +34,12 @@ def list_all(session: Session) -> Sequence[SmartLock]:
     return session.scalars(select(SmartLock).order_by(SmartLock.lock_id)).all()
 
 
-def for_facility(session: Session, facility_id: int) -> Sequence[SmartLock]:
-    return session.scalars(select(SmartLock).where(SmartLock.facility_id == facility_id)
-                           .order_by(SmartLock.id)).all()
+def for_facility(session: Session, facility_id: int, *, for_update: bool = False
+                 ) -> Sequence[SmartLock]:
+    q = select(SmartLock).where(SmartLock.facility_id == facility_id).order_by(SmartLock.id)
+    if for_update:  # in id order, so two callers never take them crosswise
+        q = q.with_for_update()
+    return session.scalars(q).all()
 
 
 def pins_near(session: Session, lock_pk: int, generation: int, first_slot: int,

@@ -6,13 +6,14 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
+from api.bounded import BusinessDate
 from api.text import FreeText
 
 
 class OvertimeApply(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    work_date: date
+    work_date: BusinessDate
     start_at: datetime
     end_at: datetime
     reason: FreeText[1000] = Field(min_length=1)

@@ -1,6 +1,7 @@
 """A separate process that keeps 100 hostile requests in flight against a service (loopback
 only, a bounded number of rounds). Prints one JSON line: when every client was under way,
-when the first one finished, and the status codes it got."""
+when the first one finished, the status codes it got, and the requests closed without an
+answer (counted, not raised: one lost connection must not hide the rest of the run)."""
 
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ async def attack(url: str, admin_token: str, rounds: int) -> dict[str, object]:
     started = 0
     first_done: float | None = None
     statuses: dict[int, int] = {}
+    dropped: dict[str, int] = {}  # requests the service closed without an answer, by error
     all_started = asyncio.Event()
     async with httpx.AsyncClient(base_url=url, timeout=120,
                                  limits=httpx.Limits(max_connections=HOSTILE + 10)) as http:
@@ -48,7 +50,12 @@ async def attack(url: str, admin_token: str, rounds: int) -> dict[str, object]:
             if started == HOSTILE:
                 all_started.set()
             for _ in range(rounds):
-                r = await http.post(path, content=body, headers=headers)
+                try:
+                    r = await http.post(path, content=body, headers=headers)
+                except httpx.TransportError as err:  # e.g. a 413 answered mid-body, then closed
+                    kind = type(err).__name__
+                    dropped[kind] = dropped.get(kind, 0) + 1
+                    continue
                 statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
             if first_done is None:
                 first_done = time.monotonic()
@@ -58,7 +65,7 @@ async def attack(url: str, admin_token: str, rounds: int) -> dict[str, object]:
         under_way = time.monotonic()
         print(json.dumps({"under_way": under_way}), flush=True)
         await asyncio.gather(*tasks)
-    return {"first_done": first_done, "statuses": statuses}
+    return {"first_done": first_done, "statuses": statuses, "dropped": dropped}
 
 
 if __name__ == "__main__":

@@ -46,7 +46,10 @@ def test_healthz_answers_within_1_s_while_100_hostile_requests_are_in_flight(adm
             if proc.poll() is None:
                 proc.kill()
     print(f"healthz under attack: max {max(latencies):.3f} s, "
-          f"median {sorted(latencies)[PROBES // 2]:.3f} s; statuses {result['statuses']}")
+          f"median {sorted(latencies)[PROBES // 2]:.3f} s; statuses {result['statuses']}, "
+          f"closed without an answer {result['dropped']}")
+    answered = sum(result["statuses"].values())
+    assert answered >= 0.9 * 100 * ROUNDS, result  # nearly every hostile request was answered
     assert probes_done < result["first_done"]  # no hostile client had finished yet
     assert all(int(code) < 500 for code in result["statuses"])
     assert max(latencies) < 1.0

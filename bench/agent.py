@@ -262,6 +262,8 @@ def pin_verify() -> list[dict[str, Any]]:
                      DriftingClock(lambda: true_now))
         slot = int(true_now) // 900
         in_window = f"{(slot % 96) * 96:04d}000000"  # right header for now, wrong tag
+        # Key-box entry codes (docs/pin-spec.md): 12-digit revocation and emergency codes, and
+        # a sequential 12-digit code whose check digit fails the individual-number rule.
         codes = {"10 digits, header in window": in_window,
                  "10 digits, header out of window": f"{((slot + 48) % 96) * 96:04d}000000",
                  "12 digits, revocation range": f"{921600000000 + (slot % 96) * 96 * 3 * 10**6:012d}",

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
-from urllib.parse import parse_qs
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response
 from fastapi.responses import RedirectResponse
@@ -31,21 +30,16 @@ from api.users.roles import Role, allowed
 from gate.business_day import JST
 
 from .deps import FACILITY_HOME, ConsoleIdentity, ConsoleUser
-from .pages import ConsoleRoute
+from .pages import ConsoleRoute, form_fields
 from .rendering import render
 
 router = APIRouter(prefix="/console/facility", tags=["console"], route_class=ConsoleRoute,
                    include_in_schema=False)
 Locks = Annotated[LockSettings, Depends(get_lock_settings)]
-MAX_FORM_BODY = 4096
 BOOKING_FIELDS = ("facility", "start", "end", "booker_name", "booker_email", "paid",
                   "csrf_token")
 DONE = ("registered", "paid", "resent", "cancelled")
 
-
-def _form(body: bytes, *names: str) -> dict[str, str]:
-    form = parse_qs(body[:MAX_FORM_BODY].decode("utf-8", "replace"))
-    return {k: form.get(k, [""])[0] for k in names}
 
 
 def _may_write(user: ConsoleIdentity) -> bool:
@@ -95,7 +89,7 @@ def register_booking(request: Request, body: RawBody, tasks: BackgroundTasks,
                      session: SessionDep, settings: Locks, user: ConsoleUser) -> Response:
     """Register a booking; when it is marked paid, its PINs are issued and their email
     queued in the same transaction, and the sender is woken once it is committed."""
-    field = _form(body, *BOOKING_FIELDS)
+    field = form_fields(body, *BOOKING_FIELDS)
     if not user.csrf_ok(field["csrf_token"]):
         return _page(request, session, user, status_code=403, error="forbidden", form=field)
     try:
@@ -120,7 +114,7 @@ def _booking_action(request: Request, session: Session, user: ConsoleIdentity, b
                     confirm: bool = False) -> Response:
     """One change to one booking through the bookings service; the sender is woken for the
     email it queued once the change is committed."""
-    field = _form(body, "csrf_token", "confirm")
+    field = form_fields(body, "csrf_token", "confirm")
     if not user.csrf_ok(field["csrf_token"]):
         return _page(request, session, user, status_code=403, error="forbidden")
     if confirm and field["confirm"] != "1":

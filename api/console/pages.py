@@ -42,6 +42,13 @@ from .rendering import HERE, gettext, jst, render
 
 MAX_LOGIN_BODY = 1024
 MAX_FORM_BODY = 4096
+
+
+def form_fields(body: bytes, *names: str, limit: int = MAX_FORM_BODY) -> dict[str, str]:
+    """The named fields of a urlencoded console form (the first value of each, "" if absent);
+    only the first ``limit`` bytes are read."""
+    form = parse_qs(body[:limit].decode("utf-8", "replace"))
+    return {k: form.get(k, [""])[0] for k in names}
 StaffNumber = Annotated[str, Path(max_length=20)]
 MonthQuery = Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")]
 MAX_RECORD_DAYS = 62
@@ -90,8 +97,7 @@ def login_form(request: Request) -> Response:
 def login(request: Request, body: RawBody, session: SessionDep) -> Response:
     """Log in with a user name, a password and, for the roles that need one, a TOTP code: the
     same check and lock-out as ``POST /auth/login``; sets the session cookies."""
-    form = parse_qs(body[:MAX_LOGIN_BODY].decode("utf-8", "replace"))
-    field = {k: form.get(k, [""])[0] for k in ("username", "password", "totp")}
+    field = form_fields(body, "username", "password", "totp", limit=MAX_LOGIN_BODY)
     now = utcnow()
     client = request.client.host if request.client else "-"
     result = users.login(session, username=field["username"], password=field["password"],
@@ -281,8 +287,7 @@ def change_card(request: Request, number: StaffNumber, credential_id: Id, body: 
                 session: SessionDep, user: ConsoleUser) -> Response:
     """Report a card lost, suspend, revoke or reactivate it, with a reason: the credential
     service's own change (audited, and the readers' snapshot moves on)."""
-    form = parse_qs(body[:MAX_FORM_BODY].decode("utf-8", "replace"))
-    field = {k: form.get(k, [""])[0] for k in ("action", "reason", "csrf_token")}
+    field = form_fields(body, "action", "reason", "csrf_token")
     person = _person(session, number)
     if field["action"] not in TRANSITIONS:
         return _cards_page(request, session, user, person, status_code=422, error="action")

@@ -5,7 +5,6 @@ to decide. Each change goes through the overtime service, as ``/me/overtime`` do
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
-from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
@@ -24,12 +23,11 @@ from api.overtime import service as overtime
 from api.overtime.schemas import OvertimeApply
 
 from .deps import SelfUser
-from .pages import ConsoleRoute, MonthQuery, timesheet_page
+from .pages import ConsoleRoute, MonthQuery, form_fields, timesheet_page
 from .rendering import render
 
 router = APIRouter(prefix="/console/me", tags=["console"], route_class=ConsoleRoute,
                    include_in_schema=False)
-MAX_FORM_BODY = 4096
 
 
 def _me(session: SessionDep, user: SelfUser) -> Staff:
@@ -38,10 +36,6 @@ def _me(session: SessionDep, user: SelfUser) -> Staff:
         raise NotFound("the staff member linked to this user is gone", field="staff_id")
     return person
 
-
-def _form(body: bytes, *names: str) -> dict[str, str]:
-    form = parse_qs(body[:MAX_FORM_BODY].decode("utf-8", "replace"))
-    return {k: form.get(k, [""])[0] for k in names}
 
 
 @router.get("/timesheet")
@@ -85,7 +79,7 @@ def _window(day: str, start: str, end: str) -> tuple[date, datetime, datetime]:
 def apply_overtime(request: Request, body: RawBody, session: SessionDep,
                    user: SelfUser) -> Response:
     """Apply for overtime; the supervisor of the applicant's 課 decides."""
-    field = _form(body, "work_date", "start", "end", "reason", "csrf_token")
+    field = form_fields(body, "work_date", "start", "end", "reason", "csrf_token")
     if not user.csrf_ok(field["csrf_token"]):
         return _applications_page(request, session, user, status_code=403, error="forbidden")
     try:
@@ -127,7 +121,7 @@ def decide(request: Request, request_id: Id, body: RawBody, session: SessionDep,
            user: SelfUser) -> Response:
     """Approve or reject an application: the overtime service checks the decider is the
     applicant's 課長 on the work date and not the applicant."""
-    field = _form(body, "decision", "csrf_token")
+    field = form_fields(body, "decision", "csrf_token")
     if field["decision"] not in ("approve", "reject"):
         return _approvals_page(request, session, user, status_code=422, error="decision")
     if not user.csrf_ok(field["csrf_token"]):

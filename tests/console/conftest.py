@@ -5,11 +5,13 @@ to be distinctive, so a page that leaks one is caught."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
+from playwright.sync_api import Browser, sync_playwright
 
 from api.attendance.config import rule_config
 from api.attendance.rules import DayType, classify_day
@@ -170,3 +172,20 @@ def booking(database, now: datetime) -> int:  # type: ignore[no-untyped-def]
         s.add(b)
         s.commit()
         return b.id
+
+
+# Debian's chromium driven by Playwright (no browser download), for the browser tests.
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """One headless chromium per test module."""
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            yield b
+        finally:
+            b.close()

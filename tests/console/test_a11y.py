@@ -4,15 +4,13 @@ and every link and control of each page reachable with Tab."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Page
 
 from api.users.secrets import totp_now
 from tests.console.conftest import console_admin
-from tests.console.test_browser import ARGS, CHROMIUM
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres]
 AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
@@ -24,16 +22,6 @@ PAGES = ["/console", "/console/events", "/console/events?staff=1001", "/console/
          "/console/overtime", "/console/devices", "/console/facility/bookings"]
 FOCUSABLE = ("a[href], button:not([disabled]), input:not([disabled]):not([type=hidden]), "
              "select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex='-1'])")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 def _violations(page: Page) -> list[str]:

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Page
 
 from api.console.rendering import jst
 from api.models import DepartmentSupervisor
@@ -19,22 +18,9 @@ from api.users.secrets import totp_now
 from tests.console.conftest import DOOR_IDS, STAFF_IDS, Recorder, console_admin
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres]
-CHROMIUM = "/usr/bin/chromium"
 A4 = (595.28, 841.89)  # points
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 ARTIFACTS = Path(os.environ.get("MYNAGATE_TEST_ARTIFACTS",
                                 Path(__file__).parents[1] / "artifacts")) / "console"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 def _log_in(page: Page, url: str, admin, wall_clock) -> None:  # type: ignore[no-untyped-def]

@@ -5,30 +5,17 @@ card driver) is denied; before, the same card was granted."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
 
 from gate.policy import Reason
 from reader_agent.agent import AgentConfig, ReaderAgent, enroll_agent
 from tests.agent.sim_cards import Presenter, new_card
 from tests.agent.town import add_credential, device_token, seed_town
 from tests.console.test_a11y import _log_in_by_keyboard
-from tests.console.test_browser import ARGS, CHROMIUM
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 def test_a_card_reported_lost_in_the_console_is_denied_at_the_next_tap(  # type: ignore[no-untyped-def]

@@ -6,33 +6,21 @@ the booked slot and holds a PIN that opens the facility's key box in that slot o
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
 
 from api.locks.secrets import lock_key
 from api.mail.templates import jst as mail_jst
 from api.models import SmartLock
 from gate.business_day import JST
 from reader_agent.lock_emulator import DriftingClock, KeyBox
-from tests.console.test_browser import ARGS, ARTIFACTS, CHROMIUM
+from tests.console.test_browser import ARTIFACTS
 from tests.locks.helpers import PIN_RE, SmtpServer, create_site, text_of, wire
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres]
 PAGE = "/console/facility/bookings"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 def _opens(key: bytes, pin: str, at: datetime, state: Path) -> bool:

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from api.attendance.rules import DayType
+from api.attendance.rules import DayType, DivergenceReason, LeaveKind
 from api.models import MailStatus
 from gate.protocol import ProtocolStanding
 
@@ -57,6 +57,25 @@ MAIL_STATUSES = {MailStatus.QUEUED: N_("Waiting to be sent"), MailStatus.SENDING
                  MailStatus.CANCELLED: N_("Not sent (nothing left to tell)")}
 PUNCHES = {"in": N_("Clock in"), "out": N_("Clock out")}
 WEEKDAYS = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_("Sun"))
+
+LEAVE_KINDS = {LeaveKind.ANNUAL: N_("Annual leave"), LeaveKind.SPECIAL: N_("Special leave"),
+               LeaveKind.SICK: N_("Sick leave")}
+DAY_STATUSES = {"came": N_("Came in"), "late": N_("Late"), "leave": N_("On leave"),
+                "absent": N_("No record"), "not_in": N_("Not in")}
+DIVERGENCE_STATES = {"open": N_("Waiting for the reason"), "submitted": N_("Reason given"),
+                     "returned": N_("Returned to the person"), "confirmed": N_("Confirmed")}
+DIVERGENCE_REASONS = {DivergenceReason.POST_ORDER: N_("Work (order after the fact)"),
+                      DivergenceReason.SELF_STUDY: N_("Self-study"),
+                      DivergenceReason.PRIVATE: N_("Private matters"),
+                      DivergenceReason.FORGOT_PUNCH: N_("Forgot to punch"),
+                      DivergenceReason.BREAK: N_("Break"), DivergenceReason.OTHER: N_("Other")}
+DIVERGENCE_DECISIONS = {"confirm": N_("Confirm"), "return": N_("Return")}
+CORRECTION_DECISIONS = {"approve": N_("Approve"), "reject": N_("Reject"),
+                        "filed": N_("Filed")}
+EXPORT_DATASETS = {"punches": N_("Punches"), "daily": N_("Daily attendance"),
+                   "monthly": N_("Monthly overtime")}
+EXPORT_FORMATS = {"cp932": N_("CSV (Shift_JIS, CP932)"), "utf8bom": N_("CSV (UTF-8)"),
+                  "xlsx": N_("Excel (xlsx)")}
 
 
 def label(table: dict, code: object) -> str:

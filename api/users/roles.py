@@ -77,6 +77,14 @@ ROLE_MATRIX: tuple[Rule, ...] = (
     Rule("/console/me", read=EVERYONE, write=EVERYONE, access=Access.CONSOLE),
     # Facility clerks' pages: bookings, payments and their PIN emails (as /api/v1/bookings).
     Rule("/console/facility", read=_r(FAC, AUD), write=_r(FAC), access=Access.CONSOLE),
+    # Attendance: a department's day and the 乖離 queue (a supervisor: their own 課 only,
+    # confirming reasons is theirs); corrections (four eyes) and exports are HR's.
+    Rule("/console/attendance", read=_r(HR, SUP, AUD), access=Access.CONSOLE),
+    Rule("/console/attendance/divergences", read=_r(HR, SUP, AUD), write=_r(SUP),
+         access=Access.CONSOLE),
+    Rule("/console/attendance/corrections", read=_r(HR, AUD), write=_r(HR),
+         access=Access.CONSOLE),
+    Rule("/console/attendance/exports", read=_r(HR, AUD), write=_r(HR), access=Access.CONSOLE),
     Rule("/console/login", access=Access.PUBLIC),
     Rule("/console/logout", access=Access.PUBLIC),
     Rule("/console/static", access=Access.PUBLIC),

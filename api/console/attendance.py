@@ -96,7 +96,8 @@ def _status(line: DailyLine) -> str:
         return "late"
     if line.absent:
         return "absent"
-    return "came" if line.first_in is not None else "not_in"
+    seen = line.first_in is not None or line.last_out is not None or line.no_clock
+    return "came" if seen else "not_in"  # seen at a door without punching: came all the same
 
 
 def day_rows(session: SessionDep, department: DepartmentRow, day: date,

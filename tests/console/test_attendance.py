@@ -28,7 +28,7 @@ from api.models import (
 )
 from api.overtime import service as overtime
 from api.users.secrets import totp_now
-from tests.console.conftest import DEVICE_ID, STAFF_IDS, Recorder, assert_no_internal_ids
+from tests.console.conftest import DEVICE_ID, DOOR_IDS, STAFF_IDS, Recorder, assert_no_internal_ids
 from tests.identities import make_token
 
 pytestmark = pytest.mark.postgres
@@ -57,7 +57,8 @@ def _at(day: date, hh: int, mm: int) -> datetime:
 @pytest.fixture
 def town(world, database) -> Town:  # type: ignore[no-untyped-def]
     """総務課 (world's 1001–1003, plus 1005 its 課長) and 税務課 (2001) on a past 勤務日:
-    山田 08:20–19:40, 佐藤 late at 09:30, 1003 on 年次休暇, 木村 no record, 鈴木 08:15–20:00;
+    山田 08:20–19:40, 佐藤 late at 09:30, 1003 on 年次休暇, 木村 no record, 1006 only at a
+    door, 鈴木 08:15–20:00;
     山田 and 鈴木 gave a reason for their 乖離."""
     day = _past_workday(world.now.astimezone(TZ).date())
     with database.session() as s:
@@ -67,13 +68,16 @@ def town(world, database) -> Town:  # type: ignore[no-untyped-def]
                      active_from=date(2020, 4, 1))
         tax = Staff(staff_number="2001", name="鈴木次郎", name_kana="スズキ", department_id=66,
                     active_from=date(2020, 4, 1))
-        s.add_all([boss, tax])
+        door_only = Staff(staff_number="1006", name="入館のみ", name_kana="ニュウカン",
+                          department_id=55, active_from=date(2020, 4, 1))
+        s.add_all([boss, tax, door_only])
         s.flush()
         s.add(DepartmentSupervisor(department_id=55, staff_id=boss.id,
                                    effective_from=date(2020, 4, 1)))
         s.add(Leave(staff_id=STAFF_IDS[2], day=day, kind="annual", unit="day", source="hr",
                     created_by="test"))
         rec = Recorder(s, seq=5000)
+        rec("tap", _at(day, 8, 40), staff_id=door_only.id, door_id=DOOR_IDS[0], granted=True)
         for sid, (h1, m1), (h2, m2) in ((STAFF_IDS[0], (8, 20), (19, 40)),
                                         (STAFF_IDS[1], (9, 30), (17, 20)),
                                         (tax.id, (8, 15), (20, 0))):
@@ -133,6 +137,8 @@ def test_day_view_shows_who_came_who_is_late_on_leave_or_absent(app, database, t
     assert "遅刻" in sato and "09:30" in sato
     assert "年次休暇" in _row(html, "=1+2") and "休暇中" in _row(html, "=1+2")
     assert "記録なし" in _row(html, "木村課長")
+    door_only = _row(html, "入館のみ")  # seen at a door without punching: came all the same
+    assert "<td>出勤</td>" in door_only and "打刻なし(入館記録あり)" in door_only
     assert "鈴木次郎" not in html  # another 課
     assert "遅刻: <strong>1</strong>" in html and "休暇中: <strong>1</strong>" in html
     assert_no_internal_ids(html)

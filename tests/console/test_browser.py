@@ -57,7 +57,11 @@ def test_every_page_in_chromium(browser, live_server, world, card, admin, wall_c
              "timesheet": ("/console/staff/1001/timesheet", "出勤簿"),
              "overtime": ("/console/overtime", "所属別の超過勤務"),
              "cards": ("/console/staff/1001/cards", "紛失として登録"),
-             "devices": ("/console/devices", "reader-01")}
+             "devices": ("/console/devices", "reader-01"),
+             "attendance-day": ("/console/attendance/day", "総務課"),
+             "divergences": ("/console/attendance/divergences", "乖離"),
+             "corrections": ("/console/attendance/corrections", "訂正を申請"),
+             "exports": ("/console/attendance/exports", "reader-01")}
     for name, (path, text) in pages.items():
         page.goto(live_server.url + path)
         assert text in page.inner_text("main"), name

@@ -167,7 +167,7 @@ def divergences(request: Request, session: SessionDep, user: ConsoleUser,
                 month: MonthQuery = None, department: CodeQuery = "") -> Response:
     """The 乖離 queue: days whose time on the premises exceeds the approved overtime by more
     than the threshold, with the reason given and whether the 所属長 confirmed it."""
-    return _queue_page(request, session, user, month or _today().strftime("%Y-%m"), department,
+    return _queue_page(request, session, user, _month_or_this(month), department,
                        done=request.query_params.get("done"))
 
 
@@ -180,7 +180,7 @@ def decide_divergence(request: Request, divergence_id: Id, body: RawBody, sessio
     """Confirm or return a reason: the overtime service checks the user heads the person's 課
     on that day (業務(事後命令) confirmed issues the order after the fact)."""
     field = form_fields(body, "decision", "month", "csrf_token")
-    month = field["month"] if _is_month(field["month"]) else _today().strftime("%Y-%m")
+    month = _month_or_this(field["month"])
     if field["decision"] not in DIVERGENCE_DECISIONS:
         return _queue_page(request, session, user, month, "", status_code=422,
                            error="decision")
@@ -204,12 +204,19 @@ def decide_divergence(request: Request, divergence_id: Id, body: RawBody, sessio
                             f"&done={field['decision']}", status_code=303)
 
 
-def _is_month(text: str) -> bool:
+def _is_month(text: str | None) -> bool:
+    if not text or len(text) != 7:
+        return False
     try:
         attendance.month_bounds(text)
-    except MynagateError:
+    except MynagateError:  # 2026-13
         return False
-    return len(text) == 7
+    return True
+
+
+def _month_or_this(text: str | None) -> str:
+    """A valid YYYY-MM as given, else this business month."""
+    return text if text and _is_month(text) else _today().strftime("%Y-%m")
 
 
 # --- corrections (four eyes) ------------------------------------------------------------------
@@ -308,7 +315,7 @@ def exports_page(request: Request, session: SessionDep, user: ConsoleUser,
                  month: MonthQuery = None) -> Response:
     """Run and download an export of a month; the devices that have not delivered up to the
     month's end are listed, and an export made before they do is provisional."""
-    return _exports_page(request, session, user, month or _today().strftime("%Y-%m"))
+    return _exports_page(request, session, user, _month_or_this(month))
 
 
 @router.post("/exports")
@@ -318,8 +325,8 @@ def run_export(request: Request, body: RawBody, session: SessionDep,
     field = form_fields(body, "month", "dataset", "profile", "format", "provisional",
                         "csrf_token")
     if not _is_month(field["month"]):
-        return _exports_page(request, session, user, _today().strftime("%Y-%m"),
-                             status_code=422, error="input", form=field)
+        return _exports_page(request, session, user, _month_or_this(None), status_code=422,
+                             error="input", form=field)
     if not user.csrf_ok(field["csrf_token"]):
         return _exports_page(request, session, user, field["month"], status_code=403,
                              error="forbidden", form=field)

@@ -311,3 +311,11 @@ def test_the_auditor_sees_exports_but_cannot_run_one(app, database, town) -> Non
     assert r.status_code == 403
     with database.session() as s:
         assert s.scalar(select(func.count()).select_from(ExportRun)) == 0
+
+
+def test_an_impossible_month_shows_this_month(app, database, town, world) -> None:
+    hr = _bearer(app, database, "hr-month", "hr")
+    this = rule_config().business_day.date_of(world.now).strftime("%Y-%m")
+    for path in ("/console/attendance/exports", "/console/attendance/divergences"):
+        r = hr.get(path, params={"month": "2026-13"})
+        assert r.status_code == 200 and f'value="{this}"' in r.text, path

@@ -240,8 +240,11 @@ def _corrected_at(day: str, hhmm: str) -> tuple[date, datetime]:
     """The business date and the time typed as HH:MM on it (24:00–47:59: the next day)."""
     business_date = date.fromisoformat(day)
     hours, _, minutes = hhmm.partition(":")
+    if not (hours.isascii() and hours.isdigit() and len(hours) <= 2 and minutes.isascii()
+            and minutes.isdigit() and len(minutes) == 2 and int(minutes) < 60):
+        raise ValueError(hhmm)
     total = int(hours) * 60 + int(minutes)
-    if not (0 <= int(minutes) < 60 and 0 <= total < HHMM_MAX) or len(minutes) != 2:
+    if total >= HHMM_MAX:
         raise ValueError(hhmm)
     midnight = datetime.combine(business_date, time(0), rule_config().business_day.tz)
     return business_date, midnight + timedelta(minutes=total)

@@ -115,10 +115,13 @@ _PG_INSERT = text("""
     RETURNING id""")
 
 
-def _json_value(v: Any) -> Any:
+def _json_default(v: Any) -> str:
+    """The values the C encoder does not know itself (it calls this only for those)."""
     if isinstance(v, datetime):
         return v.isoformat()
-    return str(v) if isinstance(v, uuid.UUID) else v
+    if isinstance(v, uuid.UUID):
+        return str(v)
+    raise TypeError(f"not JSON serializable: {type(v).__name__}")
 
 
 def _insert_ignore(session: Session, rows: list[dict[str, Any]]) -> set[uuid.UUID]:
@@ -127,7 +130,7 @@ def _insert_ignore(session: Session, rows: list[dict[str, Any]]) -> set[uuid.UUI
         return set()
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        doc = json.dumps([{k: _json_value(v) for k, v in r.items()} for r in rows])
+        doc = json.dumps(rows, default=_json_default)
         return set(session.execute(_PG_INSERT, {"rows": doc}).scalars())
     if dialect == "sqlite":
         stmt = sqlite.insert(Event).values(rows).on_conflict_do_nothing()

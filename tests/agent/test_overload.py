@@ -114,7 +114,13 @@ def test_adaptive_batch_halves_on_trouble_and_grows_slowly() -> None:
     assert (a.size, a.timeout_s) == (125, 20.0)
     for _ in range(10):
         a.busy()
+    assert a.size == 125  # a refusal halves it down to a quarter of the limit, not below
+    for _ in range(10):
+        a.timed_out()
     assert a.size == 10
+    a.busy()
+    assert a.size == 10  # nor does a refusal grow it
+    a.timeout_s = 20.0
     a.succeeded(elapsed_s=0.5)
     assert a.size == 11 and a.timeout_s == 15.0  # halfway back to the base of 10 s
     for _ in range(100):
@@ -124,6 +130,8 @@ def test_adaptive_batch_halves_on_trouble_and_grows_slowly() -> None:
 
 def test_backoff_never_comes_back_before_retry_after() -> None:
     b = Backoff(base=0.5, cap=30.0)
-    delays = [b.next_delay(at_least=3.0) for _ in range(3)]
-    assert all(3.0 <= d <= 4.5 for d in delays[:2]), delays
-    assert len(set(delays)) == 3  # jittered
+    delays = [b.next_delay(at_least=3.0) for _ in range(8)]
+    # Retry-After, jittered, and not growing across refusals: the service says when.
+    assert all(3.0 <= d <= 4.5 for d in delays), delays
+    assert len(set(delays)) == 8  # jittered
+    assert 0.25 <= b.next_delay() <= 0.5  # without Retry-After: exponential from its base

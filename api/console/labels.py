@@ -24,7 +24,7 @@ ALARMS = {"credential_auth_failed": N_("Card authentication failed"),
           "device_offline": N_("Device offline"), "mail_failed": N_("Email not delivered"),
           "door_not_bound": N_("Door not bound to the device"),
           "held_open": N_("Door held open"), "forced_open": N_("Door forced open"),
-          "low_battery": N_("Low battery"),
+          "low_battery": N_("Low battery"), "outbox_backlog": N_("Events waiting on a reader"),
           "agent_too_old": N_("Reader agent too old (upgrade it)")}
 DOOR_STATES = {"open": N_("Open"), "closed": N_("Closed"), "unknown": N_("Unknown")}
 FLAGS = {"late": N_("Late"), "early": N_("Left early"), "missing_in": N_("No clock-in"),

@@ -77,6 +77,8 @@ ROLE_MATRIX: tuple[Rule, ...] = (
     Rule("/console/me", read=EVERYONE, write=EVERYONE, access=Access.CONSOLE),
     # Facility clerks' pages: bookings, payments and their PIN emails (as /api/v1/bookings).
     Rule("/console/facility", read=_r(FAC, AUD), write=_r(FAC), access=Access.CONSOLE),
+    # Locks: read as /api/v1/locks; remote unlock only by security (as its API route).
+    Rule("/console/locks", read=_r(FAC, SEC, AUD), write=_r(SEC), access=Access.CONSOLE),
     Rule("/console/login", access=Access.PUBLIC),
     Rule("/console/logout", access=Access.PUBLIC),
     Rule("/console/static", access=Access.PUBLIC),

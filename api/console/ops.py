@@ -86,7 +86,7 @@ def event_message(event: Event, row: queries.EventRow, lang: str) -> str:
     """One SSE message: an event as the dashboard's table shows it (JST, 職員番号, name,
     door name, translated result); its id is its receipt time, to resume from."""
     _ = translations(lang).gettext
-    result = {True: _("Granted"), False: _("Denied")}.get(row.granted, "")  # type: ignore[arg-type]
+    result = "" if row.granted is None else _("Granted") if row.granted else _("Denied")
     detail_table = {"alarm": labels.ALARMS, "door_state": labels.DOOR_STATES,
                     "clock_punch": labels.PUNCHES}.get(row.kind)
     detail = _(labels.label(detail_table, row.detail)) if detail_table and row.detail else ""
@@ -120,8 +120,8 @@ async def _stream(request: Request, start: datetime, seconds: int,
     db: Database = request.app.state.db
     cursor = Cursor(start)
     yield f"retry: {RETRY_MS}\n: connected\n\n"
-    end = beat = time.monotonic()
-    end += seconds
+    beat = time.monotonic()
+    end = beat + seconds
     while (left := end - time.monotonic()) > 0:
         if await request.is_disconnected():
             return
@@ -214,7 +214,7 @@ def remote_unlock(request: Request, lock_pk: Id, body: RawBody, session: Session
     if not user.csrf_ok(field["csrf_token"]):
         return _locks_page(request, session, user, status_code=403, error="forbidden")
     try:
-        reason = EmergencyRequest(reason=field["reason"]).reason
+        reason = EmergencyRequest.model_validate({"reason": field["reason"]}).reason
     except ValidationError:
         return _locks_page(request, session, user, status_code=422, error="reason",
                            failed=lock_pk)

@@ -21,6 +21,7 @@ from api.models import (
     Device,
     Door,
     Event,
+    LockAlert,
     MailOutbox,
     MailStatus,
     Site,
@@ -163,11 +164,23 @@ def alarms(session: Session, *, now: datetime, offline_after: timedelta,
         SmartLock.battery_percent < low_battery_percent).order_by(SmartLock.lock_id)).scalars()
     out.extend(Alarm(lock.battery_at, "low_battery", lock.name or lock.lock_id,
                      f"{lock.battery_percent:.0f}%") for lock in low)
+    out.extend(lock_alarms(session, since=now - ALARM_WINDOW))
     failed = session.execute(select(MailOutbox).where(MailOutbox.status == MailStatus.FAILED)
                              .order_by(MailOutbox.id.desc()).limit(20)).scalars()
     out.extend(Alarm(m.failed_at or m.created_at, "mail_failed", m.kind, (m.last_error or "")[:120])
                for m in failed)
     return out
+
+
+def lock_alarms(session: Session, *, since: datetime) -> list[Alarm]:
+    """The locks' own alerts since ``since`` (left open, opened outside a booking, wrong
+    codes, a broken log chain, code slots full …); low battery is shown from the lock's
+    current level instead."""
+    rows = session.execute(select(LockAlert, SmartLock.name, SmartLock.lock_id)
+                           .join(SmartLock, SmartLock.id == LockAlert.lock_id)
+                           .where(LockAlert.at >= since, LockAlert.kind != "low_battery")
+                           .order_by(LockAlert.at.desc()).limit(50)).all()
+    return [Alarm(a.at, f"lock_{a.kind}", name or lock_id, a.detail) for a, name, lock_id in rows]
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from api.models import (
     Device,
     Event,
     Facility,
+    LockAlert,
     LockCommand,
     LockTelemetry,
     SmartLock,
@@ -112,12 +113,19 @@ def test_the_dashboard_shows_backlog_and_low_battery_alarms(console, world, data
         f = Facility(code="hall", name="公民館")
         s.add(f)
         s.flush()
-        s.add(SmartLock(facility_id=f.id, lock_id="hall-1", name="公民館 正面", kind="online",
-                        battery_percent=12.0, battery_at=world.now))
+        lock = SmartLock(facility_id=f.id, lock_id="hall-1", name="公民館 正面", kind="online",
+                         battery_percent=12.0, battery_at=world.now)
+        s.add(lock)
+        s.flush()
+        s.add_all([LockAlert(lock_id=lock.id, kind="left_open", at=world.now, detail="20 分",
+                             dedupe_key="a"),
+                   LockAlert(lock_id=lock.id, kind="left_open", detail="昨日より前",
+                             at=world.now - timedelta(days=2), dedupe_key="b")])
         s.commit()
     html = console.get("/console").text
     assert "リーダーに未送信のイベント" in html and "37" in html
     assert "電池残量低下" in html and "公民館 正面" in html and "12%" in html
+    assert html.count("錠の開けっ放し") == 1 and "20 分" in html  # the last day's only
     assert 'data-stream="/console/stream/events?since=' in html
     assert "/console/static/live-events.js" in html
 

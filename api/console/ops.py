@@ -73,7 +73,8 @@ def _fresh(db: Database, cursor: Cursor, now: datetime) -> tuple[Fresh, Cursor]:
     with db.session() as session:
         found = list(session.execute(
             select(Event).where(Event.occurred_at >= now - LIVE_WINDOW,
-                                Event.received_at >= cursor.since - COMMIT_LAG)
+                                Event.received_at >= cursor.since - COMMIT_LAG,
+                                Event.received_at <= now)
             .order_by(Event.received_at, Event.id).limit(BATCH)).scalars())
         new = [e for e in found if e.id not in cursor.sent]
         rows = queries.event_rows(session, new)

@@ -33,6 +33,7 @@ ROUTER_MODULES: list[str] = [
     "api.console.self_service",
     "api.console.facility",
     "api.console.attendance",
+    "api.console.ops",
 ]
 
 

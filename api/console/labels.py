@@ -24,8 +24,14 @@ ALARMS = {"credential_auth_failed": N_("Card authentication failed"),
           "device_offline": N_("Device offline"), "mail_failed": N_("Email not delivered"),
           "door_not_bound": N_("Door not bound to the device"),
           "held_open": N_("Door held open"), "forced_open": N_("Door forced open"),
-          "low_battery": N_("Low battery"),
-          "agent_too_old": N_("Reader agent too old (upgrade it)")}
+          "low_battery": N_("Low battery"), "outbox_backlog": N_("Events waiting on a reader"),
+          "agent_too_old": N_("Reader agent too old (upgrade it)"),
+          "lock_left_open": N_("Lock left open"),
+          "lock_opened_outside_booking": N_("Lock opened outside a booking"),
+          "lock_repeated_wrong_codes": N_("Repeated wrong codes at a lock"),
+          "lock_no_show": N_("Booking not used (lock never opened)"),
+          "lock_log_chain_broken": N_("Lock log chain broken"),
+          "lock_slots_full": N_("Lock code slots full")}
 DOOR_STATES = {"open": N_("Open"), "closed": N_("Closed"), "unknown": N_("Unknown")}
 FLAGS = {"late": N_("Late"), "early": N_("Left early"), "missing_in": N_("No clock-in"),
          "missing_out": N_("No clock-out"), "in_progress": N_("At work"),

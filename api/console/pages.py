@@ -27,6 +27,7 @@ from api.errors import Conflict, NotFound
 from api.events.repository import EventFilter
 from api.exports.writer import neutralise
 from api.limits import RawBody
+from api.locks.settings import lock_settings_of
 from api.metrics.settings import MetricsSettings
 from api.models import Staff
 from api.models.base import utcnow
@@ -36,7 +37,14 @@ from api.users.roles import Role, allowed
 
 from . import labels, queries
 from .chart import overtime_chart
-from .deps import ConsoleIdentity, ConsoleUser, LoginRequired, NotYours, home_page
+from .deps import (
+    ConsoleIdentity,
+    ConsoleUser,
+    LoginRequired,
+    NotYours,
+    home_page,
+    pages_for,
+)
 from .labels import N_
 from .rendering import HERE, gettext, jst, render
 
@@ -67,8 +75,9 @@ class ConsoleRoute(APIRoute):
                 return await handler(request)
             except LoginRequired:
                 return RedirectResponse("/console/login", status_code=303)
-            except NotYours:
-                return render(request, "forbidden.html", status_code=403)
+            except NotYours as e:
+                return render(request, "forbidden.html", status_code=403, user=e.user,
+                              pages=pages_for(e.user))
 
         return route_handler
 
@@ -132,9 +141,11 @@ def dashboard(request: Request, session: SessionDep, user: ConsoleUser) -> Respo
     alarms = queries.alarms(
         session, now=now, skew_alarm_ms=settings.clock_skew_alarm_ms,
         offline_after=timedelta(seconds=MetricsSettings().metrics_online_window_s),
-        service=service_protocol(request))
+        service=service_protocol(request),
+        low_battery_percent=lock_settings_of(request.app).low_battery_percent)
     return render(request, "dashboard.html", user=user, doors=queries.door_states(session),
-                  alarms=alarms, events=queries.events(session, EventFilter(), limit=20))
+                  alarms=alarms, events=queries.events(session, EventFilter(), limit=20),
+                  rendered_at=now.isoformat())
 
 
 @router.get("/fragments/recent-events")

@@ -85,6 +85,8 @@ ROLE_MATRIX: tuple[Rule, ...] = (
     Rule("/console/attendance/corrections", read=_r(HR, AUD), write=_r(HR),
          access=Access.CONSOLE),
     Rule("/console/attendance/exports", read=_r(HR, AUD), write=_r(HR), access=Access.CONSOLE),
+    # Locks: read as /api/v1/locks; remote unlock only by security (as its API route).
+    Rule("/console/locks", read=_r(FAC, SEC, AUD), write=_r(SEC), access=Access.CONSOLE),
     Rule("/console/login", access=Access.PUBLIC),
     Rule("/console/logout", access=Access.PUBLIC),
     Rule("/console/static", access=Access.PUBLIC),

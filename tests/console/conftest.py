@@ -25,7 +25,9 @@ from api.models import (
     Door,
     Event,
     Facility,
+    LockTelemetry,
     Site,
+    SmartLock,
     Staff,
 )
 from api.users.secrets import totp_now
@@ -192,3 +194,21 @@ def browser() -> Iterator[Browser]:
             yield b
         finally:
             b.close()
+
+
+@pytest.fixture
+def smart_lock(database, now: datetime) -> int:  # type: ignore[no-untyped-def]
+    """An online lock at 公民館 whose battery fell from 90 % to 60 % over three days."""
+    with database.session() as s:
+        f = Facility(code="kominkan", name="公民館")
+        s.add(f)
+        s.flush()
+        lock = SmartLock(facility_id=f.id, lock_id="kominkan-1", name="公民館 正面",
+                         kind="online", battery_percent=60.0, battery_at=now,
+                         last_contact_at=now, clock_offset_s=0.4)
+        s.add(lock)
+        s.flush()
+        s.add_all(LockTelemetry(lock_id=lock.id, at=now - timedelta(days=3 - d),
+                                battery_percent=90.0 - 10 * d) for d in range(4))
+        s.commit()
+        return lock.id

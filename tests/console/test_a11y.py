@@ -21,7 +21,8 @@ PAGES = ["/console", "/console/events", "/console/events?staff=1001", "/console/
          "/console/staff/1001/cards",
          "/console/overtime", "/console/devices", "/console/facility/bookings",
          "/console/attendance/day", "/console/attendance/divergences",
-         "/console/attendance/corrections", "/console/attendance/exports"]
+         "/console/attendance/corrections", "/console/attendance/exports",
+         "/console/taps", "/console/locks"]
 FOCUSABLE = ("a[href], button:not([disabled]), input:not([disabled]):not([type=hidden]), "
              "select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex='-1'])")
 
@@ -78,7 +79,8 @@ def test_login_page_passes_axe(browser, live_server) -> None:  # type: ignore[no
 
 
 def test_every_page_passes_axe_and_is_usable_by_keyboard(browser, live_server, world, card,  # type: ignore[no-untyped-def]
-                                                         booking, admin, wall_clock) -> None:
+                                                         booking, smart_lock, admin,
+                                                         wall_clock) -> None:
     page = browser.new_page(locale="ja-JP")
     _log_in_by_keyboard(page, live_server.url, admin, wall_clock)
     failures = {}

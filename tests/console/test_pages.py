@@ -21,7 +21,8 @@ PAGES = ["/console", "/console/events", "/console/presence", "/console/holiday-r
          "/console/staff", "/console/staff/1001/timesheet", "/console/staff/1001/cards",
          "/console/overtime", "/console/devices", "/console/facility/bookings",
          "/console/attendance/day", "/console/attendance/divergences",
-         "/console/attendance/corrections", "/console/attendance/exports"]
+         "/console/attendance/corrections", "/console/attendance/exports",
+         "/console/taps", "/console/locks"]
 
 
 @pytest.mark.parametrize("path", PAGES)

@@ -189,3 +189,18 @@ def browser() -> Iterator[Browser]:
             yield b
         finally:
             b.close()
+
+
+def log_in_any(app, admin, wall_clock, username: str, role: str) -> TestClient:  # type: ignore[no-untyped-def]
+    """A browser logged in through the console's form, with the TOTP code when the role
+    needs one."""
+    made = admin.post("/admin/users", json={"username": username, "role": role})
+    assert made.status_code == 201, made.text
+    secret = made.json().get("totp_secret")
+    form = {"username": username, "password": made.json()["password"]}
+    if secret:
+        form["totp"] = totp_now(secret, wall_clock())
+    browser = TestClient(app, base_url="https://testserver")
+    r = browser.post("/console/login", data=form, follow_redirects=False)
+    assert r.status_code == 303 and SESSION_COOKIE in r.cookies, r.text
+    return browser

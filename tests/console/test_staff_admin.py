@@ -10,11 +10,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from api.auth import CSRF_COOKIE, SESSION_COOKIE
+from api.auth import CSRF_COOKIE
 from api.models import AuditLog, Staff
-from api.users.secrets import totp_now
 
-from .conftest import assert_no_internal_ids
+from .conftest import assert_no_internal_ids, log_in_any
 
 pytestmark = pytest.mark.postgres
 NEW = "/console/staff-admin/new"
@@ -37,21 +36,6 @@ def _form(**fields: str) -> dict[str, str]:
             "department": "soumu", "employment_type": "fiscal_year", "email": "",
             "active_from": "2026-04-01", "active_until": ""}
     return {**base, **fields}
-
-
-def log_in_any(app, admin, wall_clock, username: str, role: str) -> TestClient:  # type: ignore[no-untyped-def]
-    """A browser logged in through the console's form, with the TOTP code when the role
-    needs one."""
-    made = admin.post("/admin/users", json={"username": username, "role": role})
-    assert made.status_code == 201, made.text
-    secret = made.json().get("totp_secret")
-    form = {"username": username, "password": made.json()["password"]}
-    if secret:
-        form["totp"] = totp_now(secret, wall_clock())
-    browser = TestClient(app, base_url="https://testserver")
-    r = browser.post("/console/login", data=form, follow_redirects=False)
-    assert r.status_code == 303 and SESSION_COOKIE in r.cookies, r.text
-    return browser
 
 
 @pytest.fixture

@@ -57,7 +57,10 @@ def test_every_page_in_chromium(browser, live_server, world, card, admin, wall_c
              "timesheet": ("/console/staff/1001/timesheet", "出勤簿"),
              "overtime": ("/console/overtime", "所属別の超過勤務"),
              "cards": ("/console/staff/1001/cards", "紛失として登録"),
-             "devices": ("/console/devices", "reader-01")}
+             "devices": ("/console/devices", "reader-01"),
+             "staff-new": ("/console/staff-admin/new", "任用開始日"),
+             "staff-edit": ("/console/staff-admin/staff/1001", "退職"),
+             "staff-import": ("/console/staff-admin/import", "所属コード")}
     for name, (path, text) in pages.items():
         page.goto(live_server.url + path)
         assert text in page.inner_text("main"), name

@@ -112,26 +112,42 @@ def new_staff(request: Request, session: SessionDep, user: ConsoleUser) -> Respo
                       form={"active_from": _today().isoformat(), "employment_type": "regular"})
 
 
+def _save(request: Request, session: Session, user: ConsoleIdentity, body: bytes,
+          person: Staff | None) -> Response:
+    """Add (``person`` None) or change a staff member from the form, through the staff
+    service (audited; a new name or period bumps the readers' snapshot)."""
+    form = form_fields(body, *FORM_FIELDS, "csrf_token")
+    if not user.csrf_ok(form["csrf_token"]):
+        return _form_page(request, session, user, person=person, form=form, status_code=403,
+                          error="forbidden")
+    payload = _payload(session, form)
+    try:
+        with session.begin_nested():
+            if person is None:
+                data = StaffCreate.model_validate(
+                    {k: v for k, v in payload.items() if v is not None})
+                person = staff_service.create_staff(session, data, actor=user.name)
+                done = "created"
+            else:
+                change = StaffUpdate.model_validate(
+                    {k: v for k, v in payload.items()
+                     if v is not None or k in ("email", "active_until")})
+                staff_service.update_staff(session, person.id, change, actor=user.name)
+                done = "updated"
+    except ValidationError as err:
+        return _form_page(request, session, user, person=person, form=form, status_code=422,
+                          errors=_field_errors(err))
+    except (BadRequest, Conflict) as err:
+        return _form_page(request, session, user, person=person, form=form, status_code=422,
+                          errors=_service_error(err))
+    return RedirectResponse(f"{ADMIN}/staff/{person.staff_number}?done={done}", status_code=303)
+
+
 @router.post("/staff-admin/new")
 def create_staff(request: Request, body: RawBody, session: SessionDep,
                  user: ConsoleUser) -> Response:
-    """Add a staff member (the staff service: audited)."""
-    form = form_fields(body, *FORM_FIELDS, "csrf_token")
-    if not user.csrf_ok(form["csrf_token"]):
-        return _form_page(request, session, user, person=None, form=form, status_code=403,
-                          error="forbidden")
-    try:
-        data = StaffCreate.model_validate(
-            {k: v for k, v in _payload(session, form).items() if v is not None})
-        with session.begin_nested():
-            person = staff_service.create_staff(session, data, actor=user.name)
-    except ValidationError as err:
-        return _form_page(request, session, user, person=None, form=form, status_code=422,
-                          errors=_field_errors(err))
-    except (BadRequest, Conflict) as err:
-        return _form_page(request, session, user, person=None, form=form, status_code=422,
-                          errors=_service_error(err))
-    return RedirectResponse(f"{ADMIN}/staff/{person.staff_number}?done=created", status_code=303)
+    """Add a staff member."""
+    return _save(request, session, user, body, None)
 
 
 @router.get("/staff-admin/staff/{number}")
@@ -147,26 +163,8 @@ def edit_staff(request: Request, number: StaffNumber, session: SessionDep,
 @router.post("/staff-admin/staff/{number}")
 def update_staff(request: Request, number: StaffNumber, body: RawBody, session: SessionDep,
                  user: ConsoleUser) -> Response:
-    """Change a staff member (the staff service: audited; a new name or period bumps the
-    readers' snapshot)."""
-    person = _person(session, number)
-    form = form_fields(body, *FORM_FIELDS, "csrf_token")
-    if not user.csrf_ok(form["csrf_token"]):
-        return _form_page(request, session, user, person=person, form=form, status_code=403,
-                          error="forbidden")
-    try:
-        payload = _payload(session, form)
-        data = StaffUpdate.model_validate({k: v for k, v in payload.items()
-                                           if v is not None or k in ("email", "active_until")})
-        with session.begin_nested():
-            staff_service.update_staff(session, person.id, data, actor=user.name)
-    except ValidationError as err:
-        return _form_page(request, session, user, person=person, form=form, status_code=422,
-                          errors=_field_errors(err))
-    except (BadRequest, Conflict) as err:
-        return _form_page(request, session, user, person=person, form=form, status_code=422,
-                          errors=_service_error(err))
-    return RedirectResponse(f"{ADMIN}/staff/{person.staff_number}?done=updated", status_code=303)
+    """Change a staff member."""
+    return _save(request, session, user, body, _person(session, number))
 
 
 @router.post("/staff-admin/staff/{number}/retire")
@@ -255,8 +253,8 @@ def start_enrollment(request: Request, body: RawBody, session: SessionDep,
         return RedirectResponse(f"/console/staff/{person.staff_number}/cards?error=forbidden",
                                 status_code=303)
     kind = form["kind"] if form["kind"] in ("staff_ap", "jpki_auth") else "staff_ap"
-    started = enrollment.start(session, EnrollmentCreate(staff_number=person.staff_number,
-                                                         kind=kind), actor=user.name)
+    data = EnrollmentCreate.model_validate({"staff_number": person.staff_number, "kind": kind})
+    started = enrollment.start(session, data, actor=user.name)
     return RedirectResponse(f"{ENROLL}/{started.id}", status_code=303)
 
 

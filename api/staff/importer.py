@@ -14,7 +14,7 @@ from typing import IO, Any
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from api.csv_import import FORMULA_MESSAGE, RowErrors, csv_rows, formula_columns
+from api.csv_import import FORMULA_MESSAGE, RowErrors, formula_columns, headed_rows
 from api.errors import BadRequest, Conflict
 from api.text import INDIVIDUAL_NUMBER_MESSAGE
 
@@ -108,11 +108,7 @@ def import_staff(session: Session, file: IO[bytes], *, actor: str) -> dict[str, 
     first 100 and their count) when any line is wrong, and then nothing is imported (the
     caller's transaction is rolled back)."""
     codec, label = encoding_of(file)
-    lines = csv_rows(file, encoding=codec, label=label)
-    _n, header = next(lines, (1, None))
-    if header is None or [h.strip() for h in header[:len(IMPORT_COLUMNS)]] != list(IMPORT_COLUMNS):
-        raise BadRequest(f"1行目は見出し {','.join(IMPORT_COLUMNS)} が必要です", field="header",
-                         line=1)
+    lines = headed_rows(file, IMPORT_COLUMNS, encoding=codec, label=label)
     errors = RowErrors()
     parsed: list[tuple[int, dict[str, Any]]] = []
     seen: set[str] = set()

@@ -90,6 +90,10 @@ def test_field_errors_are_japanese_next_to_the_field(hr, database) -> None:
                           "csrf_token": csrf})
     assert later.status_code == 422 and 'id="active_until-error"' in later.text
     assert _person(database, "1002").active_until is None  # type: ignore[union-attr]
+    blank = hr.post("/console/staff-admin/staff/1002",
+                    data={**_form(staff_number="1002", name=""), "csrf_token": csrf})
+    assert blank.status_code == 422 and 'id="name-error"' in blank.text
+    assert _person(database, "1002").name == "佐藤花子"  # type: ignore[union-attr]
 
 
 def test_a_form_without_the_csrf_token_changes_nothing(hr, database) -> None:

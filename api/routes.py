@@ -34,6 +34,7 @@ ROUTER_MODULES: list[str] = [
     "api.console.facility",
     "api.console.attendance",
     "api.console.ops",
+    "api.console.staff_admin",
 ]
 
 

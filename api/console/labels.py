@@ -53,7 +53,11 @@ CREDENTIAL_KINDS = {"staff_ap": N_("Staff card (free area)"),
 CREDENTIAL_STATUSES = {"active": N_("In use"), "suspended": N_("Suspended"),
                        "lost": N_("Lost"), "revoked": N_("Revoked")}
 CREDENTIAL_ACTIONS = {"lost": N_("Report lost"), "suspend": N_("Suspend"),
-                      "revoke": N_("Revoke for good"), "reactivate": N_("Reactivate")}
+                      "revoke": N_("Revoke for good"), "reactivate": N_("Reactivate"),
+                      "enrolled": N_("Enroll a card")}
+ENROLLMENT_STATUSES = {"awaiting_response": N_("Waiting for the card at the enrollment reader"),
+                       "pending_confirmation": N_("Card read: waiting for confirmation"),
+                       "confirmed": N_("Enrolled")}
 OVERTIME_STATUSES = {"pending": N_("Awaiting decision"), "approved": N_("Approved"),
                      "rejected": N_("Rejected")}
 OVERTIME_DECISIONS = {"approve": N_("Approve"), "reject": N_("Reject")}

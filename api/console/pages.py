@@ -60,6 +60,8 @@ def form_fields(body: bytes, *names: str, limit: int = MAX_FORM_BODY) -> dict[st
 StaffNumber = Annotated[str, Path(max_length=20)]
 MonthQuery = Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")]
 MAX_RECORD_DAYS = 62
+STAFF_ADMIN = "/console/staff-admin"  # HR's staff pages (api.console.staff_admin)
+ENROLLMENTS = "/console/enrollments"
 STATIC = {p.relative_to(HERE / "static").as_posix(): p
           for p in (HERE / "static").rglob("*") if p.is_file() and p.suffix in (".css", ".js")}
 
@@ -236,7 +238,8 @@ def staff_page(request: Request, session: SessionDep, user: ConsoleUser,
                q: TextQuery = "") -> Response:
     """Staff searched by 職員番号, name or カナ."""
     rows = queries.staff_search(session, q, on=rule_config().business_day.date_of(utcnow()))
-    return render(request, "staff.html", user=user, rows=rows, q=q)
+    return render(request, "staff.html", user=user, rows=rows, q=q,
+                  may_edit=allowed(Role(user.role), "POST", STAFF_ADMIN))
 
 
 @router.get("/staff/{number}/timesheet")
@@ -282,7 +285,8 @@ def _cards_page(request: Request, session: SessionDep, user: ConsoleIdentity, pe
     cards = [(c, [a for a in actions if c.status in TRANSITIONS[a][0]])
              for c in queries.credentials_of(session, person.id)]
     return render(request, "cards.html", status_code=status_code, user=user, person=person,
-                  cards=cards, csrf=request.cookies.get(CSRF_COOKIE, ""), **context)
+                  cards=cards, may_enroll=allowed(Role(user.role), "POST", ENROLLMENTS),
+                  may_edit=allowed(Role(user.role), "POST", STAFF_ADMIN), csrf=request.cookies.get(CSRF_COOKIE, ""), **context)
 
 
 @router.get("/staff/{number}/cards")

@@ -74,6 +74,8 @@ ROLE_MATRIX: tuple[Rule, ...] = (
     # The console: office pages (everyone's events, presence, attendance; card changes are
     # the credential writers'), and self-service pages for whoever is linked to a staff member.
     Rule("/console", read=_r(SEC, HR, AUD), write=_r(SEC), access=Access.CONSOLE),
+    Rule("/console/staff-admin", read=_r(HR), write=_r(HR), access=Access.CONSOLE),
+    Rule("/console/enrollments", read=_r(SEC, AUD), write=_r(SEC), access=Access.CONSOLE),
     Rule("/console/me", read=EVERYONE, write=EVERYONE, access=Access.CONSOLE),
     # Facility clerks' pages: bookings, payments and their PIN emails (as /api/v1/bookings).
     Rule("/console/facility", read=_r(FAC, AUD), write=_r(FAC), access=Access.CONSOLE),

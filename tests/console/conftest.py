@@ -212,3 +212,18 @@ def smart_lock(database, now: datetime) -> int:  # type: ignore[no-untyped-def]
                                 battery_percent=90.0 - 10 * d) for d in range(4))
         s.commit()
         return lock.id
+
+
+def log_in_any(app, admin, wall_clock, username: str, role: str) -> TestClient:  # type: ignore[no-untyped-def]
+    """A browser logged in through the console's form, with the TOTP code when the role
+    needs one."""
+    made = admin.post("/admin/users", json={"username": username, "role": role})
+    assert made.status_code == 201, made.text
+    secret = made.json().get("totp_secret")
+    form = {"username": username, "password": made.json()["password"]}
+    if secret:
+        form["totp"] = totp_now(secret, wall_clock())
+    browser = TestClient(app, base_url="https://testserver")
+    r = browser.post("/console/login", data=form, follow_redirects=False)
+    assert r.status_code == 303 and SESSION_COOKIE in r.cookies, r.text
+    return browser

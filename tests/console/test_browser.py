@@ -64,7 +64,10 @@ def test_every_page_in_chromium(browser, live_server, world, card, smart_lock, a
              "corrections": ("/console/attendance/corrections", "訂正を申請"),
              "exports": ("/console/attendance/exports", "reader-01"),
              "taps": ("/console/taps", "時間帯別タッチ数"),
-             "locks": ("/console/locks", "約 6 日")}
+             "locks": ("/console/locks", "約 6 日"),
+             "staff-new": ("/console/staff-admin/new", "任用開始日"),
+             "staff-edit": ("/console/staff-admin/staff/1001", "退職"),
+             "staff-import": ("/console/staff-admin/import", "所属コード")}
     for name, (path, text) in pages.items():
         page.goto(live_server.url + path)
         assert text in page.inner_text("main"), name

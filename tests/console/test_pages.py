@@ -22,7 +22,9 @@ PAGES = ["/console", "/console/events", "/console/presence", "/console/holiday-r
          "/console/overtime", "/console/devices", "/console/facility/bookings",
          "/console/attendance/day", "/console/attendance/divergences",
          "/console/attendance/corrections", "/console/attendance/exports",
-         "/console/taps", "/console/locks"]
+         "/console/taps", "/console/locks",
+         "/console/staff-admin/new", "/console/staff-admin/staff/1001",
+         "/console/staff-admin/import"]
 
 
 @pytest.mark.parametrize("path", PAGES)

@@ -61,13 +61,14 @@ def visible_departments(session: SessionDep, user: ConsoleIdentity,
                                                                      day))
 
 
-def _chosen(departments: list[DepartmentRow], code: str) -> DepartmentRow | None:
+def _chosen(user: ConsoleIdentity, departments: list[DepartmentRow],
+            code: str) -> DepartmentRow | None:
     """The department asked for (a code outside the user's is refused), else the first."""
     if not code:
         return departments[0] if departments else None
     found = next((d for d in departments if d.code == code), None)
     if found is None:
-        raise NotYours
+        raise NotYours(user)
     return found
 
 
@@ -125,7 +126,7 @@ def department_day(request: Request, session: SessionDep, user: ConsoleUser,
     now = utcnow()
     day = day or rule_config().business_day.date_of(now)
     depts = visible_departments(session, user, day)
-    chosen = _chosen(depts, department)
+    chosen = _chosen(user, depts, department)
     rows = day_rows(session, chosen, day, now) if chosen else []
     counts = {s: sum(1 for r in rows if r.status == s)
               for s in ("came", "late", "leave", "absent", "not_in")}
@@ -141,7 +142,7 @@ def _queue(session: SessionDep, user: ConsoleIdentity, month: str,
                                      list[dict[str, Any]]]:
     """The open 乖離 (no reason yet, submitted, returned) of the user's departments."""
     depts = visible_departments(session, user, _today())
-    chosen = _chosen(depts, department) if department or Role(user.role) is Role.SUPERVISOR \
+    chosen = _chosen(user, depts, department) if department or Role(user.role) is Role.SUPERVISOR \
         else None
     now = utcnow()
     if chosen is not None:

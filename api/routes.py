@@ -32,6 +32,7 @@ ROUTER_MODULES: list[str] = [
     "api.console.pages",
     "api.console.self_service",
     "api.console.facility",
+    "api.console.access",
 ]
 
 

@@ -46,6 +46,10 @@ class ConsoleIdentity:
         """The office pages (everyone's events, presence, attendance, cards) are the user's."""
         return Role(self.role) in CONSOLE_ROLES
 
+    def may_open(self, path: str) -> bool:
+        """The role matrix lets the user open this console page (for the menu)."""
+        return allowed(Role(self.role), "GET", path)
+
     @property
     def facility(self) -> bool:
         """The facility bookings page is the user's (facility clerks, admins, auditors)."""

@@ -77,6 +77,11 @@ ROLE_MATRIX: tuple[Rule, ...] = (
     Rule("/console/me", read=EVERYONE, write=EVERYONE, access=Access.CONSOLE),
     # Facility clerks' pages: bookings, payments and their PIN emails (as /api/v1/bookings).
     Rule("/console/facility", read=_r(FAC, AUD), write=_r(FAC), access=Access.CONSOLE),
+    # Readers (confirming a new one is security's), who may enter which door and the
+    # decision preview; the audit log as /admin/audit.
+    Rule("/console/devices", read=_r(SEC, HR, AUD), write=_r(SEC), access=Access.CONSOLE),
+    Rule("/console/access", read=_r(SEC, AUD), write=_r(SEC), access=Access.CONSOLE),
+    Rule("/console/audit", read=_r(SEC, AUD), access=Access.CONSOLE),
     Rule("/console/login", access=Access.PUBLIC),
     Rule("/console/logout", access=Access.PUBLIC),
     Rule("/console/static", access=Access.PUBLIC),

@@ -19,7 +19,9 @@ BLOCKING = ("serious", "critical")
 PAGES = ["/console", "/console/events", "/console/events?staff=1001", "/console/presence",
          "/console/holiday-record", "/console/staff", "/console/staff/1001/timesheet",
          "/console/staff/1001/cards",
-         "/console/overtime", "/console/devices", "/console/facility/bookings"]
+         "/console/overtime", "/console/devices", "/console/facility/bookings",
+         "/console/devices/reader-01", "/console/access", "/console/access/preview?staff=1001",
+         "/console/audit"]
 FOCUSABLE = ("a[href], button:not([disabled]), input:not([disabled]):not([type=hidden]), "
              "select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex='-1'])")
 

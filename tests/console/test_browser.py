@@ -57,7 +57,11 @@ def test_every_page_in_chromium(browser, live_server, world, card, admin, wall_c
              "timesheet": ("/console/staff/1001/timesheet", "出勤簿"),
              "overtime": ("/console/overtime", "所属別の超過勤務"),
              "cards": ("/console/staff/1001/cards", "紛失として登録"),
-             "devices": ("/console/devices", "reader-01")}
+             "devices": ("/console/devices", "reader-01"),
+             "device": ("/console/devices/reader-01", "時計のずれ"),
+             "access": ("/console/access", "入室権限一覧"),
+             "access-preview": ("/console/access/preview?staff=1001", "判定プレビュー"),
+             "audit": ("/console/audit", "ハッシュチェーンの検証")}
     for name, (path, text) in pages.items():
         page.goto(live_server.url + path)
         assert text in page.inner_text("main"), name

@@ -15,8 +15,13 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import RedirectResponse
+from pydantic import ValidationError
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from api.access import repository as access_repo
+from api.access import service as access
+from api.access.schemas import GroupCreate, PermissionCreate
 from api.attendance.config import rule_config
 from api.audit import repository as audit_repo
 from api.audit import service as audit
@@ -25,14 +30,16 @@ from api.auth import CSRF_COOKIE
 from api.db import SessionDep
 from api.device_protocol.negotiation import service_protocol
 from api.devices import service as devices
-from api.errors import Conflict, NotFound
+from api.errors import BadRequest, Conflict, NotFound
 from api.limits import RawBody
+from api.models import Door
 from api.models.base import utcnow
 from api.users.roles import Role, allowed
 from gate.business_day import JST
 from gate.messages import reason_text
 
 from . import access_queries as q
+from . import queries
 from .deps import ConsoleIdentity, ConsoleUser
 from .pages import ConsoleRoute, form_fields
 from .rendering import language, render
@@ -43,6 +50,8 @@ DeviceName = Annotated[str, Path(max_length=100)]
 Text = Annotated[str, Query(max_length=100)]
 AUDIT_ROWS = 200
 CONFIRM_PATH = "/console/devices/{name}/confirm"
+EDIT_PATH = "/console/access"
+EDITS = ("create_group", "add", "remove", "grant", "revoke")
 
 
 def _typed_jst(value: str) -> datetime | None:
@@ -100,13 +109,73 @@ def confirm_device(request: Request, name: DeviceName, body: RawBody, session: S
 
 # --- who can enter what --------------------------------------------------------------------
 
+def _matrix_page(request: Request, session: Session, user: ConsoleIdentity, staff: str = "",
+                 status_code: int = 200, **context: Any) -> Response:
+    today = rule_config().business_day.date_of(utcnow())
+    return render(request, "access.html", status_code=status_code, user=user,
+                  m=q.matrix(session, staff.strip(), on=today), staff=staff,
+                  can_edit=allowed(Role(user.role), "POST", EDIT_PATH),
+                  csrf=request.cookies.get(CSRF_COOKIE, ""), **context)
+
+
 @router.get("/access")
 def access_matrix(request: Request, session: SessionDep, user: ConsoleUser,
                   staff: Text = "") -> Response:
     """Groups × doors and staff × doors: who may enter which door, under which schedule."""
-    today = rule_config().business_day.date_of(utcnow())
-    return render(request, "access.html", user=user, m=q.matrix(session, staff.strip(), on=today),
-                  staff=staff)
+    done = request.query_params.get("done")
+    return _matrix_page(request, session, user, staff, done=done if done in EDITS else None)
+
+
+def _edit(session: Session, user: ConsoleIdentity, field: dict[str, str]) -> str:
+    """One change through the access service, named by group, door code, schedule and
+    職員番号 as the form sends them; the done code, or LookupError/ValueError."""
+    group = access_repo.get_group_by_name(session, field["group"])
+    if field["op"] == "create_group":
+        access.create_group(session, GroupCreate(name=field["group"]), actor=user.name)
+        return "create_group"
+    if group is None:
+        raise LookupError("group")
+    if field["op"] in ("add", "remove"):
+        person = queries.staff_by_number(session, field["staff"].strip())
+        if person is None:
+            raise LookupError("staff")
+        if field["op"] == "add":
+            access.add_members(session, group.id, [person.id], actor=user.name)
+        else:
+            access.remove_member(session, group.id, person.id, actor=user.name)
+        return field["op"]
+    door = session.execute(select(Door).where(Door.code == field["door"])).scalar_one_or_none()
+    schedule = access_repo.get_schedule_by_name(session, field["schedule"])
+    if door is None or schedule is None:
+        raise LookupError("door")
+    if field["op"] == "grant":
+        access.create_permission(session, PermissionCreate(
+            group_id=group.id, door_id=door.id, schedule_id=schedule.id), actor=user.name)
+        return "grant"
+    found = access_repo.find_permission(session, group.id, door.id, schedule.id)
+    if field["op"] != "revoke" or found is None:
+        raise LookupError("permission")
+    access.delete_permission(session, found.id, actor=user.name)
+    return "revoke"
+
+
+@router.post("/access")
+def edit_access(request: Request, body: RawBody, session: SessionDep,
+                user: ConsoleUser) -> Response:
+    """Make a group, put a person in or out of one, or let a group through a door on a
+    schedule (or stop it): the access service's own changes, audited, and the readers get
+    them with their next snapshot."""
+    field = form_fields(body, "op", "group", "staff", "door", "schedule", "csrf_token")
+    if not user.csrf_ok(field["csrf_token"]):
+        return _matrix_page(request, session, user, status_code=403, error="forbidden")
+    try:
+        with session.begin_nested():
+            done = _edit(session, user, field)
+    except (LookupError, ValueError, ValidationError, NotFound, BadRequest):
+        return _matrix_page(request, session, user, status_code=422, error="input")
+    except Conflict:
+        return _matrix_page(request, session, user, status_code=409, error="conflict")
+    return RedirectResponse(f"/console/access?done={done}", status_code=303)
 
 
 @router.get("/access/preview")

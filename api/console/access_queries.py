@@ -39,6 +39,7 @@ MAX_MATRIX_STAFF = 200
 @dataclass(frozen=True)
 class DoorColumn:
     id: int  # never shown: the key of the cells
+    code: str  # what the permission form sends
     name: str
     site: str
     clock: bool  # a clock point admits every active card holder (gate.policy)
@@ -53,9 +54,9 @@ class Matrix:
 
 
 def door_columns(session: Session) -> list[DoorColumn]:
-    rows = session.execute(select(Door.id, Door.name, Site.name, Door.mode)
+    rows = session.execute(select(Door.id, Door.code, Door.name, Site.name, Door.mode)
                            .join(Site, Site.id == Door.site_id).order_by(Site.name, Door.name))
-    return [DoorColumn(i, n, s, DoorMode(m) is DoorMode.CLOCK) for i, n, s, m in rows]
+    return [DoorColumn(i, c, n, s, DoorMode(m) is DoorMode.CLOCK) for i, c, n, s, m in rows]
 
 
 def _staff(session: Session, q: str, on: date) -> list[Staff]:

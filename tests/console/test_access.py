@@ -201,3 +201,58 @@ def test_the_audit_page_searches_and_shows_where_the_chain_breaks(
     assert "検証に失敗" in auditor.get("/console/audit").text
     clerk = log_in(app, admin, "shisetsu", "facility")  # not a reader of the audit log
     assert clerk.get("/console/audit").status_code == 403
+
+
+def _sato_row(console) -> str:  # type: ignore[no-untyped-def]
+    page = console.get("/console/access").text
+    row = re.search(r"<tr><td>1002</td>.*?</tr>", page, re.S)
+    assert row is not None
+    return row.group(0)
+
+
+def test_security_changes_groups_and_door_permissions_on_the_matrix_page(
+        app, admin, console, world, database) -> None:  # type: ignore[no-untyped-def]
+    _seed_access(database, world.now.astimezone(JST).date())
+    csrf = console.cookies[CSRF_COOKIE]
+
+    def post(**form: str):  # type: ignore[no-untyped-def]
+        return console.post("/console/access", data={"csrf_token": csrf, **form},
+                            follow_redirects=False)
+
+    r = post(op="create_group", group="夜間点検")
+    assert r.status_code == 303 and r.headers["location"] == "/console/access?done=create_group"
+    assert post(op="create_group", group="夜間点検").status_code == 409
+    assert post(op="add", group="夜間点検", staff="1002").status_code == 303
+    assert post(op="add", group="夜間点検", staff="9999").status_code == 422
+    assert "午前の点検" not in _sato_row(console) and "夜間点検" in _sato_row(console)
+    assert post(op="grant", group="夜間点検", door="front", schedule="午前の点検"
+                ).status_code == 303
+    assert "午前の点検" in _sato_row(console)
+    assert post(op="grant", group="夜間点検", door="front", schedule="午前の点検"
+                ).status_code == 409
+    assert post(op="grant", group="夜間点検", door="nowhere", schedule="午前の点検"
+                ).status_code == 422
+    assert "保存しました" in console.get("/console/access?done=grant").text
+
+    auditor = log_in(app, admin, "kansa", "auditor")
+    assert "権限の変更" not in auditor.get("/console/access").text
+    with database.session() as s:
+        before = s.execute(select(Permission.id)).all()
+    refused = auditor.post("/console/access", data={"op": "revoke", "group": "夜間点検",
+                                                    "door": "front", "schedule": "午前の点検"})
+    assert refused.status_code == 403
+    with database.session() as s:
+        assert s.execute(select(Permission.id)).all() == before
+    assert post(op="revoke", group="夜間点検", door="front", schedule="午前の点検",
+                csrf_token="forged").status_code == 403
+
+    assert post(op="revoke", group="夜間点検", door="front", schedule="午前の点検"
+                ).status_code == 303
+    assert "午前の点検" not in _sato_row(console)
+    assert post(op="remove", group="夜間点検", staff="1002").status_code == 303
+    assert "夜間点検" not in _sato_row(console)
+    with database.session() as s:
+        actions = set(s.execute(select(AuditLog.action).where(
+            AuditLog.actor == "console-admin")).scalars())
+    assert {"group.create", "group.add_members", "permission.create", "permission.delete",
+            "group.remove_member"} <= actions

@@ -41,6 +41,7 @@ from gate.messages import reason_text
 from . import access_queries as q
 from . import queries
 from .deps import ConsoleIdentity, ConsoleUser
+from .facility import _typed_jst
 from .pages import ConsoleRoute, form_fields
 from .rendering import language, render
 
@@ -54,13 +55,12 @@ EDIT_PATH = "/console/access"
 EDITS = ("create_group", "add", "remove", "grant", "revoke")
 
 
-def _typed_jst(value: str) -> datetime | None:
-    """A ``datetime-local`` value typed in JST ("2026-12-01T10:00"); None if blank or bad."""
+def _moment(value: str) -> datetime:
+    """The moment a preview starts: a ``datetime-local`` value typed in JST, or now."""
     try:
-        at = datetime.fromisoformat(value)
+        return _typed_jst(value)
     except ValueError:
-        return None
-    return at.replace(tzinfo=JST) if at.tzinfo is None else None
+        return utcnow()
 
 
 # --- readers -------------------------------------------------------------------------------
@@ -184,7 +184,7 @@ def access_preview(request: Request, session: SessionDep, user: ConsoleUser,
     """A person's decisions at every door over the next hour (from ``at``, typed in JST, or
     now), decided by ``gate.policy`` as a reader online would."""
     cfg = rule_config()
-    now = _typed_jst(at) or utcnow()
+    now = _moment(at)
     found = q.find_staff(session, staff.strip(), on=cfg.business_day.date_of(now)) \
         if staff.strip() else []
     person = found[0] if len(found) == 1 else None
@@ -195,7 +195,6 @@ def access_preview(request: Request, session: SessionDep, user: ConsoleUser,
     lang = language(request)
     return render(request, "access_preview.html", user=user, staff=staff, found=found,
                   person=person, result=result, at=now.astimezone(JST).strftime("%Y-%m-%dT%H:%M"),
-                  card=q.card_of(session, person.id) if person else None,
                   reason=lambda d: reason_text(d.reason, lang))
 
 

@@ -112,6 +112,7 @@ def card_of(session: Session, staff_id: int) -> Credential | None:
 
 @dataclass(frozen=True)
 class Preview:
+    card: Credential | None  # the card decided for (None: they have none)
     moments: list[datetime]
     rows: list[tuple[DoorColumn, list[Decision]]]
 
@@ -124,10 +125,11 @@ def preview(session: Session, staff: Staff, *, now: datetime, tz: ZoneInfo,
     doors = list(session.execute(select(Door).where(Door.id.in_([c.id for c in columns])))
                  .scalars())
     moments = [now + timedelta(minutes=m) for m in PREVIEW_STEPS]
-    data = decisions.load(session, doors, card_of(session, staff.id), start=moments[0],
-                          end=moments[-1], tz=tz, day_change=day_change)
-    return Preview(moments, [(c, [data.decide(c.id, t, pin_verified=True) for t in moments])
-                             for c in columns])
+    card = card_of(session, staff.id)
+    data = decisions.load(session, doors, card, start=moments[0], end=moments[-1], tz=tz,
+                          day_change=day_change)
+    return Preview(card, moments, [(c, [data.decide(c.id, t, pin_verified=True)
+                                        for t in moments]) for c in columns])
 
 
 @dataclass(frozen=True)

@@ -109,6 +109,9 @@ def test_the_preview_shows_the_next_hours_decisions_as_gate_policy_decides(
                                           params={"staff": "山田"}).text
     several = console.get("/console/access/preview", params={"staff": "ウ"}).text
     assert "複数" in several and "山田太郎" in several and "佐藤花子" in several
+    nocard = console.get("/console/access/preview", params={"staff": "1002"}).text
+    assert "カードが登録されていない" in nocard
+    assert _cells(nocard, "正面玄関") == ["unknown_credential"] * 5
     # a lost card is refused everywhere, and the page says why
     with database.session() as s:
         s.execute(text("UPDATE credential SET status = 'lost' WHERE id = :id"), {"id": card})

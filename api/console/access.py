@@ -1,8 +1,10 @@
 """The security officer's console pages: a reader's details and its confirmation, the
-who-can-enter-what matrix, the preview of a person's decisions for the next hour, and the
-audit log with the verification of its hash chain.
+who-can-enter-what matrix (where security also changes groups, members and door
+permissions), the preview of a person's decisions for the next hour, and the audit log with
+the verification of its hash chain.
 
-Every change goes through its service (``api.devices.service.confirm``), every decision
+Every change goes through its service (``api.devices.service.confirm``,
+``api.access.service``), every decision
 through ``gate.policy`` (``api.access.decisions``), every verification through
 ``api.audit.service.verify``, the same code as ``mynagate audit verify``."""
 

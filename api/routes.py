@@ -35,6 +35,7 @@ ROUTER_MODULES: list[str] = [
     "api.console.attendance",
     "api.console.ops",
     "api.console.staff_admin",
+    "api.console.access",
 ]
 
 

@@ -307,14 +307,17 @@ class DeviceRow:
     last_heartbeat_at: datetime | None
     agent_protocol: str  # "" until the agent sends a signed request
     standing: ProtocolStanding | None
+    awaiting: bool = False  # enrolled, pending until an admin or security confirms it
 
 
 def devices(session: Session, service: ProtocolVersion) -> list[DeviceRow]:
     """Every reader by name, with where its agent's protocol stands with this service."""
     rows = session.execute(select(Device.name, Site.name, Device.status,
-                                  Device.last_heartbeat_at, Device.agent_protocol)
+                                  Device.last_heartbeat_at, Device.agent_protocol,
+                                  Device.enrolled_at)
                            .outerjoin(Site, Site.id == Device.site_id)
                            .order_by(Device.name)).all()
     return [DeviceRow(name, site or "", status, heard, spoken or "",
-                      standing(service, ProtocolVersion.parse(spoken)) if spoken else None)
-            for name, site, status, heard, spoken in rows]
+                      standing(service, ProtocolVersion.parse(spoken)) if spoken else None,
+                      awaiting=status == "pending" and enrolled is not None)
+            for name, site, status, heard, spoken, enrolled in rows]

@@ -18,7 +18,7 @@ from api.models.base import utcnow
 from api.snapshot.service import build_signed
 
 from . import service
-from .auth import DeviceDep
+from .auth import DeviceDep, EnrolledDeviceDep
 from .negotiation import negotiate
 from .schemas import (
     DecideRequest,
@@ -56,7 +56,7 @@ def enroll(data: EnrollRequest, request: Request, session: SessionDep) -> Enroll
 
 
 @router.post("/heartbeat", response_model=HeartbeatResponse)
-def heartbeat(data: HeartbeatRequest, request: Request, device: DeviceDep,
+def heartbeat(data: HeartbeatRequest, request: Request, device: EnrolledDeviceDep,
               session: SessionDep) -> HeartbeatResponse:
     """Liveness, clock offset and the delivery watermark."""
     settings = request.app.state.settings

@@ -89,6 +89,11 @@ ROLE_MATRIX: tuple[Rule, ...] = (
     Rule("/console/attendance/exports", read=_r(HR, AUD), write=_r(HR), access=Access.CONSOLE),
     # Locks: read as /api/v1/locks; remote unlock only by security (as its API route).
     Rule("/console/locks", read=_r(FAC, SEC, AUD), write=_r(SEC), access=Access.CONSOLE),
+    # Readers (confirming a new one is security's), who may enter which door and the
+    # decision preview; the audit log as /admin/audit.
+    Rule("/console/devices", read=_r(SEC, HR, AUD), write=_r(SEC), access=Access.CONSOLE),
+    Rule("/console/access", read=_r(SEC, AUD), write=_r(SEC), access=Access.CONSOLE),
+    Rule("/console/audit", read=_r(SEC, AUD), access=Access.CONSOLE),
     Rule("/console/login", access=Access.PUBLIC),
     Rule("/console/logout", access=Access.PUBLIC),
     Rule("/console/static", access=Access.PUBLIC),

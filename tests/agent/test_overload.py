@@ -16,13 +16,12 @@ from sqlalchemy import func, select
 from api.db import Database
 from api.events.admission import get_limiter
 from api.models import Event
-from reader_agent.agent import enroll_agent
 from reader_agent.client import ServiceBusy, ServiceClient, format_time
 from reader_agent.keys import load_or_create_device_key
 from reader_agent.outbox import Outbox
 from reader_agent.uploader import AdaptiveBatch, Backoff, Uploader
 
-from .town import device_token, seed_town
+from .town import enroll_confirmed, seed_town
 
 EVENTS = 230
 
@@ -44,7 +43,7 @@ def _stored(db: Database, device_id: str) -> tuple[int, int]:
 def test_past_the_bound_429_then_the_uploader_drains_exactly_once(  # type: ignore[no-untyped-def]
         live_server, admin, app, database: Database, tmp_path: Path, now: datetime):
     town = seed_town(database)
-    identity = enroll_agent(tmp_path, live_server.url, device_token(admin, [town.door_id]))
+    identity = enroll_confirmed(admin, tmp_path, live_server.url, [town.door_id])
     client = ServiceClient(live_server.url, identity.device_id,
                            load_or_create_device_key(tmp_path))
     outbox = Outbox(tmp_path / "outbox.db")
@@ -90,7 +89,7 @@ def test_a_resent_batch_is_stored_once(  # type: ignore[no-untyped-def]
     """A batch whose answer was lost (a timeout) is sent again: the service stores nothing
     twice and says so."""
     town = seed_town(database)
-    identity = enroll_agent(tmp_path, live_server.url, device_token(admin, [town.door_id]))
+    identity = enroll_confirmed(admin, tmp_path, live_server.url, [town.door_id])
     client = ServiceClient(live_server.url, identity.device_id,
                            load_or_create_device_key(tmp_path))
     outbox = Outbox(tmp_path / "outbox.db")

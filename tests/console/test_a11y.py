@@ -24,7 +24,9 @@ PAGES = ["/console", "/console/events", "/console/events?staff=1001", "/console/
          "/console/attendance/corrections", "/console/attendance/exports",
          "/console/taps", "/console/locks",
          "/console/staff-admin/new", "/console/staff-admin/staff/1001",
-         "/console/staff-admin/import"]
+         "/console/staff-admin/import",
+         "/console/devices/reader-01", "/console/access", "/console/access/preview?staff=1001",
+         "/console/audit"]
 FOCUSABLE = ("a[href], button:not([disabled]), input:not([disabled]):not([type=hidden]), "
              "select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex='-1'])")
 

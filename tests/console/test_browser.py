@@ -67,7 +67,11 @@ def test_every_page_in_chromium(browser, live_server, world, card, smart_lock, a
              "locks": ("/console/locks", "約 6 日"),
              "staff-new": ("/console/staff-admin/new", "任用開始日"),
              "staff-edit": ("/console/staff-admin/staff/1001", "退職"),
-             "staff-import": ("/console/staff-admin/import", "所属コード")}
+             "staff-import": ("/console/staff-admin/import", "所属コード"),
+             "device": ("/console/devices/reader-01", "時計のずれ"),
+             "access": ("/console/access", "入室権限一覧"),
+             "access-preview": ("/console/access/preview?staff=1001", "判定プレビュー"),
+             "audit": ("/console/audit", "ハッシュチェーンの検証")}
     for name, (path, text) in pages.items():
         page.goto(live_server.url + path)
         assert text in page.inner_text("main"), name

@@ -24,7 +24,9 @@ PAGES = ["/console", "/console/events", "/console/presence", "/console/holiday-r
          "/console/attendance/corrections", "/console/attendance/exports",
          "/console/taps", "/console/locks",
          "/console/staff-admin/new", "/console/staff-admin/staff/1001",
-         "/console/staff-admin/import"]
+         "/console/staff-admin/import",
+         "/console/devices/reader-01", "/console/access", "/console/access/preview",
+         "/console/audit"]
 
 
 @pytest.mark.parametrize("path", PAGES)

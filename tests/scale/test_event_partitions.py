@@ -4,10 +4,12 @@ default partition moved into their month, and exactly-once ingest across partiti
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import func, select, text
 
 from api.db import Database
@@ -126,3 +128,14 @@ def test_the_worker_makes_the_coming_months(pg: Database, now: datetime,
     with pg.session() as s:
         assert {partitions.partition_name(month), partitions.partition_name(ahead)} \
             <= partitions.existing(s)
+
+
+@given(st.dates(min_value=date(2000, 1, 1), max_value=date(2200, 12, 31)))
+def test_month_bounds_tile_the_calendar(d: date) -> None:
+    """Each day lies in exactly one partition: [month_start, next_month) of its own month,
+    and the next partition starts where this one ends."""
+    lo, hi = partitions.month_start(d), partitions.next_month(d)
+    assert lo <= d < hi
+    assert (hi - lo).days in (28, 29, 30, 31)
+    assert partitions.month_start(hi - timedelta(days=1)) == lo
+    assert partitions.partition_name(lo) != partitions.partition_name(hi)

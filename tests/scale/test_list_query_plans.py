@@ -188,6 +188,8 @@ def city(database: Database, now: datetime) -> Database:
     return database
 
 
+# A minute to seed: at the first moved date only (slow); its subject is the plans, not the date.
+@pytest.mark.slow
 def test_list_queries_use_indexes(city: Database, now: datetime) -> None:
     # The check itself finds a scan: no index serves a search on an event's hash.
     unindexed = large_seq_scans(city, lambda s: s.execute(

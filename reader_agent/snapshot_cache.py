@@ -139,12 +139,36 @@ def _parse_dt(s: str | None) -> datetime | None:
     return datetime.fromisoformat(s.replace("Z", "+00:00"))
 
 
+# What a compact delta (``"compact": true``) changes besides the complete lists it replaces.
+_COMPACT_KEYS = {"credentials_removed", "staff_removed", "other_refs_added",
+                 "other_refs_removed"}
+
+
+def _merge_compact(merged: dict[str, Any], staff: dict[int, dict[str, Any]],
+                   others: set[str], p: dict[str, Any]) -> None:
+    for s in p.get("staff", []):
+        staff[int(s["id"])] = s
+    for i in p.get("staff_removed", []):
+        staff.pop(int(i), None)
+    others |= set(p.get("other_refs_added", []))
+    others -= set(p.get("other_refs_removed", []))
+    for key, value in p.items():
+        if key not in {"credentials", "full", "since", "compact", "staff", *_COMPACT_KEYS}:
+            merged[key] = value
+
+
 def merge_payloads(payloads: list[dict[str, Any]]) -> dict[str, Any]:
-    """Merge a full payload and the deltas after it into one payload (no verification)."""
+    """Merge a full payload and the deltas after it into one payload (no verification).
+
+    Credentials merge by ``ref``. A compact delta also merges staff by ``id`` and
+    ``other_refs`` as a set, with the removals it names; in any other delta every list but
+    ``credentials`` is complete and replaces the one before."""
     if not payloads or not payloads[0].get("full"):
         raise SnapshotError("the first snapshot document must be full")
     merged = dict(payloads[0])
     creds = {c["ref"]: c for c in payloads[0].get("credentials", [])}
+    staff = {int(s["id"]): s for s in payloads[0].get("staff", [])}
+    others = set(payloads[0].get("other_refs", []))
     for p in payloads[1:]:
         if p.get("full"):
             raise SnapshotError("a full snapshot after the first document")
@@ -156,11 +180,28 @@ def merge_payloads(payloads: list[dict[str, Any]]) -> dict[str, Any]:
             raise SnapshotError("delta goes backwards")
         for c in p.get("credentials", []):
             creds[c["ref"]] = c
+        for ref in p.get("credentials_removed", []):
+            creds.pop(ref, None)
+        if p.get("compact"):
+            _merge_compact(merged, staff, others, p)
+            continue
+        staff = {int(s["id"]): s for s in p.get("staff", [])}
+        others = set(p.get("other_refs", []))
         for key, value in p.items():
             if key not in {"credentials", "full", "since"}:
                 merged[key] = value
     merged["credentials"] = list(creds.values())
+    merged["staff"] = [staff[i] for i in sorted(staff)]
+    merged["other_refs"] = sorted(others)
     return merged
+
+
+def carries_changes(payload: dict[str, Any]) -> bool:
+    """Whether a delta changes anything a later delta does not repeat: its credentials (and
+    for a compact delta its staff and removals); the complete lists are in every document."""
+    keys = ("credentials", "staff", *_COMPACT_KEYS) if payload.get("compact") else (
+        "credentials",)
+    return any(payload.get(k) for k in keys)
 
 
 def _rows(payload: dict[str, Any]) -> AccessIndexBuilder:
@@ -325,9 +366,9 @@ class SnapshotCache:
             else:
                 if not self._docs:
                     raise SnapshotError("a delta without a full snapshot")
-                # Deltas that changed no credential are superseded by any later document.
+                # Deltas that changed nothing are superseded by any later document.
                 kept = [json.loads(zlib.decompress(d)) for d in self._docs]
-                docs = [kept[0]] + [d for d in kept[1:] if d["payload"].get("credentials")] + [doc]
+                docs = [kept[0]] + [d for d in kept[1:] if carries_changes(d["payload"])] + [doc]
             snap = self._verify(docs)
             try:
                 self._refuse_older(snap)

@@ -2,10 +2,13 @@
 
 Scope: the device's own doors; the permissions on them; the groups, staff, credentials and
 schedules those permissions reach; the closed days from 7 days back to 400 days ahead.
-A delta (``since`` given) holds only the credentials changed after ``since`` (plus every
-non-active credential changed after it); every other list is complete.
+Two builds. ``build_payload`` (agents that do not ask for ``compact``) reads everything for the
+one request; its delta (``since`` given) holds only the credentials changed after ``since``
+(plus every non-active credential changed after it), every other list complete.
+``build_shared_payload`` (``compact``) takes staff and credentials from the table read once per
+version and shared by every device (module ``tables``); its delta carries only what changed.
 
-Deltas select on ``Credential.snapshot_version``. A change that brings a credential into a
+Per-request deltas select on ``Credential.snapshot_version``. A change that brings a credential into a
 device's scope without touching the credential (a staff member added to a group, a new
 permission) must stamp the credentials concerned: call ``stamp_staff_credentials``.
 """

@@ -224,13 +224,14 @@ def measure(url: str, work: Path) -> dict[str, Any]:
                 if i not in reached and (w.cache.version or 0) >= version:
                     reached[i] = time.perf_counter() - t0
             time.sleep(0.005)
+        # Counted now: stopping the services below fails every watcher's pending long-poll.
+        errors = sum(w.errors for w in watchers)
         watchers[0].stop.set()
         served = served_delta(watchers[0].client, version - 1)
     finally:
         for s in services:
             s.stop()
-    entry = _entry(sorted(reached.values()), notify_s, read_s, load,
-                   sum(w.errors for w in watchers), version)
+    entry = _entry(sorted(reached.values()), notify_s, read_s, load, errors, version)
     entry.update(served)
     entry.update(delta_size(url, devices[0][0], version - 1))
     return entry

@@ -31,7 +31,6 @@ from sqlalchemy.orm import Session
 from api.access.versioning import current, same_epoch
 from api.attendance.config import rule_config
 from api.attendance.rules import month_cap
-from api.calendar.service import closed_days
 from api.device_protocol.timefmt import format_time
 from api.models import Credential, Door
 from api.overtime.caps import month_so_far
@@ -40,11 +39,20 @@ from gate.policy import credential_digest
 from gate.signing import sign_document
 
 from . import repository
-from .tables import TABLES, Scope, Table, compact_lists, display_name, full_lists
+from .tables import (
+    TABLES,
+    Scope,
+    Table,
+    closed_day_list,
+    compact_lists,
+    display_name,
+    door_entry,
+    full_lists,
+    permission_entry,
+    schedule_entry,
+)
 
 FORMAT = 1
-CLOSED_DAYS_BACK = 7
-CLOSED_DAYS_AHEAD = 400
 
 
 def _iso(dt: datetime | None) -> str | None:
@@ -145,22 +153,31 @@ def _frame(session: Session, device_id: uuid.UUID, today: date
     doors = repository.doors_of_device(session, device_id)
     permissions = repository.permissions_for_doors(session, [d.id for d in doors])
     schedules = repository.schedules_by_ids(session, {p.schedule_id for p in permissions})
-    days = closed_days(session, today - timedelta(days=CLOSED_DAYS_BACK),
-                       today + timedelta(days=CLOSED_DAYS_AHEAD))
-    lists = {
-        "doors": [{"id": d.id, "code": d.code, "name": d.name, "mode": d.mode,
-                   "assurance": d.assurance, "lockdown": d.lockdown, "fail_open": d.fail_open,
-                   "show_overtime": d.show_overtime} for d in doors],
-        "permissions": [{"group_id": p.group_id, "door_id": p.door_id,
-                         "schedule_id": p.schedule_id} for p in permissions],
-        "schedules": [{"id": s.id, "allow_closed_days": s.allow_closed_days,
-                       "windows": [{"weekday": w.weekday, "start_minute": w.start_minute,
-                                    "end_minute": w.end_minute} for w in s.windows]}
-                      for s in schedules],
-        "closed_days": sorted(d.isoformat() for d in days)}
+    lists = {"doors": [door_entry(d) for d in doors],
+             "permissions": [permission_entry(p) for p in permissions],
+             "schedules": [schedule_entry(s) for s in schedules],
+             "closed_days": closed_day_list(session, today)}
     scope = Scope(frozenset(p.group_id for p in permissions),
                   any(DoorMode(d.mode).is_clock for d in doors))
     return doors, lists, scope
+
+
+def _shared_frame(session: Session, device_id: uuid.UUID, table: Table
+                  ) -> tuple[dict[str, Any], Scope] | None:
+    """:func:`_frame` from the table (one query for the device's door ids); None when a door
+    is newer than the table."""
+    ids = repository.door_ids_of_device(session, device_id)
+    if any(i not in table.doors for i in ids):
+        return None
+    permissions = sorted((p for i in ids for p in table.permissions.get(i, ())),
+                         key=lambda p: (p["group_id"], p["door_id"], p["schedule_id"]))
+    schedule_ids = sorted({p["schedule_id"] for p in permissions})
+    doors = [table.doors[i] for i in ids]
+    lists = {"doors": doors, "permissions": permissions,
+             "schedules": [table.schedules[s] for s in schedule_ids if s in table.schedules],
+             "closed_days": table.closed_days}
+    return lists, Scope(frozenset(p["group_id"] for p in permissions),
+                        any(DoorMode(d["mode"]).is_clock for d in doors))
 
 
 def _compact_from(session: Session, device_id: uuid.UUID, since: int | None, table: Table,
@@ -185,7 +202,8 @@ def build_shared_payload(session: Session, *, device_id: uuid.UUID, since: int |
     version = current(session)
     session.commit()  # no pooled connection held while another request reads the table
     table = TABLES.at_least(engine, version, today)
-    doors, lists, scope = _frame(session, device_id, today)
+    shared = _shared_frame(session, device_id, table)
+    lists, scope = shared if shared is not None else _frame(session, device_id, today)[1:]
     changes = _compact_from(session, device_id, since, table, scope)
     staff_lists = full_lists(table, scope) if changes is None else changes
     TABLES.served(engine, device_id, table.version, scope, today)
@@ -194,7 +212,10 @@ def build_shared_payload(session: Session, *, device_id: uuid.UUID, since: int |
                "issued_at": _iso(now), "timezone": tz.key,
                "day_change": rule_config().day_change.strftime("%H:%M"), **lists,
                **staff_lists,
-               **overtime_figures(session, doors, table.members(scope), now)}
+               **(overtime_figures(session, repository.doors_of_device(session, device_id),
+                                   table.members(scope), now)
+                  if any(DoorMode(d["mode"]).is_clock and d["show_overtime"]
+                         for d in lists["doors"]) else {})}
     if changes is not None:
         payload["compact"] = True
     return payload

@@ -28,19 +28,23 @@ import weakref
 from collections import OrderedDict
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from api.access.versioning import current
+from api.calendar.service import closed_days
 from api.device_protocol.timefmt import format_time
-from api.models import AccessGroupMember, Credential, Staff
+from api.models import AccessGroupMember, Credential, Door, Permission, Schedule, Staff
 from gate.policy import credential_digest
 
+CLOSED_DAYS_BACK = 7
+CLOSED_DAYS_AHEAD = 400
 KEEP = 4  # tables per database: the current version and a few an agent may still hold
+# (consecutive tables share their unchanged rows, so four cost little more than one)
 SCOPES = 20_000  # (device, version) → scope records per database
 
 StaffEntry = tuple[str, str, str | None]  # display_name, active_from, active_until
@@ -66,6 +70,12 @@ class Table:
     active_refs: dict[str, int]  # ref → staff id of every active credential
     clock_staff: frozenset[int]  # active on ``day`` with an active credential
     order: dict[str, int]  # ref → credential id, the order of a full snapshot's credentials
+    # The small lists, as payload entries: every door, the permissions on each door, every
+    # schedule, and the closed days around ``day``.
+    doors: dict[int, dict[str, Any]] = field(default_factory=dict)
+    permissions: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    schedules: dict[int, dict[str, Any]] = field(default_factory=dict)
+    closed_days: list[str] = field(default_factory=list)
     _digests: dict[str, str] = field(default_factory=dict)
 
     def in_scope(self, staff_id: int, scope: Scope) -> bool:
@@ -91,6 +101,28 @@ class Table:
         return d
 
 
+def door_entry(d: Door) -> dict[str, Any]:
+    return {"id": d.id, "code": d.code, "name": d.name, "mode": d.mode,
+            "assurance": d.assurance, "lockdown": d.lockdown, "fail_open": d.fail_open,
+            "show_overtime": d.show_overtime}
+
+
+def permission_entry(p: Permission) -> dict[str, Any]:
+    return {"group_id": p.group_id, "door_id": p.door_id, "schedule_id": p.schedule_id}
+
+
+def schedule_entry(s: Schedule) -> dict[str, Any]:
+    return {"id": s.id, "allow_closed_days": s.allow_closed_days,
+            "windows": [{"weekday": w.weekday, "start_minute": w.start_minute,
+                         "end_minute": w.end_minute} for w in s.windows]}
+
+
+def closed_day_list(session: Session, day: date) -> list[str]:
+    days = closed_days(session, day - timedelta(days=CLOSED_DAYS_BACK),
+                       day + timedelta(days=CLOSED_DAYS_AHEAD))
+    return sorted(d.isoformat() for d in days)
+
+
 def staff_entry(row: Row, staff_id: int) -> dict[str, Any]:
     return {"id": staff_id, "display_name": row[0], "active_from": row[1],
             "active_until": row[2], "group_ids": list(row[3])}
@@ -102,7 +134,17 @@ def display_name(name: str) -> str:
     return parts[0] if parts and parts[0] else name
 
 
-def read_table(session: Session, day: date) -> Table:
+def _share(previous: dict[int, Any], rows: dict[int, Any]) -> dict[int, Any]:
+    """``rows`` holding ``previous``' objects where equal: consecutive tables share everything
+    unchanged (memory of about one table plus the changes), and compare by identity."""
+    for k, v in rows.items():
+        old = previous.get(k)
+        if old is not None and old == v:
+            rows[k] = old
+    return rows
+
+
+def read_table(session: Session, day: date, previous: Table | None = None) -> Table:
     """The table at the current version; call inside one REPEATABLE READ transaction."""
     version = current(session)
     staff = {i: (display_name(n), f.isoformat(), u.isoformat() if u else None)
@@ -127,8 +169,22 @@ def read_table(session: Session, day: date) -> Table:
     today = day.isoformat()  # ISO dates compare as strings
     clock = frozenset(s for s in set(active.values()) if s in staff and staff[s][1] <= today
                       and (staff[s][2] is None or staff[s][2] >= today))
-    return Table(version, day, staff, {s: frozenset(g) for s, g in groups.items()},
-                 {s: tuple(c) for s, c in creds.items()}, active, clock, order)
+    frozen = {s: frozenset(g) for s, g in groups.items()}
+    by_staff = {s: tuple(c) for s, c in creds.items()}
+    if previous is not None:
+        staff, frozen = _share(previous.staff, staff), _share(previous.groups, frozen)
+        by_staff = _share(previous.credentials, by_staff)
+    permissions: dict[int, list[dict[str, Any]]] = {}
+    for p in session.execute(select(Permission).order_by(
+            Permission.group_id, Permission.door_id, Permission.schedule_id)).scalars():
+        permissions.setdefault(p.door_id, []).append(permission_entry(p))
+    return Table(version, day, staff, frozen, by_staff, active, clock, order,
+                 {d.id: door_entry(d) for d in session.execute(
+                     select(Door).order_by(Door.id)).scalars()},
+                 permissions,
+                 {s.id: schedule_entry(s) for s in session.execute(
+                     select(Schedule).options(selectinload(Schedule.windows))).scalars()},
+                 closed_day_list(session, day))
 
 
 def full_lists(table: Table, scope: Scope) -> dict[str, Any]:
@@ -149,10 +205,14 @@ def full_lists(table: Table, scope: Scope) -> dict[str, Any]:
 def changed(old: Table, new: Table) -> frozenset[int]:
     """Staff ids whose row, groups, credentials or clock-point standing differ."""
     ids = {s for s in old.staff.keys() | new.staff.keys()
-           if old.staff.get(s) != new.staff.get(s)
-           or old.groups.get(s) != new.groups.get(s)
-           or old.credentials.get(s) != new.credentials.get(s)}
+           if not _same(old.staff.get(s), new.staff.get(s))
+           or not _same(old.groups.get(s), new.groups.get(s))
+           or not _same(old.credentials.get(s), new.credentials.get(s))}
     return frozenset(ids | (old.clock_staff ^ new.clock_staff))
+
+
+def _same(a: object, b: object) -> bool:
+    return a is b or a == b  # shared objects (``_share``) compare by identity first
 
 
 def compact_lists(old: Table, new: Table, scope: Scope, ids: frozenset[int]) -> dict[str, Any]:
@@ -226,10 +286,12 @@ class TableCache:
 
     def _build(self, engine: Engine, held: _Held, mine: Future[Table], day: date) -> Table:
         try:
+            with self._lock:
+                previous = next(reversed(held.tables.values()), None)
             with Session(engine) as session:
                 if engine.dialect.name == "postgresql":
                     session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-                table = read_table(session, day)
+                table = read_table(session, day, previous)
         except BaseException as err:
             with self._lock:
                 held.building = None

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, update
 
 from api.access.versioning import bump
-from api.models import AccessGroupMember, Credential
+from api.models import AccessGroupMember, Credential, Door
 from api.snapshot.service import build_shared_payload
 from api.snapshot.tables import TABLES
 from gate.policy import credential_digest
@@ -110,3 +110,20 @@ def test_the_table_is_read_once_for_many_concurrent_devices(admin, database, wor
         t.join()
     assert TABLES.builds - before == 1
     assert len(got) == 8 and all(p["compact"] and len(p["credentials"]) == 1 for p in got)
+
+
+def test_a_clock_point_lists_everyone_active_as_the_per_request_build_does(admin, database,
+                                                                           world):
+    dev, _ = enroll(admin, door_ids=[world.server.id])
+    with database.session() as s:
+        s.execute(update(Door).where(Door.id == world.server.id).values(mode="clock"))
+        bump(s)
+        s.commit()
+    compact, legacy = _snapshot(dev), _snapshot(dev, compact=False)
+    assert {k: compact[k] for k in SAME} == {k: legacy[k] for k in SAME}
+    assert {**compact["overtime"], "as_of": None} == {**legacy["overtime"], "as_of": None}
+    assert {s["id"] for s in compact["staff"]} == {world.yamada.id, world.sato.id}
+    _revoke(database, world.sato_cred.id)  # 佐藤 holds no active card: no longer punches
+    delta = _snapshot(dev, since=compact["version"])
+    assert delta["compact"] is True and delta["staff_removed"] == [world.sato.id]
+    assert delta["credentials_removed"] == [world.sato_cred.credential_ref]

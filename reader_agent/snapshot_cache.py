@@ -196,6 +196,13 @@ def merge_payloads(payloads: list[dict[str, Any]]) -> dict[str, Any]:
     return merged
 
 
+def needed_later(payload: dict[str, Any], before: int | None) -> bool:
+    """Whether a delta applied over version ``before`` must stay in the file once a later
+    document follows: when it changes something, or when it moved the version on (the next
+    delta starts from its version, and the chain of versions must not break)."""
+    return carries_changes(payload) or before is None or int(payload["version"]) > int(before)
+
+
 def carries_changes(payload: dict[str, Any]) -> bool:
     """Whether a delta changes anything a later delta does not repeat: its credentials (and
     for a compact delta its staff and removals); the complete lists are in every document."""
@@ -373,7 +380,8 @@ class SnapshotCache:
                 # First start with this guard, or a crash between the two writes of apply.
                 self.state.accept(snap.version, snap.issued_at)
             self._docs = [_compact(d) for d in docs]
-            self._keep = [i == 0 or carries_changes(d["payload"]) for i, d in enumerate(docs)]
+            self._keep = [i == 0 or needed_later(d["payload"], docs[i - 1]["payload"]["version"])
+                          for i, d in enumerate(docs)]
             self.current = snap
             log.info("snapshot.cache.loaded version=%d", snap.version)
             return snap
@@ -403,7 +411,8 @@ class SnapshotCache:
                 raise
             kept = [] if payload.get("full") else [
                 (d, keep) for d, keep in zip(self._docs, self._keep, strict=True) if keep]
-            kept.append((_compact(doc), not payload.get("full") and carries_changes(payload)))
+            kept.append((_compact(doc), not payload.get("full") and needed_later(
+                payload, self.current.version if self.current is not None else None)))
             kept[0] = (kept[0][0], True)  # the full snapshot
             # The snapshot first: a crash between the two writes leaves a file newer than the
             # mark (raised on the next load), never a mark that refuses the file.

@@ -107,3 +107,16 @@ def test_a_delta_that_does_not_follow_the_current_version_is_merged(tmp_path: Pa
     snap = cache.apply(signed(_delta(0, credentials=[cred(REFS[0], "revoked", staff_id=1)],
                                      version=2), KEY))
     assert snap.version == 2 and snap.index.credential(REFS[0]).status.value == "revoked"
+
+
+def test_a_delta_that_only_moves_the_version_stays_in_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "snapshot.json"
+    cache = _cache(path)
+    cache.apply(signed(_full(), KEY))
+    cache.apply(signed(_delta(1), KEY))  # version 2, nothing for this device
+    cache.apply(signed(_delta(2, credentials=[cred(REFS[0], "revoked", staff_id=1)]), KEY))
+    cache.apply(signed(_delta(3, version=3), KEY))  # the same version again: superseded
+    cache.apply(signed(_delta(3, version=3), KEY))
+    again = _cache(path).load()  # the versions still chain 1 → 2 → 3
+    assert again is not None and again.version == 3 and cache.delta_count == 3
+    assert again.index.credential(REFS[0]).status.value == "revoked"

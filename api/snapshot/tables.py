@@ -171,9 +171,12 @@ def read_table(session: Session, day: date, previous: Table | None = None) -> Ta
                       and (staff[s][2] is None or staff[s][2] >= today))
     frozen = {s: frozenset(g) for s, g in groups.items()}
     by_staff = {s: tuple(c) for s, c in creds.items()}
+    digests: dict[str, str] = {}
     if previous is not None:
         staff, frozen = _share(previous.staff, staff), _share(previous.groups, frozen)
         by_staff = _share(previous.credentials, by_staff)
+        order = previous.order if previous.order == order else order
+        digests = previous._digests  # a ref's digest never changes
     permissions: dict[int, list[dict[str, Any]]] = {}
     for p in session.execute(select(Permission).order_by(
             Permission.group_id, Permission.door_id, Permission.schedule_id)).scalars():
@@ -184,7 +187,7 @@ def read_table(session: Session, day: date, previous: Table | None = None) -> Ta
                  permissions,
                  {s.id: schedule_entry(s) for s in session.execute(
                      select(Schedule).options(selectinload(Schedule.windows))).scalars()},
-                 closed_day_list(session, day))
+                 closed_day_list(session, day), digests)
 
 
 def full_lists(table: Table, scope: Scope) -> dict[str, Any]:

@@ -8,9 +8,10 @@ one request; its delta (``since`` given) holds only the credentials changed afte
 ``build_shared_payload`` (``compact``) takes staff and credentials from the table read once per
 version and shared by every device (module ``tables``); its delta carries only what changed.
 
-Per-request deltas select on ``Credential.snapshot_version``. A change that brings a credential into a
-device's scope without touching the credential (a staff member added to a group, a new
-permission) must stamp the credentials concerned: call ``stamp_staff_credentials``.
+Per-request deltas select on ``Credential.snapshot_version``. A change that brings a
+credential into a device's scope without touching the credential (a staff member added to a
+group, a new permission) must stamp the credentials concerned: call
+``stamp_staff_credentials``.
 """
 
 from __future__ import annotations

@@ -2,9 +2,11 @@
 
 A ``Table`` holds, at one snapshot version and business day, everything about staff and
 credentials that no device's scope changes: each staff row, each staff member's groups, each
-credential as its payload entry, and who may punch at a clock point that day. It is read in one
-REPEATABLE READ transaction, so it is exactly the database at its version (``bump`` commits the
-counter with the change).
+credential as its payload entry, and who may punch at a clock point that day; and the small
+lists (doors, permissions, schedules, closed days), so a device's document needs only its
+door ids from the database. It is read in one REPEATABLE READ transaction, so it is exactly
+the database at its version (``bump`` commits the counter with the change). Consecutive tables
+share their unchanged rows.
 
 A device's staff, credentials and ``other_refs`` are then a pure function of the table and the
 device's ``Scope`` (the groups its doors' permissions reach, and whether it serves a clock
@@ -157,8 +159,9 @@ def read_table(session: Session, day: date, previous: Table | None = None) -> Ta
     active: dict[str, int] = {}
     order: dict[str, int] = {}
     for c in session.execute(select(
-            Credential.id, Credential.credential_ref, Credential.kind, Credential.staff_id, Credential.status,
-            Credential.public_key, Credential.not_after).order_by(Credential.id)):
+            Credential.id, Credential.credential_ref, Credential.kind, Credential.staff_id,
+            Credential.status, Credential.public_key, Credential.not_after
+    ).order_by(Credential.id)):
         creds.setdefault(c.staff_id, []).append({
             "ref": c.credential_ref, "kind": c.kind, "staff_id": c.staff_id, "status": c.status,
             "public_key": c.public_key,

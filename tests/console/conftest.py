@@ -59,6 +59,11 @@ def _next_workday(day: date) -> date:
     return next(d for d in days if classify_day(d, holidays=holidays) is DayType.WORKDAY)
 
 
+def past_workday(now: datetime) -> date:
+    """A 勤務日 two to four weeks back, so its attendance is closed."""
+    return _next_workday(BDAY.date_of(now) - timedelta(days=28))
+
+
 class Recorder:
     def __init__(self, session, seq: int = 0) -> None:  # type: ignore[no-untyped-def]
         self.session = session

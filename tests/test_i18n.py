@@ -75,6 +75,10 @@ def test_the_display_texts_are_the_catalogs() -> None:
 def test_the_console_reads_the_same_catalog() -> None:
     assert console_translations("ja").gettext("Please enter your PIN") == "暗証番号を入力してください"
     assert console_translations("ja").gettext("Holiday entry record") == "休日入退庁記録"
+    # a msgid in both: the console keeps its alarm label, the door its sentence
+    assert console_translations("ja").gettext("Card authentication failed") == "カード認証失敗"
+    assert reason_text(Reason.CARD_AUTH_FAILED, translations("ja").gettext) == \
+        "カードを認証できませんでした"
 
 
 def _pin(lang: str) -> str:

@@ -32,12 +32,12 @@ LANG_COOKIE = "mynagate_lang"
 
 @cache
 def translations(lang: str) -> NullTranslations:
-    """The console's catalog with the reader-display and email catalog of ``mynagate_i18n``
-    merged in: one msgid reads the same on the screen, at the door and in the mail."""
-    console = Translations.load(str(LOCALE_DIR), [lang], domain="messages")
+    """The console's catalog over the reader-display and email catalog of ``mynagate_i18n``:
+    one gettext for the screen, the door and the mail. Where both translate a msgid the
+    console's own entry wins (an alarm label is shorter than the door's sentence)."""
     shared = Translations.load(str(i18n.LOCALE_DIR), [lang], domain=i18n.DOMAIN)
-    console.merge(shared)  # type: ignore[attr-defined]  # both catalogs ship with the code
-    return console
+    shared.merge(Translations.load(str(LOCALE_DIR), [lang], domain="messages"))  # type: ignore[attr-defined]
+    return shared
 
 
 def language(request: Request) -> str:

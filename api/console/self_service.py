@@ -194,13 +194,10 @@ def give_reason(request: Request, body: RawBody, session: SessionDep,
         month = data.business_date.strftime("%Y-%m")
         overtime.submit_reason(session, staff=_me(session, user), now=utcnow(),
                                **data.model_dump())
-    except ValidationError:
-        return _divergences_page(request, session, user, month, status_code=422,
-                                 error="input")
     except Conflict:
         return _divergences_page(request, session, user, month, status_code=409,
                                  error="no_divergence")
-    except MynagateError:
+    except (ValidationError, MynagateError):  # an unknown reason, a 12-digit note
         return _divergences_page(request, session, user, month, status_code=422,
                                  error="input")
     return RedirectResponse(f"/console/me/divergences?month={month}&done=submitted",

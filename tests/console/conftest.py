@@ -45,7 +45,7 @@ def assert_no_internal_ids(html: str) -> None:
 class World:
     now: datetime
     saturday: date  # a 週休日 in the past week
-    workday: date  # a 勤務日 after it
+    workday: date  # a 勤務日 of the week before it (never today: its 09:00 tap is not presence)
     times: dict[str, datetime]
 
 
@@ -94,7 +94,7 @@ def _people(s) -> None:  # type: ignore[no-untyped-def]
 def world(database, now: datetime) -> World:  # type: ignore[no-untyped-def]
     today = BDAY.date_of(now)
     sat = _last_saturday(today)
-    workday = _next_workday(sat)
+    workday = _next_workday(sat - timedelta(days=7))
     start = BDAY.start(today)
     t = {"in1": start + (now - start) * 0.5, "in2": start + (now - start) * 0.6,
          "out2": start + (now - start) * 0.7, "open": start + (now - start) * 0.8,

@@ -240,6 +240,7 @@ class TapProcessor:
         is_online: Callable[[], bool] | None = None,
     ) -> None:
         self.config = config
+        translations(config.language)  # a missing catalog fails at start, not at a tap
         self.cache = cache
         self.outbox = outbox
         self.door_io: DoorIO = door_io or RecordingDoorIO()

@@ -25,7 +25,7 @@ from api.errors import BadRequest, MynagateError, TooManyRequests
 from api.limits import KIB, MIB
 
 __all__ = ["FORMULA_MESSAGE", "FORMULA_START", "MAX_LINE_BYTES", "MAX_REPORTED_ERRORS",
-           "MAX_IMPORTS_IN_FLIGHT", "MAX_ROWS", "SPOOL_MEMORY", "ImportBody", "ImportTooLarge", "RowErrors", "csv_rows",
+           "MAX_IMPORTS_IN_FLIGHT", "MAX_ROWS", "SPOOL_MEMORY", "ImportBody", "ImportTooLarge", "RowErrors", "csv_rows", "headed_rows",
            "formula_columns", "spooled_body"]
 
 MAX_ROWS = 20_000
@@ -162,6 +162,17 @@ def csv_rows(file: IO[bytes], *, encoding: str = "utf-8-sig", label: str = "UTF-
                                  "the file", field="file", line=reader.line_num,
                                  max_rows=max_rows)
         yield reader.line_num, row
+
+
+def headed_rows(file: IO[bytes], columns: Sequence[str], *, encoding: str,
+                label: str) -> Iterator[tuple[int, list[str]]]:
+    """The data rows of ``file`` (as :func:`csv_rows`) once its first line is checked to be
+    the header ``columns`` (400 naming line 1 otherwise)."""
+    lines = csv_rows(file, encoding=encoding, label=label)
+    _n, header = next(lines, (1, None))
+    if header is None or [h.strip() for h in header[:len(columns)]] != list(columns):
+        raise BadRequest(f"1行目は見出し {','.join(columns)} が必要です", field="header", line=1)
+    return lines
 
 
 def formula_columns(row: Sequence[str], names: Sequence[str | None]) -> list[str]:

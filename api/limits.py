@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 KIB = 1024
 MIB = 1024 * KIB
 M = TypeVar("M", bound=BaseModel)
+STAFF_IMPORT_BYTES = 2 * MIB  # a town's roster is far smaller
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ BODY_LIMITS: tuple[BodyLimit, ...] = (
     _limit(r"^/api/v1/bookings/import$", 10 * MIB, "a booking CSV import"),
     _limit(r"^/admin/overtime/orders/import$", 10 * MIB, "an overtime order CSV import"),
     _limit(r"^/admin/attendance/leave/import$", 10 * MIB, "a leave CSV import"),
+    _limit(r"^/console/staff-admin/import$", STAFF_IMPORT_BYTES, "a staff CSV import"),
     _limit(r"^/admin/enrollments(/.*)?$", 64 * KIB, "a card enrollment step"),
     _limit(r".*", 256 * KIB, "an admin or API request"),
 )

@@ -32,6 +32,10 @@ ROUTER_MODULES: list[str] = [
     "api.console.pages",
     "api.console.self_service",
     "api.console.facility",
+    "api.console.attendance",
+    "api.console.ops",
+    "api.console.staff_admin",
+    "api.console.access",
 ]
 
 

@@ -224,19 +224,38 @@ def measure(url: str, work: Path) -> dict[str, Any]:
                 if i not in reached and (w.cache.version or 0) >= version:
                     reached[i] = time.perf_counter() - t0
             time.sleep(0.005)
+        # Counted now: stopping the services below fails every watcher's pending long-poll.
+        errors = sum(w.errors for w in watchers)
         watchers[0].stop.set()
+        served = served_delta(watchers[0].client, version - 1)
     finally:
         for s in services:
             s.stop()
-    entry = _entry(sorted(reached.values()), notify_s, read_s, load,
-                   sum(w.errors for w in watchers), version)
+    entry = _entry(sorted(reached.values()), notify_s, read_s, load, errors, version)
+    entry.update(served)
     entry.update(delta_size(url, devices[0][0], version - 1))
     return entry
 
 
+def served_delta(client: ServiceClient, since: int) -> dict[str, Any]:
+    """The compact delta an agent gets for the revocation, fetched again from its API process
+    after the run: its size, raw and gzipped, and the time of the request."""
+    t = time.perf_counter()
+    doc = client.snapshot(since)
+    fetch_s = time.perf_counter() - t
+    body = canonical_json(doc)
+    payload = doc["payload"]
+    return {"delta_compact": bool(payload.get("compact")), "delta_bytes": len(body),
+            "delta_gzip_bytes": len(gzip.compress(body)),
+            "delta_staff_rows": len(payload.get("staff", [])),
+            "delta_credentials": len(payload.get("credentials", [])),
+            "delta_fetch_s": round(fetch_s, 4)}
+
+
 def delta_size(url: str, device: uuid.UUID, since: int) -> dict[str, Any]:
-    """The signed delta one device gets for the revocation: its size, raw and gzipped, and the
-    time to build it in process (after the run, on a quiet service)."""
+    """For comparison, the per-request (not compact) delta an agent that does not ask for
+    ``compact`` gets for the revocation: its size, raw and gzipped, and the time to build it in
+    process (after the run, on a quiet service)."""
     db = Database(url)
     with db.session() as s:
         t = time.perf_counter()
@@ -245,8 +264,9 @@ def delta_size(url: str, device: uuid.UUID, since: int) -> dict[str, Any]:
         build_s = time.perf_counter() - t
     db.dispose()
     body = canonical_json(doc)
-    return {"delta_bytes": len(body), "delta_gzip_bytes": len(gzip.compress(body)),
-            "delta_build_s": round(build_s, 3)}
+    return {"per_request_delta_bytes": len(body),
+            "per_request_delta_gzip_bytes": len(gzip.compress(body)),
+            "per_request_delta_build_s": round(build_s, 3)}
 
 
 def _entry(times: list[float], notify_s: float, read_s: float, load: float, errors: int,

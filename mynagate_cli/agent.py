@@ -42,6 +42,8 @@ def enroll(
         raise typer.Exit(1) from err
     typer.echo(f"登録しました / enrolled: device {identity.device_id} "
                f"(service key {identity.service_key_id})")
+    typer.echo("管理画面の「リーダー端末」で承認されるまで待機します / the reader waits until an "
+               "admin confirms it on the console's devices page")
 
 
 BUNDLE_FILE = "config.bundle.json"

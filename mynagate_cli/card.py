@@ -207,6 +207,9 @@ def enroll(
                               help="admin bearer token (or MYNAGATE_ADMIN_TOKEN)"),
     staff_number: str | None = typer.Option(None, "--staff-number", help="職員番号"),
     staff_id: int | None = typer.Option(None, "--staff-id"),
+    enrollment: int | None = typer.Option(
+        None, "--enrollment", help="an enrollment opened on the console (its number): read "
+                                   "the card for it, then confirm on the console"),
     aid: str | None = typer.Option(None, "--aid", help="staff AP AID in hex"),
     kind: str = typer.Option("staff", "--kind",
                              help="staff (staff card AP) | jpki (JPKI auth certificate; the "
@@ -235,9 +238,9 @@ def enroll(
     )
     from reader_agent.drivers import CardError, open_reader
 
-    if (staff_number is None) == (staff_id is None):
-        _fail("--staff-number か --staff-id のどちらか一方 / give one of --staff-number, "
-              "--staff-id")
+    if [staff_number, staff_id, enrollment].count(None) != 2:
+        _fail("--staff-number, --staff-id, --enrollment のどれか一つ / give one of "
+              "--staff-number, --staff-id, --enrollment")
     if kind not in ("staff", "jpki"):
         _fail("--kind は staff か jpki / --kind must be staff or jpki")
     cas = _load_cas(jpki_ca) if kind == "jpki" else []
@@ -246,10 +249,14 @@ def enroll(
     who["kind"] = "jpki_auth" if kind == "jpki" else "staff_ap"
     headers = {"Authorization": f"Bearer {token}", "X-Actor": "cli-enroll"}
     with httpx.Client(base_url=service.rstrip("/"), headers=headers, timeout=10) as http:
-        r = http.post("/admin/enrollments", json=who)
-        if r.status_code != 201:
+        r = http.get(f"/admin/enrollments/{enrollment}") if enrollment else \
+            http.post("/admin/enrollments", json=who)
+        if r.status_code not in (200, 201):
             _fail(f"開始できません / cannot start: {r.status_code} {r.text}")
         started = r.json()
+        if enrollment and started["kind"] != who["kind"]:
+            _fail(f"この登録は --kind {'jpki' if started['kind'] == 'jpki_auth' else 'staff'} "
+                  f"です / this enrollment is of kind {started['kind']}")
         typer.echo("カードをかざしてください / present the card …")
         try:
             card_reader = open_reader(reader)
@@ -288,6 +295,9 @@ def enroll(
         answered = r.json()
         typer.echo(f"所持を確認しました / possession proven: credential "
                    f"{answered['credential_ref']} for staff {answered['staff_id']}")
+        if enrollment:
+            typer.echo("コンソールで確定してください / confirm it on the console")
+            return
         if not yes and not typer.confirm("登録を確定しますか / confirm the binding?"):
             typer.echo(f"未確定のままです / left pending: enrollment {started['id']}")
             return

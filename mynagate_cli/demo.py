@@ -239,6 +239,8 @@ def run_demo(data_dir: Path, host: str, port: int, once: bool,
                 "name": f"demo-{code}", "door_ids": [doors[c] for c in door_codes]})
             agent_dir = data_dir / "agents" / code
             enroll_agent(agent_dir, server.url, created["enrollment_token"])
+            # a new reader waits for the admin's confirmation (the console's devices page)
+            call("POST", f"/admin/devices/{created['id']}/confirm", 200)
             is_clock = code == "clock-1f"
             agent = ReaderAgent(agent_dir, AgentConfig(f"sim:demo-{code}", doors[code]),
                                 wait_s=2, upload_idle_s=0.05,

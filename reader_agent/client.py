@@ -275,7 +275,10 @@ class ServiceClient:
         return result
 
     def snapshot(self, since: int | None = None) -> dict[str, Any]:
-        params = {"since": since} if since is not None else None
+        # compact: a delta carries only what changed (a service without it ignores the flag)
+        params: dict[str, Any] = {"compact": "true"}
+        if since is not None:
+            params["since"] = since
         doc: dict[str, Any] = self._signed("GET", "/snapshot", params=params).json()
         return doc
 

@@ -139,12 +139,36 @@ def _parse_dt(s: str | None) -> datetime | None:
     return datetime.fromisoformat(s.replace("Z", "+00:00"))
 
 
+# What a compact delta (``"compact": true``) changes besides the complete lists it replaces.
+_COMPACT_KEYS = {"credentials_removed", "staff_removed", "other_refs_added",
+                 "other_refs_removed"}
+
+
+def _merge_compact(merged: dict[str, Any], staff: dict[int, dict[str, Any]],
+                   others: set[str], p: dict[str, Any]) -> None:
+    for s in p.get("staff", []):
+        staff[int(s["id"])] = s
+    for i in p.get("staff_removed", []):
+        staff.pop(int(i), None)
+    others |= set(p.get("other_refs_added", []))
+    others -= set(p.get("other_refs_removed", []))
+    for key, value in p.items():
+        if key not in {"credentials", "full", "since", "compact", "staff", *_COMPACT_KEYS}:
+            merged[key] = value
+
+
 def merge_payloads(payloads: list[dict[str, Any]]) -> dict[str, Any]:
-    """Merge a full payload and the deltas after it into one payload (no verification)."""
+    """Merge a full payload and the deltas after it into one payload (no verification).
+
+    Credentials merge by ``ref``. A compact delta also merges staff by ``id`` and
+    ``other_refs`` as a set, with the removals it names; in any other delta every list but
+    ``credentials`` is complete and replaces the one before."""
     if not payloads or not payloads[0].get("full"):
         raise SnapshotError("the first snapshot document must be full")
     merged = dict(payloads[0])
     creds = {c["ref"]: c for c in payloads[0].get("credentials", [])}
+    staff = {int(s["id"]): s for s in payloads[0].get("staff", [])}
+    others = set(payloads[0].get("other_refs", []))
     for p in payloads[1:]:
         if p.get("full"):
             raise SnapshotError("a full snapshot after the first document")
@@ -156,11 +180,35 @@ def merge_payloads(payloads: list[dict[str, Any]]) -> dict[str, Any]:
             raise SnapshotError("delta goes backwards")
         for c in p.get("credentials", []):
             creds[c["ref"]] = c
+        for ref in p.get("credentials_removed", []):
+            creds.pop(ref, None)
+        if p.get("compact"):
+            _merge_compact(merged, staff, others, p)
+            continue
+        staff = {int(s["id"]): s for s in p.get("staff", [])}
+        others = set(p.get("other_refs", []))
         for key, value in p.items():
             if key not in {"credentials", "full", "since"}:
                 merged[key] = value
     merged["credentials"] = list(creds.values())
+    merged["staff"] = [staff[i] for i in sorted(staff)]
+    merged["other_refs"] = sorted(others)
     return merged
+
+
+def needed_later(payload: dict[str, Any], before: int | None) -> bool:
+    """Whether a delta applied over version ``before`` must stay in the file once a later
+    document follows: when it changes something, or when it moved the version on (the next
+    delta starts from its version, and the chain of versions must not break)."""
+    return carries_changes(payload) or before is None or int(payload["version"]) > int(before)
+
+
+def carries_changes(payload: dict[str, Any]) -> bool:
+    """Whether a delta changes anything a later delta does not repeat: its credentials (and
+    for a compact delta its staff and removals); the complete lists are in every document."""
+    keys = ("credentials", "staff", *_COMPACT_KEYS) if payload.get("compact") else (
+        "credentials",)
+    return any(payload.get(k) for k in keys)
 
 
 def _rows(payload: dict[str, Any]) -> AccessIndexBuilder:
@@ -186,7 +234,13 @@ def _door(d: dict[str, Any]) -> DoorView:
                     bool(d.get("show_overtime", True)))
 
 
-def build_snapshot(payload: dict[str, Any]) -> Snapshot:
+class _NoPatch(Exception):
+    """A compact delta that cannot be written over the current index (see ``patched``)."""
+
+
+def build_snapshot(payload: dict[str, Any], base: AccessIndex | None = None) -> Snapshot:
+    """The snapshot of a merged ``payload``; with ``base``, of a compact delta written over
+    that index (raises ``_NoPatch`` when it does not fit)."""
     try:
         doors = {int(d["id"]): _door(d) for d in payload.get("doors", [])}
         schedules = {
@@ -200,11 +254,15 @@ def build_snapshot(payload: dict[str, Any]) -> Snapshot:
         issued = _parse_dt(payload.get("issued_at"))
         if issued is None:
             raise SnapshotError("snapshot has no issued_at")
-        index = _rows(payload).build(
-            schedules=schedules,
-            closed_days=frozenset(date.fromisoformat(d) for d in payload.get("closed_days", [])),
-            tz=ZoneInfo(str(payload.get("timezone") or "Asia/Tokyo")),
-            day_change=day_change_of(payload))
+        rows = _rows(payload)
+        frame = {"schedules": schedules,
+                 "closed_days": frozenset(date.fromisoformat(d)
+                                          for d in payload.get("closed_days", [])),
+                 "tz": ZoneInfo(str(payload.get("timezone") or "Asia/Tokyo")),
+                 "day_change": day_change_of(payload)}
+        index = rows.build(**frame) if base is None else base.patched(rows, **frame)
+        if index is None:
+            raise _NoPatch
         return Snapshot(str(payload["device_id"]), int(payload["version"]), issued, doors, index,
                         frozenset(str(d) for d in payload.get("other_refs", ())),
                         _overtime(payload.get("overtime")))
@@ -212,6 +270,21 @@ def build_snapshot(payload: dict[str, Any]) -> Snapshot:
         if isinstance(err, SnapshotError):
             raise
         raise SnapshotError(f"malformed snapshot payload: {err!r}") from err
+
+
+def _patch(current: Snapshot | None, payload: dict[str, Any]) -> Snapshot | None:
+    """``current`` with a compact delta that follows it written over its rows in memory (the
+    delta's signature already verified); None when it must be merged and rebuilt instead:
+    not compact, not from the current version, or it adds or removes a person or card."""
+    if (current is None or not payload.get("compact") or payload.get("since") != current.version
+            or payload.get("staff_removed") or payload.get("credentials_removed")):
+        return None
+    others = (current.other_refs | set(payload.get("other_refs_added", []))) - set(
+        payload.get("other_refs_removed", []))
+    try:
+        return build_snapshot({**payload, "other_refs": others}, current.index)
+    except _NoPatch:
+        return None
 
 
 def _compact(doc: dict[str, Any]) -> bytes:
@@ -230,6 +303,7 @@ class SnapshotCache:
         # The signed documents as compressed JSON, not parsed: a parsed 20,000-staff document
         # holds tens of megabytes of dicts for the life of the agent (only apply reads them).
         self._docs: list[bytes] = []
+        self._keep: list[bool] = []  # per document: still needed once a later one follows
         self.current: Snapshot | None = None
         self.state = state or SnapshotState(path.with_name(STATE_FILE))
         #: The mark a snapshot file on disk was older than (set by ``load``), for an alarm.
@@ -306,6 +380,8 @@ class SnapshotCache:
                 # First start with this guard, or a crash between the two writes of apply.
                 self.state.accept(snap.version, snap.issued_at)
             self._docs = [_compact(d) for d in docs]
+            self._keep = [i == 0 or needed_later(d["payload"], docs[i - 1]["payload"]["version"])
+                          for i, d in enumerate(docs)]
             self.current = snap
             log.info("snapshot.cache.loaded version=%d", snap.version)
             return snap
@@ -320,25 +396,38 @@ class SnapshotCache:
                 raise SnapshotError(str(err)) from err
             if not isinstance(payload, dict):
                 raise SnapshotError("snapshot payload is not an object")
-            if payload.get("full"):
-                docs = [doc]
-            else:
-                if not self._docs:
-                    raise SnapshotError("a delta without a full snapshot")
-                # Deltas that changed no credential are superseded by any later document.
-                kept = [json.loads(zlib.decompress(d)) for d in self._docs]
-                docs = [kept[0]] + [d for d in kept[1:] if d["payload"].get("credentials")] + [doc]
-            snap = self._verify(docs)
+            if str(payload.get("device_id")) != self._device_id:
+                raise SnapshotError("snapshot is for another device")
+            # A compact delta after the current version: written over the verified snapshot in
+            # memory; the others are merged with the documents kept and verified again.
+            snap = _patch(self.current, payload)
+            if snap is None:
+                docs = self._merged_docs(doc, payload)
+                snap = self._verify(docs)
             try:
                 self._refuse_older(snap)
             except SnapshotRollback as err:
                 log.error("snapshot.fetch.rejected reason=%s", err)
                 raise
+            kept = [] if payload.get("full") else [
+                (d, keep) for d, keep in zip(self._docs, self._keep, strict=True) if keep]
+            kept.append((_compact(doc), not payload.get("full") and needed_later(
+                payload, self.current.version if self.current is not None else None)))
+            kept[0] = (kept[0][0], True)  # the full snapshot
             # The snapshot first: a crash between the two writes leaves a file newer than the
             # mark (raised on the next load), never a mark that refuses the file.
-            atomic_write(self.path, json.dumps({"format": 1, "docs": docs},
-                                               ensure_ascii=False).encode())
+            atomic_write(self.path, b'{"format":1,"docs":[' + b",".join(
+                zlib.decompress(d) for d, _ in kept) + b"]}")
             self.state.accept(snap.version, snap.issued_at)
-            self._docs = [_compact(d) for d in docs]
+            self._docs, self._keep = [d for d, _ in kept], [k for _, k in kept]
             self.current = snap
             return snap
+
+    def _merged_docs(self, doc: dict[str, Any], payload: dict[str, Any]) -> list[dict[str, Any]]:
+        if payload.get("full"):
+            return [doc]
+        if not self._docs:
+            raise SnapshotError("a delta without a full snapshot")
+        # Deltas that changed nothing are superseded by any later document.
+        return [json.loads(zlib.decompress(d))
+                for d, keep in zip(self._docs, self._keep, strict=True) if keep] + [doc]

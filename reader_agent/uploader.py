@@ -48,22 +48,26 @@ class Backoff:
         self.failures = 0
 
     def next_delay(self, at_least: float | None = None) -> float:
-        """The next delay; with ``at_least`` (the service's Retry-After) never sooner than
-        that, plus up to half again, so the agents it turned away do not return together."""
+        """The next delay. With ``at_least`` (the service's Retry-After): that, plus up to
+        half again, so the agents it turned away do not return together; it does not grow
+        across refusals, since the service says when to come back (growing it left the
+        service idle between waves of a reconnect storm), nor counts as a failure. Otherwise
+        exponential."""
+        if at_least is not None:
+            return at_least * (1 + _jitter.uniform(0, 0.5))
         self.failures += 1
         ceiling = min(self.cap, self.base * (2 ** (self.failures - 1)))
-        delay = ceiling / 2 + _jitter.uniform(0, ceiling / 2)
-        if at_least is not None:
-            delay = max(delay, at_least * (1 + _jitter.uniform(0, 0.5)))
-        return delay
+        return ceiling / 2 + _jitter.uniform(0, ceiling / 2)
 
 
 class AdaptiveBatch:
     """Batch size and request timeout, adapted to the service's answers.
 
-    A timeout or a 429/503 halves the batch (down to ``min_size``); a timeout also doubles
-    the timeout (up to ``max_timeout_s``), since the service may just be slow and a resend
-    costs it the work again. Each success grows the batch by an eighth (up to ``limit``) and
+    A timeout halves the batch (down to ``min_size``) and doubles the timeout (up to
+    ``max_timeout_s``), since the service may just be slow and a resend costs it the work
+    again. A 429/503 halves the batch too, but not below a quarter of ``limit``: a refusal
+    says the service is busy, not that the batch is too large, and tiny batches cost the
+    service more per event. Each success grows the batch by an eighth (up to ``limit``) and
     moves the timeout towards four times the time the batch took (never below the base).
     """
 
@@ -82,10 +86,11 @@ class AdaptiveBatch:
         self.timeout_s = (self.timeout_s + wanted) / 2
 
     def busy(self) -> None:
-        self.size = max(self.min_size, self.size // 2)
+        floor = min(self.size, max(self.min_size, self.limit // 4))  # never grows it
+        self.size = max(floor, self.size // 2)
 
     def timed_out(self) -> None:
-        self.busy()
+        self.size = max(self.min_size, self.size // 2)
         self.timeout_s = min(self.max_timeout_s, self.timeout_s * 2)
 
 

@@ -120,6 +120,8 @@ def _enroll(base: str, token: str, door_ids: list[int], agent_dir: Path) -> None
                       json={"name": "fuzz-reader", "door_ids": door_ids[:2]}, timeout=10)
     resp.raise_for_status()
     enroll_agent(agent_dir, base, resp.json()["enrollment_token"])
+    httpx.post(f"{base}/admin/devices/{resp.json()['id']}/confirm",
+               headers={"Authorization": f"Bearer {token}"}, timeout=10).raise_for_status()
 
 
 def _served(serve_log: Path) -> tuple[int, int]:

@@ -12,7 +12,7 @@ from typing import IO, Any
 from sqlalchemy.orm import Session
 
 from api.audit.service import record
-from api.csv_import import FORMULA_MESSAGE, RowErrors, csv_rows, formula_columns
+from api.csv_import import FORMULA_MESSAGE, RowErrors, formula_columns, headed_rows
 from api.errors import BadRequest, Conflict
 from api.models import Leave
 from api.text import INDIVIDUAL_NUMBER_MESSAGE
@@ -128,12 +128,8 @@ def import_leave(session: Session, file: IO[bytes], *, actor: str,
     or nothing, bad lines reported with their number and column (the first 100, with their
     count), at most 20,000 rows. A 休暇番号 already imported is skipped."""
     utf8 = encoding == "utf8bom"
-    lines = csv_rows(file, encoding="utf-8-sig" if utf8 else "cp932",
-                     label="UTF-8" if utf8 else "CP932")
-    _n, header = next(lines, (1, None))
-    if header is None or [h.strip() for h in header[:len(IMPORT_COLUMNS)]] != list(IMPORT_COLUMNS):
-        raise BadRequest(f"1行目は見出し {','.join(IMPORT_COLUMNS)} が必要です", field="header",
-                         line=1)
+    lines = headed_rows(file, IMPORT_COLUMNS, encoding="utf-8-sig" if utf8 else "cp932",
+                        label="UTF-8" if utf8 else "CP932")
     errors = RowErrors()
     parsed: list[tuple[int, dict[str, Any]]] = []
     refs: set[str] = set()

@@ -21,6 +21,8 @@ from api.users import service as users
 from api.users.roles import Role, allowed, rule_for
 from api.users.secrets import token_digest
 
+from .labels import N_
+
 
 @dataclass(frozen=True)
 class ConsoleIdentity:
@@ -46,6 +48,14 @@ class ConsoleIdentity:
         """The office pages (everyone's events, presence, attendance, cards) are the user's."""
         return Role(self.role) in CONSOLE_ROLES
 
+    def may(self, method: str, path: str) -> bool:
+        """The role matrix lets the user's role call this console route (menus, buttons)."""
+        return allowed(Role(self.role), method, path)
+
+    def can_open(self, path: str) -> bool:
+        """The role matrix lets the user's role read this console page."""
+        return self.may("GET", path)
+
     @property
     def facility(self) -> bool:
         """The facility bookings page is the user's (facility clerks, admins, auditors)."""
@@ -57,7 +67,12 @@ class LoginRequired(Exception):
 
 
 class NotYours(Exception):
-    """A page the user's role does not open: the pages answer 403 with a Japanese notice."""
+    """A page the user's role does not open: the pages answer 403 with a Japanese notice
+    listing the pages that are the user's."""
+
+    def __init__(self, user: ConsoleIdentity) -> None:
+        super().__init__(user.role)
+        self.user = user
 
 
 # The office pages show everyone's staff, doors and attendance: roles that may read those.
@@ -65,6 +80,8 @@ class NotYours(Exception):
 CONSOLE_ROLES = rule_for("/console").read
 # Facility clerks are not office users: their page is the bookings list (api/console/facility).
 FACILITY_HOME = "/console/facility/bookings"
+OFFICE_HOME = "/console"
+SELF_HOME = "/console/me"
 
 
 def home_page(role: Role, staff_id: int | None) -> str | None:
@@ -75,6 +92,20 @@ def home_page(role: Role, staff_id: int | None) -> str | None:
     if allowed(role, "GET", FACILITY_HOME):
         return FACILITY_HOME
     return "/console/me" if staff_id is not None else None
+
+
+# The console's top pages, in menu order (path, English msgid): the forbidden notice links to
+# those the user's role opens (a self-service page only for a user who is a staff member).
+TOP_PAGES = ((OFFICE_HOME, N_("Dashboard")), ("/console/events", N_("Events")),
+             ("/console/presence", N_("Presence now")), ("/console/staff", N_("Staff")),
+             ("/console/taps", N_("Taps per hour")), ("/console/locks", N_("Smart locks")),
+             (FACILITY_HOME, N_("Facility bookings")), ("/console/me/timesheet", N_("My timesheet")))
+
+
+def pages_for(user: ConsoleIdentity) -> list[tuple[str, str]]:
+    """The top pages the user may open (path, English msgid)."""
+    return [(path, label) for path, label in TOP_PAGES if user.can_open(path)
+            and (user.staff_id is not None or not path.startswith(SELF_HOME))]
 
 
 def identity(request: Request, session: SessionDep) -> ConsoleIdentity:
@@ -104,7 +135,7 @@ def console_user(request: Request,
                  user: Annotated[ConsoleIdentity, Depends(identity)]) -> ConsoleIdentity:
     """A user whose role the role matrix lets open this office page."""
     if not _route_allows(request, user):
-        raise NotYours
+        raise NotYours(user)
     return user
 
 
@@ -112,7 +143,7 @@ def self_user(request: Request,
               user: Annotated[ConsoleIdentity, Depends(identity)]) -> ConsoleIdentity:
     """A user linked to a staff member: the self-service pages are about that person."""
     if user.staff_id is None or not _route_allows(request, user):
-        raise NotYours
+        raise NotYours(user)
     return user
 
 

@@ -24,8 +24,14 @@ ALARMS = {"credential_auth_failed": N_("Card authentication failed"),
           "device_offline": N_("Device offline"), "mail_failed": N_("Email not delivered"),
           "door_not_bound": N_("Door not bound to the device"),
           "held_open": N_("Door held open"), "forced_open": N_("Door forced open"),
-          "low_battery": N_("Low battery"),
-          "agent_too_old": N_("Reader agent too old (upgrade it)")}
+          "low_battery": N_("Low battery"), "outbox_backlog": N_("Events waiting on a reader"),
+          "agent_too_old": N_("Reader agent too old (upgrade it)"),
+          "lock_left_open": N_("Lock left open"),
+          "lock_opened_outside_booking": N_("Lock opened outside a booking"),
+          "lock_repeated_wrong_codes": N_("Repeated wrong codes at a lock"),
+          "lock_no_show": N_("Booking not used (lock never opened)"),
+          "lock_log_chain_broken": N_("Lock log chain broken"),
+          "lock_slots_full": N_("Lock code slots full")}
 DOOR_STATES = {"open": N_("Open"), "closed": N_("Closed"), "unknown": N_("Unknown")}
 FLAGS = {"late": N_("Late"), "early": N_("Left early"), "missing_in": N_("No clock-in"),
          "missing_out": N_("No clock-out"), "in_progress": N_("At work"),
@@ -47,7 +53,11 @@ CREDENTIAL_KINDS = {"staff_ap": N_("Staff card (free area)"),
 CREDENTIAL_STATUSES = {"active": N_("In use"), "suspended": N_("Suspended"),
                        "lost": N_("Lost"), "revoked": N_("Revoked")}
 CREDENTIAL_ACTIONS = {"lost": N_("Report lost"), "suspend": N_("Suspend"),
-                      "revoke": N_("Revoke for good"), "reactivate": N_("Reactivate")}
+                      "revoke": N_("Revoke for good"), "reactivate": N_("Reactivate"),
+                      "enrolled": N_("Enroll a card")}
+ENROLLMENT_STATUSES = {"awaiting_response": N_("Waiting for the card at the enrollment reader"),
+                       "pending_confirmation": N_("Card read: waiting for confirmation"),
+                       "confirmed": N_("Enrolled")}
 OVERTIME_STATUSES = {"pending": N_("Awaiting decision"), "approved": N_("Approved"),
                      "rejected": N_("Rejected")}
 OVERTIME_DECISIONS = {"approve": N_("Approve"), "reject": N_("Reject")}
@@ -69,6 +79,25 @@ LEAVE_UNITS = {LeaveUnit.DAY: N_("Whole day"), LeaveUnit.AM: N_("Morning"),
                LeaveUnit.PM: N_("Afternoon"), LeaveUnit.HOURS: N_("Hours")}
 PUNCHES = {"in": N_("Clock in"), "out": N_("Clock out")}
 WEEKDAYS = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_("Sun"))
+
+LEAVE_KINDS = {LeaveKind.ANNUAL: N_("Annual leave"), LeaveKind.SPECIAL: N_("Special leave"),
+               LeaveKind.SICK: N_("Sick leave")}
+DAY_STATUSES = {"came": N_("Came in"), "late": N_("Late"), "leave": N_("On leave"),
+                "absent": N_("No record"), "not_in": N_("Not in")}
+DIVERGENCE_STATES = {"open": N_("Waiting for the reason"), "submitted": N_("Reason given"),
+                     "returned": N_("Returned to the person"), "confirmed": N_("Confirmed")}
+DIVERGENCE_REASONS = {DivergenceReason.POST_ORDER: N_("Work (order after the fact)"),
+                      DivergenceReason.SELF_STUDY: N_("Self-study"),
+                      DivergenceReason.PRIVATE: N_("Private matters"),
+                      DivergenceReason.FORGOT_PUNCH: N_("Forgot to punch"),
+                      DivergenceReason.BREAK: N_("Break"), DivergenceReason.OTHER: N_("Other")}
+DIVERGENCE_DECISIONS = {"confirm": N_("Confirm"), "return": N_("Return")}
+CORRECTION_DECISIONS = {"approve": N_("Approve"), "reject": N_("Reject"),
+                        "filed": N_("Filed")}
+EXPORT_DATASETS = {"punches": N_("Punches"), "daily": N_("Daily attendance"),
+                   "monthly": N_("Monthly overtime")}
+EXPORT_FORMATS = {"cp932": N_("CSV (Shift_JIS, CP932)"), "utf8bom": N_("CSV (UTF-8)"),
+                  "xlsx": N_("Excel (xlsx)")}
 
 
 def label(table: dict, code: object) -> str:

@@ -27,6 +27,7 @@ from api.errors import Conflict, NotFound
 from api.events.repository import EventFilter
 from api.exports.writer import neutralise
 from api.limits import RawBody
+from api.locks.settings import lock_settings_of
 from api.metrics.settings import MetricsSettings
 from api.models import Staff
 from api.models.base import utcnow
@@ -36,7 +37,14 @@ from api.users.roles import Role, allowed
 
 from . import labels, queries
 from .chart import overtime_chart
-from .deps import ConsoleIdentity, ConsoleUser, LoginRequired, NotYours, home_page
+from .deps import (
+    ConsoleIdentity,
+    ConsoleUser,
+    LoginRequired,
+    NotYours,
+    home_page,
+    pages_for,
+)
 from .labels import N_
 from .rendering import HERE, gettext, jst, render
 
@@ -52,6 +60,8 @@ def form_fields(body: bytes, *names: str, limit: int = MAX_FORM_BODY) -> dict[st
 StaffNumber = Annotated[str, Path(max_length=20)]
 MonthQuery = Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")]
 MAX_RECORD_DAYS = 62
+STAFF_ADMIN = "/console/staff-admin"  # HR's staff pages (api.console.staff_admin)
+ENROLLMENTS = "/console/enrollments"
 STATIC = {p.relative_to(HERE / "static").as_posix(): p
           for p in (HERE / "static").rglob("*") if p.is_file() and p.suffix in (".css", ".js")}
 
@@ -67,8 +77,9 @@ class ConsoleRoute(APIRoute):
                 return await handler(request)
             except LoginRequired:
                 return RedirectResponse("/console/login", status_code=303)
-            except NotYours:
-                return render(request, "forbidden.html", status_code=403)
+            except NotYours as e:
+                return render(request, "forbidden.html", status_code=403, user=e.user,
+                              pages=pages_for(e.user))
 
         return route_handler
 
@@ -132,9 +143,11 @@ def dashboard(request: Request, session: SessionDep, user: ConsoleUser) -> Respo
     alarms = queries.alarms(
         session, now=now, skew_alarm_ms=settings.clock_skew_alarm_ms,
         offline_after=timedelta(seconds=MetricsSettings().metrics_online_window_s),
-        service=service_protocol(request))
+        service=service_protocol(request),
+        low_battery_percent=lock_settings_of(request.app).low_battery_percent)
     return render(request, "dashboard.html", user=user, doors=queries.door_states(session),
-                  alarms=alarms, events=queries.events(session, EventFilter(), limit=20))
+                  alarms=alarms, events=queries.events(session, EventFilter(), limit=20),
+                  rendered_at=now.isoformat())
 
 
 @router.get("/fragments/recent-events")
@@ -225,7 +238,8 @@ def staff_page(request: Request, session: SessionDep, user: ConsoleUser,
                q: TextQuery = "") -> Response:
     """Staff searched by 職員番号, name or カナ."""
     rows = queries.staff_search(session, q, on=rule_config().business_day.date_of(utcnow()))
-    return render(request, "staff.html", user=user, rows=rows, q=q)
+    return render(request, "staff.html", user=user, rows=rows, q=q,
+                  may_edit=allowed(Role(user.role), "POST", STAFF_ADMIN))
 
 
 @router.get("/staff/{number}/timesheet")
@@ -271,7 +285,8 @@ def _cards_page(request: Request, session: SessionDep, user: ConsoleIdentity, pe
     cards = [(c, [a for a in actions if c.status in TRANSITIONS[a][0]])
              for c in queries.credentials_of(session, person.id)]
     return render(request, "cards.html", status_code=status_code, user=user, person=person,
-                  cards=cards, csrf=request.cookies.get(CSRF_COOKIE, ""), **context)
+                  cards=cards, may_enroll=allowed(Role(user.role), "POST", ENROLLMENTS),
+                  may_edit=allowed(Role(user.role), "POST", STAFF_ADMIN), csrf=request.cookies.get(CSRF_COOKIE, ""), **context)
 
 
 @router.get("/staff/{number}/cards")

@@ -21,9 +21,11 @@ from api.models import (
     Device,
     Door,
     Event,
+    LockAlert,
     MailOutbox,
     MailStatus,
     Site,
+    SmartLock,
     Staff,
 )
 from gate.clock import PunchKind
@@ -49,6 +51,7 @@ class EventRow:
     granted: bool | None
     reason: str
     detail: str
+    id: str = ""  # the event's own id: the live feed skips a row already shown
 
 
 @dataclass(frozen=True)
@@ -112,7 +115,7 @@ def event_rows(session: Session, events: Sequence[Event]) -> list[EventRow]:
     devices = device_names(session)
     return [EventRow(at=e.occurred_at, kind=e.kind, person=who.get(e.staff_id or 0),
                      door=doors.get(e.door_id or 0, ""), device=devices.get(e.device_id, ""),
-                     granted=e.granted, reason=e.reason or "", detail=_detail(e))
+                     granted=e.granted, reason=e.reason or "", detail=_detail(e), id=str(e.id))
             for e in events]
 
 
@@ -134,10 +137,12 @@ def door_states(session: Session) -> list[DoorState]:
 
 
 def alarms(session: Session, *, now: datetime, offline_after: timedelta,
-           skew_alarm_ms: int, service: ProtocolVersion) -> list[Alarm]:
+           skew_alarm_ms: int, service: ProtocolVersion,
+           low_battery_percent: float = 0.0) -> list[Alarm]:
     """Alarm events of the last day (credential_auth_failed, clock_skew, reader_failing …),
-    devices whose heartbeat is older than ``offline_after``, whose clock is off or whose
-    agent the service (``service``) refuses as too old, and emails that failed."""
+    devices whose heartbeat is older than ``offline_after``, whose clock is off, whose outbox
+    has held events longer than ``offline_after`` or whose agent the service (``service``)
+    refuses as too old, locks below ``low_battery_percent``, and emails that failed."""
     recent = search(session, EventFilter(kind="alarm", occurred_from=now - ALARM_WINDOW),
                     limit=100, descending=True, after=None)
     out = [Alarm(r.at, r.detail or "alarm", r.door or r.device, r.reason)
@@ -148,14 +153,34 @@ def alarms(session: Session, *, now: datetime, offline_after: timedelta,
         if d.clock_offset_ms is not None and abs(d.clock_offset_ms) > skew_alarm_ms:
             out.append(Alarm(d.last_heartbeat_at, "clock_skew", d.name,
                              f"{d.clock_offset_ms} ms"))
+        if d.outbox_pending and d.oldest_pending_at is not None \
+                and now - d.oldest_pending_at > offline_after:
+            out.append(Alarm(d.oldest_pending_at, "outbox_backlog", d.name,
+                             str(d.outbox_pending)))
         if d.agent_protocol and standing(service, ProtocolVersion.parse(d.agent_protocol)) \
                 is ProtocolStanding.TOO_OLD:
             out.append(Alarm(d.last_heartbeat_at, "agent_too_old", d.name, d.agent_protocol))
+    low = session.execute(select(SmartLock).where(
+        SmartLock.battery_percent < low_battery_percent).order_by(SmartLock.lock_id)).scalars()
+    out.extend(Alarm(lock.battery_at, "low_battery", lock.name or lock.lock_id,
+                     f"{lock.battery_percent:.0f}%") for lock in low)
+    out.extend(lock_alarms(session, since=now - ALARM_WINDOW))
     failed = session.execute(select(MailOutbox).where(MailOutbox.status == MailStatus.FAILED)
                              .order_by(MailOutbox.id.desc()).limit(20)).scalars()
     out.extend(Alarm(m.failed_at or m.created_at, "mail_failed", m.kind, (m.last_error or "")[:120])
                for m in failed)
     return out
+
+
+def lock_alarms(session: Session, *, since: datetime) -> list[Alarm]:
+    """The locks' own alerts since ``since`` (left open, opened outside a booking, wrong
+    codes, a broken log chain, code slots full …); low battery is shown from the lock's
+    current level instead."""
+    rows = session.execute(select(LockAlert, SmartLock.name, SmartLock.lock_id)
+                           .join(SmartLock, SmartLock.id == LockAlert.lock_id)
+                           .where(LockAlert.at >= since, LockAlert.kind != "low_battery")
+                           .order_by(LockAlert.at.desc()).limit(50)).all()
+    return [Alarm(a.at, f"lock_{a.kind}", name or lock_id, a.detail) for a, name, lock_id in rows]
 
 
 @dataclass(frozen=True)
@@ -282,14 +307,17 @@ class DeviceRow:
     last_heartbeat_at: datetime | None
     agent_protocol: str  # "" until the agent sends a signed request
     standing: ProtocolStanding | None
+    awaiting: bool = False  # enrolled, pending until an admin or security confirms it
 
 
 def devices(session: Session, service: ProtocolVersion) -> list[DeviceRow]:
     """Every reader by name, with where its agent's protocol stands with this service."""
     rows = session.execute(select(Device.name, Site.name, Device.status,
-                                  Device.last_heartbeat_at, Device.agent_protocol)
+                                  Device.last_heartbeat_at, Device.agent_protocol,
+                                  Device.enrolled_at)
                            .outerjoin(Site, Site.id == Device.site_id)
                            .order_by(Device.name)).all()
     return [DeviceRow(name, site or "", status, heard, spoken or "",
-                      standing(service, ProtocolVersion.parse(spoken)) if spoken else None)
-            for name, site, status, heard, spoken in rows]
+                      standing(service, ProtocolVersion.parse(spoken)) if spoken else None,
+                      awaiting=status == "pending" and enrolled is not None)
+            for name, site, status, heard, spoken, enrolled in rows]

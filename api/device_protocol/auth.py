@@ -87,9 +87,11 @@ def _purge_expired(session: Session) -> None:
 
 
 def verify_request(db: Database, settings: Settings, *, method: str, path: str,
-                   headers: dict[str, str], body: bytes, protocol: str | None = None) -> Device:
+                   headers: dict[str, str], body: bytes, protocol: str | None = None,
+                   pending_ok: bool = False) -> Device:
     """Check one signed request and record its nonce (and the ``protocol`` version the agent
-    spoke, when it changed); the active Device, or Unauthorized."""
+    spoke, when it changed); the active Device, or Unauthorized. With ``pending_ok`` an
+    enrolled device still awaiting its confirmation passes too (its heartbeat only)."""
     missing = [h for h in (H_DEVICE, H_TIMESTAMP, H_NONCE, H_SIGNATURE) if not headers.get(h)]
     if missing:
         raise Unauthorized(f"missing header(s): {', '.join(missing)}", field=missing[0])
@@ -122,9 +124,12 @@ def verify_request(db: Database, settings: Settings, *, method: str, path: str,
         device = session.get(Device, device_id)
         if device is None:
             raise Unauthorized("unknown device")
-        if device.status != "active" or not device.public_key:
+        usable = device.status == "active" or (pending_ok and device.status == "pending")
+        if not usable or not device.public_key:
             log.warning("device.auth.refused device=%s status=%s", device_id, device.status)
-            raise Unauthorized(f"device is {device.status}")
+            raise Unauthorized(f"device is {device.status}"
+                               + (" (awaiting confirmation in the console)"
+                                  if device.status == "pending" and device.public_key else ""))
         try:
             load_public_key(device.public_key).verify(
                 signature, request_signing_string(method, path, timestamp, nonce, body))
@@ -143,7 +148,7 @@ def verify_request(db: Database, settings: Settings, *, method: str, path: str,
         return device
 
 
-def require_device(request: Request, body: RawBody) -> Device:
+def require_device(request: Request, body: RawBody, *, pending_ok: bool = False) -> Device:
     """FastAPI dependency: the verified, active device that signed this request (or 401).
 
     The returned Device is detached; endpoints that change it load it again with a lock."""
@@ -152,7 +157,16 @@ def require_device(request: Request, body: RawBody) -> Device:
     return verify_request(request.app.state.db, request.app.state.settings,
                           method=request.method, path=signed_path(request),
                           headers=headers, body=body,
-                          protocol=str(spoken) if spoken is not None else None)
+                          protocol=str(spoken) if spoken is not None else None,
+                          pending_ok=pending_ok)
+
+
+def require_enrolled_device(request: Request, body: RawBody) -> Device:
+    """An active device, or an enrolled one awaiting confirmation: its heartbeat shows the
+    admin what to confirm (version, clock), while its snapshot, decisions, configuration and
+    events wait (the events stay in its outbox)."""
+    return require_device(request, body, pending_ok=True)
 
 
 DeviceDep = Annotated[Device, Depends(require_device)]
+EnrolledDeviceDep = Annotated[Device, Depends(require_enrolled_device)]

@@ -18,7 +18,7 @@ from api.models.base import utcnow
 from api.snapshot.service import build_signed
 
 from . import service
-from .auth import DeviceDep
+from .auth import DeviceDep, EnrolledDeviceDep
 from .negotiation import negotiate
 from .schemas import (
     DecideRequest,
@@ -56,7 +56,7 @@ def enroll(data: EnrollRequest, request: Request, session: SessionDep) -> Enroll
 
 
 @router.post("/heartbeat", response_model=HeartbeatResponse)
-def heartbeat(data: HeartbeatRequest, request: Request, device: DeviceDep,
+def heartbeat(data: HeartbeatRequest, request: Request, device: EnrolledDeviceDep,
               session: SessionDep) -> HeartbeatResponse:
     """Liveness, clock offset and the delivery watermark."""
     settings = request.app.state.settings
@@ -67,11 +67,16 @@ def heartbeat(data: HeartbeatRequest, request: Request, device: DeviceDep,
 
 @router.get("/snapshot")
 def snapshot(request: Request, device: DeviceDep, session: SessionDep,
-             since: Annotated[int | None, Query(ge=0)] = None) -> dict[str, Any]:
-    """The signed decision data for this device's doors: full, or a delta since a version."""
+             since: Annotated[int | None, Query(ge=0)] = None,
+             compact: bool = False) -> dict[str, Any]:
+    """The signed decision data for this device's doors: full, or a delta since a version.
+
+    ``compact=true``: a delta carries only what changed (docs/device-protocol.md), built from
+    a table read once per version and shared by every device."""
     settings = request.app.state.settings
     return build_signed(session, device_id=device.id, since=since, now=utcnow(),
-                        tz=ZoneInfo(settings.timezone), signing_key=request.app.state.signing_key)
+                        tz=ZoneInfo(settings.timezone), signing_key=request.app.state.signing_key,
+                        compact=compact)
 
 
 @router.get("/snapshot/wait", response_model=WaitResponse)

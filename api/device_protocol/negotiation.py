@@ -57,7 +57,7 @@ def negotiate(request: Request, response: Response, body: RawBody) -> ProtocolVe
                     request.headers.get(H_DEVICE, "-")[:40])
         if request.headers.get(H_DEVICE):
             try:  # records the version on the device, if the request is its own
-                require_device(request, body)
+                require_device(request, body, pending_ok=True)
             except Unauthorized:
                 pass  # the 426 below says all a stranger needs to know
         raise ProtocolTooOld(

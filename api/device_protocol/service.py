@@ -11,18 +11,17 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from api.access import decisions
 from api.access.versioning import current
 from api.attendance.config import rule_config
 from api.audit.service import record
 from api.bounded import clamp_int32
-from api.calendar.service import closed_days
 from api.devices import repository as device_repository
 from api.devices.service import hash_token
 from api.errors import BadRequest, Forbidden, Unauthorized
 from api.events.ingest import lock_device, record_service_alarm
-from api.models import AccessGroupMember, Credential, Device, Door, Staff
+from api.models import Credential, Device, Door
 from api.snapshot import repository as snapshot_repository
-from gate import policy
 from gate.signing import SignatureError, key_id, load_public_key, public_key_b64
 
 from .schemas import (
@@ -40,7 +39,9 @@ log = logging.getLogger(__name__)
 
 def enroll(session: Session, data: EnrollRequest, *, now: datetime,
            service_key: Ed25519PrivateKey) -> EnrollResponse:
-    """Bind the agent's public key to the device the one-time token was made for."""
+    """Bind the agent's public key to the device the one-time token was made for. The device
+    stays pending (heartbeats only) until an admin or security confirms it
+    (``api.devices.service.confirm``)."""
     device = device_repository.get_by_token_hash(session, hash_token(data.enrollment_token))
     if device is None or device.status != "pending":
         log.warning("device.enroll.unknown_token")
@@ -60,7 +61,7 @@ def enroll(session: Session, data: EnrollRequest, *, now: datetime,
         update(Device)
         .where(Device.id == device.id, Device.status == "pending",
                Device.enrollment_token_hash == hash_token(data.enrollment_token))
-        .values(public_key=data.public_key, status="active", enrolled_at=now,
+        .values(public_key=data.public_key, enrolled_at=now,
                 enrollment_token_hash=None, enrollment_expires_at=None)
         .returning(Device.id)
         .execution_options(synchronize_session=False)).first()
@@ -70,7 +71,7 @@ def enroll(session: Session, data: EnrollRequest, *, now: datetime,
     session.refresh(device)
     record(session, actor=f"device:{device.id}", action="device.enroll", entity="device",
            entity_id=device.id, before={"status": "pending"},
-           after={"status": "active", "agent_version": data.agent_version})
+           after={"status": "pending", "agent_version": data.agent_version})
     public = service_key.public_key()
     return EnrollResponse(device_id=device.id, service_public_key=public_key_b64(public),
                           service_key_id=key_id(public), server_time=format_time(now))
@@ -121,34 +122,7 @@ def decide(session: Session, device_id: uuid.UUID, data: DecideRequest, *, now: 
     assert door is not None
     cred = session.execute(select(Credential).where(
         Credential.credential_ref == data.credential_ref)).scalar_one_or_none()
-    cred_info = staff_info = None
-    if cred is not None:
-        cred_info = policy.CredentialInfo(ref=cred.credential_ref, staff_id=cred.staff_id,
-                                          kind=cred.kind,
-                                          status=policy.CredentialStatus(cred.status),
-                                          not_after=cred.not_after)
-        staff = session.get(Staff, cred.staff_id)
-        if staff is not None:
-            groups = frozenset(session.execute(select(AccessGroupMember.group_id).where(
-                AccessGroupMember.staff_id == staff.id)).scalars())
-            staff_info = policy.StaffInfo(id=staff.id, active_from=staff.active_from,
-                                          active_until=staff.active_until, group_ids=groups)
-    permissions = snapshot_repository.permissions_for_doors(session, [door.id])
-    schedules = snapshot_repository.schedules_by_ids(
-        session, {p.schedule_id for p in permissions})
-    today = now.astimezone(tz).date()
-    closed = closed_days(session, today - timedelta(days=1), today + timedelta(days=1))
-    result = policy.decide(policy.AccessRequest(
-        credential=cred_info, staff=staff_info,
-        door=policy.DoorInfo(id=door.id, mode=door.mode, assurance=door.assurance,
-                             lockdown=door.lockdown, fail_open=door.fail_open),
-        now=now,
-        permissions=tuple(policy.Permission(p.group_id, p.door_id, p.schedule_id)
-                          for p in permissions),
-        schedules={s.id: policy.Schedule(
-            id=s.id, allow_closed_days=s.allow_closed_days,
-            windows=tuple(policy.TimeWindow(w.weekday, w.start_minute, w.end_minute)
-                          for w in s.windows)) for s in schedules},
-        closed_days=frozenset(closed), pin_verified=data.pin_verified, tz=tz,
-        day_change=rule_config().day_change))
+    inputs = decisions.load(session, [door], cred, start=now, end=now, tz=tz,
+                            day_change=rule_config().day_change)
+    result = inputs.decide(door.id, now, pin_verified=data.pin_verified)
     return DecideResponse(granted=result.granted, reason=result.reason.value)

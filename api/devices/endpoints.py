@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Request
 
 from api.auth import require_admin
 from api.db import SessionDep
+from api.models.base import utcnow
 
 from . import service
 from .schemas import DeviceCreate, DeviceCreated, DeviceDoorsUpdate, DeviceRead, DeviceRevoke
@@ -42,6 +43,12 @@ def set_device_doors(device_id: uuid.UUID, data: DeviceDoorsUpdate, session: Ses
                      actor: AdminDep) -> DeviceRead:
     """Change the doors a device serves (bumps the snapshot version)."""
     return service.set_doors(session, device_id, data, actor=actor)
+
+
+@router.post("/{device_id}/confirm", response_model=DeviceRead)
+def confirm_device(device_id: uuid.UUID, session: SessionDep, actor: AdminDep) -> DeviceRead:
+    """Confirm an enrolled reader: until then it may only send heartbeats."""
+    return service.confirm(session, device_id, actor=actor, now=utcnow())
 
 
 @router.post("/{device_id}/revoke", response_model=DeviceRead)

@@ -38,6 +38,8 @@ class DeviceRead(BaseModel):
     door_ids: list[int]
     created_at: datetime
     enrolled_at: datetime | None
+    confirmed_at: datetime | None
+    confirmed_by: str | None
     revoked_at: datetime | None
     enrollment_expires_at: datetime | None
     last_heartbeat_at: datetime | None
@@ -47,6 +49,8 @@ class DeviceRead(BaseModel):
     max_seq: int
     contiguous_seq: int
     delivered_through: datetime | None
+    outbox_pending: int | None
+    oldest_pending_at: datetime | None
     open_gaps: list[tuple[int, int]]
 
 

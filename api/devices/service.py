@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -32,11 +32,13 @@ def _read(device: Device, door_ids: list[int], gaps: list[tuple[int, int]]) -> D
     return DeviceRead(
         id=device.id, name=device.name, site_id=device.site_id, status=device.status,
         door_ids=door_ids, created_at=device.created_at, enrolled_at=device.enrolled_at,
+        confirmed_at=device.confirmed_at, confirmed_by=device.confirmed_by,
         revoked_at=device.revoked_at, enrollment_expires_at=device.enrollment_expires_at,
         last_heartbeat_at=device.last_heartbeat_at, clock_offset_ms=device.clock_offset_ms,
         config_version=device.config_version, snapshot_version=device.snapshot_version,
         max_seq=device.max_seq, contiguous_seq=device.contiguous_seq,
-        delivered_through=device.delivered_through, open_gaps=gaps)
+        delivered_through=device.delivered_through, outbox_pending=device.outbox_pending,
+        oldest_pending_at=device.oldest_pending_at, open_gaps=gaps)
 
 
 def _audit_view(device: Device, door_ids: list[int]) -> dict[str, Any]:
@@ -81,9 +83,9 @@ def reissue_token(session: Session, device_id: uuid.UUID, *, actor: str,
                   token_ttl_s: int) -> DeviceCreated:
     """A new one-time token for a device that has not enrolled yet (the old one stops working)."""
     device = get_or_raise(session, device_id, lock=True)
-    if device.status != "pending":
-        raise Conflict(f"device is {device.status}; only a pending device can get a token",
-                       field="status")
+    if device.status != "pending" or device.public_key is not None:
+        raise Conflict(f"device is {device.status}; only a device not yet enrolled can get "
+                       "a token", field="status")
     token = secrets.token_urlsafe(32)
     device.enrollment_token_hash = hash_token(token)
     device.enrollment_expires_at = utcnow() + timedelta(seconds=token_ttl_s)
@@ -125,6 +127,23 @@ def set_doors(session: Session, device_id: uuid.UUID, data: DeviceDoorsUpdate, *
     stamp_staff_credentials(session, sorted(staff_in_scope(session, device.id)), version)
     record(session, actor=actor, action="device.set_doors", entity="device",
            entity_id=device.id, before={"door_ids": before}, after={"door_ids": door_ids})
+    return get(session, device_id)
+
+
+def confirm(session: Session, device_id: uuid.UUID, *, actor: str, now: datetime) -> DeviceRead:
+    """An admin or security confirms an enrolled reader (``docs/deploy-reader.md``): from now
+    on it gets its snapshot, decisions and configuration, and its events are taken."""
+    device = get_or_raise(session, device_id, lock=True)
+    if device.status != "pending" or device.public_key is None:
+        raise Conflict(f"device is {device.status}"
+                       + ("" if device.public_key else " and has not enrolled yet")
+                       + "; only an enrolled, pending device can be confirmed", field="status")
+    device.status = "active"
+    device.confirmed_at = now
+    device.confirmed_by = actor
+    session.flush()
+    record(session, actor=actor, action="device.confirm", entity="device", entity_id=device.id,
+           before={"status": "pending"}, after={"status": "active"})
     return get(session, device_id)
 
 

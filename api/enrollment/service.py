@@ -111,11 +111,19 @@ def _awaiting(session: Session, enrollment_id: int, *, lock: bool) -> CardEnroll
     return enrollment
 
 
-def _not_registered(session: Session, ref: str, field: str) -> None:
+def _not_registered(session: Session, enrollment: CardEnrollment, ref: str, field: str,
+                    public_key: str | None = None) -> Credential | None:
+    """None for a card never registered; the member's own lost card of this kind (a lost card
+    that turned up: the enrollment proves it is in hand again, with the key enrolled for it);
+    any other registered card is a 409."""
     existing = repository.credential_by_ref(session, ref)
-    if existing is not None:
-        raise Conflict(f"credential {ref} is already registered (status {existing.status})",
-                       field=field)
+    if existing is None:
+        return None
+    if existing.status == "lost" and existing.staff_id == enrollment.staff_id and \
+            existing.kind == enrollment.kind and public_key in (None, existing.public_key):
+        return existing
+    raise Conflict(f"credential {ref} is already registered (status {existing.status})",
+                   field=field)
 
 
 def check_certificate(session: Session, enrollment_id: int,
@@ -126,7 +134,7 @@ def check_certificate(session: Session, enrollment_id: int,
         raise Conflict("only a jpki_auth enrollment checks a certificate", field="kind")
     cert, _key = _jpki_certificate(data.certificate)
     ref = cert.fingerprint(hashes.SHA256()).hex()
-    _not_registered(session, ref, "certificate")
+    _not_registered(session, enrollment, ref, "certificate")
     return CertificateCheckRead(credential_ref=ref, not_after=cert.not_valid_after_utc)
 
 
@@ -141,11 +149,12 @@ def respond(session: Session, enrollment_id: int, data: EnrollmentResponse, *,
         ref, public_key, issuer_code, not_after = _check_jpki(data, challenge, signature)
     else:
         ref, public_key, issuer_code, not_after = _check_staff_ap(data, challenge, signature)
-    _not_registered(session, ref, "certificate" if enrollment.kind == JPKI else
-                    "credential_record")
+    key = base64.b64encode(public_key).decode()
+    _not_registered(session, enrollment, ref, "certificate" if enrollment.kind == JPKI else
+                    "credential_record", public_key=key)
     enrollment.credential_ref = ref
     enrollment.issuer_code = issuer_code
-    enrollment.public_key = base64.b64encode(public_key).decode()
+    enrollment.public_key = key
     enrollment.not_after = not_after
     enrollment.status = "pending_confirmation"
     enrollment.responded_at = utcnow()
@@ -215,42 +224,71 @@ def _cred_view(c: Credential) -> dict[str, Any]:
             "status": c.status, "status_reason": c.status_reason}
 
 
+def _revoke_active(session: Session, staff_id: int, kind: str, *, version: int,
+                   now: datetime, actor: str) -> Credential | None:
+    """Revoke the member's active credential of ``kind`` ("replaced"), if any."""
+    old = repository.active_credential(session, staff_id, kind)
+    if old is None:
+        return None
+    before = _cred_view(old)
+    old.status = "revoked"
+    old.status_reason = "replaced"
+    old.status_changed_at = now
+    old.snapshot_version = version
+    session.flush()  # one active credential per kind: revoke before adding the new one
+    record(session, actor=actor, action="credential.revoke", entity="credential",
+           entity_id=old.id, before=before, after=_cred_view(old))
+    return old
+
+
+def _recover(session: Session, found: Credential, enrollment: CardEnrollment, *,
+             version: int, now: datetime, actor: str) -> Credential:
+    """A lost card that turned up, proven in hand again: back to active, audited."""
+    before = _cred_view(found)
+    found.status = "active"
+    found.status_reason = f"found: possession proven at enrollment {enrollment.id}"
+    found.status_changed_at = now
+    found.snapshot_version = version
+    session.flush()
+    record(session, actor=actor, action="credential.recover", entity="credential",
+           entity_id=found.id, before=before,
+           after={**_cred_view(found), "enrollment_id": enrollment.id})
+    return found
+
+
 def confirm(session: Session, enrollment_id: int, *, actor: str) -> EnrollmentRead:
-    """Bind the proven credential; revoke the member's previous one of the same kind."""
+    """Bind the proven credential; revoke the member's previous one of the same kind. A lost
+    card of the member's that turned up is made active again instead of added."""
     enrollment = get_or_raise(session, enrollment_id, lock=True)
     if enrollment.status != "pending_confirmation":
         raise Conflict(f"enrollment is {enrollment.status}, not pending confirmation",
                        field="status")
     assert enrollment.credential_ref is not None and enrollment.public_key is not None
     repository.lock_staff(session, enrollment.staff_id)
-    if repository.credential_by_ref(session, enrollment.credential_ref) is not None:
-        raise Conflict(f"credential {enrollment.credential_ref} is already registered",
-                       field="credential_ref")
+    found = _not_registered(session, enrollment, enrollment.credential_ref, "credential_ref",
+                            public_key=enrollment.public_key)
     now = utcnow()
     version = bump(session)
-    old = repository.active_credential(session, enrollment.staff_id, enrollment.kind)
-    if old is not None:
-        before = _cred_view(old)
-        old.status = "revoked"
-        old.status_reason = "replaced"
-        old.status_changed_at = now
-        old.snapshot_version = version
-        session.flush()  # one active credential per kind: revoke before adding the new one
-        record(session, actor=actor, action="credential.revoke", entity="credential",
-               entity_id=old.id, before=before, after=_cred_view(old))
-    cred = Credential(staff_id=enrollment.staff_id, kind=enrollment.kind,
-                      credential_ref=enrollment.credential_ref,
-                      public_key=enrollment.public_key, issuer_code=enrollment.issuer_code,
-                      not_after=enrollment.not_after, status="active", status_changed_at=now, snapshot_version=version)
-    session.add(cred)
-    session.flush()
+    old = _revoke_active(session, enrollment.staff_id, enrollment.kind, version=version,
+                         now=now, actor=actor)
+    if found is not None:
+        cred = _recover(session, found, enrollment, version=version, now=now, actor=actor)
+    else:
+        cred = Credential(staff_id=enrollment.staff_id, kind=enrollment.kind,
+                          credential_ref=enrollment.credential_ref,
+                          public_key=enrollment.public_key, issuer_code=enrollment.issuer_code,
+                          not_after=enrollment.not_after, status="active",
+                          status_changed_at=now, snapshot_version=version)
+        session.add(cred)
+        session.flush()
     enrollment.status = "confirmed"
     enrollment.confirmed_at = now
     enrollment.confirmed_by = actor
     enrollment.credential_id = cred.id
     enrollment.replaced_credential_id = old.id if old is not None else None
     session.flush()
-    record(session, actor=actor, action="credential.enroll", entity="credential",
-           entity_id=cred.id, after={**_cred_view(cred), "enrollment_id": enrollment.id,
-                                     "replaced_credential_id": enrollment.replaced_credential_id})
+    if found is None:
+        record(session, actor=actor, action="credential.enroll", entity="credential",
+               entity_id=cred.id, after={**_cred_view(cred), "enrollment_id": enrollment.id,
+                                         "replaced_credential_id": old.id if old else None})
     return _read(enrollment)

@@ -4,8 +4,13 @@
 PostgreSQL; on SQLite a write to the row takes the database write lock first), so two
 batches of one device never race on ``max_seq``, ``contiguous_seq`` or the gaps.
 
-- Each event is inserted with ``INSERT … ON CONFLICT DO NOTHING``: the event id (primary key)
-  and ``(device_id, seq)`` (unique) both make a resent event a no-op.
+- A seq the device already stored is not inserted again: the batch's seqs are looked up first,
+  under the device row lock. The table's own keys hold the partition key ``occurred_at``
+  (``api.events.partitions``), so ``(device_id, seq, occurred_at)`` alone would let a seq
+  re-sent with another time in twice.
+- Each event is inserted with ``INSERT … ON CONFLICT DO NOTHING``: ``(id, occurred_at)``
+  (primary key) and ``(device_id, seq, occurred_at)`` (unique) make a resent event a no-op
+  even without the lookup.
 - ``max_seq`` is the highest seq stored, ``contiguous_seq`` the highest below which none is
   missing; every missing range in between is an open ``sequence_gap`` row, closed when filled.
 - Authority: a door counts only if it is bound to the sending device, a staff member only
@@ -115,19 +120,22 @@ _PG_INSERT = text("""
     RETURNING id""")
 
 
-def _json_value(v: Any) -> Any:
+def _json_default(v: Any) -> str:
+    """The values the C encoder does not know itself (it calls this only for those)."""
     if isinstance(v, datetime):
         return v.isoformat()
-    return str(v) if isinstance(v, uuid.UUID) else v
+    if isinstance(v, uuid.UUID):
+        return str(v)
+    raise TypeError(f"not JSON serializable: {type(v).__name__}")
 
 
 def _insert_ignore(session: Session, rows: list[dict[str, Any]]) -> set[uuid.UUID]:
-    """Insert rows, skipping any that conflict on id or (device_id, seq); the ids inserted."""
+    """Insert rows, skipping any that conflict on a unique key; the ids inserted."""
     if not rows:
         return set()
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        doc = json.dumps([{k: _json_value(v) for k, v in r.items()} for r in rows])
+        doc = json.dumps(rows, default=_json_default)
         return set(session.execute(_PG_INSERT, {"rows": doc}).scalars())
     if dialect == "sqlite":
         stmt = sqlite.insert(Event).values(rows).on_conflict_do_nothing()
@@ -330,8 +338,9 @@ def ingest(session: Session, *, device_id: uuid.UUID, events: list[IncomingEvent
             unique[e.id] = e
             seen_seq.add(e.seq)
     batch = sorted(unique.values(), key=lambda e: e.seq)
+    stored_before = _stored_links(session, device_id, set(seen_seq))
     known = _resolve(session, device_id, batch)
-    rows = [_row(device_id, e, now, known) for e in batch]
+    rows = [_row(device_id, e, now, known) for e in batch if e.seq not in stored_before]
     inserted_ids = _insert_ignore(session, rows)
     new = {e.seq: e for e in batch if e.id in inserted_ids}
     _record_authority_alarms(session, device_id, [new[s] for s in sorted(new)], known, now)
@@ -343,8 +352,8 @@ def ingest(session: Session, *, device_id: uuid.UUID, events: list[IncomingEvent
                              detail={"seqs": sorted(future)[:100]})
 
     # A seq already stored under a different hash: the device rewrote its history.
-    resent = {e.seq: e for e in batch if e.id not in inserted_ids}
-    for s, (_id, stored_hash, _prev) in _stored_links(session, device_id, set(resent)).items():
+    resent = {e.seq: e for e in batch if e.seq in stored_before}
+    for s, (_id, stored_hash, _prev) in stored_before.items():
         if stored_hash != resent[s].hash:
             broken.append((s, "seq_reused"))
 

@@ -37,7 +37,7 @@ class Credential(Base, TimestampMixin):
     public_key: Mapped[str] = mapped_column(Text)
     issuer_code: Mapped[str | None] = mapped_column(String(6), default=None)
     not_after: Mapped[datetime | None] = mapped_column(default=None)
-    status: Mapped[str] = mapped_column(String(20), default="active")
+    status: Mapped[str] = mapped_column(String(20), default="active", index=True)
     status_reason: Mapped[str | None] = mapped_column(Text, default=None)
     status_changed_at: Mapped[datetime | None] = mapped_column(default=None)
     # Snapshot version at which this row last changed (drives snapshot deltas).

@@ -27,6 +27,9 @@ class Device(Base, TimestampMixin):
     enrollment_token_hash: Mapped[str | None] = mapped_column(String(64), default=None)
     enrollment_expires_at: Mapped[datetime | None] = mapped_column(default=None)
     enrolled_at: Mapped[datetime | None] = mapped_column(default=None)
+    # An enrolled reader stays pending until an admin or security confirms it (console).
+    confirmed_at: Mapped[datetime | None] = mapped_column(default=None)
+    confirmed_by: Mapped[str | None] = mapped_column(String(100), default=None)
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
     last_heartbeat_at: Mapped[datetime | None] = mapped_column(default=None)
     clock_offset_ms: Mapped[int | None] = mapped_column(default=None)

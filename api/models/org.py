@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, TimestampMixin
@@ -24,12 +24,21 @@ class Department(Base, TimestampMixin):
 
 class Staff(Base, TimestampMixin):
     __tablename__ = "staff"
+    __table_args__ = (
+        # The staff search matches a substring of 職員番号, 氏名 or カナ (ILIKE '%q%'): trigram
+        # GIN on PostgreSQL (pg_trgm); on SQLite a plain index, which that search cannot use.
+        Index("ix_staff_search", "staff_number", "name", "name_kana", postgresql_using="gin",
+              postgresql_ops={"staff_number": "gin_trgm_ops", "name": "gin_trgm_ops",
+                              "name_kana": "gin_trgm_ops"}),
+        # Who is active on a day (the staff list's filter and its count, attendance periods).
+        Index("ix_staff_active", "active_from", "active_until"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     staff_number: Mapped[str] = mapped_column(String(20), unique=True)  # 職員番号
     name: Mapped[str] = mapped_column(String(100))  # 氏名
     name_kana: Mapped[str] = mapped_column(String(100))  # カナ
-    department_id: Mapped[int] = mapped_column(ForeignKey("department.id"))
+    department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)
     employment_type: Mapped[str] = mapped_column(String(20), default="regular")
     work_pattern: Mapped[str] = mapped_column(String(32), default="standard")
     email: Mapped[str | None] = mapped_column(String(200), default=None)

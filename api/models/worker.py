@@ -23,6 +23,7 @@ class JobKind(StrEnum):
     RETENTION = "retention"  # prune old events and audit rows, leaving signed summaries
     NONCE_PRUNING = "nonce_pruning"  # expired replay nonces of devices and locks
     HEARTBEATS = "heartbeats"  # alarm for devices silent past the threshold
+    EVENT_PARTITIONS = "event_partitions"  # PostgreSQL: the coming months' event partitions
 
 
 class WorkerJob(Base):

@@ -7,6 +7,7 @@ import json
 import uuid
 from collections.abc import Collection, Sequence
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import insert, select
@@ -100,6 +101,8 @@ def enqueue_stored(session: Session, events: Sequence[StoredEvent], *, now: date
 
 _COPY_COLUMNS = ("message_id", "target", "endpoint_id", "event_type", "topic", "retain",
                  "payload", "status", "attempts", "created_at", "next_attempt_at")
+_pick = itemgetter(*_COPY_COLUMNS)
+_PAYLOAD_AT = _COPY_COLUMNS.index("payload")
 
 
 def _insert_deliveries(session: Session, rows: list[dict[str, Any]]) -> None:
@@ -111,9 +114,16 @@ def _insert_deliveries(session: Session, rows: list[dict[str, Any]]) -> None:
     if session.get_bind().dialect.name != "postgresql":
         session.execute(insert(OutboundDelivery.__table__), rows)
         return
+    # An event's messages share one payload object: encode it once, not once per message.
+    encoded: dict[int, str] = {}
     raw = session.connection().connection.driver_connection
     with raw.cursor() as cur, cur.copy(
             f"COPY outbound_delivery ({', '.join(_COPY_COLUMNS)}) FROM STDIN") as copy:
         for r in rows:
-            copy.write_row([json.dumps(r[c]) if c == "payload" else r[c]
-                            for c in _COPY_COLUMNS])
+            payload = r["payload"]
+            text = encoded.get(id(payload))
+            if text is None:
+                text = encoded[id(payload)] = json.dumps(payload)
+            values = list(_pick(r))
+            values[_PAYLOAD_AT] = text
+            copy.write_row(values)

@@ -26,6 +26,11 @@ def doors_of_device(session: Session, device_id: uuid.UUID) -> list[Door]:
         .where(DeviceDoor.device_id == device_id).order_by(Door.id)).scalars())
 
 
+def door_ids_of_device(session: Session, device_id: uuid.UUID) -> list[int]:
+    return list(session.execute(select(DeviceDoor.door_id).where(
+        DeviceDoor.device_id == device_id).order_by(DeviceDoor.door_id)).scalars())
+
+
 def permissions_for_doors(session: Session, door_ids: Collection[int]) -> list[Permission]:
     if not door_ids:
         return []

@@ -74,9 +74,26 @@ ROLE_MATRIX: tuple[Rule, ...] = (
     # The console: office pages (everyone's events, presence, attendance; card changes are
     # the credential writers'), and self-service pages for whoever is linked to a staff member.
     Rule("/console", read=_r(SEC, HR, AUD), write=_r(SEC), access=Access.CONSOLE),
+    Rule("/console/staff-admin", read=_r(HR), write=_r(HR), access=Access.CONSOLE),
+    Rule("/console/enrollments", read=_r(SEC, AUD), write=_r(SEC), access=Access.CONSOLE),
     Rule("/console/me", read=EVERYONE, write=EVERYONE, access=Access.CONSOLE),
     # Facility clerks' pages: bookings, payments and their PIN emails (as /api/v1/bookings).
     Rule("/console/facility", read=_r(FAC, AUD), write=_r(FAC), access=Access.CONSOLE),
+    # Attendance: a department's day and the 乖離 queue (a supervisor: their own 課 only,
+    # confirming reasons is theirs); corrections (four eyes) and exports are HR's.
+    Rule("/console/attendance", read=_r(HR, SUP, AUD), access=Access.CONSOLE),
+    Rule("/console/attendance/divergences", read=_r(HR, SUP, AUD), write=_r(SUP),
+         access=Access.CONSOLE),
+    Rule("/console/attendance/corrections", read=_r(HR, AUD), write=_r(HR),
+         access=Access.CONSOLE),
+    Rule("/console/attendance/exports", read=_r(HR, AUD), write=_r(HR), access=Access.CONSOLE),
+    # Locks: read as /api/v1/locks; remote unlock only by security (as its API route).
+    Rule("/console/locks", read=_r(FAC, SEC, AUD), write=_r(SEC), access=Access.CONSOLE),
+    # Readers (confirming a new one is security's), who may enter which door and the
+    # decision preview; the audit log as /admin/audit.
+    Rule("/console/devices", read=_r(SEC, HR, AUD), write=_r(SEC), access=Access.CONSOLE),
+    Rule("/console/access", read=_r(SEC, AUD), write=_r(SEC), access=Access.CONSOLE),
+    Rule("/console/audit", read=_r(SEC, AUD), access=Access.CONSOLE),
     Rule("/console/login", access=Access.PUBLIC),
     Rule("/console/logout", access=Access.PUBLIC),
     Rule("/console/static", access=Access.PUBLIC),

@@ -14,6 +14,7 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from api.db import Database
+from api.events import partitions
 from api.events.ingest import lock_device, record_service_alarm
 from api.locks import repository as lock_repo
 from api.locks import service as lock_service
@@ -144,6 +145,10 @@ def jobs(ctx: WorkerContext) -> list[Job]:
         silence = timedelta(seconds=s.heartbeat_silence_s)
         return f"alarms={len(_in_tx(ctx, lambda ss, t: check_heartbeats(ss, silence, t), now))}"
 
+    def event_partitions(now: datetime) -> str:
+        made = _in_tx(ctx, lambda ss, t: partitions.ensure_months(ss, now=t), now)
+        return f"made={','.join(made) or 'none'}"
+
     def monthly(now: datetime) -> datetime:
         return next_reminder(s, ctx.tz, now)
 
@@ -153,4 +158,5 @@ def jobs(ctx: WorkerContext) -> list[Job]:
             Job(JobKind.EXPORT_REMINDER, reminder, monthly, first_run=monthly),
             Job(JobKind.RETENTION, retain, every(s.retention_interval_s)),
             Job(JobKind.NONCE_PRUNING, nonces, every(s.nonce_interval_s)),
-            Job(JobKind.HEARTBEATS, heartbeats, every(s.heartbeat_interval_s))]
+            Job(JobKind.HEARTBEATS, heartbeats, every(s.heartbeat_interval_s)),
+            Job(JobKind.EVENT_PARTITIONS, event_partitions, every(s.partitions_interval_s))]

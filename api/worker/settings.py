@@ -21,6 +21,8 @@ class WorkerSettings(BaseSettings):
     heartbeat_interval_s: float = Field(default=60.0, gt=0)
     nonce_interval_s: float = Field(default=3600.0, gt=0)
     retention_interval_s: float = Field(default=86400.0, gt=0)
+    # Partitions are made months ahead: a daily look is plenty.
+    partitions_interval_s: float = Field(default=86400.0, gt=0)
     # A failed job is tried again after this long (or at its next run, if sooner).
     retry_s: float = Field(default=300.0, gt=0)
     # A device silent this long (no heartbeat) raises one ``device_silent`` alarm.

@@ -18,7 +18,7 @@ from firmware_config.models import SiteConfig
 from gate.signing import public_key_b64, sign_document
 from tests.clock import python
 
-from .town import device_token, seed_town
+from .town import confirm_device, device_token, seed_town
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = ("-c", "from mynagate_cli import main; main()")
@@ -70,6 +70,8 @@ def test_enroll_run_status_and_bundles(live_server, admin, database, settings, t
     assert r.returncode == 0, r.stderr
     assert "enrolled: device" in r.stdout
     device_id = json.loads((data / "identity.json").read_text())["device_id"]
+    assert admin.get(f"/admin/devices/{device_id}").json()["status"] == "pending"
+    confirm_device(admin, device_id)  # as the admin does on the console's devices page
 
     # Flags only: the agent syncs its snapshot, heartbeats, and stops cleanly on SIGTERM.
     out = tmp_path / "run1.out"

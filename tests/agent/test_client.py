@@ -68,7 +68,7 @@ def test_requests_are_signed_and_nonces_fresh():
     svc = Verifier(key)
     c = ServiceClient("http://svc", DEV, key, httpx.MockTransport(svc))
     assert c.post_events([{"seq": 1}])["accepted"] == 1
-    assert c.snapshot(since=7) == {"q": "since=7"}
+    assert c.snapshot(since=7) == {"q": "compact=true&since=7"}  # signed with the query
     c.heartbeat(outbox_pending=0)
     assert len(svc.nonces) == 3
 

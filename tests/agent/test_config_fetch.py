@@ -17,13 +17,13 @@ from typer.testing import CliRunner
 from firmware_config.bundle import read_last_good
 from gate.door import Alarm, DoorTiming
 from mynagate_cli import app as cli_app
-from reader_agent.agent import AgentConfig, ReaderAgent, enroll_agent
+from reader_agent.agent import AgentConfig, ReaderAgent
 from reader_agent.client import ServiceRejected
 from reader_agent.config_updater import CONFIG_FILE
 from reader_agent.door_io import DoorController, SimDoorIO
 
 from .sim_cards import Presenter, new_card
-from .town import add_credential, device_token, seed_town
+from .town import add_credential, enroll_confirmed, seed_town
 
 
 class FakeClock:
@@ -84,7 +84,7 @@ def setup_reader(live_server, admin, admin_http: httpx.Client, database,  # type
     town = seed_town(database)
     card = new_card()
     add_credential(database, town.staff_id, card.credential_ref, card.public_key)
-    identity = enroll_agent(data_dir, live_server.url, device_token(admin, [town.door_id]))
+    identity = enroll_confirmed(admin, data_dir, live_server.url, [town.door_id])
     resp = admin_http.put(f"/admin/devices/{identity.device_id}/config",
                           json={"driver": "sim:cfg", "service_url": live_server.url,
                                 "language": "ja"})
@@ -233,7 +233,7 @@ def test_older_bundle_refused_also_when_its_file_is_put_back(  # type: ignore[no
 def test_service_refuses_a_config_that_would_not_render(  # type: ignore[no-untyped-def]
         live_server, admin, admin_http, database, tmp_path: Path, caplog):
     town = seed_town(database)
-    identity = enroll_agent(tmp_path, live_server.url, device_token(admin, [town.door_id]))
+    identity = enroll_confirmed(admin, tmp_path, live_server.url, [town.door_id])
     url = f"/admin/devices/{identity.device_id}/config"
     agent, _controller = start_agent(tmp_path, town.door_id, FakeClock())
     try:

@@ -12,11 +12,11 @@ import httpx
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from gate.policy import Reason
-from reader_agent.agent import AgentConfig, ReaderAgent, enroll_agent
+from reader_agent.agent import AgentConfig, ReaderAgent
 from reader_agent.cards.staff_ap import VirtualStaffCard
 
 from .sim_cards import ISSUER, Presenter, new_card
-from .town import add_credential, device_token, seed_town, set_credential_status, stored_events
+from .town import add_credential, enroll_confirmed, seed_town, set_credential_status, stored_events
 
 
 def refuse(request: httpx.Request) -> httpx.Response:
@@ -27,7 +27,7 @@ def test_tap_upload_revoke_online_and_offline(live_server, admin, database, tmp_
     town = seed_town(database)
     card = new_card()
     add_credential(database, town.staff_id, card.credential_ref, card.public_key)
-    identity = enroll_agent(tmp_path, live_server.url, device_token(admin, [town.door_id]))
+    identity = enroll_confirmed(admin, tmp_path, live_server.url, [town.door_id])
     agent = ReaderAgent(tmp_path, AgentConfig("sim:e2e", town.door_id), wait_s=2,
                         upload_idle_s=0.05)
     present = Presenter(card, "e2e")
@@ -98,7 +98,7 @@ def test_clock_point_punches_reach_the_service(live_server, admin, database, tmp
     town = seed_town(database)
     card = new_card()
     add_credential(database, town.staff_id, card.credential_ref, card.public_key)
-    identity = enroll_agent(tmp_path, live_server.url, device_token(admin, [town.clock_door_id]))
+    identity = enroll_confirmed(admin, tmp_path, live_server.url, [town.clock_door_id])
     agent = ReaderAgent(tmp_path, AgentConfig("sim:clock", town.clock_door_id), wait_s=2)
     try:
         agent.watcher.sync()
@@ -120,7 +120,7 @@ def test_device_clock_skew_is_measured_and_alarmed(live_server, admin, database,
                                                     tmp_path: Path,
                                                     wall_clock: Callable[[], datetime]):
     town = seed_town(database)
-    identity = enroll_agent(tmp_path, live_server.url, device_token(admin, [town.door_id]))
+    identity = enroll_confirmed(admin, tmp_path, live_server.url, [town.door_id])
     behind = timedelta(seconds=-40)  # the reader host's clock is 40 s slow
     agent = ReaderAgent(tmp_path, AgentConfig("sim:skew", town.door_id), wait_s=2,
                         device_clock=lambda: wall_clock() + behind)

@@ -18,7 +18,7 @@ from tests.clock import python
 from .fake_service import FakeHTTPServer, FakeService
 from .helpers import cred
 from .sim_cards import new_card, save_card
-from .town import add_credential, device_token, seed_town, stored_events
+from .town import add_credential, enroll_confirmed, seed_town, stored_events
 
 ROOT = Path(__file__).resolve().parents[2]
 REF = "aa" * 16
@@ -95,7 +95,7 @@ def test_kill9_loop_real_service(live_server, admin, database, tmp_path: Path): 
     card_file = tmp_path / "card.json"
     save_card(card, card_file)
     data_dir = tmp_path / "agent"
-    identity = enroll_agent(data_dir, live_server.url, device_token(admin, [town.door_id]))
+    identity = enroll_confirmed(admin, data_dir, live_server.url, [town.door_id])
     seed = random.randrange(2**32)
     acked = kill9_loop(data_dir, ["--door", str(town.door_id), "--card-file", str(card_file)],
                        iterations=20, seed=seed)

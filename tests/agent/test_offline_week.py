@@ -19,7 +19,7 @@ from reader_agent.client import ServiceUnavailable
 from .fake_service import FakeService
 from .helpers import cred, fake_card
 from .sim_cards import Presenter, new_card
-from .town import add_credential, device_token, seed_town, stored_events
+from .town import add_credential, enroll_confirmed, seed_town, stored_events
 
 TAPS = 10_000
 WEEK = timedelta(days=7)
@@ -56,7 +56,7 @@ def test_offline_week_real_service(live_server, admin, database, tmp_path: Path,
     town = seed_town(database)
     card = new_card()
     add_credential(database, town.staff_id, card.credential_ref, card.public_key)
-    identity = enroll_agent(tmp_path, live_server.url, device_token(admin, [town.door_id]))
+    identity = enroll_confirmed(admin, tmp_path, live_server.url, [town.door_id])
     agent = ReaderAgent(tmp_path, AgentConfig("sim:week", town.door_id))
     try:
         agent.watcher.sync()

@@ -16,13 +16,12 @@ from sqlalchemy import func, select
 from api.db import Database
 from api.events.admission import get_limiter
 from api.models import Event
-from reader_agent.agent import enroll_agent
 from reader_agent.client import ServiceBusy, ServiceClient, format_time
 from reader_agent.keys import load_or_create_device_key
 from reader_agent.outbox import Outbox
 from reader_agent.uploader import AdaptiveBatch, Backoff, Uploader
 
-from .town import device_token, seed_town
+from .town import enroll_confirmed, seed_town
 
 EVENTS = 230
 
@@ -44,7 +43,7 @@ def _stored(db: Database, device_id: str) -> tuple[int, int]:
 def test_past_the_bound_429_then_the_uploader_drains_exactly_once(  # type: ignore[no-untyped-def]
         live_server, admin, app, database: Database, tmp_path: Path, now: datetime):
     town = seed_town(database)
-    identity = enroll_agent(tmp_path, live_server.url, device_token(admin, [town.door_id]))
+    identity = enroll_confirmed(admin, tmp_path, live_server.url, [town.door_id])
     client = ServiceClient(live_server.url, identity.device_id,
                            load_or_create_device_key(tmp_path))
     outbox = Outbox(tmp_path / "outbox.db")
@@ -90,7 +89,7 @@ def test_a_resent_batch_is_stored_once(  # type: ignore[no-untyped-def]
     """A batch whose answer was lost (a timeout) is sent again: the service stores nothing
     twice and says so."""
     town = seed_town(database)
-    identity = enroll_agent(tmp_path, live_server.url, device_token(admin, [town.door_id]))
+    identity = enroll_confirmed(admin, tmp_path, live_server.url, [town.door_id])
     client = ServiceClient(live_server.url, identity.device_id,
                            load_or_create_device_key(tmp_path))
     outbox = Outbox(tmp_path / "outbox.db")
@@ -114,7 +113,13 @@ def test_adaptive_batch_halves_on_trouble_and_grows_slowly() -> None:
     assert (a.size, a.timeout_s) == (125, 20.0)
     for _ in range(10):
         a.busy()
+    assert a.size == 125  # a refusal halves it down to a quarter of the limit, not below
+    for _ in range(10):
+        a.timed_out()
     assert a.size == 10
+    a.busy()
+    assert a.size == 10  # nor does a refusal grow it
+    a.timeout_s = 20.0
     a.succeeded(elapsed_s=0.5)
     assert a.size == 11 and a.timeout_s == 15.0  # halfway back to the base of 10 s
     for _ in range(100):
@@ -124,6 +129,8 @@ def test_adaptive_batch_halves_on_trouble_and_grows_slowly() -> None:
 
 def test_backoff_never_comes_back_before_retry_after() -> None:
     b = Backoff(base=0.5, cap=30.0)
-    delays = [b.next_delay(at_least=3.0) for _ in range(3)]
-    assert all(3.0 <= d <= 4.5 for d in delays[:2]), delays
-    assert len(set(delays)) == 3  # jittered
+    delays = [b.next_delay(at_least=3.0) for _ in range(8)]
+    # Retry-After, jittered, and not growing across refusals: the service says when.
+    assert all(3.0 <= d <= 4.5 for d in delays), delays
+    assert len(set(delays)) == 8  # jittered
+    assert 0.25 <= b.next_delay() <= 0.5  # without Retry-After: exponential from its base

@@ -24,6 +24,8 @@ from api.models import (
     Staff,
 )
 from api.models import Door as DoorRow
+from reader_agent.agent import enroll_agent
+from reader_agent.keys import Identity
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,24 @@ def device_token(admin: Any, door_ids: list[int], name: str = "reader-1") -> str
     resp = admin.post("/admin/devices", json={"name": name, "door_ids": door_ids})
     assert resp.status_code == 201, resp.text
     return str(resp.json()["enrollment_token"])
+
+
+def confirm_device(admin: Any, device_id: str | None = None, name: str = "reader-1") -> None:
+    """Confirm an enrolled reader, as an admin does on the console's devices page (by id, or
+    by name for a reader enrolled by the CLI)."""
+    if device_id is None:
+        listed = admin.get("/admin/devices").json()
+        device_id = next(d["id"] for d in listed if d["name"] == name)
+    resp = admin.post(f"/admin/devices/{device_id}/confirm")
+    assert resp.status_code == 200 and resp.json()["status"] == "active", resp.text
+
+
+def enroll_confirmed(admin: Any, data_dir: Any, service_url: str, door_ids: list[int],
+                     name: str = "reader-1") -> Identity:
+    """A reader enrolled through the device API and confirmed by the admin."""
+    identity = enroll_agent(data_dir, service_url, device_token(admin, door_ids, name))
+    confirm_device(admin, identity.device_id)
+    return identity
 
 
 def stored_events(db: Database, device_id: str) -> list[Event]:

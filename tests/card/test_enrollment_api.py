@@ -117,6 +117,52 @@ def test_same_card_cannot_be_enrolled_twice(admin, database, staff_member):
     assert r.status_code == 409
 
 
+def test_a_lost_card_that_turns_up_is_re_enrolled_with_proof_of_possession(admin, database,
+                                                                          staff_member):
+    """Lost, replaced, then found: enrolling the found card again proves it is in hand; it
+    becomes active (the same credential row, audited as credential.recover) and replaces the
+    stand-in card. A revoked card, or someone else's lost card, stays refused."""
+    found = VirtualStaffCard.generate("372153")
+    first = enroll(admin, found, staff_id=staff_member)
+    r = admin.post(f"/admin/credentials/{first['credential_id']}/lost",
+                   json={"reason": "窓口で紛失の届出"})
+    assert r.status_code == 200, r.text
+    stand_in = enroll(admin, VirtualStaffCard.generate("372153"), staff_id=staff_member)
+    again = enroll(admin, found, staff_id=staff_member)
+    assert again["credential_id"] == first["credential_id"]
+    assert again["replaced_credential_id"] == stand_in["credential_id"]
+    with database.session() as s:
+        back = s.get(Credential, first["credential_id"])
+        assert back.status == "active" and back.status_reason.startswith("found")
+        assert s.get(Credential, stand_in["credential_id"]).status == "revoked"
+        row = s.execute(select(AuditLog).where(AuditLog.action == "credential.recover")
+                        ).scalar_one()
+        assert row.before["status"] == "lost" and row.after["status"] == "active"
+    r = admin.post(f"/admin/credentials/{first['credential_id']}/revoke",
+                   json={"reason": "退職"})
+    assert r.status_code == 200, r.text
+    body = admin.post("/admin/enrollments", json={"staff_id": staff_member}).json()
+    r = admin.post(f"/admin/enrollments/{body['id']}/response",
+                   json=tap_for_enrollment(found, body["challenge"]))
+    assert r.status_code == 409  # revoked is final
+
+
+def test_someone_elses_lost_card_is_not_theirs_to_re_enroll(admin, database, staff_member):
+    card = VirtualStaffCard.generate("372153")
+    done = enroll(admin, card, staff_id=staff_member)
+    admin.post(f"/admin/credentials/{done['credential_id']}/lost", json={"reason": "紛失"})
+    with database.session() as s:
+        other = Staff(staff_number="E2000", name="別 人", name_kana="ベツ ヒト",
+                      department_id=s.get(Staff, staff_member).department_id,
+                      active_from=date(2020, 4, 1))
+        s.add(other)
+        s.commit()
+    body = admin.post("/admin/enrollments", json={"staff_number": "E2000"}).json()
+    r = admin.post(f"/admin/enrollments/{body['id']}/response",
+                   json=tap_for_enrollment(card, body["challenge"]))
+    assert r.status_code == 409
+
+
 def test_unknown_staff_and_admin_only(admin, client, staff_member):
     r = admin.post("/admin/enrollments", json={"staff_number": "NOPE"})
     assert r.status_code == 404 and r.json()["field"] == "staff_number"

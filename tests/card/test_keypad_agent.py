@@ -26,7 +26,7 @@ from reader_agent.cards.vpcd import VpcdCard
 from reader_agent.drivers.pcsc import PcscReader
 from reader_agent.keypad import KeypadUnavailable
 from reader_agent.keypad.pcsc_pinpad import PcscPinpad
-from tests.agent.town import device_token, seed_town, stored_events
+from tests.agent.town import confirm_device, device_token, seed_town, stored_events
 
 pytestmark = pytest.mark.pcsc
 
@@ -92,6 +92,7 @@ def test_serial_keypad_on_a_pty_opens_a_card_pin_door(pcscd, live_server, admin,
                        capture_output=True, text=True, timeout=60, cwd=ROOT, env=ENV)
     assert r.returncode == 0, r.stderr
     device_id = (data / "identity.json").read_text().split('"device_id": "')[1].split('"')[0]
+    confirm_device(admin, device_id)
 
     master, slave = os.openpty()  # the keypad's end is the slave, the test types on master
     out = tmp_path / "agent.out"

@@ -25,7 +25,9 @@ from api.models import (
     Door,
     Event,
     Facility,
+    LockTelemetry,
     Site,
+    SmartLock,
     Staff,
 )
 from api.users.secrets import totp_now
@@ -194,3 +196,36 @@ def browser() -> Iterator[Browser]:
             yield b
         finally:
             b.close()
+
+
+@pytest.fixture
+def smart_lock(database, now: datetime) -> int:  # type: ignore[no-untyped-def]
+    """An online lock at 公民館 whose battery fell from 90 % to 60 % over three days."""
+    with database.session() as s:
+        f = Facility(code="kominkan", name="公民館")
+        s.add(f)
+        s.flush()
+        lock = SmartLock(facility_id=f.id, lock_id="kominkan-1", name="公民館 正面",
+                         kind="online", battery_percent=60.0, battery_at=now,
+                         last_contact_at=now, clock_offset_s=0.4)
+        s.add(lock)
+        s.flush()
+        s.add_all(LockTelemetry(lock_id=lock.id, at=now - timedelta(days=3 - d),
+                                battery_percent=90.0 - 10 * d) for d in range(4))
+        s.commit()
+        return lock.id
+
+
+def log_in_any(app, admin, wall_clock, username: str, role: str) -> TestClient:  # type: ignore[no-untyped-def]
+    """A browser logged in through the console's form, with the TOTP code when the role
+    needs one."""
+    made = admin.post("/admin/users", json={"username": username, "role": role})
+    assert made.status_code == 201, made.text
+    secret = made.json().get("totp_secret")
+    form = {"username": username, "password": made.json()["password"]}
+    if secret:
+        form["totp"] = totp_now(secret, wall_clock())
+    browser = TestClient(app, base_url="https://testserver")
+    r = browser.post("/console/login", data=form, follow_redirects=False)
+    assert r.status_code == 303 and SESSION_COOKIE in r.cookies, r.text
+    return browser

@@ -22,7 +22,14 @@ BLOCKING = ("serious", "critical")
 PAGES = ["/console", "/console/events", "/console/events?staff=1001", "/console/presence",
          "/console/holiday-record", "/console/staff", "/console/staff/1001/timesheet",
          "/console/staff/1001/cards",
-         "/console/overtime", "/console/devices", "/console/facility/bookings"]
+         "/console/overtime", "/console/devices", "/console/facility/bookings",
+         "/console/attendance/day", "/console/attendance/divergences",
+         "/console/attendance/corrections", "/console/attendance/exports",
+         "/console/taps", "/console/locks",
+         "/console/staff-admin/new", "/console/staff-admin/staff/1001",
+         "/console/staff-admin/import",
+         "/console/devices/reader-01", "/console/access", "/console/access/preview?staff=1001",
+         "/console/audit"]
 # The self-service pages, opened by a 課長 linked to a staff member ({month}: a past month
 # with a 乖離 and leave, so the reason forms and the leave rows are on the page).
 SELF_PAGES = ["/console/me", "/console/me/timesheet", "/console/me/approvals",
@@ -83,7 +90,8 @@ def test_login_page_passes_axe(browser, live_server) -> None:  # type: ignore[no
 
 
 def test_every_page_passes_axe_and_is_usable_by_keyboard(browser, live_server, world, card,  # type: ignore[no-untyped-def]
-                                                         booking, admin, wall_clock) -> None:
+                                                         booking, smart_lock, admin,
+                                                         wall_clock) -> None:
     page = browser.new_page(locale="ja-JP")
     _log_in_by_keyboard(page, live_server.url, admin, wall_clock)
     failures = {}
@@ -144,4 +152,21 @@ def test_the_checks_find_what_they_look_for(browser) -> None:  # type: ignore[no
                      '<a href="#a">a</a><div inert><a href="#b">b</a></div></main></body></html>')
     assert any(v.startswith(("label", "image-alt")) for v in _violations(page))
     assert _keyboard_gaps(page) == (3, 1)  # the inert link is never reached
+    page.close()
+
+
+def test_the_enrollment_page_passes_axe_and_is_usable_by_keyboard(browser, live_server, world,  # type: ignore[no-untyped-def]
+                                                                  admin, wall_clock) -> None:
+    """The enrollment page has no fixed address: it is opened from the cards page's form,
+    with the keyboard."""
+    page = browser.new_page(locale="ja-JP")
+    _log_in_by_keyboard(page, live_server.url, admin, wall_clock)
+    page.goto(f"{live_server.url}/console/staff/1001/cards")
+    page.focus("select#kind")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/console/enrollments/*")
+    assert _violations(page) == []
+    visible, unreachable = _keyboard_gaps(page)
+    assert visible and unreachable == 0
     page.close()

@@ -43,7 +43,8 @@ def _shoot(page: Page, name: str, width: int) -> Path:
     return path
 
 
-def test_every_page_in_chromium(browser, live_server, world, card, admin, wall_clock) -> None:  # type: ignore[no-untyped-def]
+def test_every_page_in_chromium(browser, live_server, world, card, smart_lock, admin,  # type: ignore[no-untyped-def]
+                                wall_clock) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page = browser.new_page(locale="ja-JP")
     page.goto(f"{live_server.url}/console/login")
@@ -58,7 +59,20 @@ def test_every_page_in_chromium(browser, live_server, world, card, admin, wall_c
              "timesheet": ("/console/staff/1001/timesheet", "出勤簿"),
              "overtime": ("/console/overtime", "所属別の超過勤務"),
              "cards": ("/console/staff/1001/cards", "紛失として登録"),
-             "devices": ("/console/devices", "reader-01")}
+             "devices": ("/console/devices", "reader-01"),
+             "attendance-day": ("/console/attendance/day", "総務課"),
+             "divergences": ("/console/attendance/divergences", "乖離"),
+             "corrections": ("/console/attendance/corrections", "訂正を申請"),
+             "exports": ("/console/attendance/exports", "reader-01"),
+             "taps": ("/console/taps", "時間帯別タッチ数"),
+             "locks": ("/console/locks", "約 6 日"),
+             "staff-new": ("/console/staff-admin/new", "任用開始日"),
+             "staff-edit": ("/console/staff-admin/staff/1001", "退職"),
+             "staff-import": ("/console/staff-admin/import", "所属コード"),
+             "device": ("/console/devices/reader-01", "時計のずれ"),
+             "access": ("/console/access", "入室権限一覧"),
+             "access-preview": ("/console/access/preview?staff=1001", "判定プレビュー"),
+             "audit": ("/console/audit", "ハッシュチェーンの検証")}
     for name, (path, text) in pages.items():
         page.goto(live_server.url + path)
         assert text in page.inner_text("main"), name
@@ -67,16 +81,19 @@ def test_every_page_in_chromium(browser, live_server, world, card, admin, wall_c
     page.close()
 
 
-def test_live_events_and_search_through_htmx(browser, live_server, world, database, admin, wall_clock) -> None:  # type: ignore[no-untyped-def]
+def test_live_events_over_sse_and_search_through_htmx(browser, live_server, world, database, admin, wall_clock) -> None:  # type: ignore[no-untyped-def]
     page = browser.new_page()
     _log_in(page, live_server.url, admin, wall_clock)
     page.wait_for_function("window.htmx !== undefined")  # the vendored htmx loaded
+    at = wall_clock()
     with database.session() as s:  # a tap arrives while the dashboard is open
-        Recorder(s, seq=1000)("tap", world.now, staff_id=STAFF_IDS[1], door_id=DOOR_IDS[1],
+        Recorder(s, seq=1000)("tap", at, staff_id=STAFF_IDS[1], door_id=DOOR_IDS[1],
                               granted=False, reason="not_permitted")
         s.commit()
-    page.wait_for_selector("#recent-events >> text=not_permitted", timeout=15_000)
-    assert jst(world.now) in page.inner_text("#recent-events")
+    row = page.wait_for_selector("#recent-events tbody tr:first-child >> text=not_permitted",
+                                 timeout=15_000)  # pushed by the event stream
+    assert jst(at) in page.inner_text("#recent-events") and row is not None
+    assert "佐藤花子" in page.inner_text("#recent-events tbody tr:first-child")
     page.goto(f"{live_server.url}/console/staff")
     page.fill("input[name=q]", "サトウ")
     page.wait_for_url("**q=*")  # htmx swapped the list and pushed the URL

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from gate.policy import Reason
-from reader_agent.agent import AgentConfig, ReaderAgent, enroll_agent
+from reader_agent.agent import AgentConfig, ReaderAgent
 from tests.agent.sim_cards import Presenter, new_card
-from tests.agent.town import add_credential, device_token, seed_town
+from tests.agent.town import add_credential, enroll_confirmed, seed_town
 from tests.console.test_a11y import _log_in_by_keyboard
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres]
@@ -23,7 +23,7 @@ def test_a_card_reported_lost_in_the_console_is_denied_at_the_next_tap(  # type:
     town = seed_town(database)
     card = new_card()
     add_credential(database, town.staff_id, card.credential_ref, card.public_key)
-    enroll_agent(tmp_path, live_server.url, device_token(admin, [town.door_id]))
+    enroll_confirmed(admin, tmp_path, live_server.url, [town.door_id])
     agent = ReaderAgent(tmp_path, AgentConfig("sim:console", town.door_id), wait_s=2,
                         upload_idle_s=0.05)
     present = Presenter(card, "console")

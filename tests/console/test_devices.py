@@ -22,7 +22,8 @@ BEHIND = ProtocolVersion(PROTOCOL.major, PROTOCOL.minor - 1)
 
 def _row(html: str, name: str) -> str:
     """The table row of the reader called ``name``."""
-    match = re.search(rf"<tr[^>]*>\s*<td>{re.escape(name)}</td>.*?</tr>", html, re.S)
+    match = re.search(rf"<tr[^>]*>\s*<td><a [^>]*>{re.escape(name)}</a></td>.*?</tr>", html,
+                      re.S)
     assert match is not None, f"no row for {name}"
     return match.group(0)
 

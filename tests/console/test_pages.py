@@ -19,7 +19,14 @@ from tests.console.conftest import DEVICE_ID, assert_no_internal_ids, console_ad
 pytestmark = pytest.mark.postgres
 PAGES = ["/console", "/console/events", "/console/presence", "/console/holiday-record",
          "/console/staff", "/console/staff/1001/timesheet", "/console/staff/1001/cards",
-         "/console/overtime", "/console/devices", "/console/facility/bookings"]
+         "/console/overtime", "/console/devices", "/console/facility/bookings",
+         "/console/attendance/day", "/console/attendance/divergences",
+         "/console/attendance/corrections", "/console/attendance/exports",
+         "/console/taps", "/console/locks",
+         "/console/staff-admin/new", "/console/staff-admin/staff/1001",
+         "/console/staff-admin/import",
+         "/console/devices/reader-01", "/console/access", "/console/access/preview",
+         "/console/audit"]
 
 
 @pytest.mark.parametrize("path", PAGES)

@@ -25,7 +25,7 @@ from api.limits import KIB, MIB, limit_for
 from reader_agent.agent import AgentConfig, ReaderAgent
 from reader_agent.client import tls_verify
 from tests.agent.sim_cards import Presenter, new_card
-from tests.agent.town import add_credential, seed_town, stored_events
+from tests.agent.town import add_credential, confirm_device, seed_town, stored_events
 from tests.conftest import free_port
 from tests.identities import make_token
 
@@ -124,6 +124,7 @@ def test_an_agent_enrolls_and_taps_through_nginx_tls(stack: Stack, scratch_datab
                        "--ca", str(stack.tls.ca))
         assert enrolled.returncode == 0, enrolled.stderr
         assert (agent_dir / "service-ca.pem").read_bytes() == stack.tls.ca.read_bytes()
+        confirm_device(stack.admin, created.json()["id"])
 
         agent = ReaderAgent(agent_dir, AgentConfig("sim:deploy", town.door_id), wait_s=2)
         try:

@@ -88,8 +88,9 @@ class SignedDevice:
 
 
 def enroll(admin: Any, *, name: str = "reader-1", door_ids: list[int] | None = None,
-           http: Any = None) -> tuple[SignedDevice, dict[str, Any]]:
-    """Create a device through the admin API and enroll it with a fresh Ed25519 key."""
+           http: Any = None, confirm: bool = True) -> tuple[SignedDevice, dict[str, Any]]:
+    """Create a device through the admin API and enroll it with a fresh Ed25519 key; unless
+    ``confirm`` is False, the admin then confirms it (it stays pending until then)."""
     created = admin.post("/admin/devices", json={"name": name, "door_ids": door_ids or []})
     assert created.status_code == 201, created.text
     key = Ed25519PrivateKey.generate()
@@ -98,6 +99,9 @@ def enroll(admin: Any, *, name: str = "reader-1", door_ids: list[int] | None = N
         "public_key": public_key_b64(key.public_key()), "agent_version": "test"})
     assert resp.status_code == 200, resp.text
     body = resp.json()
+    if confirm:
+        done = admin.post(f"/admin/devices/{body['device_id']}/confirm")
+        assert done.status_code == 200, done.text
     return SignedDevice(http or admin, body["device_id"], key), body
 
 

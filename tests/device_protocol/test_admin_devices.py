@@ -71,7 +71,7 @@ def test_detail_shows_delivery_state_and_revoke_is_audited(admin, database, worl
     with database.session() as s:
         actions = list(s.execute(select(AuditLog.action).where(
             AuditLog.entity_id == dev.device_id).order_by(AuditLog.id)).scalars())
-    assert actions == ["device.create", "device.enroll", "device.revoke"]
+    assert actions == ["device.create", "device.enroll", "device.confirm", "device.revoke"]
 
 
 def test_reissue_token_for_pending_device_only(admin):
@@ -91,3 +91,37 @@ def test_reissue_token_for_pending_device_only(admin):
     assert admin.post("/device/v1/enroll", json={"enrollment_token": new_token,
                                                  "public_key": pk}).status_code == 200
     assert admin.post(f"/admin/devices/{first['id']}/enrollment-token").status_code == 409
+
+
+def test_an_enrolled_reader_waits_for_confirmation(admin, database, world):
+    """Enrolled with its token, a reader is pending: its heartbeat is taken (the console shows
+    what to confirm), its snapshot, decisions, configuration and events are refused until an
+    admin confirms it; then they are served."""
+    dev, _ = enroll(admin, door_ids=[world.archive.id], confirm=False)
+    assert dev.heartbeat(outbox_pending=3).status_code == 200
+    d = admin.get(f"/admin/devices/{dev.device_id}").json()
+    assert d["status"] == "pending" and d["enrolled_at"] and d["confirmed_at"] is None
+    assert d["last_heartbeat_at"] and d["outbox_pending"] == 3
+    decide = {"door_id": world.archive.id, "credential_ref": "ab" * 16}
+    refused = [dev.request("GET", "/snapshot"), dev.request("POST", "/decide", decide),
+               dev.request("GET", "/config"), dev.post_events(make_events(1))]
+    assert [r.status_code for r in refused] == [401] * 4
+    assert "awaiting confirmation" in refused[0].json()["detail"]
+    assert admin.post(f"/admin/devices/{dev.device_id}/enrollment-token").status_code == 409
+
+    r = admin.post(f"/admin/devices/{dev.device_id}/confirm")
+    assert r.status_code == 200 and r.json()["status"] == "active" and r.json()["confirmed_at"]
+    assert admin.post(f"/admin/devices/{dev.device_id}/confirm").status_code == 409
+    assert dev.request("GET", "/snapshot").status_code == 200
+    assert dev.request("POST", "/decide", decide).status_code == 200
+    assert dev.post_events(make_events(1)).status_code == 200
+    with database.session() as s:
+        row = s.get(Device, uuid.UUID(dev.device_id))
+        assert row is not None and row.confirmed_by and row.status == "active"
+
+
+def test_a_device_not_enrolled_cannot_be_confirmed(admin):
+    made = admin.post("/admin/devices", json={"name": "r"}).json()
+    r = admin.post(f"/admin/devices/{made['id']}/confirm")
+    assert r.status_code == 409 and r.json()["field"] == "status"
+    assert admin.get(f"/admin/devices/{made['id']}").json()["status"] == "pending"

@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from reader_agent.agent import enroll_agent
 from tests.agent.sim_cards import Presenter, new_card
-from tests.agent.town import add_credential, device_token, seed_town, stored_events
+from tests.agent.town import add_credential, enroll_confirmed, seed_town, stored_events
 
 from .helpers import drain, quick_agent
 
@@ -27,8 +26,7 @@ def test_skewed_agent_clock_is_alarmed_and_attendance_uses_true_time(  # type: i
     town = seed_town(database)
     card = new_card()
     add_credential(database, town.staff_id, card.credential_ref, card.public_key)
-    identity = enroll_agent(tmp_path, live_server.url,
-                            device_token(admin, [town.clock_door_id]))
+    identity = enroll_confirmed(admin, tmp_path, live_server.url, [town.clock_door_id])
     skew = timedelta(minutes=minutes)
     agent = quick_agent(tmp_path, town.clock_door_id, "sim:faults-skew",
                         device_clock=lambda: wall_clock() + skew)

@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 
 from gate.door import Alarm
-from reader_agent.agent import enroll_agent
 from tests.agent.sim_cards import Presenter, new_card
-from tests.agent.town import add_credential, device_token, seed_town, stored_events
+from tests.agent.town import add_credential, enroll_confirmed, seed_town, stored_events
 
 from .helpers import assert_exactly_once, drain, quick_agent
 
@@ -55,7 +54,7 @@ def test_full_disk_keeps_deciding_alarms_and_loses_nothing(  # type: ignore[no-u
     card = new_card()
     add_credential(database, town.staff_id, card.credential_ref, card.public_key)
     data_dir = small_disk / "agent"
-    identity = enroll_agent(data_dir, live_server.url, device_token(admin, [town.door_id]))
+    identity = enroll_confirmed(admin, data_dir, live_server.url, [town.door_id])
     agent = quick_agent(data_dir, town.door_id, "sim:faults-disk")
     present = Presenter(card, "faults-disk")
     acked: dict[str, int] = {}

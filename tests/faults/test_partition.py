@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from reader_agent.agent import enroll_agent
 from tests.agent.sim_cards import Presenter, new_card
-from tests.agent.town import add_credential, device_token, seed_town, stored_events
+from tests.agent.town import add_credential, enroll_confirmed, seed_town, stored_events
 
 from .helpers import assert_exactly_once, drain, quick_agent, wait_for
 from .proxy import FaultProxy, Mode
@@ -25,7 +24,7 @@ def test_partition_modes_then_heal_store_every_event_once(  # type: ignore[no-un
     card = new_card()
     add_credential(database, town.staff_id, card.credential_ref, card.public_key)
     proxy = FaultProxy(("127.0.0.1", live_server.port), latency_s=0.3)
-    identity = enroll_agent(tmp_path, proxy.url, device_token(admin, [town.door_id]))
+    identity = enroll_confirmed(admin, tmp_path, proxy.url, [town.door_id])
     agent = quick_agent(tmp_path, town.door_id, "sim:faults-partition")
     present = Presenter(card, "faults-partition")
     acked: dict[str, int] = {}

@@ -11,10 +11,10 @@ import httpx
 import pytest
 
 from api.db import Database
-from reader_agent.agent import ReaderAgent, enroll_agent
+from reader_agent.agent import ReaderAgent
 from reader_agent.client import format_time
 from tests.agent.sim_cards import Presenter, new_card
-from tests.agent.town import add_credential, device_token, seed_town
+from tests.agent.town import add_credential, enroll_confirmed, seed_town
 from tests.identities import make_token
 
 from .helpers import assert_exactly_once, drain, quick_agent, wait_for
@@ -62,8 +62,7 @@ def test_postgres_crash_mid_ingestion_loses_and_doubles_nothing(  # type: ignore
     try:
         for n in range(2):
             data_dir = tmp_path / f"agent{n}"
-            ident = enroll_agent(data_dir, service.url,
-                                 device_token(admin, [town.door_id], f"reader-{n}"))
+            ident = enroll_confirmed(admin, data_dir, service.url, [town.door_id], f"reader-{n}")
             agent = quick_agent(data_dir, town.door_id, f"sim:faults-pg{n}", timeout_s=10.0)
             agent.heartbeat.run_once()
             agent.watcher.sync()

@@ -10,10 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from reader_agent.agent import enroll_agent
 from reader_agent.client import format_time
 from tests.agent.sim_cards import Presenter, new_card
-from tests.agent.town import add_credential, device_token, seed_town, stored_events
+from tests.agent.town import add_credential, enroll_confirmed, seed_town, stored_events
 from tests.identities import make_token
 
 from .helpers import assert_exactly_once, drain, quick_agent, wait_for
@@ -49,7 +48,7 @@ def test_service_kill9_mid_batch_then_restart_stores_each_event_once(  # type: i
         "Authorization": f"Bearer {make_token(database, 'admin', 'admin')}"})
     # The proxy only watches (PASS): it shows when a batch is with the service, unanswered.
     proxy = FaultProxy(("127.0.0.1", service.port))
-    identity = enroll_agent(tmp_path / "agent", proxy.url, device_token(admin, [town.door_id]))
+    identity = enroll_confirmed(admin, tmp_path / "agent", proxy.url, [town.door_id])
     agent = quick_agent(tmp_path / "agent", town.door_id, "sim:faults-kill9",
                         timeout_s=10.0)  # the kill resets the connection: no need to time out
     acked: dict[str, int] = {}

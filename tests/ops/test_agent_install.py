@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.agent.town import device_token, seed_town
+from tests.agent.town import confirm_device, device_token, seed_town
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVER_ONLY = ("fastapi", "sqlalchemy", "psycopg", "openpyxl", "uvicorn", "alembic", "aiosmtpd")
@@ -83,6 +83,7 @@ def test_small_install_enrolls_with_the_real_service(agent_venv: Path, live_serv
                    "--token", device_token(admin, [town.door_id]), "--data-dir", data)
     assert enrolled.returncode == 0, enrolled.stderr
     device_id = json.loads((data / "identity.json").read_text())["device_id"]
+    confirm_device(admin, device_id)
     status = run(agent_venv / "bin/mynagate", "agent", "status", "--data-dir", data)
     assert status.returncode == 0, status.stderr
     assert device_id in status.stdout

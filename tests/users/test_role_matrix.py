@@ -25,6 +25,8 @@ from api.users.scope import SUPERVISOR_SCOPE
 from tests.identities import make_token
 
 PATH_VALUES = {"day": "2026-11-30", "dataset": "daily", "lock_id": "no-such-lock"}
+# A streaming route lasts as long as it is asked to: one second here.
+QUERY = {"/console/stream/events": {"seconds": 1}}
 
 
 def _seed(database) -> dict[Role, tuple[str, int]]:  # type: ignore[no-untyped-def]
@@ -113,7 +115,7 @@ def test_every_route_times_every_role(app, database):
                 assert (r.status_code, r.headers.get("location")) == (303, "/console/login")
             assert _counts(database) == before
         for role, client in clients.items():
-            params = {}
+            params = dict(QUERY.get(route.path, {}))
             if role is Role.SUPERVISOR and route.path in SUPERVISOR_SCOPE:
                 sid, dept = people[role]
                 scope_param = SUPERVISOR_SCOPE[route.path]

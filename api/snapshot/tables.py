@@ -1,0 +1,349 @@
+"""The staff side of every device's snapshot, read once per version and shared by all devices.
+
+A ``Table`` holds, at one snapshot version and business day, everything about staff and
+credentials that no device's scope changes: each staff row, each staff member's groups, each
+credential as its payload entry, and who may punch at a clock point that day; and the small
+lists (doors, permissions, schedules, closed days), so a device's document needs only its
+door ids from the database. It is read in one REPEATABLE READ transaction, so it is exactly
+the database at its version (``bump`` commits the counter with the change). Consecutive tables
+share their unchanged rows.
+
+A device's staff, credentials and ``other_refs`` are then a pure function of the table and the
+device's ``Scope`` (the groups its doors' permissions reach, and whether it serves a clock
+point): a full snapshot filters the table, and a compact delta compares two tables only on the
+staff members whose rows differ between them (``changed``), so 50 devices after one revocation
+cost one table read plus a few dict lookups each.
+
+``TableCache`` keeps the newest ``KEEP`` tables per database and builds each one once:
+concurrent requests for a version being built wait for that build (single flight) without
+holding a database connection. It also remembers which scope it served each device at each
+version (``SCOPES`` entries at most): a compact delta is only made from a version whose table
+and device scope this process still holds; otherwise the device gets a full snapshot.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import uuid
+import weakref
+from collections import OrderedDict
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, selectinload
+
+from api.access.versioning import current
+from api.calendar.service import closed_days
+from api.device_protocol.timefmt import format_time
+from api.models import AccessGroupMember, Credential, Door, Permission, Schedule, Staff
+from gate.policy import credential_digest
+
+CLOSED_DAYS_BACK = 7
+CLOSED_DAYS_AHEAD = 400
+KEEP = 4  # tables per database: the current version and a few an agent may still hold
+# (consecutive tables share their unchanged rows, so four cost little more than one)
+SCOPES = 20_000  # (device, version) → scope records per database
+
+StaffEntry = tuple[str, str, str | None]  # display_name, active_from, active_until
+Row = tuple[str, str, str | None, tuple[int, ...]]  # ... and the groups the device sees
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What of the table one device sees: its doors' groups, and everyone active if it
+    serves a clock point."""
+
+    groups: frozenset[int]
+    clock: bool
+
+
+@dataclass
+class Table:
+    version: int
+    day: date
+    staff: dict[int, StaffEntry]
+    groups: dict[int, frozenset[int]]
+    credentials: dict[int, tuple[dict[str, Any], ...]]  # by staff id, in credential id order
+    active_refs: dict[str, int]  # ref → staff id of every active credential
+    clock_staff: frozenset[int]  # active on ``day`` with an active credential
+    order: dict[str, int]  # ref → credential id, the order of a full snapshot's credentials
+    # The small lists, as payload entries: every door, the permissions on each door, every
+    # schedule, and the closed days around ``day``.
+    doors: dict[int, dict[str, Any]] = field(default_factory=dict)
+    permissions: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    schedules: dict[int, dict[str, Any]] = field(default_factory=dict)
+    closed_days: list[str] = field(default_factory=list)
+    _digests: dict[str, str] = field(default_factory=dict)
+
+    def in_scope(self, staff_id: int, scope: Scope) -> bool:
+        if scope.clock and staff_id in self.clock_staff:
+            return True
+        return not self.groups.get(staff_id, frozenset()).isdisjoint(scope.groups)
+
+    def members(self, scope: Scope) -> list[int]:
+        ids = {s for s, g in self.groups.items() if not g.isdisjoint(scope.groups)}
+        if scope.clock:
+            ids |= self.clock_staff
+        return sorted(ids & self.staff.keys())
+
+    def row(self, staff_id: int, scope: Scope) -> Row:
+        name, since, until = self.staff[staff_id]
+        return name, since, until, tuple(sorted(self.groups.get(staff_id, frozenset())
+                                                & scope.groups))
+
+    def digest(self, ref: str) -> str:
+        d = self._digests.get(ref)
+        if d is None:
+            d = self._digests[ref] = credential_digest(ref)
+        return d
+
+
+def door_entry(d: Door) -> dict[str, Any]:
+    return {"id": d.id, "code": d.code, "name": d.name, "mode": d.mode,
+            "assurance": d.assurance, "lockdown": d.lockdown, "fail_open": d.fail_open,
+            "show_overtime": d.show_overtime}
+
+
+def permission_entry(p: Permission) -> dict[str, Any]:
+    return {"group_id": p.group_id, "door_id": p.door_id, "schedule_id": p.schedule_id}
+
+
+def schedule_entry(s: Schedule) -> dict[str, Any]:
+    return {"id": s.id, "allow_closed_days": s.allow_closed_days,
+            "windows": [{"weekday": w.weekday, "start_minute": w.start_minute,
+                         "end_minute": w.end_minute} for w in s.windows]}
+
+
+def closed_day_list(session: Session, day: date) -> list[str]:
+    days = closed_days(session, day - timedelta(days=CLOSED_DAYS_BACK),
+                       day + timedelta(days=CLOSED_DAYS_AHEAD))
+    return sorted(d.isoformat() for d in days)
+
+
+def staff_entry(row: Row, staff_id: int) -> dict[str, Any]:
+    return {"id": staff_id, "display_name": row[0], "active_from": row[1],
+            "active_until": row[2], "group_ids": list(row[3])}
+
+
+def display_name(name: str) -> str:
+    """The family name, shown on the reader display (「山田さん」)."""
+    parts = re.split(r"[\s\u3000]+", name.strip())
+    return parts[0] if parts and parts[0] else name
+
+
+def _share(previous: dict[int, Any], rows: dict[int, Any]) -> dict[int, Any]:
+    """``rows`` holding ``previous``' objects where equal: consecutive tables share everything
+    unchanged (memory of about one table plus the changes), and compare by identity."""
+    for k, v in rows.items():
+        old = previous.get(k)
+        if old is not None and old == v:
+            rows[k] = old
+    return rows
+
+
+def read_table(session: Session, day: date, previous: Table | None = None) -> Table:
+    """The table at the current version; call inside one REPEATABLE READ transaction."""
+    version = current(session)
+    staff = {i: (display_name(n), f.isoformat(), u.isoformat() if u else None)
+             for i, n, f, u in session.execute(select(
+                 Staff.id, Staff.name, Staff.active_from, Staff.active_until))}
+    groups: dict[int, set[int]] = {}
+    for s, g in session.execute(select(AccessGroupMember.staff_id, AccessGroupMember.group_id)):
+        groups.setdefault(s, set()).add(g)
+    creds: dict[int, list[dict[str, Any]]] = {}
+    active: dict[str, int] = {}
+    order: dict[str, int] = {}
+    for c in session.execute(select(
+            Credential.id, Credential.credential_ref, Credential.kind, Credential.staff_id,
+            Credential.status, Credential.public_key, Credential.not_after
+    ).order_by(Credential.id)):
+        creds.setdefault(c.staff_id, []).append({
+            "ref": c.credential_ref, "kind": c.kind, "staff_id": c.staff_id, "status": c.status,
+            "public_key": c.public_key,
+            "not_after": None if c.not_after is None else format_time(c.not_after)})
+        order[c.credential_ref] = c.id
+        if c.status == "active":
+            active[c.credential_ref] = c.staff_id
+    today = day.isoformat()  # ISO dates compare as strings
+    clock = frozenset(s for s in set(active.values()) if s in staff and staff[s][1] <= today
+                      and (staff[s][2] is None or staff[s][2] >= today))
+    frozen = {s: frozenset(g) for s, g in groups.items()}
+    by_staff = {s: tuple(c) for s, c in creds.items()}
+    digests: dict[str, str] = {}
+    if previous is not None:
+        staff, frozen = _share(previous.staff, staff), _share(previous.groups, frozen)
+        by_staff = _share(previous.credentials, by_staff)
+        order = previous.order if previous.order == order else order
+        digests = previous._digests  # a ref's digest never changes
+    permissions: dict[int, list[dict[str, Any]]] = {}
+    for p in session.execute(select(Permission).order_by(
+            Permission.group_id, Permission.door_id, Permission.schedule_id)).scalars():
+        permissions.setdefault(p.door_id, []).append(permission_entry(p))
+    return Table(version, day, staff, frozen, by_staff, active, clock, order,
+                 {d.id: door_entry(d) for d in session.execute(
+                     select(Door).order_by(Door.id)).scalars()},
+                 permissions,
+                 {s.id: schedule_entry(s) for s in session.execute(
+                     select(Schedule).options(selectinload(Schedule.windows))).scalars()},
+                 closed_day_list(session, day), digests)
+
+
+def full_lists(table: Table, scope: Scope) -> dict[str, Any]:
+    """``staff``, ``credentials`` and ``other_refs`` of a full snapshot."""
+    ids = table.members(scope)
+    listed: set[str] = set()
+    creds = []
+    for s in ids:
+        for c in table.credentials.get(s, ()):
+            creds.append(c)
+            listed.add(c["ref"])
+    creds.sort(key=lambda c: table.order[c["ref"]])
+    return {"credentials": creds,
+            "staff": [staff_entry(table.row(s, scope), s) for s in ids],
+            "other_refs": sorted(table.digest(r) for r in table.active_refs if r not in listed)}
+
+
+def changed(old: Table, new: Table) -> frozenset[int]:
+    """Staff ids whose row, groups, credentials or clock-point standing differ."""
+    ids = {s for s in old.staff.keys() | new.staff.keys()
+           if not _same(old.staff.get(s), new.staff.get(s))
+           or not _same(old.groups.get(s), new.groups.get(s))
+           or not _same(old.credentials.get(s), new.credentials.get(s))}
+    return frozenset(ids | (old.clock_staff ^ new.clock_staff))
+
+
+def _same(a: object, b: object) -> bool:
+    return a is b or a == b  # shared objects (``_share``) compare by identity first
+
+
+def compact_lists(old: Table, new: Table, scope: Scope, ids: frozenset[int]) -> dict[str, Any]:
+    """What a device with ``scope`` must change to go from ``old`` to ``new``."""
+    out: dict[str, list[Any]] = {"credentials": [], "credentials_removed": [], "staff": [],
+                                 "staff_removed": [], "other_refs_added": [],
+                                 "other_refs_removed": []}
+    for s in sorted(ids):
+        was = s in old.staff and old.in_scope(s, scope)
+        now = s in new.staff and new.in_scope(s, scope)
+        if now and (not was or old.row(s, scope) != new.row(s, scope)):
+            out["staff"].append(staff_entry(new.row(s, scope), s))
+        elif was and not now:
+            out["staff_removed"].append(s)
+        before = {c["ref"]: c for c in old.credentials.get(s, ())} if was else {}
+        after = {c["ref"]: c for c in new.credentials.get(s, ())} if now else {}
+        out["credentials"] += [c for r, c in after.items() if before.get(r) != c]
+        out["credentials_removed"] += [r for r in before if r not in after]
+        refs = {c["ref"] for c in old.credentials.get(s, ())}
+        refs |= {c["ref"] for c in new.credentials.get(s, ())}
+        for r in sorted(refs):
+            other_before = not was and old.active_refs.get(r) == s
+            other_after = not now and new.active_refs.get(r) == s
+            if other_after and not other_before:
+                out["other_refs_added"].append(new.digest(r))
+            elif other_before and not other_after:
+                out["other_refs_removed"].append(new.digest(r))
+    return out
+
+
+class _Held:
+    """One database's tables, pair diffs and device scopes."""
+
+    def __init__(self) -> None:
+        self.tables: OrderedDict[int, Table] = OrderedDict()
+        self.building: Future[Table] | None = None
+        self.changed: OrderedDict[tuple[int, int], frozenset[int]] = OrderedDict()
+        self.scopes: OrderedDict[tuple[uuid.UUID, int], tuple[Scope, date]] = OrderedDict()
+
+
+class TableCache:
+    """Tables built once per version and database, shared by every request (see module)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._held: weakref.WeakKeyDictionary[Engine, _Held] = weakref.WeakKeyDictionary()
+        self.builds = 0  # tables read from the database (tests and the bench count them)
+
+    def _of(self, engine: Engine) -> _Held:
+        held = self._held.get(engine)
+        if held is None:
+            held = self._held[engine] = _Held()
+        return held
+
+    def at_least(self, engine: Engine, version: int, day: date) -> Table:
+        """A table of ``day`` at ``version`` or newer: held, being built, or built now."""
+        while True:
+            with self._lock:
+                held = self._of(engine)
+                fit = [t for t in held.tables.values() if t.version >= version and t.day == day]
+                if fit:
+                    return max(fit, key=lambda t: t.version)
+                waiting, mine = held.building, None
+                if waiting is None:
+                    mine = held.building = Future()
+            if waiting is not None:
+                waiting.result()  # another request is reading it; then look again
+                continue
+            assert mine is not None
+            return self._build(engine, held, mine, day)
+
+    def _build(self, engine: Engine, held: _Held, mine: Future[Table], day: date) -> Table:
+        try:
+            with self._lock:
+                previous = next(reversed(held.tables.values()), None)
+            with Session(engine) as session:
+                if engine.dialect.name == "postgresql":
+                    session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+                table = read_table(session, day, previous)
+        except BaseException as err:
+            with self._lock:
+                held.building = None
+            mine.set_exception(err)
+            raise
+        with self._lock:
+            self.builds += 1
+            held.tables[table.version] = table
+            held.tables.move_to_end(table.version)
+            while len(held.tables) > KEEP:
+                held.tables.popitem(last=False)
+            held.building = None
+        mine.set_result(table)
+        return table
+
+    def table(self, engine: Engine, version: int) -> Table | None:
+        with self._lock:
+            return self._of(engine).tables.get(version)
+
+    def changed(self, engine: Engine, old: Table, new: Table) -> frozenset[int]:
+        key = (old.version, new.version)
+        with self._lock:
+            hit = self._of(engine).changed.get(key)
+        if hit is not None:
+            return hit
+        ids = changed(old, new)  # a few ms; two racing requests may both compute it
+        with self._lock:
+            pairs = self._of(engine).changed
+            pairs[key] = ids
+            while len(pairs) > KEEP * KEEP:
+                pairs.popitem(last=False)
+        return ids
+
+    def served(self, engine: Engine, device_id: uuid.UUID, version: int, scope: Scope,
+               day: date) -> None:
+        with self._lock:
+            scopes = self._of(engine).scopes
+            scopes[(device_id, version)] = (scope, day)
+            scopes.move_to_end((device_id, version))
+            while len(scopes) > SCOPES:
+                scopes.popitem(last=False)
+
+    def scope_at(self, engine: Engine, device_id: uuid.UUID,
+                 version: int) -> tuple[Scope, date] | None:
+        with self._lock:
+            return self._of(engine).scopes.get((device_id, version))
+
+
+TABLES = TableCache()

@@ -18,6 +18,7 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from .business_day import DEFAULT_DAY_CHANGE, JST, BusinessDay
+from .messages import N_, Translate
 
 __all__ = [
     "DAY_CHANGE",
@@ -113,33 +114,28 @@ def punch(
     return Punch(kind, day, kind, now, state)
 
 
-_KIND_JA = {PunchKind.IN: "出勤", PunchKind.OUT: "退勤"}
-_KIND_EN = {PunchKind.IN: "clock-in", PunchKind.OUT: "clock-out"}
+# The reader's clock texts (msgids; the caller passes its catalog's gettext, see gate.messages).
+_GREETINGS = {PunchKind.IN: N_("Good morning, {name} {at} clock-in"),
+              PunchKind.OUT: N_("Thank you for your work, {name} {at} clock-out")}
+_REPEATS = {PunchKind.IN: N_("Already recorded: {name} {at} clock-in"),
+            PunchKind.OUT: N_("Already recorded: {name} {at} clock-out")}
 
 
-def feedback_text(p: Punch, name: str, tz: ZoneInfo = JST, lang: str = "ja") -> str:
+def feedback_text(p: Punch, name: str, gettext: Translate, tz: ZoneInfo = JST) -> str:
     """Reader feedback, e.g. 「おはようございます 山田さん 08:27 出勤」."""
     at = p.counted_at.astimezone(tz).strftime("%H:%M")
-    counted = p.counted_kind
-    if lang == "en":
-        if p.kind is PunchKind.REPEAT:
-            return f"Already recorded: {name} {at} {_KIND_EN[counted]}"
-        greeting = "Good morning" if counted is PunchKind.IN else "Thank you for your work"
-        return f"{greeting}, {name} {at} {_KIND_EN[counted]}"
-    if p.kind is PunchKind.REPEAT:
-        return f"打刻済みです {name}さん {at} {_KIND_JA[counted]}"
-    greeting = "おはようございます" if counted is PunchKind.IN else "お疲れさまでした"
-    return f"{greeting} {name}さん {at} {_KIND_JA[counted]}"
+    table = _REPEATS if p.kind is PunchKind.REPEAT else _GREETINGS
+    return gettext(table[p.counted_kind]).format(name=name, at=at)
 
 
 def _hmm(minutes: int) -> str:
     return f"{minutes // 60}:{minutes % 60:02d}"
 
 
-def overtime_text(minutes: int, cap_minutes: int, lang: str = "ja") -> str:
+def overtime_text(minutes: int, cap_minutes: int, gettext: Translate) -> str:
     """The 退勤 line of the month's overtime against the cap, e.g. 「今月の時間外 32:15 / 45:00」:
     staff see a cap coming before HR does."""
     if minutes < 0 or cap_minutes <= 0:
         raise ValueError("overtime minutes must be >= 0 and the cap > 0")
-    label = "Overtime this month" if lang == "en" else "今月の時間外"
-    return f"{label} {_hmm(minutes)} / {_hmm(cap_minutes)}"
+    return gettext(N_("Overtime this month {minutes} / {cap}")).format(
+        minutes=_hmm(minutes), cap=_hmm(cap_minutes))

@@ -39,6 +39,7 @@ from gate.policy import (
     offline_decision,
     snapshot_stale,
 )
+from mynagate_i18n import translations
 
 from . import clock_point
 from .card_auth import KIND_JPKI
@@ -239,6 +240,7 @@ class TapProcessor:
         is_online: Callable[[], bool] | None = None,
     ) -> None:
         self.config = config
+        translations(config.language)  # a missing catalog fails at start, not at a tap
         self.cache = cache
         self.outbox = outbox
         self.door_io: DoorIO = door_io or RecordingDoorIO()
@@ -373,7 +375,7 @@ class TapProcessor:
             text = clock_point.greeting(punch, tap.snap.staff_name(tap.staff_id), tap.snap.tz,
                                         lang, _overtime_of(tap, punch))
         else:
-            text = reason_text(tap.decision.reason, lang)
+            text = reason_text(tap.decision.reason, translations(lang).gettext)
         try:
             self.display.show(text, ok=granted)
         except Exception as err:

@@ -51,6 +51,7 @@ from gate.card.staff_ap import (
 )
 from gate.messages import reason_text
 from gate.policy import Reason
+from mynagate_i18n import translations
 
 from .drivers.base import CardChannel, CardError
 from .keypad.base import KeypadStuck, KeypadUnavailable, wipe
@@ -405,7 +406,7 @@ def authenticate_jpki(
         if problem is not None:
             return result(False, *problem)
         _check_tries(ex)
-        _show_safely(show, reason_text(Reason.PIN_REQUIRED, lang))
+        _show_safely(show, reason_text(Reason.PIN_REQUIRED, translations(lang).gettext))
         _check_verified(_verify_with_keypad(ex, read_pin, secure_verify))
         if challenge is None:
             challenge = make_challenge(rng(NONCE_LENGTH), reader_id, int(now.timestamp()))
@@ -516,9 +517,9 @@ def read_jpki_for_enrollment(channel: CardChannel, challenge: bytes, *,
     precheck(der)
     try:
         _check_tries(ex)
-        show(reason_text(Reason.PIN_REQUIRED, lang))
+        show(reason_text(Reason.PIN_REQUIRED, translations(lang).gettext))
         _check_verified(_verify_with_keypad(ex, read_pin, None))
     except _Fail as fail:
-        raise PinRefused(fail.reason, f"{reason_text(fail.reason, lang)} ({fail.detail})") \
+        raise PinRefused(fail.reason, f"{reason_text(fail.reason, translations(lang).gettext)} ({fail.detail})") \
             from fail
     return EnrollmentReading(der, _sign(ex, challenge))

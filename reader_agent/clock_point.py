@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from gate.business_day import DEFAULT_DAY_CHANGE
 from gate.clock import Punch, PunchKind, feedback_text, overtime_text, punch
+from mynagate_i18n import translations
 
 from .outbox import Outbox
 
@@ -51,7 +52,8 @@ def greeting(p: Punch, name: str, tz: ZoneInfo, lang: str = "ja",
              overtime: tuple[int, int] | None = None) -> str:
     """The greeting; on a 退勤 with ``overtime`` (minutes, cap), a second line with the month's
     overtime against the cap, so staff see a cap coming before HR does."""
-    text = feedback_text(p, name or "—", tz, lang)
+    gettext = translations(lang).gettext
+    text = feedback_text(p, name or "—", gettext, tz)
     if overtime is not None and p.kind is PunchKind.OUT:
-        text += "\n" + overtime_text(overtime[0], overtime[1], lang)
+        text += "\n" + overtime_text(overtime[0], overtime[1], gettext)
     return text

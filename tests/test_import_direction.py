@@ -2,7 +2,8 @@
 
 - gate imports nothing of ours and no framework (no FastAPI, SQLAlchemy, httpx, pyscard, nfcpy);
 - reader_agent and firmware_config never import api;
-- nothing but tests (and the CLI composition root, mynagate_cli) imports api.
+- nothing but tests (and the CLI composition root, mynagate_cli) imports api;
+- mynagate_i18n (the display and mail catalogs) imports nothing of ours.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-OURS = {"gate", "reader_agent", "api", "firmware_config", "mynagate_cli"}
+OURS = {"gate", "reader_agent", "api", "firmware_config", "mynagate_cli", "mynagate_i18n"}
 FRAMEWORKS = {"fastapi", "starlette", "sqlalchemy", "alembic", "httpx", "uvicorn", "smartcard",
               "nfc", "gpiozero", "pydantic", "typer"}
 
@@ -36,6 +37,14 @@ def test_gate_imports_nothing_of_ours_nor_frameworks():
     assert files, "gate/ has no sources"
     for f in files:
         bad = imported_roots(f) & ((OURS - {"gate"}) | FRAMEWORKS)
+        assert not bad, f"{f.relative_to(ROOT)} imports {sorted(bad)}"
+
+
+def test_the_catalog_package_imports_nothing_of_ours():
+    """mynagate_i18n is the neutral home of the display and mail catalogs: the reader agent
+    and the service both load it, so it may depend on neither."""
+    for f in sources("mynagate_i18n"):
+        bad = imported_roots(f) & (OURS - {"mynagate_i18n"})
         assert not bad, f"{f.relative_to(ROOT)} imports {sorted(bad)}"
 
 

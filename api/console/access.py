@@ -45,7 +45,7 @@ from . import queries
 from .deps import ConsoleIdentity, ConsoleUser
 from .facility import _typed_jst
 from .pages import ConsoleRoute, form_fields
-from .rendering import language, render
+from .rendering import language, render, translations
 
 router = APIRouter(prefix="/console", tags=["console"], route_class=ConsoleRoute,
                    include_in_schema=False)
@@ -197,7 +197,7 @@ def access_preview(request: Request, session: SessionDep, user: ConsoleUser,
     lang = language(request)
     return render(request, "access_preview.html", user=user, staff=staff, found=found,
                   person=person, result=result, at=now.astimezone(JST).strftime("%Y-%m-%dT%H:%M"),
-                  reason=lambda d: reason_text(d.reason, lang))
+                  reason=lambda d: reason_text(d.reason, translations(lang).gettext))
 
 
 # --- audit log -----------------------------------------------------------------------------

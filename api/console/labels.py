@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from api.attendance.rules import DayType, DivergenceReason, LeaveKind
+from api.attendance.rules import DayType, DivergenceReason, LeaveKind, LeaveUnit
 from api.models import MailStatus
 from gate.protocol import ProtocolStanding
 
@@ -65,20 +65,26 @@ PAYMENT_STATUSES = {"pending": N_("Unpaid"), "paid": N_("Paid"), "cancelled": N_
 MAIL_STATUSES = {MailStatus.QUEUED: N_("Waiting to be sent"), MailStatus.SENDING: N_("Sending"),
                  MailStatus.SENT: N_("Sent"), MailStatus.FAILED: N_("Not delivered"),
                  MailStatus.CANCELLED: N_("Not sent (nothing left to tell)")}
-PUNCHES = {"in": N_("Clock in"), "out": N_("Clock out")}
-WEEKDAYS = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_("Sun"))
-
-LEAVE_KINDS = {LeaveKind.ANNUAL: N_("Annual leave"), LeaveKind.SPECIAL: N_("Special leave"),
-               LeaveKind.SICK: N_("Sick leave")}
-DAY_STATUSES = {"came": N_("Came in"), "late": N_("Late"), "leave": N_("On leave"),
-                "absent": N_("No record"), "not_in": N_("Not in")}
-DIVERGENCE_STATES = {"open": N_("Waiting for the reason"), "submitted": N_("Reason given"),
-                     "returned": N_("Returned to the person"), "confirmed": N_("Confirmed")}
 DIVERGENCE_REASONS = {DivergenceReason.POST_ORDER: N_("Work (order after the fact)"),
                       DivergenceReason.SELF_STUDY: N_("Self-study"),
                       DivergenceReason.PRIVATE: N_("Private matters"),
                       DivergenceReason.FORGOT_PUNCH: N_("Forgot to punch"),
                       DivergenceReason.BREAK: N_("Break"), DivergenceReason.OTHER: N_("Other")}
+# A 乖離 day as its person sees it (/console/me); DIVERGENCE_STATES is the supervisor's view.
+MY_DIVERGENCE_STATES = {"open": N_("Reason needed"), "submitted": N_("Awaiting confirmation"),
+                        "returned": N_("Returned: give the reason again"),
+                        "confirmed": N_("Confirmed")}
+LEAVE_KINDS = {LeaveKind.ANNUAL: N_("Annual leave"), LeaveKind.SPECIAL: N_("Special leave"),
+               LeaveKind.SICK: N_("Sick leave")}
+LEAVE_UNITS = {LeaveUnit.DAY: N_("Whole day"), LeaveUnit.AM: N_("Morning"),
+               LeaveUnit.PM: N_("Afternoon"), LeaveUnit.HOURS: N_("Hours")}
+PUNCHES = {"in": N_("Clock in"), "out": N_("Clock out")}
+WEEKDAYS = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_("Sun"))
+
+DAY_STATUSES = {"came": N_("Came in"), "late": N_("Late"), "leave": N_("On leave"),
+                "absent": N_("No record"), "not_in": N_("Not in")}
+DIVERGENCE_STATES = {"open": N_("Waiting for the reason"), "submitted": N_("Reason given"),
+                     "returned": N_("Returned to the person"), "confirmed": N_("Confirmed")}
 DIVERGENCE_DECISIONS = {"confirm": N_("Confirm"), "return": N_("Return")}
 CORRECTION_DECISIONS = {"approve": N_("Approve"), "reject": N_("Reject"),
                         "filed": N_("Filed")}

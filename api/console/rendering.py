@@ -18,20 +18,26 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+import mynagate_i18n as i18n
 from gate.business_day import JST
 
 from . import labels
 
 HERE = Path(__file__).parent
 LOCALE_DIR = HERE / "locale"
-LANGUAGES = ("ja", "en")
-DEFAULT_LANGUAGE = "ja"
+LANGUAGES = i18n.LANGUAGES
+DEFAULT_LANGUAGE = i18n.DEFAULT_LANGUAGE
 LANG_COOKIE = "mynagate_lang"
 
 
 @cache
 def translations(lang: str) -> NullTranslations:
-    return Translations.load(str(LOCALE_DIR), [lang], domain="messages")
+    """The console's catalog over the reader-display and email catalog of ``mynagate_i18n``:
+    one gettext for the screen, the door and the mail. Where both translate a msgid the
+    console's own entry wins (an alarm label is shorter than the door's sentence)."""
+    shared = Translations.load(str(i18n.LOCALE_DIR), [lang], domain=i18n.DOMAIN)
+    shared.merge(Translations.load(str(LOCALE_DIR), [lang], domain="messages"))  # type: ignore[attr-defined]
+    return shared
 
 
 def language(request: Request) -> str:

@@ -1,6 +1,7 @@
 """The console's self-service pages (``/console/me``) for every user linked to a staff
-member: their own timesheet, their overtime applications, and, for a 課長, the applications
-to decide. Each change goes through the overtime service, as ``/me/overtime`` does."""
+member: their own timesheet, their overtime applications, the leave they have taken, their
+乖離 days with the form to give a reason, and, for a 課長, the applications to decide. Each
+change goes through the overtime service, as ``/me/overtime`` and ``/me/divergences`` do."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
+from api.attendance import repository as attendance_repo
+from api.attendance import service as attendance
 from api.attendance.config import rule_config
 from api.auth import CSRF_COOKIE
 from api.bounded import Id
@@ -20,7 +23,7 @@ from api.models import Staff
 from api.models.base import utcnow
 from api.overtime import repository as overtime_repo
 from api.overtime import service as overtime
-from api.overtime.schemas import OvertimeApply
+from api.overtime.schemas import DivergenceSubmit, OvertimeApply
 
 from .deps import SelfUser
 from .pages import ConsoleRoute, MonthQuery, form_fields, timesheet_page
@@ -134,3 +137,68 @@ def decide(request: Request, request_id: Id, body: RawBody, session: SessionDep,
     except Conflict:
         return _approvals_page(request, session, user, status_code=409, error="decided")
     return RedirectResponse(f"/console/me/approvals?done={field['decision']}", status_code=303)
+
+
+def _month(month: str | None) -> tuple[date, date]:
+    return attendance.month_bounds(month or rule_config().business_day.date_of(utcnow()))
+
+
+def _month_links(first: date, last: date) -> dict[str, str]:
+    return {"month": first.strftime("%Y-%m"),
+            "prev_month": (first - timedelta(days=1)).strftime("%Y-%m"),
+            "next_month": (last + timedelta(days=1)).strftime("%Y-%m")}
+
+
+@router.get("/leave")
+def my_leave(request: Request, session: SessionDep, user: SelfUser,
+             month: MonthQuery = None) -> Response:
+    """The leave the user has taken in a month (imported from 庶務事務 or entered by HR)."""
+    person = _me(session, user)
+    first, last = _month(month)
+    rows = attendance_repo.leaves(session, first, last, [person.id])
+    return render(request, "me_leave.html", user=user, person=person, rows=rows,
+                  **_month_links(first, last))
+
+
+def _divergences_page(request: Request, session: SessionDep, user: SelfUser, month: str | None,
+                      status_code: int = 200, **context: object) -> Response:
+    person = _me(session, user)
+    first, last = _month(month)
+    rows = overtime.divergence_report(session, month=first.strftime("%Y-%m"),
+                                      staff_ids=[person.id], now=utcnow(), only_open=False)
+    return render(request, "me_divergences.html", status_code=status_code, user=user,
+                  person=person, rows=rows, csrf=request.cookies.get(CSRF_COOKIE, ""),
+                  **_month_links(first, last), **context)
+
+
+@router.get("/divergences")
+def my_divergences(request: Request, session: SessionDep, user: SelfUser,
+                   month: MonthQuery = None) -> Response:
+    """The user's days whose 乖離 is over the threshold, each with its reason form."""
+    return _divergences_page(request, session, user, month,
+                             done=request.query_params.get("done") == "submitted")
+
+
+@router.post("/divergences")
+def give_reason(request: Request, body: RawBody, session: SessionDep,
+                user: SelfUser) -> Response:
+    """Give the reason for a day's 乖離; the user's 課長 confirms it."""
+    field = form_fields(body, "business_date", "reason_code", "note", "csrf_token")
+    if not user.csrf_ok(field["csrf_token"]):
+        return _divergences_page(request, session, user, None, status_code=403,
+                                 error="forbidden")
+    month = None  # the page shown again is the month of the day, once it parsed
+    try:
+        data = DivergenceSubmit(business_date=field["business_date"],
+                                reason_code=field["reason_code"], note=field["note"])
+        month = data.business_date.strftime("%Y-%m")
+        overtime.submit_reason(session, staff=_me(session, user), now=utcnow(),
+                               **data.model_dump())
+    except Conflict:
+        return _divergences_page(request, session, user, month, status_code=409,
+                                 error="no_divergence")
+    except (ValidationError, MynagateError):  # an unknown reason, a 12-digit note
+        return _divergences_page(request, session, user, month, status_code=422,
+                                 error="input")
+    return RedirectResponse(f"/console/me/divergences?month={month}&done=submitted",
+                            status_code=303)

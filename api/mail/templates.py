@@ -1,5 +1,7 @@
-"""The Japanese mail templates. Headers go through ``header_text`` (one line, no controls);
-the sender sets To and Message-ID from the outbox row."""
+"""The mail templates, through the gettext catalogs of ``mynagate_i18n`` (the ones the reader
+display and the console use): Japanese by default, English with ``lang="en"``. Headers go
+through ``header_text`` (one line, no controls); the sender sets To and Message-ID from the
+outbox row."""
 
 from __future__ import annotations
 
@@ -9,10 +11,18 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from zoneinfo import ZoneInfo
 
+from gate.messages import N_
+from mynagate_i18n import DEFAULT_LANGUAGE, translations
+
 from .headers import header_text
 
 JST = ZoneInfo("Asia/Tokyo")
-WEEKDAYS_JA = "月火水木金土日"
+# The weekdays and the date-time line of the booker's emails (msgids of mynagate_i18n).
+WEEKDAYS = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_("Sun"))
+DATE_TIME = N_("{day:%Y-%m-%d} ({weekday}) {day:%H:%M}")
+DEFAULT_INSTRUCTIONS = N_(
+    "Enter the 10-digit PIN on the keypad and press the confirm key. When you have finished, "
+    "close the door and check that it is locked.")
 
 
 @dataclass(frozen=True)
@@ -24,58 +34,75 @@ class PinLine:
     first_codes: tuple[str, ...] = ()  # revocation codes to enter first (offline key boxes)
 
 
-def jst(dt: datetime) -> str:
+def jst(dt: datetime, lang: str = DEFAULT_LANGUAGE) -> str:
+    """A moment as the emails write it, in JST: 2026年11月30日(月) 10:00."""
     d = dt.astimezone(JST)
-    return f"{d:%Y年%m月%d日}({WEEKDAYS_JA[d.weekday()]}) {d:%H:%M}"
+    gettext = translations(lang).gettext
+    return gettext(DATE_TIME).format(day=d, weekday=gettext(WEEKDAYS[d.weekday()]))
+
+
+def _pin_lines(pins: list[PinLine], lang: str) -> list[str]:
+    _ = translations(lang).gettext
+    lines = []
+    for p in pins:
+        lines.append(_("■ PIN ({lock}): {pin}").format(lock=p.lock_name, pin=p.pin))
+        lines.append(_("  Valid: {start} to {end}").format(start=jst(p.valid_from, lang),
+                                                           end=jst(p.valid_until, lang)))
+        for code in p.first_codes:
+            lines.append(_("  * Enter this code first: {code}").format(code=code))
+            lines.append(_("    (the cancellation code of the previous booking: it does not "
+                           "open the door. Then enter the PIN above)"))
+    return lines
 
 
 def pin_email(*, to: str, booker_name: str, facility_name: str, facility_address: str,
               start: datetime, end: datetime, pins: list[PinLine], instructions: str,
               contact: str, booking_id: int, now: datetime,
-              reissue: bool = False) -> EmailMessage:
+              reissue: bool = False, lang: str = DEFAULT_LANGUAGE) -> EmailMessage:
     """The PIN email: facility, JST date and time, PIN(s), how to open and close, contact."""
+    _ = translations(lang).gettext
     msg = EmailMessage()
     msg["To"] = to
-    msg["Subject"] = header_text(f"【{'再発行' if reissue else '暗証番号'}】{facility_name} "
-                                 f"ご利用の暗証番号（予約番号 {booking_id}）")
+    subject = (_("[Reissued] PIN for {facility} (booking {booking})") if reissue
+               else _("[PIN] PIN for {facility} (booking {booking})"))
+    msg["Subject"] = header_text(subject.format(facility=facility_name, booking=booking_id))
     msg["Date"] = format_datetime(now)
-    lines = [f"{booker_name} 様", "",
-             "施設のご予約とお支払いを確認しました。ご利用の暗証番号をお知らせします。", "",
-             f"■ 施設: {facility_name}"]
+    lines = [_("Dear {name},").format(name=booker_name), "",
+             _("We have received your booking and payment. Here is the PIN for your visit."),
+             "", _("■ Facility: {facility}").format(facility=facility_name)]
     if facility_address:
-        lines.append(f"■ 所在地: {facility_address}")
-    lines.append(f"■ ご利用日時: {jst(start)} 〜 {jst(end)}（日本時間）")
+        lines.append(_("■ Address: {address}").format(address=facility_address))
+    lines.append(_("■ Date and time: {start} to {end} (Japan time)").format(
+        start=jst(start, lang), end=jst(end, lang)))
     lines.append("")
-    for p in pins:
-        lines.append(f"■ 暗証番号（{p.lock_name}）: {p.pin}")
-        lines.append(f"  有効期間: {jst(p.valid_from)} 〜 {jst(p.valid_until)}")
-        for code in p.first_codes:
-            lines.append(f"  ※ 最初にこのコードを入力してください: {code}")
-            lines.append("    （前のご予約の取消コードです。入力しても扉は開きません。"
-                         "続けて上の暗証番号を入力してください）")
-    lines += ["", "■ 開け方・閉め方",
-              instructions or ("テンキーで暗証番号10桁を入力し、最後に確認キーを押してください。"
-                               "解錠後、ご利用が終わりましたら扉を閉めて施錠を確認してください。"),
-              "", "入力を5回以上間違えると、しばらく入力できなくなります（待ち時間は1分から"
-              "最大60分まで倍増します）。",
-              "", f"■ お問い合わせ: {contact or '施設管理担当'}", "",
-              "この暗証番号は他の方に知らせないでください。",
-              "このメールは送信専用です。"]
+    lines += _pin_lines(pins, lang)
+    lines += ["", _("■ How to open and close"), instructions or _(DEFAULT_INSTRUCTIONS),
+              "", _("After 5 or more wrong entries the keypad stops accepting input for a "
+                    "while (the wait doubles from 1 minute up to 60 minutes)."),
+              "", _("■ Contact: {contact}").format(contact=contact or _("Facility management")),
+              "", _("Do not tell this PIN to anyone else."), _("This email is send-only.")]
     msg.set_content("\n".join(lines), charset="utf-8")
     return msg
 
 
 def cancel_email(*, to: str, booker_name: str, facility_name: str, start: datetime,
-                 end: datetime, booking_id: int, contact: str, now: datetime) -> EmailMessage:
+                 end: datetime, booking_id: int, contact: str, now: datetime,
+                 lang: str = DEFAULT_LANGUAGE) -> EmailMessage:
     """The notice that a booking was cancelled and its PINs no longer open."""
+    _ = translations(lang).gettext
     msg = EmailMessage()
     msg["To"] = to
-    msg["Subject"] = header_text(f"【取消】{facility_name} ご予約の取消（予約番号 {booking_id}）")
+    msg["Subject"] = header_text(_("[Cancelled] Your booking of {facility} (booking {booking})"
+                                   ).format(facility=facility_name, booking=booking_id))
     msg["Date"] = format_datetime(now)
     msg.set_content("\n".join([
-        f"{booker_name} 様", "", "次のご予約は取り消されました。お知らせした暗証番号は使えません。",
-        "", f"■ 施設: {facility_name}", f"■ ご利用日時: {jst(start)} 〜 {jst(end)}（日本時間）",
-        "", f"■ お問い合わせ: {contact or '施設管理担当'}"]), charset="utf-8")
+        _("Dear {name},").format(name=booker_name), "",
+        _("The following booking was cancelled. The PIN we sent no longer works."), "",
+        _("■ Facility: {facility}").format(facility=facility_name),
+        _("■ Date and time: {start} to {end} (Japan time)").format(start=jst(start, lang),
+                                                                   end=jst(end, lang)),
+        "", _("■ Contact: {contact}").format(contact=contact or _("Facility management"))]),
+        charset="utf-8")
     return msg
 
 

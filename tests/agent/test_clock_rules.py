@@ -10,6 +10,9 @@ from hypothesis import strategies as st
 from gate.clock import PunchKind, business_date, feedback_text, punch
 from gate.messages import reason_text
 from gate.policy import JST, Reason
+from mynagate_i18n import translations
+
+JA, EN = translations("ja").gettext, translations("en").gettext
 
 
 def jst(y: int, m: int, d: int, hh: int, mm: int, ss: int = 0) -> datetime:
@@ -19,11 +22,11 @@ def jst(y: int, m: int, d: int, hh: int, mm: int, ss: int = 0) -> datetime:
 def test_first_tap_is_in_later_tap_is_out_and_feedback_text():
     p1 = punch(None, staff_id=3, now=jst(2026, 11, 27, 8, 27))
     assert p1.kind is PunchKind.IN
-    assert feedback_text(p1, "山田") == "おはようございます 山田さん 08:27 出勤"
+    assert feedback_text(p1, "山田", JA) == "おはようございます 山田さん 08:27 出勤"
     p2 = punch(p1.state, staff_id=3, now=jst(2026, 11, 27, 17, 32))
     assert p2.kind is PunchKind.OUT
-    assert feedback_text(p2, "山田") == "お疲れさまでした 山田さん 17:32 退勤"
-    assert feedback_text(p2, "Yamada", lang="en") == "Thank you for your work, Yamada 17:32 clock-out"
+    assert feedback_text(p2, "山田", JA) == "お疲れさまでした 山田さん 17:32 退勤"
+    assert feedback_text(p2, "Yamada", EN) == "Thank you for your work, Yamada 17:32 clock-out"
     assert p2.state.first_at == jst(2026, 11, 27, 8, 27)  # the shift's 出勤
     # Taps alternate: the next one opens a new shift (attendance still takes the day's first
     # and last punch).
@@ -47,7 +50,7 @@ def test_second_tap_within_a_minute_is_not_a_new_punch():
     again = punch(p1.state, staff_id=3, now=jst(2026, 11, 27, 8, 27, 59))
     assert again.kind is PunchKind.REPEAT
     assert again.state == p1.state  # nothing remembered changes
-    assert feedback_text(again, "山田") == "打刻済みです 山田さん 08:27 出勤"
+    assert feedback_text(again, "山田", JA) == "打刻済みです 山田さん 08:27 出勤"
     later = punch(p1.state, staff_id=3, now=jst(2026, 11, 27, 8, 28, 0))
     assert later.kind is PunchKind.OUT
 
@@ -120,7 +123,7 @@ def test_yesterdays_state_never_makes_out(now: datetime, prior_hour: int):
 
 def test_every_reason_has_japanese_and_english_text():
     for reason in Reason:
-        ja, en = reason_text(reason), reason_text(reason, "en")
+        ja, en = reason_text(reason, JA), reason_text(reason, EN)
         assert ja and en and ja != en
-    assert "通信" in reason_text(Reason.SNAPSHOT_STALE)
-    assert "Offline" in reason_text(Reason.SNAPSHOT_STALE, "en")
+    assert "通信" in reason_text(Reason.SNAPSHOT_STALE, JA)
+    assert "Offline" in reason_text(Reason.SNAPSHOT_STALE, EN)

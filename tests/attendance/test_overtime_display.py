@@ -15,6 +15,7 @@ from api.models import Credential, DeviceDoor, Door, OvertimeRequest
 from api.snapshot.service import build_payload
 from gate.business_day import JST
 from gate.clock import overtime_text
+from mynagate_i18n import translations
 from reader_agent.agent import AgentConfig, TapProcessor
 from reader_agent.outbox import Outbox
 from reader_agent.snapshot_cache import SnapshotCache
@@ -117,8 +118,8 @@ def test_figures_from_another_month_are_not_shown(database, tmp_path):
 
 
 def test_overtime_text():
-    assert overtime_text(1935, 2700) == "今月の時間外 32:15 / 45:00"
-    assert overtime_text(0, 6000, "en") == "Overtime this month 0:00 / 100:00"
+    assert overtime_text(1935, 2700, translations("ja").gettext) == "今月の時間外 32:15 / 45:00"
+    assert overtime_text(0, 6000, translations("en").gettext) == "Overtime this month 0:00 / 100:00"
 
 
 def test_figures_are_reused_for_five_minutes(database):

@@ -47,7 +47,7 @@ def assert_no_internal_ids(html: str) -> None:
 class World:
     now: datetime
     saturday: date  # a 週休日 in the past week
-    workday: date  # a 勤務日 after it, never today
+    workday: date  # a 勤務日 of the week before it (never today: its 09:00 tap is not presence)
     times: dict[str, datetime]
 
 
@@ -55,13 +55,15 @@ def _last_saturday(today: date) -> date:
     return today - timedelta(days=(today.weekday() - 5) % 7 or 7)
 
 
-def _next_workday(day: date, today: date) -> date:
-    """The first 勤務日 after ``day`` other than today: a tap at 09:00 today would be before or
-    after the clock-out placed earlier today, depending on the hour the suite runs."""
+def _next_workday(day: date) -> date:
     days = [day + timedelta(days=i) for i in range(1, 15)]
     holidays = closed_days(None, days[0], days[-1])
-    return next(d for d in days
-                if d != today and classify_day(d, holidays=holidays) is DayType.WORKDAY)
+    return next(d for d in days if classify_day(d, holidays=holidays) is DayType.WORKDAY)
+
+
+def past_workday(now: datetime) -> date:
+    """A 勤務日 two to four weeks back, so its attendance is closed."""
+    return _next_workday(BDAY.date_of(now) - timedelta(days=28))
 
 
 class Recorder:
@@ -94,7 +96,7 @@ def _people(s) -> None:  # type: ignore[no-untyped-def]
 def world(database, now: datetime) -> World:  # type: ignore[no-untyped-def]
     today = BDAY.date_of(now)
     sat = _last_saturday(today)
-    workday = _next_workday(sat, today)
+    workday = _next_workday(sat - timedelta(days=7))
     start = BDAY.start(today)
     t = {"in1": start + (now - start) * 0.5, "in2": start + (now - start) * 0.6,
          "out2": start + (now - start) * 0.7, "open": start + (now - start) * 0.8,

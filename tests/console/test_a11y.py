@@ -4,13 +4,16 @@ and every link and control of each page reachable with Tab."""
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page
 
+from api.models import DepartmentSupervisor, Staff
 from api.users.secrets import totp_now
-from tests.console.conftest import console_admin
+from tests.attendance import factories as f
+from tests.console.conftest import STAFF_IDS, console_admin, past_workday
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres]
 AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
@@ -27,6 +30,10 @@ PAGES = ["/console", "/console/events", "/console/events?staff=1001", "/console/
          "/console/staff-admin/import",
          "/console/devices/reader-01", "/console/access", "/console/access/preview?staff=1001",
          "/console/audit"]
+# The self-service pages, opened by a 課長 linked to a staff member ({month}: a past month
+# with a 乖離 and leave, so the reason forms and the leave rows are on the page).
+SELF_PAGES = ["/console/me", "/console/me/timesheet", "/console/me/approvals",
+              "/console/me/leave?month={month}", "/console/me/divergences?month={month}"]
 FOCUSABLE = ("a[href], button:not([disabled]), input:not([disabled]):not([type=hidden]), "
              "select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex='-1'])")
 
@@ -97,6 +104,42 @@ def test_every_page_passes_axe_and_is_usable_by_keyboard(browser, live_server, w
         if unreachable or not visible:
             failures[f"{path} (keyboard)"] = [f"{unreachable} of {visible} visible controls "
                                                "never get the focus"]
+    assert failures == {}
+    page.close()
+
+
+def test_self_service_pages_pass_axe_and_are_usable_by_keyboard(  # type: ignore[no-untyped-def]
+        browser, live_server, world, admin, database, now) -> None:
+    day = past_workday(now)
+    with database.session() as s:
+        s.add(DepartmentSupervisor(department_id=55, staff_id=STAFF_IDS[0],
+                                   effective_from=date(2020, 4, 1)))
+        dev, door = f.device(s, "clock-x", delivered_through=now)
+        f.day(s, dev, door, s.get(Staff, STAFF_IDS[0]), day, "08:25", "20:00")
+        s.commit()
+    assert admin.post("/admin/attendance/leave", json={
+        "staff_id": STAFF_IDS[0], "day": day.isoformat(), "kind": "annual",
+        "unit": "hours", "start_time": "08:30", "end_time": "09:30"}).status_code == 201
+    made = admin.post("/admin/users", json={"username": "yamada", "role": "supervisor",
+                                            "staff_id": STAFF_IDS[0]}).json()
+    page = browser.new_page(locale="ja-JP")
+    page.goto(f"{live_server.url}/console/login")
+    page.keyboard.type("yamada")
+    page.keyboard.press("Tab")
+    page.keyboard.type(made["password"])
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{live_server.url}/console/me")
+    failures = {}
+    for path in (p.format(month=day.strftime("%Y-%m")) for p in SELF_PAGES):
+        page.goto(live_server.url + path)
+        assert page.url.endswith(path), path  # opened, not sent elsewhere
+        if found := _violations(page):
+            failures[path] = found
+        visible, unreachable = _keyboard_gaps(page)
+        if unreachable or not visible:
+            failures[f"{path} (keyboard)"] = [f"{unreachable} of {visible} visible controls "
+                                               "never get the focus"]
+    assert "理由を送る" in page.inner_text("main")  # the last page holds the reason form
     assert failures == {}
     page.close()
 

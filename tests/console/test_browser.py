@@ -13,9 +13,10 @@ import pytest
 from playwright.sync_api import Page
 
 from api.console.rendering import jst
-from api.models import DepartmentSupervisor
+from api.models import DepartmentSupervisor, Staff
 from api.users.secrets import totp_now
-from tests.console.conftest import DOOR_IDS, STAFF_IDS, Recorder, console_admin
+from tests.attendance import factories
+from tests.console.conftest import DOOR_IDS, STAFF_IDS, Recorder, console_admin, past_workday
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres]
 A4 = (595.28, 841.89)  # points
@@ -122,12 +123,18 @@ def test_holiday_record_prints_to_a4_pdf(browser, live_server, world, admin, wal
 def test_self_service_pages_in_chromium(browser, live_server, world, admin, database,  # type: ignore[no-untyped-def]
                                         wall_clock) -> None:
     """A 課長 applies for overtime on the form, sees it on their own list, and their own
-    timesheet; a staff member's application waits on the approvals page. Screenshots of each."""
+    timesheet, leave and 乖離 days; screenshots of each."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    day = past_workday(world.now)
     with database.session() as s:
         s.add(DepartmentSupervisor(department_id=55, staff_id=STAFF_IDS[0],
                                    effective_from=date(2020, 4, 1)))
+        dev, door = factories.device(s, "clock-x", delivered_through=world.now)
+        factories.day(s, dev, door, s.get(Staff, STAFF_IDS[0]), day, "08:25", "20:00")
         s.commit()
+    assert admin.post("/admin/attendance/leave", json={
+        "staff_id": STAFF_IDS[0], "day": day.isoformat(), "kind": "annual", "unit": "hours",
+        "start_time": "08:30", "end_time": "09:30"}).status_code == 201
     made = admin.post("/admin/users", json={"username": "yamada", "role": "supervisor",
                                             "staff_id": STAFF_IDS[0]}).json()
     page = browser.new_page(locale="ja-JP")
@@ -150,4 +157,11 @@ def test_self_service_pages_in_chromium(browser, live_server, world, admin, data
     page.goto(f"{live_server.url}/console/me/approvals")
     assert "決裁待ちの申請はありません" in page.inner_text("main")  # never their own
     _shoot(page, "me-approvals", 1280)
+    month = past_workday(world.now).strftime("%Y-%m")  # the leave and the 乖離 seeded above
+    for name, path, text in (("me-leave", "/console/me/leave", "年次休暇"),
+                             ("me-divergences", "/console/me/divergences", "理由を送る")):
+        page.goto(f"{live_server.url}{path}?month={month}")
+        assert text in page.inner_text("main")
+        for width in (1280, 800):
+            assert _shoot(page, name, width).stat().st_size > 5_000
     page.close()

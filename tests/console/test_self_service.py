@@ -11,8 +11,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from api.auth import CSRF_COOKIE
-from api.models import DepartmentSupervisor, OvertimeRequest
-from tests.console.conftest import STAFF_IDS
+from api.models import AuditLog, DepartmentSupervisor, Divergence, OvertimeRequest, Staff
+from tests.attendance import factories as f
+from tests.console.conftest import STAFF_IDS, past_workday
 
 pytestmark = pytest.mark.postgres
 
@@ -105,3 +106,58 @@ def test_office_pages_are_closed_to_staff_and_their_own_timesheet_is_open(people
     assert "佐藤花子" in page and "山田太郎" not in page
     assert "決裁待ちの申請" in yamada.get("/console/me").text  # the supervisor's menu
     assert "決裁待ちの申請" not in sato.get("/console/me").text
+
+
+def test_my_leave_lists_only_my_own(people, admin, now) -> None:  # type: ignore[no-untyped-def]
+    sato, _ = people
+    day = past_workday(now)
+    for staff_id, body in ((STAFF_IDS[1], {"kind": "annual", "unit": "am"}),
+                           (STAFF_IDS[1], {"kind": "sick", "unit": "hours",
+                                           "start_time": "14:00", "end_time": "16:00"}),
+                           (STAFF_IDS[0], {"kind": "special", "unit": "pm"})):
+        r = admin.post("/admin/attendance/leave", json={
+            "staff_id": staff_id, "day": day.isoformat(), **body})
+        assert r.status_code == 201, r.text
+    page = sato.get("/console/me/leave", params={"month": day.strftime("%Y-%m")}).text
+    assert "年次休暇" in page and "午前" in page and "病気休暇" in page and "14:00–16:00" in page
+    assert "特別休暇" not in page  # 山田太郎's leave is not hers
+    assert "Sick leave" in sato.get("/console/me/leave", params={
+        "month": day.strftime("%Y-%m"), "lang": "en"}).text
+    empty = sato.get("/console/me/leave", params={"month": "2020-01", "lang": "ja"}).text
+    assert "この月に取得した休暇はありません" in empty
+
+
+def test_a_divergence_reason_is_given_on_the_form(people, database, now) -> None:  # type: ignore[no-untyped-def]
+    sato, _ = people
+    day = past_workday(now)
+    with database.session() as s:  # 08:25–20:00 with no overtime approved: 170 min of 乖離
+        dev, door = f.device(s, "clock-x", delivered_through=now)
+        f.day(s, dev, door, s.get(Staff, STAFF_IDS[1]), day, "08:25", "20:00")
+        f.day(s, dev, door, s.get(Staff, STAFF_IDS[1]), day + timedelta(days=1), "08:25", "17:20")
+        s.commit()
+    month = day.strftime("%Y-%m")
+    page = sato.get("/console/me/divergences", params={"month": month}).text
+    assert "理由の入力待ち" in page and "2:50" in page and day.isoformat() in page
+    form = {"business_date": day.isoformat(), "reason_code": "post_order", "note": "窓口対応"}
+    assert sato.post("/console/me/divergences", data=form).status_code == 403  # no CSRF token
+    csrf = sato.cookies[CSRF_COOKIE]
+    bad = sato.post("/console/me/divergences", data={**form, "csrf_token": csrf,
+                                                     "note": "番号 123456789012"})
+    assert bad.status_code == 422 and "12 桁の数字は入力できません" in bad.text
+    quiet = sato.post("/console/me/divergences", data={
+        **form, "business_date": (day + timedelta(days=1)).isoformat(), "csrf_token": csrf})
+    assert quiet.status_code == 409 and "理由の必要な乖離がない" in quiet.text
+    with database.session() as s:
+        assert s.query(Divergence).count() == 0
+    ok = sato.post("/console/me/divergences", data={**form, "csrf_token": csrf},
+                   follow_redirects=False)
+    assert ok.status_code == 303, ok.text
+    assert "確認待ち" in sato.get(ok.headers["location"]).text
+    with database.session() as s:
+        row = s.query(Divergence).one()
+        assert (row.staff_id, row.reason_code, row.note, row.submitted_by) == (
+            STAFF_IDS[1], "post_order", "窓口対応", "1002")
+        audit = s.query(AuditLog).filter(AuditLog.action == "overtime.divergence.submit").one()
+        assert audit.actor == "1002"  # the logged-in user's staff member
+    assert "Awaiting confirmation" in sato.get("/console/me/divergences", params={
+        "month": month, "lang": "en"}).text

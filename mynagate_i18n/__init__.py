@@ -1,0 +1,34 @@
+"""The gettext catalogs of the texts that leave the service: the reader display (decision
+reasons, clock-in greetings) and the emails (PIN, cancellation).
+
+This package is the neutral home both sides load: the reader agent (which never imports
+``api`` and does not install Babel) reads the compiled ``.mo`` files with the standard
+library's ``gettext``; the service's mail templates do the same, and the console merges this
+catalog into its own Babel translations (``api/console/rendering.py``), so one msgid reads the
+same on the screen, the door and in the mail. The msgids are English and marked where they
+are written (``gate/messages.py``, ``gate/clock.py``, ``api/mail/templates.py``); ``ja``
+translates every one and is the default; ``en`` shows the msgids. Catalog upkeep: README.md.
+
+Only file reads here, no imports of our other packages (tests/test_import_direction.py)."""
+
+from __future__ import annotations
+
+import gettext as _gettext
+from functools import cache
+from pathlib import Path
+
+__all__ = ["DEFAULT_LANGUAGE", "DOMAIN", "LANGUAGES", "LOCALE_DIR", "translations"]
+
+LOCALE_DIR = Path(__file__).parent / "locale"
+DOMAIN = "mynagate"
+LANGUAGES = ("ja", "en")
+DEFAULT_LANGUAGE = "ja"
+
+
+@cache
+def translations(lang: str = DEFAULT_LANGUAGE) -> _gettext.GNUTranslations:
+    """The compiled catalog of ``lang``; an unknown language gets the Japanese one. A missing
+    catalog file raises (a reader must not silently fall back to the English msgids)."""
+    chosen = lang if lang in LANGUAGES else DEFAULT_LANGUAGE
+    with open(LOCALE_DIR / chosen / "LC_MESSAGES" / f"{DOMAIN}.mo", "rb") as f:
+        return _gettext.GNUTranslations(f)

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cached_property
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from .business_day import DEFAULT_DAY_CHANGE, JST, BusinessDay
@@ -116,8 +117,12 @@ class AccessIndexBuilder:
         return new
 
 
-def _put(dst: bytearray | array[int], dst_start: array[int], at: int,
-         src: bytearray | array[int], src_start: array[int], i: int) -> bool:
+# Names are bytes, groups and keys arrays: one kind on both sides of a write.
+_Seq = TypeVar("_Seq", bytearray, "array[int]")
+
+
+def _put(dst: _Seq, dst_start: array[int], at: int, src: _Seq, src_start: array[int],
+         i: int) -> bool:
     """Write variable-length item ``i`` of ``src`` over item ``at`` of ``dst`` if the lengths
     agree; False (nothing written) if not."""
     a, b = dst_start[at], dst_start[at + 1]

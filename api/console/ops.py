@@ -38,7 +38,7 @@ from . import labels, queries
 from .chart import battery_trend, taps_chart
 from .deps import ConsoleIdentity, ConsoleUser
 from .pages import ConsoleRoute, DayQuery, form_fields
-from .rendering import jst, language, render, translations
+from .rendering import jst, language, reason_label, render, translations
 
 router = APIRouter(prefix="/console", tags=["console"], route_class=ConsoleRoute,
                    include_in_schema=False)
@@ -94,7 +94,7 @@ def event_message(event: Event, row: queries.EventRow, lang: str) -> str:
     data = {"id": row.id, "at": jst(row.at), "kind": _(labels.label(labels.EVENT_KINDS, row.kind)),
             "number": row.person.number if row.person else "",
             "name": row.person.name if row.person else "", "door": row.door or row.device,
-            "result": " ".join(p for p in (result, detail, row.reason) if p),
+            "result": " ".join(p for p in (result, detail, reason_label(row.reason, lang)) if p),
             "alarm": row.kind == "alarm"}
     return (f"id: {event.received_at.isoformat()}\nevent: event\n"
             f"data: {json.dumps(data, ensure_ascii=False)}\n\n")

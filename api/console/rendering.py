@@ -20,6 +20,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 import mynagate_i18n as i18n
 from gate.business_day import JST
+from gate.messages import reason_text
+from gate.policy import Reason
 
 from . import labels
 
@@ -50,6 +52,15 @@ def jst(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
     return "" if value is None else value.astimezone(JST).strftime(fmt)
 
 
+def reason_label(code: str, lang: str) -> str:
+    """An event's stored reason code as the door says it (the shared catalog); a code that is
+    not a ``gate.policy.Reason`` (an older agent's) is shown as it is."""
+    try:
+        return reason_text(Reason(code), translations(lang).gettext)
+    except ValueError:
+        return code
+
+
 def hours(minutes: int) -> str:
     return f"{minutes // 60}:{minutes % 60:02d}"
 
@@ -62,6 +73,7 @@ def environment(lang: str) -> Environment:
     env.install_gettext_translations(translations(lang), newstyle=True)  # type: ignore[attr-defined]
     env.filters["jst"] = jst
     env.filters["hours"] = hours
+    env.filters["reason"] = lambda code: reason_label(code, lang)
     env.globals["labels"] = labels
     return env
 

@@ -14,7 +14,14 @@ from api.auth import SESSION_COOKIE
 from api.console.rendering import jst
 from api.models import Device, MailOutbox, MailStatus
 from api.users.secrets import totp_now
-from tests.console.conftest import DEVICE_ID, assert_no_internal_ids, console_admin
+from tests.console.conftest import (
+    DEVICE_ID,
+    DOOR_IDS,
+    STAFF_IDS,
+    Recorder,
+    assert_no_internal_ids,
+    console_admin,
+)
 
 pytestmark = pytest.mark.postgres
 PAGES = ["/console", "/console/events", "/console/presence", "/console/holiday-record",
@@ -111,6 +118,17 @@ def test_dashboard_alarms_for_an_offline_device_and_failed_mail(console, world, 
         s.commit()
     html = console.get("/console").text
     assert "端末オフライン" in html and "メール送信失敗" in html and "550 mailbox" in html
+
+
+def test_a_denied_tap_shows_the_doors_words_not_its_code(console, world, database) -> None:
+    with database.session() as s:
+        Recorder(s, seq=100)("tap", world.now - timedelta(minutes=2), staff_id=STAFF_IDS[2],
+                             door_id=DOOR_IDS[1], granted=False, reason="no_permission")
+        s.commit()
+    html = console.get("/console/events", params={"staff": "1003"}).text
+    assert "この扉の権限がありません" in html and "no_permission" not in html
+    english = console.get("/console/events", params={"staff": "1003", "lang": "en"}).text
+    assert "No permission for this door" in english
 
 
 def test_events_filter_by_staff_number_door_and_day(console, world) -> None:

@@ -23,18 +23,20 @@ and device scope this process still holds; otherwise the device gets a full snap
 
 from __future__ import annotations
 
-import re
+import gc
 import threading
 import uuid
 import weakref
 from collections import OrderedDict
+from collections.abc import Iterator
 from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import select
-from sqlalchemy.engine import Engine
+from sqlalchemy import String, cast, func, select
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, selectinload
 
 from api.access.versioning import current
@@ -109,7 +111,18 @@ def door_entry(d: Door) -> dict[str, Any]:
             "show_overtime": d.show_overtime}
 
 
-def permission_entry(p: Permission) -> dict[str, Any]:
+class PermissionFields(Protocol):
+    """A permission row: the ORM object, or the plain row the table reads."""
+
+    @property
+    def group_id(self) -> int: ...
+    @property
+    def door_id(self) -> int: ...
+    @property
+    def schedule_id(self) -> int: ...
+
+
+def permission_entry(p: PermissionFields) -> dict[str, Any]:
     return {"group_id": p.group_id, "door_id": p.door_id, "schedule_id": p.schedule_id}
 
 
@@ -132,8 +145,8 @@ def staff_entry(row: Row, staff_id: int) -> dict[str, Any]:
 
 def display_name(name: str) -> str:
     """The family name, shown on the reader display (「山田さん」)."""
-    parts = re.split(r"[\s\u3000]+", name.strip())
-    return parts[0] if parts and parts[0] else name
+    parts = name.split()  # any Unicode space, the ideographic one (U+3000) included
+    return parts[0] if parts else name
 
 
 def _share(previous: dict[int, Any], rows: dict[int, Any]) -> dict[int, Any]:
@@ -147,33 +160,18 @@ def _share(previous: dict[int, Any], rows: dict[int, Any]) -> dict[int, Any]:
 
 
 def read_table(session: Session, day: date, previous: Table | None = None) -> Table:
-    """The table at the current version; call inside one REPEATABLE READ transaction."""
+    """The table at the current version; call inside one REPEATABLE READ transaction.
+
+    Rows are read as plain tuples through the Core connection (no ORM objects: the table is
+    20,000 staff and their groups and credentials, read again after every change)."""
+    conn = session.connection()
     version = current(session)
-    staff = {i: (display_name(n), f.isoformat(), u.isoformat() if u else None)
-             for i, n, f, u in session.execute(select(
-                 Staff.id, Staff.name, Staff.active_from, Staff.active_until))}
-    groups: dict[int, set[int]] = {}
-    for s, g in session.execute(select(AccessGroupMember.staff_id, AccessGroupMember.group_id)):
-        groups.setdefault(s, set()).add(g)
-    creds: dict[int, list[dict[str, Any]]] = {}
-    active: dict[str, int] = {}
-    order: dict[str, int] = {}
-    for c in session.execute(select(
-            Credential.id, Credential.credential_ref, Credential.kind, Credential.staff_id,
-            Credential.status, Credential.public_key, Credential.not_after
-    ).order_by(Credential.id)):
-        creds.setdefault(c.staff_id, []).append({
-            "ref": c.credential_ref, "kind": c.kind, "staff_id": c.staff_id, "status": c.status,
-            "public_key": c.public_key,
-            "not_after": None if c.not_after is None else format_time(c.not_after)})
-        order[c.credential_ref] = c.id
-        if c.status == "active":
-            active[c.credential_ref] = c.staff_id
+    staff = _read_staff(conn)
+    frozen = _read_groups(conn)
+    by_staff, active, order = _read_credentials(conn)
     today = day.isoformat()  # ISO dates compare as strings
     clock = frozenset(s for s in set(active.values()) if s in staff and staff[s][1] <= today
                       and (staff[s][2] is None or staff[s][2] >= today))
-    frozen = {s: frozenset(g) for s, g in groups.items()}
-    by_staff = {s: tuple(c) for s, c in creds.items()}
     digests: dict[str, str] = {}
     if previous is not None:
         staff, frozen = _share(previous.staff, staff), _share(previous.groups, frozen)
@@ -181,8 +179,9 @@ def read_table(session: Session, day: date, previous: Table | None = None) -> Ta
         order = previous.order if previous.order == order else order
         digests = previous._digests  # a ref's digest never changes
     permissions: dict[int, list[dict[str, Any]]] = {}
-    for p in session.execute(select(Permission).order_by(
-            Permission.group_id, Permission.door_id, Permission.schedule_id)).scalars():
+    for p in conn.execute(select(Permission.group_id, Permission.door_id, Permission.schedule_id)
+                          .order_by(Permission.group_id, Permission.door_id,
+                                    Permission.schedule_id)).all():
         permissions.setdefault(p.door_id, []).append(permission_entry(p))
     return Table(version, day, staff, frozen, by_staff, active, clock, order,
                  {d.id: door_entry(d) for d in session.execute(
@@ -191,6 +190,58 @@ def read_table(session: Session, day: date, previous: Table | None = None) -> Ta
                  {s.id: schedule_entry(s) for s in session.execute(
                      select(Schedule).options(selectinload(Schedule.windows))).scalars()},
                  closed_day_list(session, day), digests)
+
+
+def _read_staff(conn: Connection) -> dict[int, StaffEntry]:
+    return {i: (display_name(n), f.isoformat(), u.isoformat() if u else None)
+            for i, n, f, u in conn.execute(select(
+                Staff.id, Staff.name, Staff.active_from, Staff.active_until)).all()}
+
+
+def _read_groups(conn: Connection) -> dict[int, frozenset[int]]:
+    """Each staff member's groups, aggregated by the database: one row per staff member
+    instead of one per membership."""
+    ids = func.aggregate_strings(cast(AccessGroupMember.group_id, String), ",")
+    return {s: frozenset(map(int, g.split(","))) for s, g in conn.execute(
+        select(AccessGroupMember.staff_id, ids).group_by(AccessGroupMember.staff_id)).all()}
+
+
+def _read_credentials(conn: Connection) -> tuple[dict[int, tuple[dict[str, Any], ...]],
+                                                  dict[str, int], dict[str, int]]:
+    """Payload entries by staff id (in credential id order), active ref → staff id, and
+    ref → credential id."""
+    creds: dict[int, list[dict[str, Any]]] = {}
+    active: dict[str, int] = {}
+    order: dict[str, int] = {}
+    for cid, ref, kind, sid, status, key, not_after in conn.execute(select(
+            Credential.id, Credential.credential_ref, Credential.kind, Credential.staff_id,
+            Credential.status, Credential.public_key, Credential.not_after
+    ).order_by(Credential.id)).all():
+        entry = {"ref": ref, "kind": kind, "staff_id": sid, "status": status,
+                 "public_key": key,
+                 "not_after": None if not_after is None else format_time(not_after)}
+        if sid in creds:
+            creds[sid].append(entry)
+        else:
+            creds[sid] = [entry]
+        order[ref] = cid
+        if status == "active":
+            active[ref] = sid
+    return {s: tuple(c) for s, c in creds.items()}, active, order
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while a table is read: the read allocates a few
+    hundred thousand acyclic objects that all survive, and the collector's repeated passes
+    over them and over the tables held cost about as much as the read itself."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def full_lists(table: Table, scope: Scope) -> dict[str, Any]:
@@ -294,7 +345,7 @@ class TableCache:
         try:
             with self._lock:
                 previous = next(reversed(held.tables.values()), None)
-            with Session(engine) as session:
+            with Session(engine) as session, collector_paused():
                 if engine.dialect.name == "postgresql":
                     session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
                 table = read_table(session, day, previous)

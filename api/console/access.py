@@ -42,6 +42,7 @@ from gate.messages import reason_text
 
 from . import access_queries as q
 from . import queries
+from .access_forms import DOOR_FIELDS, SCHEDULE_FIELDS, FormError, save_door, save_schedule
 from .deps import ConsoleIdentity, ConsoleUser
 from .facility import _typed_jst
 from .pages import ConsoleRoute, form_fields
@@ -54,7 +55,8 @@ Text = Annotated[str, Query(max_length=100)]
 AUDIT_ROWS = 200
 CONFIRM_PATH = "/console/devices/{name}/confirm"
 EDIT_PATH = "/console/access"
-EDITS = ("create_group", "add", "remove", "grant", "revoke")
+EDITS = ("create_group", "add", "remove", "grant", "revoke", "door", "schedule")
+FORMS = {"door": save_door, "schedule": save_schedule}
 
 
 def _moment(value: str) -> datetime:
@@ -116,6 +118,7 @@ def _matrix_page(request: Request, session: Session, user: ConsoleIdentity, staf
     today = rule_config().business_day.date_of(utcnow())
     return render(request, "access.html", status_code=status_code, user=user,
                   m=q.matrix(session, staff.strip(), on=today), staff=staff,
+                  sites=q.sites(session),
                   can_edit=allowed(Role(user.role), "POST", EDIT_PATH),
                   csrf=request.cookies.get(CSRF_COOKIE, ""), **context)
 
@@ -130,7 +133,11 @@ def access_matrix(request: Request, session: SessionDep, user: ConsoleUser,
 
 def _edit(session: Session, user: ConsoleIdentity, field: dict[str, str]) -> str:
     """One change through the access service, named by group, door code, schedule and
-    職員番号 as the form sends them; the done code, or LookupError/ValueError."""
+    職員番号 as the form sends them (or a door or schedule from its form); the done code, or
+    LookupError/ValueError/FormError."""
+    if field["op"] in FORMS:
+        FORMS[field["op"]](session, user.name, field)
+        return field["op"]
     group = access_repo.get_group_by_name(session, field["group"])
     if field["op"] == "create_group":
         access.create_group(session, GroupCreate(name=field["group"]), actor=user.name)
@@ -164,15 +171,19 @@ def _edit(session: Session, user: ConsoleIdentity, field: dict[str, str]) -> str
 @router.post("/access")
 def edit_access(request: Request, body: RawBody, session: SessionDep,
                 user: ConsoleUser) -> Response:
-    """Make a group, put a person in or out of one, or let a group through a door on a
-    schedule (or stop it): the access service's own changes, audited, and the readers get
-    them with their next snapshot."""
-    field = form_fields(body, "op", "group", "staff", "door", "schedule", "csrf_token")
+    """Make a group, put a person in or out of one, let a group through a door on a
+    schedule (or stop it), add or change a door or a schedule: the access and doors
+    services' own changes, audited, and the readers get them with their next snapshot."""
+    field = form_fields(body, "op", "group", "staff", "csrf_token", *DOOR_FIELDS,
+                        *SCHEDULE_FIELDS)
     if not user.csrf_ok(field["csrf_token"]):
         return _matrix_page(request, session, user, status_code=403, error="forbidden")
     try:
         with session.begin_nested():
             done = _edit(session, user, field)
+    except FormError as err:  # the typed values come back with the error beside the field
+        return _matrix_page(request, session, user, status_code=422, error="fields",
+                            errors=err.errors, form=field)
     except (LookupError, ValueError, ValidationError, NotFound, BadRequest):
         return _matrix_page(request, session, user, status_code=422, error="input")
     except Conflict:

@@ -59,6 +59,11 @@ def door_columns(session: Session) -> list[DoorColumn]:
     return [DoorColumn(i, c, n, s, DoorMode(m) is DoorMode.CLOCK) for i, c, n, s, m in rows]
 
 
+def sites(session: Session) -> list[tuple[str, str]]:
+    """Every site's code and name, for the door form."""
+    return [(c, n) for c, n in session.execute(select(Site.code, Site.name).order_by(Site.name))]
+
+
 def _staff(session: Session, q: str, on: date) -> list[Staff]:
     stmt = select(Staff).where(Staff.active_from <= on, or_(Staff.active_until.is_(None),
                                                              Staff.active_until >= on))

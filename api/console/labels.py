@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from api.attendance.rules import DayType, DivergenceReason, LeaveKind, LeaveUnit
 from api.models import MailStatus
+from gate.door import Assurance, DoorMode
 from gate.protocol import ProtocolStanding
 
 
@@ -79,6 +80,9 @@ LEAVE_KINDS = {LeaveKind.ANNUAL: N_("Annual leave"), LeaveKind.SPECIAL: N_("Spec
 LEAVE_UNITS = {LeaveUnit.DAY: N_("Whole day"), LeaveUnit.AM: N_("Morning"),
                LeaveUnit.PM: N_("Afternoon"), LeaveUnit.HOURS: N_("Hours")}
 PUNCHES = {"in": N_("Clock in"), "out": N_("Clock out")}
+DOOR_MODES = {DoorMode.ACCESS: N_("Door (opens)"), DoorMode.CLOCK: N_("Clock point (punch only)"),
+              DoorMode.BOTH: N_("Door and clock point")}
+ASSURANCES = {Assurance.CARD: N_("Card"), Assurance.CARD_PIN: N_("Card + PIN (JPKI)")}
 WEEKDAYS = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_("Sun"))
 
 DAY_STATUSES = {"came": N_("Came in"), "late": N_("Late"), "leave": N_("On leave"),

@@ -170,3 +170,22 @@ def test_the_enrollment_page_passes_axe_and_is_usable_by_keyboard(browser, live_
     visible, unreachable = _keyboard_gaps(page)
     assert visible and unreachable == 0
     page.close()
+
+
+def test_the_access_page_forms_pass_axe_with_their_errors_shown(  # type: ignore[no-untyped-def]
+        browser, live_server, world, admin, wall_clock) -> None:
+    """The door and schedule forms, sent with a bad line: the error beside the field is
+    announced, and the page stays clean for axe and the keyboard."""
+    page = browser.new_page(locale="ja-JP")
+    _log_in_by_keyboard(page, live_server.url, admin, wall_clock)
+    page.goto(f"{live_server.url}/console/access")
+    page.fill("#schedule-name", "夜間")
+    page.fill("#schedule-windows", "月 08:30-17:15\n木曜 9時")
+    page.click("text=時間帯を保存")
+    error = page.locator("#schedule-windows-error")
+    assert "2 行目" in error.inner_text()
+    assert page.get_attribute("#schedule-windows", "aria-describedby") == "schedule-windows-error"
+    assert _violations(page) == []
+    visible, unreachable = _keyboard_gaps(page)
+    assert visible and unreachable == 0
+    page.close()

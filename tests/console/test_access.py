@@ -17,6 +17,7 @@ from api.models import (
     AuditLog,
     Credential,
     Device,
+    Door,
     Permission,
     Schedule,
     ScheduleWindow,
@@ -259,3 +260,81 @@ def test_security_changes_groups_and_door_permissions_on_the_matrix_page(
             AuditLog.actor == "console-admin")).scalars())
     assert {"group.create", "group.add_members", "permission.create", "permission.delete",
             "group.remove_member"} <= actions
+
+
+def _count(database, model) -> int:  # type: ignore[no-untyped-def]
+    with database.session() as s:
+        return len(s.execute(select(model.id)).all())
+
+
+def test_security_adds_and_changes_doors_and_schedules_on_the_matrix_page(
+        app, admin, console, world, database) -> None:  # type: ignore[no-untyped-def]
+    csrf = console.cookies[CSRF_COOKIE]
+
+    def post(**form: str):  # type: ignore[no-untyped-def]
+        return console.post("/console/access", data={"csrf_token": csrf, **form},
+                            follow_redirects=False)
+
+    page = console.get("/console/access").text
+    assert "扉の追加・変更" in page and "時間帯の追加・変更" in page
+    r = post(op="door", code="back", name="裏口", site="honcho", mode="both",
+             assurance="card+pin", unlock_seconds="8", fail_open="1")
+    assert r.status_code == 303 and r.headers["location"] == "/console/access?done=door"
+    with database.session() as s:
+        door = s.execute(select(Door).where(Door.code == "back")).scalar_one()
+        assert (door.name, door.site_id, door.mode, door.assurance, door.unlock_seconds,
+                door.fail_open, door.show_overtime) == ("裏口", 77, "both", "card+pin", 8.0,
+                                                        True, True)
+    assert re.search(r"<th scope=\"col\">裏口", console.get("/console/access").text)
+    # a change touches only the fields filled in
+    assert post(op="door", door="back", name="裏口（夜間）", mode="clock").status_code == 303
+    with database.session() as s:
+        door = s.execute(select(Door).where(Door.code == "back")).scalar_one()
+        assert (door.name, door.mode, door.unlock_seconds) == ("裏口（夜間）", "clock", 8.0)
+
+    r = post(op="schedule", name="平日日中", allow_closed_days="0",
+             windows="月、火、水、木、金 08:30-17:15\nSat 09:00-12:00\n")
+    assert r.status_code == 303 and r.headers["location"] == "/console/access?done=schedule"
+    matrix = console.get("/console/access").text
+    assert "平日日中" in matrix and "月 08:30–17:15" in matrix and "土 09:00–12:00" in matrix
+    assert post(op="schedule", schedule="平日日中", windows="日 00:00-24:00").status_code == 303
+    with database.session() as s:
+        sched = s.execute(select(Schedule).where(Schedule.name == "平日日中")).scalar_one()
+        assert s.execute(select(ScheduleWindow.weekday, ScheduleWindow.start_minute,
+                                ScheduleWindow.end_minute).where(
+            ScheduleWindow.schedule_id == sched.id)).all() == [(6, 0, 1440)]
+        assert sched.allow_closed_days is False
+    with database.session() as s:
+        actions = set(s.execute(select(AuditLog.action).where(
+            AuditLog.actor == "console-admin")).scalars())
+    assert {"door.create", "door.update", "schedule.create", "schedule.update"} <= actions
+
+    # bad input: 422, nothing saved, the message beside the field (by line for the hours)
+    doors, schedules = _count(database, Door), _count(database, Schedule)
+    bad = post(op="schedule", name="夜間", windows="月 08:30-17:15\n火 18:00-09:00\n木曜 9時")
+    assert bad.status_code == 422
+    assert "2、3 行目" in bad.text and 'id="schedule-windows-error"' in bad.text
+    assert 'aria-describedby="schedule-windows-error"' in bad.text and "木曜 9時" in bad.text
+    taken = post(op="door", code="back", name="別の扉", site="honcho")
+    assert taken.status_code == 422 and "既に使われています" in taken.text
+    slow = post(op="door", code="gate2", name="門", site="honcho", unlock_seconds="600")
+    assert slow.status_code == 422 and "1〜60 の秒数" in slow.text
+    assert 'id="door-unlock_seconds-error"' in slow.text
+    nosite = post(op="door", code="gate3", name="門", site="nowhere")
+    assert nosite.status_code == 422 and 'id="door-site-error"' in nosite.text
+    assert post(op="door", code="gate4", name="門", site="honcho",
+                mode="open_sesame").status_code == 422
+    assert (_count(database, Door), _count(database, Schedule)) == (doors, schedules)
+
+    # an auditor sees no forms and is refused; a forged CSRF token is refused
+    auditor = log_in(app, admin, "kansa", "auditor")
+    assert "扉の追加・変更" not in auditor.get("/console/access").text
+    assert auditor.post("/console/access", data={
+        "op": "door", "code": "gate5", "name": "門", "site": "honcho"}).status_code == 403
+    assert auditor.post("/console/access", data={
+        "op": "schedule", "name": "監査", "windows": "月 08:00-09:00"}).status_code == 403
+    assert post(op="door", code="gate6", name="門", site="honcho",
+                csrf_token="forged").status_code == 403
+    assert post(op="schedule", name="偽造", windows="月 08:00-09:00",
+                csrf_token="forged").status_code == 403
+    assert (_count(database, Door), _count(database, Schedule)) == (doors, schedules)

@@ -22,6 +22,7 @@ from tests.test_session_scope import _api_routes
 ASYNC_ENDPOINTS = {
     "api.health.healthz",  # its query runs on its own threads
     "api.device_protocol.endpoints.snapshot_wait",  # awaits the snapshot watcher
+    "api.console.ops.event_stream",  # the console's SSE feed: its reads run in worker threads
 }
 ASYNC_DEPENDENCIES = {
     "api.auth.submitted_csrf",  # reads a urlencoded form, bounded by the route limit

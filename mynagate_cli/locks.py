@@ -73,7 +73,7 @@ def _delivered(db: Any, smtp: Any, ls: Any, booking_id: int, now: datetime) -> A
     """Deliver the outbox once (a running service's sender may beat us to it: both claim
     atomically) and wait until the booking's email is no longer queued; its outbox row."""
     from api.mail import repository as mail_repo
-    from api.mail.worker import deliver_outbox
+    from api.mail_delivery import deliver_outbox
     from api.models import MailStatus
 
     deliver_outbox(db, smtp, ls, now=now)

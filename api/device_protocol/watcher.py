@@ -22,6 +22,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import psycopg
 from sqlalchemy import Engine, select
 from sqlalchemy.engine import make_url
 
@@ -166,8 +167,6 @@ class VersionWatcher:
         return url.set(drivername="postgresql").render_as_string(hide_password=False)
 
     def _run_listen(self) -> None:
-        import psycopg
-
         idle_since: float | None = None
         while not self._stop.is_set():
             try:

@@ -12,6 +12,7 @@ from .limits import BodyLimitMiddleware
 from .locks.poll_auth import LockKeyCache
 from .locks.secrets import wrap_key
 from .locks.settings import LockSettings
+from .mail_delivery import app_delivery
 from .metrics import install as install_metrics
 from .routes import all_routers
 from .settings import Settings, check_secrets, get_settings
@@ -32,6 +33,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None,
     app.state.settings = settings
     app.state.lock_settings = lock_settings
     app.state.lock_keys = LockKeyCache()
+    app.state.deliver_outbox = app_delivery(app)
     app.state.db = db or Database(settings.database_url)
     app.state.signing_key = load_or_create_signing_key(settings.signing_key_path)
     app.add_middleware(BodyLimitMiddleware)

@@ -12,6 +12,7 @@ ROUTER_MODULES: list[str] = [
     "api.facilities.endpoints",
     "api.bookings.endpoints",
     "api.locks.endpoints",
+    "api.bookings.rekey",
     "api.devices.endpoints",
     "api.device_config.endpoints",
     "api.device_config.device_endpoints",

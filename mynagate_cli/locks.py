@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo
 import typer
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from api.db import Database
     from api.locks.settings import LockSettings
 
@@ -71,7 +73,7 @@ def _delivered(db: Any, smtp: Any, ls: Any, booking_id: int, now: datetime) -> A
     """Deliver the outbox once (a running service's sender may beat us to it: both claim
     atomically) and wait until the booking's email is no longer queued; its outbox row."""
     from api.mail import repository as mail_repo
-    from api.mail.worker import deliver_outbox
+    from api.mail_delivery import deliver_outbox
     from api.models import MailStatus
 
     deliver_outbox(db, smtp, ls, now=now)
@@ -85,6 +87,57 @@ def _delivered(db: Any, smtp: Any, ls: Any, booking_id: int, now: datetime) -> A
         time.sleep(0.05)
 
 
+def demo_flow(session: Session, settings: LockSettings, *,
+              facility_code: str = "aso-gym", lock_id: str = "aso-gym-01",
+              booker_email: str = "yamada@example.jp", now: datetime | None = None,
+              actor: str = "demo") -> dict[str, Any]:
+    """The demo: a facility with an offline key box, a booking now, paid → PIN email queued.
+
+    Returns ``{"booking_id", "lock_id", "lock_key" (bytes, to provision the emulator),
+    "generation"}``; the caller commits, then types the emailed PIN on a KeyBox."""
+    from api.bookings.schemas import BookingCreate
+    from api.bookings.service import create, mark_paid
+    from api.errors import Conflict
+    from api.facilities import repository as facility_repo
+    from api.facilities.schemas import FacilityCreate
+    from api.facilities.service import create as create_facility
+    from api.locks import repository as lock_repo
+    from api.locks.schemas import LockCreate
+    from api.locks.service import create as create_lock
+    from api.locks.service import provisioning_key
+    from api.models.base import utcnow
+
+    now = now or utcnow()
+    facility = facility_repo.get_by_code(session, facility_code) or create_facility(
+        session, FacilityCreate(code=facility_code, name="阿蘇市体育館",
+                                address="熊本県阿蘇市", contact="阿蘇市 施設管理係",
+                                instructions="キーボックスのテンキーで暗証番号を入力し、確認キーを押して"
+                                             "鍵を取り出してください。利用後は鍵を戻して扉を閉めてください。"),
+        actor=actor)
+    lock = lock_repo.get_by_lock_id(session, lock_id) or create_lock(
+        session, LockCreate(facility_id=facility.id, lock_id=lock_id, name="正面キーボックス",
+                            kind="offline"), actor=actor)
+
+    slot_start = datetime.fromtimestamp(int(now.timestamp()) // 900 * 900, now.tzinfo)
+    # a demo run again in the same quarter hour takes another length (all variants may be used)
+    for extra in range(12):
+        try:
+            with session.begin_nested():
+                b = create(session, BookingCreate(
+                    facility_id=facility.id, start_at=slot_start,
+                    end_at=slot_start + timedelta(hours=2, minutes=15 * extra),
+                    booker_name="山田 花子", booker_email=booker_email), source="api", actor=actor)
+                mark_paid(session, settings, b.id, actor=actor, now=now)
+            break
+        except Conflict:
+            continue
+    else:
+        raise Conflict("no free demo slot on the lock", field="start_at")
+    key = provisioning_key(session, settings, lock, actor=actor)
+    return {"booking_id": b.id, "lock_id": lock.lock_id, "lock_key": key,
+            "generation": lock.generation}
+
+
 def demo_scenario(database_url: str, data_dir: Path, *, smtp_host: str | None = None,
                   smtp_port: int | None = None, mailbox: DemoMailbox | None = None,
                   now: datetime | None = None,
@@ -95,7 +148,7 @@ def demo_scenario(database_url: str, data_dir: Path, *, smtp_host: str | None = 
     Without ``smtp_host`` the mail goes to ``mailbox`` (or a local one started here) and the
     PIN is read from it; with one, the mail goes there and the PIN is recomputed from the
     master. The PIN itself is never printed."""
-    from api.bookings.service import demo_flow, pin_info
+    from api.bookings.service import pin_info
     from api.db import Database
     from api.locks.settings import LockSettings
     from api.mail.settings import SmtpSettings

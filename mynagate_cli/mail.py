@@ -16,7 +16,7 @@ def send_pending(limit: int = typer.Option(100, min=1, max=10000,
     from api.bookings.mail import PinMasterUnreadable
     from api.locks.settings import LockSettings
     from api.mail.settings import SmtpSettings
-    from api.mail.worker import deliver_outbox
+    from api.mail_delivery import deliver_outbox
     from api.models import MailStatus
     from api.settings import get_settings
     from mynagate_cli.service_config import database_url, open_database, require_data_dir

@@ -27,15 +27,11 @@ def worker(once: bool = typer.Option(False, "--once", help="run what is due now,
     from api.logging_config import configure_logging
     from api.mail.settings import SmtpSettings
     from api.outbound.deliver import Deliverer
+    from api.outbound.settings import MqttSettings, WebhookSettings
     from api.settings import get_settings
     from api.worker.jobs import WorkerContext
     from api.worker.runner import Worker, stop_on_signals
-    from api.worker.settings import (
-        MqttSettings,
-        RetentionSettings,
-        WebhookSettings,
-        WorkerSettings,
-    )
+    from api.worker.settings import RetentionSettings, WorkerSettings
     from mynagate_cli.service_config import (
         checked_lock_settings,
         database_url,

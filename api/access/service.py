@@ -12,12 +12,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from api.access.versioning import bump
 from api.audit.admin import json_value, row_view
 from api.audit.service import record
 from api.errors import BadRequest, Conflict, NotFound
 from api.models import AccessGroup, ClosedDay, Permission, Schedule, ScheduleWindow
 from api.snapshot.service import stamp_staff_credentials
+from api.snapshot.versioning import bump
 
 from . import repository
 from .schemas import (

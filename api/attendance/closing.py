@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from api.attendance.rules import (
@@ -122,8 +123,6 @@ def freeze_month(session: Session, run: ExportRun, month_start: date,
 def freeze_month_json(session: Session, run: ExportRun, month_start: date,
                  lines: list[tuple[int, str]]) -> None:
     """Freeze a month from the workers' JSON (PostgreSQL only, like the parallel path)."""
-    from sqlalchemy import text
-
     if not lines:
         return
     now = run.created_at

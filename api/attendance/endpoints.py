@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
+from api.audit.service import record
 from api.auth import require_admin
 from api.csv_import import ImportBody
 from api.db import SessionDep
@@ -169,8 +170,6 @@ def list_leave(session: SessionDep, actor: AdminDep, month: str,
 def add_supervisor(data: SupervisorCreate, session: SessionDep,
                    actor: AdminDep) -> dict[str, int]:
     """Make a staff member the supervisor (所属長) of a department from a date."""
-    from api.audit.service import record
-
     service.get_staff_or_raise(session, data.staff_id)
     if session.get(Department, data.department_id) is None:
         raise Unprocessable(f"department {data.department_id} does not exist",

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import BigInteger, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from api.models import (
@@ -20,6 +20,7 @@ from api.models import (
     Event,
     Leave,
     OvertimeRequest,
+    SequenceGap,
     Staff,
     StaffCharSubstitute,
     StaffWorkPattern,
@@ -80,8 +81,6 @@ def not_quarantined() -> Any:
 
 
 def _BigInt() -> Any:
-    from sqlalchemy import BigInteger
-
     return BigInteger()
 
 
@@ -225,8 +224,6 @@ def active_devices_watermarks(session: Session) -> list[tuple[Any, str, datetime
 
 def devices_with_open_gaps(session: Session) -> set[Any]:
     """Active devices with a sequence gap not yet filled (events known to be missing)."""
-    from api.models import SequenceGap
-
     q = select(SequenceGap.device_id).join(Device, Device.id == SequenceGap.device_id).where(
         SequenceGap.closed_at.is_(None), Device.status == "active").distinct()
     return {r[0] for r in session.execute(q)}

@@ -26,10 +26,10 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-from api.access.versioning import NEXT_EPOCH_SQL
 from api.locks.secrets import wrap_key
 from api.locks.settings import LockSettings
 from api.metrics.collector import package_version
+from api.snapshot.versioning import NEXT_EPOCH_SQL
 
 from . import BackupError, NotABackup, TargetNotEmpty
 from . import database as db
@@ -185,7 +185,7 @@ def restore_backup(paths: Paths, archive: Path, passphrase: str, *, now: datetim
                    overwrite: bool = False) -> dict[str, object]:
     """Take ``archive`` back: the database, the signing key and the PIN wrap key. The snapshot
     version moves to the next epoch, so readers that took later versions from the lost
-    service accept the restored one's (``api.access.versioning``)."""
+    service accept the restored one's (``api.snapshot.versioning``)."""
     with tempfile.TemporaryDirectory(prefix="mynagate-restore-") as tmp:
         work = Path(tmp)
         os.chmod(work, 0o700)

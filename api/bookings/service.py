@@ -25,7 +25,7 @@ from api.errors import BadRequest, Conflict, NotFound, Unauthorized
 from api.facilities import repository as facility_repo
 from api.facilities.service import get_or_raise as get_facility
 from api.locks import repository as lock_repo
-from api.locks.pins import accepted_times, issue_on_lock, pending_codes, pin_of, revoke
+from api.locks.pins import accepted_times, grace_of, issue_on_lock, pending_codes, pin_of, revoke
 from api.locks.settings import LockSettings
 from api.mail import outbox
 from api.mail import repository as mail_repo
@@ -88,8 +88,6 @@ def _issue(session: Session, settings: LockSettings, b: Booking) -> int:
     for lock in locks:
         locked = lock_repo.get(session, lock.id, for_update=True)
         assert locked is not None
-        from api.locks.pins import grace_of
-
         for s, d in split_days(start, end, grace_of(locked)):
             issue_on_lock(session, settings, locked, booking_id=b.id, start_slot=s,
                           duration_slots=d)
@@ -367,52 +365,6 @@ def receive_webhook(session: Session, settings: LockSettings, body: bytes, times
     if kind != "booking.created":
         raise BadRequest(f"unknown event {kind!r}", field="event")
     return b, False
-
-
-def demo_flow(session: Session, settings: LockSettings, *,
-              facility_code: str = "aso-gym", lock_id: str = "aso-gym-01",
-              booker_email: str = "yamada@example.jp", now: datetime | None = None,
-              actor: str = "demo") -> dict[str, Any]:
-    """The demo: a facility with an offline key box, a booking now, paid → PIN email queued.
-
-    Returns ``{"booking_id", "lock_id", "lock_key" (bytes, to provision the emulator),
-    "generation"}``; the caller commits, then types the emailed PIN on a KeyBox."""
-    from api.facilities.schemas import FacilityCreate
-    from api.facilities.service import create as create_facility
-    from api.locks.schemas import LockCreate
-    from api.locks.service import create as create_lock
-    from api.locks.service import provisioning_key
-
-    now = now or utcnow()
-    facility = facility_repo.get_by_code(session, facility_code) or create_facility(
-        session, FacilityCreate(code=facility_code, name="阿蘇市体育館",
-                                address="熊本県阿蘇市", contact="阿蘇市 施設管理係",
-                                instructions="キーボックスのテンキーで暗証番号を入力し、確認キーを押して"
-                                             "鍵を取り出してください。利用後は鍵を戻して扉を閉めてください。"),
-        actor=actor)
-    lock = lock_repo.get_by_lock_id(session, lock_id) or create_lock(
-        session, LockCreate(facility_id=facility.id, lock_id=lock_id, name="正面キーボックス",
-                            kind="offline"), actor=actor)
-    from datetime import timedelta
-
-    slot_start = datetime.fromtimestamp(int(now.timestamp()) // 900 * 900, now.tzinfo)
-    # a demo run again in the same quarter hour takes another length (all variants may be used)
-    for extra in range(12):
-        try:
-            with session.begin_nested():
-                b = create(session, BookingCreate(
-                    facility_id=facility.id, start_at=slot_start,
-                    end_at=slot_start + timedelta(hours=2, minutes=15 * extra),
-                    booker_name="山田 花子", booker_email=booker_email), source="api", actor=actor)
-                mark_paid(session, settings, b.id, actor=actor, now=now)
-            break
-        except Conflict:
-            continue
-    else:
-        raise Conflict("no free demo slot on the lock", field="start_at")
-    key = provisioning_key(session, settings, lock, actor=actor)
-    return {"booking_id": b.id, "lock_id": lock.lock_id, "lock_key": key,
-            "generation": lock.generation}
 
 
 def list_recent(session: Session, facility_id: int | None = None) -> Sequence[Booking]:

@@ -13,7 +13,6 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from api.access import decisions
-from api.access.versioning import current
 from api.devices import repository as device_repo
 from api.devices import service as devices
 from api.devices.schemas import DeviceRead
@@ -28,6 +27,7 @@ from api.models import (
     Site,
     Staff,
 )
+from api.snapshot.versioning import current
 from gate.door import DoorMode
 from gate.policy import Decision
 from gate.protocol import ProtocolStanding, ProtocolVersion, standing

@@ -24,12 +24,12 @@ from cryptography.hazmat.primitives.serialization import load_der_public_key
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from api.access.versioning import bump
 from api.audit.admin import row_view
 from api.audit.service import record
 from api.errors import BadRequest, Conflict, NotFound
 from api.models import Credential
 from api.models.base import utcnow
+from api.snapshot.versioning import bump
 from api.staff import repository as staff_repository
 
 from . import repository

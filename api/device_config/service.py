@@ -20,13 +20,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from api.access.versioning import bump
 from api.audit.service import record
 from api.bounded import INT32_MAX
 from api.devices import repository as device_repository
 from api.errors import BadRequest, Conflict, MynagateError, NotFound
 from api.models import Device, DeviceConfig, Site
 from api.snapshot import repository as snapshot_repository
+from api.snapshot.versioning import bump
 from firmware_config.bundle import reader_payload
 from firmware_config.models import ReaderConfig
 from gate.signing import canonical_json, public_key_b64, sign_document

@@ -34,9 +34,8 @@ from api.limits import RawBody
 from api.models import Device, DeviceNonce
 from api.models.base import utcnow
 from api.settings import Settings
+from api.timefmt import format_time
 from gate.signing import SignatureError, load_public_key, request_signing_string
-
-from .timefmt import format_time
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,6 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from api.access import decisions
-from api.access.versioning import current
 from api.attendance.config import rule_config
 from api.audit.service import record
 from api.bounded import clamp_int32
@@ -22,6 +21,8 @@ from api.errors import BadRequest, Forbidden, Unauthorized
 from api.events.ingest import lock_device, record_service_alarm
 from api.models import Credential, Device, Door
 from api.snapshot import repository as snapshot_repository
+from api.snapshot.versioning import current
+from api.timefmt import format_time
 from gate.signing import SignatureError, key_id, load_public_key, public_key_b64
 
 from .schemas import (
@@ -32,7 +33,6 @@ from .schemas import (
     HeartbeatRequest,
     HeartbeatResponse,
 )
-from .timefmt import format_time
 
 log = logging.getLogger(__name__)
 

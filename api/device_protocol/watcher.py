@@ -4,7 +4,7 @@ One ``VersionWatcher`` per app runs one background thread, started by the first 
 ending after a while without waiters:
 
 - on PostgreSQL it ``LISTEN``s on ``mynagate_snapshot`` with its own psycopg connection, so a
-  ``bump`` committed by any API process (``pg_notify`` in ``api.access.versioning``) wakes the
+  ``bump`` committed by any API process (``pg_notify`` in ``api.snapshot.versioning``) wakes the
   waiters here within milliseconds; it also re-reads the version every ``safety_poll_s`` in
   case a notification was lost (e.g. while reconnecting);
 - on SQLite (single host) it polls the counter every ``poll_s``.
@@ -22,11 +22,12 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import psycopg
 from sqlalchemy import Engine, select
 from sqlalchemy.engine import make_url
 
-from api.access.versioning import NOTIFY_CHANNEL
 from api.models import SnapshotCounter
+from api.snapshot.versioning import NOTIFY_CHANNEL
 
 log = logging.getLogger(__name__)
 
@@ -166,8 +167,6 @@ class VersionWatcher:
         return url.set(drivername="postgresql").render_as_string(hide_password=False)
 
     def _run_listen(self) -> None:
-        import psycopg
-
         idle_since: float | None = None
         while not self._stop.is_set():
             try:

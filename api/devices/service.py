@@ -13,12 +13,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from api.access.versioning import bump
 from api.audit.service import record
 from api.errors import BadRequest, Conflict, NotFound
 from api.models import Device, DeviceDoor
 from api.models.base import utcnow
 from api.snapshot.service import staff_in_scope, stamp_staff_credentials
+from api.snapshot.versioning import bump
 
 from . import repository
 from .schemas import DeviceCreate, DeviceCreated, DeviceDoorsUpdate, DeviceRead

@@ -7,11 +7,11 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from api.access.versioning import bump
 from api.audit.admin import row_view
 from api.audit.service import record
 from api.errors import BadRequest, Conflict, NotFound
 from api.models import Door, Site
+from api.snapshot.versioning import bump
 
 from . import repository
 from .schemas import DoorCreate, DoorUpdate, SiteCreate, SiteUpdate

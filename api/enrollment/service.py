@@ -31,11 +31,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from sqlalchemy.orm import Session
 
-from api.access.versioning import bump
 from api.audit.service import record
 from api.errors import BadRequest, Conflict, NotFound
 from api.models import CardEnrollment, Credential
 from api.models.base import utcnow
+from api.snapshot.versioning import bump
 from gate.card.apdu import ResponseError
 from gate.card.staff_ap import RECORD_LENGTH, CredentialRecord, verify_signature
 

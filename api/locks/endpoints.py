@@ -2,13 +2,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 
 from api.auth import require_admin
 from api.bounded import Id
 from api.db import SessionDep
 from api.limits import RawBody
-from api.mail.background import wake_sender
 from api.models.base import utcnow
 
 from . import repository, service
@@ -100,23 +99,6 @@ def remote_unlock(lock_pk: Id, data: EmergencyRequest, session: SessionDep,
     lock = service.get_or_raise(session, lock_pk)
     cmd = service.remote_unlock(session, lock, actor=actor, reason=data.reason, now=utcnow())
     return {"command_id": cmd.id, "queued_at": cmd.created_at}
-
-
-@router.post("/{lock_pk}/rekey", response_model=LockRead)
-def rekey(lock_pk: Id, request: Request, tasks: BackgroundTasks, session: SessionDep,
-          settings: Settings, actor: Admin) -> object:
-    """Bump the lock's key generation: every old code dies; live bookings get new PINs by
-    email (install the new key in an offline box at the next visit)."""
-    from api.bookings import service as bookings
-
-    lock = service.get_or_raise(session, lock_pk, for_update=True)
-    affected = service.rekey(session, lock, actor=actor, now=utcnow())
-    lock_keys(request).forget(lock.lock_id)
-    for booking_id in affected:
-        bookings.reissue(session, settings, booking_id, actor=actor)  # queues the new PINs
-    if affected:
-        tasks.add_task(wake_sender, request.app)
-    return lock
 
 
 def lock_keys(request: Request) -> LockKeyCache:

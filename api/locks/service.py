@@ -31,7 +31,7 @@ from gate.pin.rules import (
 from gate.signing import canonical_json
 
 from . import repository
-from .pins import accepted_times, grace_of, pin_of, slot_time
+from .pins import accepted_times, grace_of, pending_codes, pin_of, slot_time
 from .poll_auth import (
     LockKeyCache,
     LockKeys,
@@ -332,8 +332,6 @@ def rekey(session: Session, lock: SmartLock, *, actor: str, now: datetime) -> li
 def status(session: Session, settings: LockSettings, lock: SmartLock,
            now: datetime) -> dict[str, Any]:
     """Honest per-lock status: last contact, battery and days left, clock, pending work."""
-    from .pins import pending_codes
-
     left = days_left(session, lock, now)
     return {"id": lock.id, "lock_id": lock.lock_id, "kind": lock.kind,
             "facility_id": lock.facility_id, "generation": lock.generation,

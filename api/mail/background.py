@@ -12,11 +12,9 @@ from contextlib import asynccontextmanager
 import anyio
 from fastapi import FastAPI
 
-from api.locks.settings import lock_settings_of
 from api.models.base import utcnow
 
 from .settings import smtp_settings_of
-from .worker import deliver_outbox
 
 log = logging.getLogger(__name__)
 BATCH = 100
@@ -49,8 +47,8 @@ class MailSender:
         smtp = smtp_settings_of(self.app)
         if not smtp.sender_enabled:
             return 0
-        report = deliver_outbox(self.app.state.db, smtp, lock_settings_of(self.app),
-                                now=utcnow(), limit=BATCH)
+        # the delivery (every kind of email) is composed above mail by create_app
+        report = self.app.state.deliver_outbox(smtp, utcnow(), BATCH)
         return sum(report.counts.values())
 
     def _run(self) -> None:

@@ -8,6 +8,7 @@ from sqlalchemy import pool
 from api.db import make_engine
 from api.events.partitions import include_name
 from api.models import Base
+from api.settings import get_settings
 
 config = context.config
 target_metadata = Base.metadata
@@ -17,8 +18,6 @@ def _url() -> str:
     url = config.get_main_option("sqlalchemy.url")
     if url:
         return url
-    from api.settings import get_settings
-
     return get_settings().database_url
 
 

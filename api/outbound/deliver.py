@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session
 from api.db import Database
 from api.mail.retry import RetryPolicy
 from api.models import OutboundDelivery, OutboundStatus, OutboundTarget, WebhookEndpoint
-from api.worker.settings import MqttSettings, WebhookSettings
 
 from .mqtt import MqttPublisher, PublishError
+from .settings import MqttSettings, WebhookSettings
 from .webhooks import WebhookError, post
 
 log = logging.getLogger(__name__)

@@ -8,7 +8,7 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
-from api.worker.settings import MqttSettings
+from .settings import MqttSettings
 
 
 class PublishError(Exception):

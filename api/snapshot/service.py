@@ -29,12 +29,12 @@ from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from api.access.versioning import current, same_epoch
 from api.attendance.config import rule_config
 from api.attendance.rules import month_cap
-from api.device_protocol.timefmt import format_time
 from api.models import Credential, Door
 from api.overtime.caps import month_so_far
+from api.snapshot.versioning import current, same_epoch
+from api.timefmt import format_time
 from gate.door import DoorMode
 from gate.policy import credential_digest
 from gate.signing import sign_document

@@ -39,10 +39,10 @@ from sqlalchemy import String, cast, func, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, selectinload
 
-from api.access.versioning import current
 from api.calendar.service import closed_days
-from api.device_protocol.timefmt import format_time
 from api.models import AccessGroupMember, Credential, Door, Permission, Schedule, Staff
+from api.snapshot.versioning import current
+from api.timefmt import format_time
 from gate.policy import credential_digest
 
 CLOSED_DAYS_BACK = 7

@@ -12,11 +12,11 @@ from datetime import date
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from api.access.versioning import bump
 from api.audit.admin import row_view
 from api.audit.service import record
 from api.errors import BadRequest, Conflict, NotFound
 from api.models import Department, Staff
+from api.snapshot.versioning import bump
 
 from . import repository
 from .schemas import (

@@ -21,7 +21,7 @@ from api.locks import service as lock_service
 from api.locks.settings import LockSettings
 from api.mail import outbox
 from api.mail.settings import SmtpSettings
-from api.mail.worker import deliver_outbox
+from api.mail_delivery import deliver_outbox
 from api.models import Device, DeviceNonce, HeartbeatAlarm, JobKind, LockNonce, MailKind
 from api.models.facility import SmartLock
 from api.outbound.deliver import Deliverer

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from api.access.versioning import current
 from api.models import AccessGroupMember, AuditLog, Credential, Schedule, ScheduleWindow
+from api.snapshot.versioning import current
 
 from .factories import assert_problem, department, door, site, staff, staff_ap_body
 

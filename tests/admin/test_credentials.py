@@ -7,11 +7,11 @@ import threading
 
 from sqlalchemy import func, select
 
-from api.access.versioning import current
 from api.credentials import service
 from api.credentials.schemas import CredentialCreate
 from api.errors import Conflict
 from api.models import AuditLog, Credential
+from api.snapshot.versioning import current
 
 from .factories import assert_problem, department, jpki_body, staff, staff_ap_body
 

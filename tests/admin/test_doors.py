@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from api.access.versioning import current
 from api.models import AuditLog, Door
+from api.snapshot.versioning import current
 
 from .factories import assert_problem, door, site
 

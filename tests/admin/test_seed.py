@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from api.access.versioning import current
 from api.models import AuditLog, Credential, Device, Staff
 from api.seed import seed_demo_town
+from api.snapshot.versioning import current
 from gate.individual_number import holds_individual_number
 
 

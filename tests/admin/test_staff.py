@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from api.access.versioning import current
 from api.models import AuditLog, Staff
+from api.snapshot.versioning import current
 
 from .factories import assert_problem, department, staff
 

@@ -9,7 +9,6 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from api.access.versioning import bump
 from api.db import Database
 from api.models import (
     AccessGroup,
@@ -24,6 +23,7 @@ from api.models import (
     Staff,
 )
 from api.models import Door as DoorRow
+from api.snapshot.versioning import bump
 from reader_agent.agent import enroll_agent
 from reader_agent.keys import Identity
 

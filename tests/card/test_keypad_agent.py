@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from api.access.versioning import bump
 from api.models import Credential
 from api.models import Door as DoorRow
+from api.snapshot.versioning import bump
 from reader_agent.cards.jpki import VirtualJpkiCard, make_test_ca
 from reader_agent.cards.vpcd import VpcdCard
 from reader_agent.drivers.pcsc import PcscReader

@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from api.access.versioning import bump
 from api.models import Credential, Device, Door, Event
+from api.snapshot.versioning import bump
 
 from .signer import enroll, iso, make_events
 

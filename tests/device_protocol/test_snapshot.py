@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import update
 
-from api.access.versioning import bump
 from api.models import Credential, Door
+from api.snapshot.versioning import bump
 from gate.signing import SignatureError, load_public_key, verify_document
 
 from .signer import enroll

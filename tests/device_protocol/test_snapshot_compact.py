@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, update
 
-from api.access.versioning import bump
 from api.models import AccessGroupMember, Credential, Door
 from api.snapshot.service import build_shared_payload
 from api.snapshot.tables import TABLES
+from api.snapshot.versioning import bump
 from gate.policy import credential_digest
 
 from .signer import enroll

@@ -13,10 +13,10 @@ import httpx
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
-from api.access.versioning import bump
 from api.db import make_engine
 from api.device_protocol.watcher import VersionWatcher
 from api.migrate import upgrade
+from api.snapshot.versioning import bump
 
 from .signer import enroll
 

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from api.mail import repository as mail_repo
 from api.mail.outbox import INTERRUPTED, MailHandler, enqueue, send_pending
 from api.mail.settings import SmtpSettings
-from api.mail.worker import deliver_outbox
+from api.mail_delivery import deliver_outbox
 from api.models import MailKind, MailOutbox, MailStatus
 from mynagate_cli import app as cli
 

@@ -17,8 +17,9 @@ from api.locks.settings import LockSettings
 from api.mail.settings import SmtpSettings
 from api.models import Device, DeviceDoor, Door, Site
 from api.outbound.deliver import Deliverer
+from api.outbound.settings import MqttSettings, WebhookSettings
 from api.worker.jobs import WorkerContext
-from api.worker.settings import MqttSettings, RetentionSettings, WebhookSettings, WorkerSettings
+from api.worker.settings import RetentionSettings, WorkerSettings
 from gate.events import chain_hash
 
 # The pinned "now" of these tests (a Monday, 10:00 JST).

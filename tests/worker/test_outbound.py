@@ -25,9 +25,9 @@ from sqlalchemy import func, select
 from api.db import Database
 from api.events.ingest import ingest
 from api.models import OutboundDelivery, OutboundTarget
+from api.outbound.settings import MqttSettings, WebhookSettings
 from api.outbound.webhooks import url_problem
 from api.worker.runner import Worker
-from api.worker.settings import MqttSettings, WebhookSettings
 from tests.device_protocol.signer import World, enroll, make_events
 
 from .helpers import NOW, chained, context, store, town

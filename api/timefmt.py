@@ -1,4 +1,4 @@
-"""RFC 3339 UTC times with milliseconds, as the device protocol writes them."""
+"""RFC 3339 UTC times with milliseconds, as the device protocol and its snapshots write them."""
 
 from __future__ import annotations
 

@@ -55,7 +55,8 @@ def _last_saturday(today: date) -> date:
     return today - timedelta(days=(today.weekday() - 5) % 7 or 7)
 
 
-def _next_workday(day: date) -> date:
+def next_workday(day: date) -> date:
+    """The first 勤務日 after ``day`` (not a 週休日, holiday or closed day)."""
     days = [day + timedelta(days=i) for i in range(1, 15)]
     holidays = closed_days(None, days[0], days[-1])
     return next(d for d in days if classify_day(d, holidays=holidays) is DayType.WORKDAY)
@@ -63,7 +64,7 @@ def _next_workday(day: date) -> date:
 
 def past_workday(now: datetime) -> date:
     """A 勤務日 two to four weeks back, so its attendance is closed."""
-    return _next_workday(BDAY.date_of(now) - timedelta(days=28))
+    return next_workday(BDAY.date_of(now) - timedelta(days=28))
 
 
 class Recorder:
@@ -96,7 +97,7 @@ def _people(s) -> None:  # type: ignore[no-untyped-def]
 def world(database, now: datetime) -> World:  # type: ignore[no-untyped-def]
     today = BDAY.date_of(now)
     sat = _last_saturday(today)
-    workday = _next_workday(sat - timedelta(days=7))
+    workday = next_workday(sat - timedelta(days=7))
     start = BDAY.start(today)
     t = {"in1": start + (now - start) * 0.5, "in2": start + (now - start) * 0.6,
          "out2": start + (now - start) * 0.7, "open": start + (now - start) * 0.8,

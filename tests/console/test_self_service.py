@@ -13,7 +13,7 @@ from sqlalchemy import select
 from api.auth import CSRF_COOKIE
 from api.models import AuditLog, DepartmentSupervisor, Divergence, OvertimeRequest, Staff
 from tests.attendance import factories as f
-from tests.console.conftest import STAFF_IDS, past_workday
+from tests.console.conftest import STAFF_IDS, next_workday, past_workday
 
 pytestmark = pytest.mark.postgres
 
@@ -130,10 +130,11 @@ def test_my_leave_lists_only_my_own(people, admin, now) -> None:  # type: ignore
 def test_a_divergence_reason_is_given_on_the_form(people, database, now) -> None:  # type: ignore[no-untyped-def]
     sato, _ = people
     day = past_workday(now)
+    quiet_day = next_workday(day)  # a 勤務日 (a Saturday's presence would all be 乖離)
     with database.session() as s:  # 08:25–20:00 with no overtime approved: 170 min of 乖離
         dev, door = f.device(s, "clock-x", delivered_through=now)
         f.day(s, dev, door, s.get(Staff, STAFF_IDS[1]), day, "08:25", "20:00")
-        f.day(s, dev, door, s.get(Staff, STAFF_IDS[1]), day + timedelta(days=1), "08:25", "17:20")
+        f.day(s, dev, door, s.get(Staff, STAFF_IDS[1]), quiet_day, "08:25", "17:20")
         s.commit()
     month = day.strftime("%Y-%m")
     page = sato.get("/console/me/divergences", params={"month": month}).text
@@ -145,7 +146,7 @@ def test_a_divergence_reason_is_given_on_the_form(people, database, now) -> None
                                                      "note": "番号 123456789012"})
     assert bad.status_code == 422 and "12 桁の数字は入力できません" in bad.text
     quiet = sato.post("/console/me/divergences", data={
-        **form, "business_date": (day + timedelta(days=1)).isoformat(), "csrf_token": csrf})
+        **form, "business_date": quiet_day.isoformat(), "csrf_token": csrf})
     assert quiet.status_code == 409 and "理由の必要な乖離がない" in quiet.text
     with database.session() as s:
         assert s.query(Divergence).count() == 0

@@ -154,14 +154,18 @@ def card(world, database) -> int:  # type: ignore[no-untyped-def]
         return c.id
 
 
-def log_in(app, admin, username: str, role: str) -> TestClient:  # type: ignore[no-untyped-def]
-    """A browser logged in through the console's form as a new user of a role without TOTP."""
+def log_in(app, admin, username: str, role: str, wall_clock=None) -> TestClient:  # type: ignore[no-untyped-def]
+    """A browser logged in through the console's form as a new user of a role; a role that
+    needs TOTP types the code of ``wall_clock``'s moment."""
     made = admin.post("/admin/users", json={"username": username, "role": role})
     assert made.status_code == 201, made.text
+    form = {"username": username, "password": made.json()["password"]}
+    secret = made.json().get("totp_secret")
+    if secret:
+        assert wall_clock is not None, f"{role} needs a TOTP code: pass wall_clock"
+        form["totp"] = totp_now(secret, wall_clock())
     browser = TestClient(app, base_url="https://testserver")
-    r = browser.post("/console/login", data={"username": username,
-                                             "password": made.json()["password"]},
-                     follow_redirects=False)
+    r = browser.post("/console/login", data=form, follow_redirects=False)
     assert r.status_code == 303 and SESSION_COOKIE in r.cookies, r.text
     return browser
 
@@ -215,18 +219,3 @@ def smart_lock(database, now: datetime) -> int:  # type: ignore[no-untyped-def]
                                 battery_percent=90.0 - 10 * d) for d in range(4))
         s.commit()
         return lock.id
-
-
-def log_in_any(app, admin, wall_clock, username: str, role: str) -> TestClient:  # type: ignore[no-untyped-def]
-    """A browser logged in through the console's form, with the TOTP code when the role
-    needs one."""
-    made = admin.post("/admin/users", json={"username": username, "role": role})
-    assert made.status_code == 201, made.text
-    secret = made.json().get("totp_secret")
-    form = {"username": username, "password": made.json()["password"]}
-    if secret:
-        form["totp"] = totp_now(secret, wall_clock())
-    browser = TestClient(app, base_url="https://testserver")
-    r = browser.post("/console/login", data=form, follow_redirects=False)
-    assert r.status_code == 303 and SESSION_COOKIE in r.cookies, r.text
-    return browser

@@ -16,7 +16,7 @@ from mynagate_cli import app as cli
 from reader_agent.cards.staff_ap import VirtualStaffCard
 from reader_agent.drivers.sim import get_sim_reader
 
-from .conftest import STAFF_IDS, assert_no_internal_ids, log_in_any
+from .conftest import STAFF_IDS, assert_no_internal_ids, log_in
 
 pytestmark = pytest.mark.postgres
 CARDS = "/console/staff/1001/cards"
@@ -70,7 +70,7 @@ def test_enroll_a_card_from_the_console(console, world, database, live_server,
 
 def test_hr_sees_the_cards_but_cannot_start_an_enrollment(app, admin, world, database,
                                                           wall_clock) -> None:
-    hr = log_in_any(app, admin, wall_clock, "jinji", "hr")
+    hr = log_in(app, admin, "jinji", "hr", wall_clock)
     page = hr.get(CARDS)
     assert page.status_code == 200 and 'action="/console/enrollments"' not in page.text
     r = hr.post("/console/enrollments", data={"staff_number": "1001",

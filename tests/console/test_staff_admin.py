@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from api.auth import CSRF_COOKIE
 from api.models import AuditLog, Staff
 
-from .conftest import assert_no_internal_ids, log_in_any
+from .conftest import assert_no_internal_ids, log_in
 
 pytestmark = pytest.mark.postgres
 NEW = "/console/staff-admin/new"
@@ -40,7 +40,7 @@ def _form(**fields: str) -> dict[str, str]:
 
 @pytest.fixture
 def hr(app, admin, world, wall_clock) -> TestClient:  # type: ignore[no-untyped-def]
-    return log_in_any(app, admin, wall_clock, "jinji", "hr")
+    return log_in(app, admin, "jinji", "hr", wall_clock)
 
 
 def test_add_edit_and_retire_round_trip(hr, database) -> None:
@@ -111,7 +111,7 @@ def test_a_form_without_the_csrf_token_changes_nothing(hr, database) -> None:
 @pytest.mark.parametrize("role", ["security", "auditor", "facility"])
 def test_a_role_other_than_hr_cannot_write_staff(app, admin, world, database, wall_clock,
                                                  role) -> None:
-    browser = log_in_any(app, admin, wall_clock, f"u-{role}", role)
+    browser = log_in(app, admin, f"u-{role}", role, wall_clock)
     csrf = browser.cookies.get(CSRF_COOKIE, "")
     before = _count(database)
     r = browser.post(NEW, data={**_form(), "csrf_token": csrf}, follow_redirects=False)

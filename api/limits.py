@@ -5,10 +5,19 @@ more than the route allows, and otherwise counts the bytes of the receive stream
 the request with 413 as soon as the count passes the limit: a hostile body is never read in
 full, whatever the endpoint does with it. The body the endpoint gets is therefore at most the
 limit of its route.
+
+A body whose ``Content-Length`` is over the limit but at most ``DRAIN_BYTES`` is read and
+dropped (for at most ``DRAIN_S``) before the 413 goes out. Closing a connection with unread
+bytes makes the kernel reset it, and the reset can destroy the answer before a reverse proxy
+reads it: nginx, which always sends a length, then answered 502 instead of the 413. Behind
+nginx every body is at most its ``client_max_body_size``, so only a direct client sends more,
+and that, like a chunked body past the limit, is refused unread.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import re
 from dataclasses import dataclass
@@ -23,6 +32,8 @@ KIB = 1024
 MIB = 1024 * KIB
 M = TypeVar("M", bound=BaseModel)
 STAFF_IMPORT_BYTES = 2 * MIB  # a town's roster is far smaller
+DRAIN_BYTES = 1 * MIB  # above nginx's 256 KiB default and 512 KiB lock-sync limit
+DRAIN_S = 5.0  # a client that announces a body and never sends it gets its 413 anyway
 
 
 @dataclass(frozen=True)
@@ -90,6 +101,8 @@ class BodyLimitMiddleware:
         limit = limit_for(scope["path"])
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit.max_bytes):
+            if declared.isdigit() and int(declared) <= DRAIN_BYTES:
+                await _drain(receive)
             for message in _problem_413(limit, scope["path"]):
                 await send(message)
             return
@@ -105,6 +118,16 @@ class BodyLimitMiddleware:
             return message
 
         await self.app(scope, counting_receive, send)
+
+
+async def _drain(receive: Receive) -> None:
+    """Read and drop a refused body of a known length, for at most ``DRAIN_S``."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(DRAIN_S):
+            while True:
+                message = await receive()
+                if message["type"] != "http.request" or not message.get("more_body", False):
+                    return
 
 
 async def raw_body(request: Request) -> bytes:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from pathlib import Path
 
 import pytest
 
+from api import limits
 from api.limits import BODY_LIMITS, MIB, limit_for
 from tests.device_protocol.signer import World, enroll, make_events
 
@@ -48,6 +50,41 @@ def test_declared_300_mb_event_body_is_refused_before_any_byte_is_read(live_serv
     assert headers["content-type"] == "application/problem+json"
     problem = json.loads(body)
     assert problem["status"] == 413 and problem["max_bytes"] == 4 * MIB
+
+
+def _closed_cleanly(sock: socket.socket) -> bool:
+    """After the answer: the server's close is a FIN (b""), not a reset."""
+    try:
+        return sock.recv(65536) == b""
+    except ConnectionResetError:
+        return False
+
+
+def test_a_refused_body_of_known_length_is_read_so_the_answer_survives(live_server):
+    # Closing with the body unread resets the connection, which can destroy the 413 before
+    # a proxy reads it (nginx then answers 502): the body is dropped first, then the close is clean.
+    body = b"x" * (200 * 1024)
+    for _ in range(5):
+        with socket.create_connection(("127.0.0.1", live_server.port), timeout=10) as sock:
+            sock.sendall((f"POST /device/v1/heartbeat HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                          f"application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode())
+            sock.sendall(body)
+            data = b""
+            while b"max_bytes" not in data:
+                part = sock.recv(65536)
+                assert part, data
+                data += part
+            assert data.startswith(b"HTTP/1.1 413 ")
+            time.sleep(0.05)
+            assert _closed_cleanly(sock)
+
+
+def test_a_body_announced_but_never_sent_still_gets_its_413(live_server, monkeypatch):
+    monkeypatch.setattr(limits, "DRAIN_S", 0.3)
+    status, _, body = _raw_request(live_server.port, (
+        "POST /device/v1/heartbeat HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {100 * 1024}\r\n\r\n"), [b"x" * 10])
+    assert status == 413 and json.loads(body)["max_bytes"] == 4096
 
 
 def test_chunked_body_is_stopped_once_past_the_limit_without_its_end(live_server):

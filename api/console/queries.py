@@ -142,7 +142,7 @@ def alarms(session: Session, *, now: datetime, offline_after: timedelta,
     """Alarm events of the last day (credential_auth_failed, clock_skew, reader_failing …),
     devices whose heartbeat is older than ``offline_after``, whose clock is off, whose outbox
     has held events longer than ``offline_after`` or whose agent the service (``service``)
-    refuses as too old, locks below ``low_battery_percent``, and emails that failed."""
+    refuses as too old, enrolled readers that wait for an admin's confirmation, locks below ``low_battery_percent``, and emails that failed."""
     recent = search(session, EventFilter(kind="alarm", occurred_from=now - ALARM_WINDOW),
                     limit=100, descending=True, after=None)
     out = [Alarm(r.at, r.detail or "alarm", r.door or r.device, r.reason)
@@ -160,6 +160,9 @@ def alarms(session: Session, *, now: datetime, offline_after: timedelta,
         if d.agent_protocol and standing(service, ProtocolVersion.parse(d.agent_protocol)) \
                 is ProtocolStanding.TOO_OLD:
             out.append(Alarm(d.last_heartbeat_at, "agent_too_old", d.name, d.agent_protocol))
+    waiting = session.execute(select(Device).where(
+        Device.status == "pending", Device.public_key.is_not(None)).order_by(Device.name)).scalars()
+    out.extend(Alarm(d.enrolled_at, "device_unconfirmed", d.name, "") for d in waiting)
     low = session.execute(select(SmartLock).where(
         SmartLock.battery_percent < low_battery_percent).order_by(SmartLock.lock_id)).scalars()
     out.extend(Alarm(lock.battery_at, "low_battery", lock.name or lock.lock_id,

@@ -80,3 +80,15 @@ def test_a_request_that_does_not_verify_marks_no_device(admin, console, live_ser
         forged.close()
     row = _row(console.get("/console/devices").text, "reader-1")
     assert TOO_OLD not in row and "最新" in row
+
+
+def test_an_enrolled_reader_awaiting_confirmation_is_a_dashboard_alarm_until_confirmed(
+        admin, console) -> None:  # type: ignore[no-untyped-def]
+    admin.post("/admin/devices", json={"name": "reader-not-enrolled", "door_ids": []})
+    device, _ = enroll(admin, name="reader-waiting", confirm=False)
+    html = console.get("/console").text
+    assert "登録済み・確認待ちのリーダー" in html and "reader-waiting" in html
+    assert "reader-not-enrolled" not in html  # no key yet: nothing to confirm
+    confirmed = admin.post(f"/admin/devices/{device.device_id}/confirm")
+    assert confirmed.status_code == 200, confirmed.text
+    assert "登録済み・確認待ちのリーダー" not in console.get("/console").text

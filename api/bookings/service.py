@@ -349,7 +349,8 @@ def receive_webhook(session: Session, settings: LockSettings, body: bytes, times
     """A booking event from the booking system: verified, replay-protected, then applied.
 
     Events: ``booking.created`` / ``booking.paid`` / ``booking.cancelled`` with the booking's
-    fields (``language``, optional, sets the language of its emails); returns (booking, whether PINs must be emailed)."""
+    fields (``language``, optional, sets the language of its emails); returns (booking,
+    whether PINs must be emailed)."""
     now = now or utcnow()
     secret = settings.booking_webhook_secret.get_secret_value()
     if not timestamp.isdigit() or abs(int(timestamp) - now.timestamp()) > \

@@ -81,7 +81,7 @@ def test_an_english_booking_gets_an_english_pin_email_and_a_japanese_one_is_unch
     assert "Dear" not in ja_body and "The facility's own notes" not in ja_body
 
 
-def test_resend_in_english_then_the_cancel_notice_follows_the_booking_language(
+def test_resend_in_english_then_the_reissue_and_cancel_emails_follow_it(
         admin, app, database, tmp_path, now):
     with SmtpServer() as smtp:
         wire(app, tmp_path, smtp.settings())
@@ -93,10 +93,14 @@ def test_resend_in_english_then_the_cancel_notice_follows_the_booking_language(
         r = admin.post(f"/api/v1/bookings/{b['id']}/send-pin", params={"language": "en"})
         assert r.status_code == 202 and r.json()["language"] == "en"
         [_, resent] = smtp.inbox.wait(2)
+        assert admin.post(f"/api/v1/bookings/{b['id']}/reissue").status_code == 200
+        [_, _, reissued] = smtp.inbox.wait(3)
         assert admin.post(f"/api/v1/bookings/{b['id']}/cancel").status_code == 200
-        [_, _, notice] = smtp.inbox.wait(3)
+        [_, _, _, notice] = smtp.inbox.wait(4)
     assert "暗証番号" in first["Subject"] and "PIN for" in resent["Subject"]
     assert EN_PIN.search(text_of(resent))["pin"] == PIN_RE.search(text_of(first))["pin"]  # type: ignore[index]
+    assert reissued["Subject"] == f"[Reissued] PIN for 阿蘇市総合体育館 (booking {b['id']})"
+    assert JAPANESE.findall(_without_site_data(text_of(reissued))) == []
     assert notice["Subject"] == f"[Cancelled] Your booking of 阿蘇市総合体育館 (booking {b['id']})"
     assert "The PIN we sent no longer works." in text_of(notice)
     assert JAPANESE.findall(_without_site_data(text_of(notice))) == []

@@ -7,22 +7,33 @@ library's ``gettext``; the service's mail templates do the same, and the console
 catalog into its own Babel translations (``api/console/rendering.py``), so one msgid reads the
 same on the screen, the door and in the mail. The msgids are English and marked where they
 are written (``gate/messages.py``, ``gate/clock.py``, ``api/mail/templates.py``); ``ja``
-translates every one and is the default; ``en`` shows the msgids. Catalog upkeep: README.md.
+translates every one and is the default; ``en`` gives every one its English text. A booking
+keeps the ``Language`` its emails are written in. Catalog upkeep: README.md.
 
 Only file reads here, no imports of our other packages (tests/test_import_direction.py)."""
 
 from __future__ import annotations
 
 import gettext as _gettext
+from enum import StrEnum
 from functools import cache
 from pathlib import Path
 
-__all__ = ["DEFAULT_LANGUAGE", "DOMAIN", "LANGUAGES", "LOCALE_DIR", "translations"]
+__all__ = ["DEFAULT_LANGUAGE", "DOMAIN", "LANGUAGES", "LOCALE_DIR", "Language", "translations"]
 
 LOCALE_DIR = Path(__file__).parent / "locale"
 DOMAIN = "mynagate"
-LANGUAGES = ("ja", "en")
-DEFAULT_LANGUAGE = "ja"
+
+
+class Language(StrEnum):
+    """A language the catalogs are written in (the console's, the door's, a booker's mail)."""
+
+    JA = "ja"
+    EN = "en"
+
+
+LANGUAGES = tuple(Language)
+DEFAULT_LANGUAGE = Language.JA
 
 
 @cache

@@ -11,6 +11,7 @@ from api.db import SessionDep
 from api.limits import RawBody
 from api.locks.settings import LockSettings, get_lock_settings
 from api.mail.background import wake_sender
+from mynagate_i18n import Language
 
 from . import service
 from .schemas import BookingCreate, BookingRead, ImportResult, PinInfo
@@ -72,9 +73,10 @@ def cancel(booking_id: Id, request: Request, tasks: BackgroundTasks, session: Se
 
 @router.post("/{booking_id}/send-pin", status_code=202, response_model=BookingRead)
 def send_pin(booking_id: Id, request: Request, tasks: BackgroundTasks, session: SessionDep,
-             actor: Admin) -> object:
-    """Queue the PIN email again; follow ``mail_status`` for its delivery."""
-    b = service.queue_pin_email(session, booking_id)
+             actor: Admin, language: Language | None = None) -> object:
+    """Queue the PIN email again, in ``language`` when given (then kept as the booking's);
+    follow ``mail_status`` for its delivery."""
+    b = service.queue_pin_email(session, booking_id, actor=actor, language=language)
     tasks.add_task(wake_sender, request.app)
     return service.read_one(session, b)
 

@@ -1,6 +1,6 @@
 """The bookings' emails, rendered when the outbox delivers them: the PIN email (its PINs
 recomputed from the master at that moment, so no PIN is ever stored) and the cancellation
-notice."""
+notice, each in the booking's language."""
 
 from __future__ import annotations
 
@@ -61,7 +61,7 @@ def render_pin(session: Session, settings: LockSettings, mail: MailOutbox,
     return pin_email(to=mail.to_addr, booker_name=b.booker_name, facility_name=f.name,
                      facility_address=f.address, start=b.start_at, end=b.end_at, pins=lines,
                      instructions=f.instructions, contact=f.contact, booking_id=b.id, now=now,
-                     reissue=mail.kind == MailKind.PIN_REISSUE)
+                     reissue=mail.kind == MailKind.PIN_REISSUE, lang=b.language)
 
 
 def render_cancel(session: Session, mail: MailOutbox, now: datetime) -> EmailMessage:
@@ -69,7 +69,7 @@ def render_cancel(session: Session, mail: MailOutbox, now: datetime) -> EmailMes
     f = get_facility(session, b.facility_id)
     return cancel_email(to=mail.to_addr, booker_name=b.booker_name, facility_name=f.name,
                         start=b.start_at, end=b.end_at, booking_id=b.id, contact=f.contact,
-                        now=now)
+                        now=now, lang=b.language)
 
 
 def pin_sent(session: Session, mail: MailOutbox, now: datetime) -> None:

@@ -9,6 +9,7 @@ from api.bounded import BusinessTime, Id
 from api.mail.headers import SingleLine
 from api.models import MailStatus
 from api.text import FreeText
+from mynagate_i18n import DEFAULT_LANGUAGE, Language
 
 # An address that reaches the To header: no spaces, no control characters.
 _ADDR = r"[^@\s\x00-\x1f\x7f-\x9f\u2028\u2029]+"
@@ -23,6 +24,7 @@ class BookingCreate(BaseModel):
     booker_email: FreeText[254] = Field(pattern=EMAIL)
     payment_status: Literal["pending", "paid"] = "pending"
     external_ref: FreeText[64] | None = None
+    language: Language = DEFAULT_LANGUAGE  # of the booker's emails
 
     @model_validator(mode="after")
     def _order(self) -> BookingCreate:
@@ -46,6 +48,7 @@ class BookingRead(BaseModel):
     paid_at: datetime | None
     cancelled_at: datetime | None
     emailed_at: datetime | None
+    language: Language
     # The booking's latest email (PIN, reissue or cancellation notice); null before any.
     mail_status: MailStatus | None = None
     mail_attempts: int = 0

@@ -32,6 +32,7 @@ from api.mail import repository as mail_repo
 from api.models import Booking, Facility, MailKind, MailStatus, WebhookReceipt
 from api.models.base import utcnow
 from gate.pin import SLOT_SECONDS, split_days
+from mynagate_i18n import DEFAULT_LANGUAGE, Language
 
 from . import repository
 from .schemas import BookingCreate, BookingRead, PinInfo
@@ -64,12 +65,28 @@ def create(session: Session, data: BookingCreate, *, source: str, actor: str) ->
         raise Conflict(f"booking {data.external_ref!r} already exists", field="external_ref")
     b = Booking(facility_id=data.facility_id, start_at=data.start_at, end_at=data.end_at,
                 booker_name=data.booker_name, booker_email=data.booker_email,
-                payment_status="pending", source=source, external_ref=data.external_ref)
+                payment_status="pending", source=source, external_ref=data.external_ref,
+                language=data.language)
     session.add(b)
     session.flush()
     record(session, actor=actor, action="booking.create", entity="booking", entity_id=b.id,
            after={"facility_id": b.facility_id, "start_at": b.start_at.isoformat(),
-                  "end_at": b.end_at.isoformat(), "source": source})
+                  "end_at": b.end_at.isoformat(), "source": source,
+                  "language": str(b.language)})
+    return b
+
+
+def set_language(session: Session, booking_id: int, language: Language, *,
+                 actor: str) -> Booking:
+    """The language of the booking's emails from now on: an email still queued is rendered
+    in it too, since emails are rendered when they are delivered."""
+    b = get_or_raise(session, booking_id, for_update=True)
+    if b.language != language:
+        before, b.language = b.language, language
+        session.flush()
+        record(session, actor=actor, action="booking.language", entity="booking",
+               entity_id=b.id, before={"language": str(before)},
+               after={"language": str(language)})
     return b
 
 
@@ -180,13 +197,16 @@ def pin_info(session: Session, settings: LockSettings, booking_id: int,
     return out
 
 
-def queue_pin_email(session: Session, booking_id: int, *,
-                    now: datetime | None = None) -> Booking:
-    """Queue the booking's PIN email again (the booker lost it, or it failed)."""
+def queue_pin_email(session: Session, booking_id: int, *, actor: str,
+                    language: Language | None = None, now: datetime | None = None) -> Booking:
+    """Queue the booking's PIN email again (the booker lost it, or it failed), in
+    ``language`` when given (kept as the booking's language from then on)."""
     now = now or utcnow()
     b = get_or_raise(session, booking_id)
     if b.payment_status != "paid":
         raise Conflict("only a paid booking has PINs to send", field="payment_status")
+    if language is not None:
+        set_language(session, b.id, language, actor=actor)
     mail_repo.cancel_queued(session, b.id, PIN_MAILS)
     outbox.enqueue(session, kind=MailKind.PIN, to_addr=b.booker_email, booking_id=b.id,
                    now=now)
@@ -217,9 +237,13 @@ CSV_COLUMNS = {  # Japanese header (default) → field; English headers are acce
     "終了": "end", "氏名": "booker_name", "メールアドレス": "booker_email",
     "支払状況": "payment_status",
 }
-CSV_EN = {v: v for v in CSV_COLUMNS.values()}
+CSV_OPTIONAL = {"言語": "language"}  # of the booker's emails; without it (or empty): Japanese
+CSV_HEADERS = CSV_COLUMNS | CSV_OPTIONAL
+CSV_EN = {v: v for v in CSV_HEADERS.values()}
 PAYMENT_WORDS = {"paid": "paid", "支払済": "paid", "支払済み": "paid", "pending": "pending",
                  "未払": "pending", "未払い": "pending"}
+LANGUAGE_WORDS = {"": DEFAULT_LANGUAGE, "ja": Language.JA, "日本語": Language.JA,
+                  "en": Language.EN, "英語": Language.EN}
 
 
 def _parse_time(value: str) -> datetime:
@@ -238,7 +262,7 @@ def import_csv(session: Session, settings: LockSettings, file: IO[bytes], *,
         _line, header = next(lines)
     except StopIteration as err:
         raise BadRequest("the CSV is empty", field="file") from err
-    cols = [CSV_COLUMNS.get(h.strip(), CSV_EN.get(h.strip())) for h in header]
+    cols = [CSV_HEADERS.get(h.strip(), CSV_EN.get(h.strip())) for h in header]
     missing = set(CSV_COLUMNS.values()) - {c for c in cols if c}
     if missing:
         raise BadRequest(f"line 1: missing column(s): {', '.join(sorted(missing))}",
@@ -289,6 +313,9 @@ def _csv_booking(session: Session, cols: list[str | None], row: list[str], seen_
     status = PAYMENT_WORDS.get(r["payment_status"].lower())
     if status is None:
         raise _RowError("payment_status", "must be paid/支払済 or pending/未払")
+    language = LANGUAGE_WORDS.get(r.get("language", "").lower())
+    if language is None:
+        raise _RowError("language", "must be ja/日本語 or en/英語 (or left empty: ja)")
     try:
         start, end = _parse_time(r["start"]), _parse_time(r["end"])
     except ValueError:
@@ -303,7 +330,8 @@ def _csv_booking(session: Session, cols: list[str | None], row: list[str], seen_
     try:
         return BookingCreate(facility_id=facility.id, start_at=start, end_at=end,
                              booker_name=r["booker_name"], booker_email=r["booker_email"],
-                             payment_status=status, external_ref=ref)  # type: ignore[arg-type]
+                             payment_status=status, external_ref=ref,  # type: ignore[arg-type]
+                             language=language)
     except ValidationError as err:
         e = err.errors()[0]
         raise _RowError(".".join(str(x) for x in e["loc"]) or "row", e["msg"]) from None
@@ -321,7 +349,8 @@ def receive_webhook(session: Session, settings: LockSettings, body: bytes, times
     """A booking event from the booking system: verified, replay-protected, then applied.
 
     Events: ``booking.created`` / ``booking.paid`` / ``booking.cancelled`` with the booking's
-    fields; returns (booking, whether PINs must be emailed)."""
+    fields (``language``, optional, sets the language of its emails); returns (booking,
+    whether PINs must be emailed)."""
     now = now or utcnow()
     secret = settings.booking_webhook_secret.get_secret_value()
     if not timestamp.isdigit() or abs(int(timestamp) - now.timestamp()) > \
@@ -341,22 +370,15 @@ def receive_webhook(session: Session, settings: LockSettings, body: bytes, times
     except (ValueError, KeyError, TypeError) as err:
         raise BadRequest("the webhook body needs event and external_ref", field="body") from err
     actor = "webhook"
+    language = _event_language(event)
     b = repository.get_by_ref(session, ref)
     if b is None:
         if kind == "booking.cancelled":
             raise NotFound(f"booking {ref!r} not found", field="external_ref")
-        facility = facility_repo.get_by_code(session, str(event.get("facility_code", "")))
-        if facility is None:
-            raise BadRequest("unknown facility_code", field="facility_code")
-        try:
-            data = BookingCreate.model_validate({
-                "facility_id": facility.id, "start_at": event.get("start_at"),
-                "end_at": event.get("end_at"), "booker_name": event.get("booker_name", ""),
-                "booker_email": event.get("booker_email", ""), "external_ref": ref})
-        except ValidationError as err:
-            e = err.errors()[0]
-            raise BadRequest(e["msg"], field=".".join(str(x) for x in e["loc"])) from err
-        b = create(session, data, source="webhook", actor=actor)
+        b = create(session, _event_booking(session, event, ref, language), source="webhook",
+                   actor=actor)
+    elif language is not None:  # the booking system's latest word on it
+        set_language(session, b.id, language, actor=actor)
     if kind == "booking.cancelled":
         return cancel(session, b.id, actor=actor, now=now), False
     if kind == "booking.paid" or event.get("payment_status") == "paid":
@@ -365,6 +387,33 @@ def receive_webhook(session: Session, settings: LockSettings, body: bytes, times
     if kind != "booking.created":
         raise BadRequest(f"unknown event {kind!r}", field="event")
     return b, False
+
+
+def _event_language(event: dict[str, Any]) -> Language | None:
+    """The event's ``language`` ("ja" or "en"), None when it gives none."""
+    if "language" not in event:
+        return None
+    try:
+        return Language(event["language"])
+    except (ValueError, TypeError) as err:
+        raise BadRequest("language must be ja or en", field="language") from err
+
+
+def _event_booking(session: Session, event: dict[str, Any], ref: str,
+                   language: Language | None) -> BookingCreate:
+    """A ``booking.created`` or ``booking.paid`` event for a booking not seen before."""
+    facility = facility_repo.get_by_code(session, str(event.get("facility_code", "")))
+    if facility is None:
+        raise BadRequest("unknown facility_code", field="facility_code")
+    try:
+        return BookingCreate.model_validate({
+            "facility_id": facility.id, "start_at": event.get("start_at"),
+            "end_at": event.get("end_at"), "booker_name": event.get("booker_name", ""),
+            "booker_email": event.get("booker_email", ""), "external_ref": ref,
+            "language": language or DEFAULT_LANGUAGE})
+    except ValidationError as err:
+        e = err.errors()[0]
+        raise BadRequest(e["msg"], field=".".join(str(x) for x in e["loc"])) from err
 
 
 def list_recent(session: Session, facility_id: int | None = None) -> Sequence[Booking]:

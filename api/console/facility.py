@@ -1,6 +1,8 @@
 """The facility clerks' console page: the bookings to come, with their payment and PIN-email
 status; a form to register a booking (a paid one gets its PINs and its PIN email at once); and
-per booking: mark paid, send the PIN email again, cancel (confirmed). Every change goes through
+per booking: mark paid, send the PIN email again (in the language chosen there), cancel
+(confirmed). A booking's emails are in its language (Japanese unless English is chosen). Every
+change goes through
 the bookings service, as ``/api/v1/bookings`` does; emails leave through the mail outbox and its
 sender."""
 
@@ -28,6 +30,7 @@ from api.mail.background import wake_sender
 from api.models.base import utcnow
 from api.users.roles import Role, allowed
 from gate.business_day import JST
+from mynagate_i18n import DEFAULT_LANGUAGE, Language
 
 from .deps import FACILITY_HOME, ConsoleIdentity, ConsoleUser
 from .pages import ConsoleRoute, form_fields
@@ -36,7 +39,7 @@ from .rendering import render
 router = APIRouter(prefix="/console/facility", tags=["console"], route_class=ConsoleRoute,
                    include_in_schema=False)
 Locks = Annotated[LockSettings, Depends(get_lock_settings)]
-BOOKING_FIELDS = ("facility", "start", "end", "booker_name", "booker_email", "paid",
+BOOKING_FIELDS = ("facility", "start", "end", "booker_name", "booker_email", "paid", "language",
                   "csrf_token")
 DONE = ("registered", "paid", "resent", "cancelled")
 
@@ -54,7 +57,7 @@ def _page(request: Request, session: Session, user: ConsoleIdentity, status_code
     rows = bookings.read(session, bookings.list_upcoming(session, now=utcnow()))
     return render(request, "facility_bookings.html", status_code=status_code, user=user,
                   rows=[(r, names.get(r.facility_id, "")) for r in rows],
-                  facilities=facilities, can_write=_may_write(user),
+                  facilities=facilities, can_write=_may_write(user), languages=list(Language),
                   csrf=request.cookies.get(CSRF_COOKIE, ""), **context)
 
 
@@ -81,7 +84,8 @@ def _booking_of(session: Session, field: dict[str, str]) -> BookingCreate:
     return BookingCreate.model_validate({
         "facility_id": facility.id, "start_at": _typed_jst(field["start"]),
         "end_at": _typed_jst(field["end"]), "booker_name": field["booker_name"],
-        "booker_email": field["booker_email"]})
+        "booker_email": field["booker_email"],
+        "language": Language(field["language"] or DEFAULT_LANGUAGE)})
 
 
 @router.post("/bookings")
@@ -110,18 +114,21 @@ def register_booking(request: Request, body: RawBody, tasks: BackgroundTasks,
 
 
 def _booking_action(request: Request, session: Session, user: ConsoleIdentity, body: bytes,
-                    tasks: BackgroundTasks, act: Callable[[], object], done: str, *,
-                    confirm: bool = False) -> Response:
-    """One change to one booking through the bookings service; the sender is woken for the
-    email it queued once the change is committed."""
-    field = form_fields(body, "csrf_token", "confirm")
+                    tasks: BackgroundTasks, act: Callable[[Language | None], object], done: str,
+                    *, confirm: bool = False) -> Response:
+    """One change to one booking through the bookings service, given the language picked in
+    the row's form (none: the booking's stays); the sender is woken for the email it queued
+    once the change is committed."""
+    field = form_fields(body, "csrf_token", "confirm", "language")
     if not user.csrf_ok(field["csrf_token"]):
         return _page(request, session, user, status_code=403, error="forbidden")
     if confirm and field["confirm"] != "1":
         return _page(request, session, user, status_code=422, error="confirm")
+    if field["language"] not in {"", *Language}:
+        return _page(request, session, user, status_code=422, error="language")
     try:
         with session.begin_nested():
-            act()
+            act(Language(field["language"]) if field["language"] else None)
     except Conflict:
         return _page(request, session, user, status_code=409, error="conflict")
     tasks.add_task(wake_sender, request.app)
@@ -132,21 +139,24 @@ def _booking_action(request: Request, session: Session, user: ConsoleIdentity, b
 def mark_paid(request: Request, booking_id: Id, body: RawBody, tasks: BackgroundTasks,
               session: SessionDep, settings: Locks, user: ConsoleUser) -> Response:
     """Payment confirmed at the counter: the PINs are issued and their email queued."""
-    return _booking_action(request, session, user, body, tasks, lambda: bookings.mark_paid(
+    return _booking_action(request, session, user, body, tasks, lambda _lang: bookings.mark_paid(
         session, settings, booking_id, actor=user.name), "paid")
 
 
 @router.post("/bookings/{booking_id}/send-pin")
 def send_pin(request: Request, booking_id: Id, body: RawBody, tasks: BackgroundTasks,
              session: SessionDep, user: ConsoleUser) -> Response:
-    """The booker lost the PIN email, or it failed: queue it again (same PINs)."""
-    return _booking_action(request, session, user, body, tasks, lambda: bookings.queue_pin_email(
-        session, booking_id, now=utcnow()), "resent")
+    """The booker lost the PIN email, or it failed: queue it again (same PINs), in the
+    language chosen in the row (kept as the booking's)."""
+    return _booking_action(request, session, user, body, tasks,
+                           lambda lang: bookings.queue_pin_email(
+                               session, booking_id, actor=user.name, language=lang, now=utcnow()),
+                           "resent")
 
 
 @router.post("/bookings/{booking_id}/cancel")
 def cancel(request: Request, booking_id: Id, body: RawBody, tasks: BackgroundTasks,
            session: SessionDep, user: ConsoleUser) -> Response:
     """Cancel, once confirmed: the PINs are revoked and a paid booking's booker told."""
-    return _booking_action(request, session, user, body, tasks, lambda: bookings.cancel(
+    return _booking_action(request, session, user, body, tasks, lambda _lang: bookings.cancel(
         session, booking_id, actor=user.name), "cancelled", confirm=True)

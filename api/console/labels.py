@@ -8,6 +8,7 @@ from api.attendance.rules import DayType, DivergenceReason, LeaveKind, LeaveUnit
 from api.models import MailStatus
 from gate.door import Assurance, DoorMode
 from gate.protocol import ProtocolStanding
+from mynagate_i18n import Language
 
 
 def N_(message: str) -> str:
@@ -64,6 +65,8 @@ OVERTIME_STATUSES = {"pending": N_("Awaiting decision"), "approved": N_("Approve
                      "rejected": N_("Rejected")}
 OVERTIME_DECISIONS = {"approve": N_("Approve"), "reject": N_("Reject")}
 PAYMENT_STATUSES = {"pending": N_("Unpaid"), "paid": N_("Paid"), "cancelled": N_("Cancelled")}
+# Each language by its own name, untranslated: a reader finds their own language by it.
+LANGUAGE_NAMES = {Language.JA: "日本語", Language.EN: "English"}
 MAIL_STATUSES = {MailStatus.QUEUED: N_("Waiting to be sent"), MailStatus.SENDING: N_("Sending"),
                  MailStatus.SENT: N_("Sent"), MailStatus.FAILED: N_("Not delivered"),
                  MailStatus.CANCELLED: N_("Not sent (nothing left to tell)")}

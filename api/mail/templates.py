@@ -12,7 +12,7 @@ from email.utils import format_datetime
 from zoneinfo import ZoneInfo
 
 from gate.messages import N_
-from mynagate_i18n import DEFAULT_LANGUAGE, translations
+from mynagate_i18n import DEFAULT_LANGUAGE, Language, translations
 
 from .headers import header_text
 
@@ -23,6 +23,7 @@ DATE_TIME = N_("{day:%Y-%m-%d} ({weekday}) {day:%H:%M}")
 DEFAULT_INSTRUCTIONS = N_(
     "Enter the 10-digit PIN on the keypad and press the confirm key. When you have finished, "
     "close the door and check that it is locked.")
+FACILITY_NOTES = N_("The facility's own notes (in Japanese): {notes}")
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,17 @@ def _pin_lines(pins: list[PinLine], lang: str) -> list[str]:
     return lines
 
 
+def _how_to(instructions: str, lang: str) -> str:
+    """The facility's instructions are written in Japanese: another language gets the
+    catalog's general instructions, and the facility's own after them, marked as Japanese."""
+    _ = translations(lang).gettext
+    if not instructions:
+        return _(DEFAULT_INSTRUCTIONS)
+    if lang == Language.JA:
+        return instructions
+    return "\n".join([_(DEFAULT_INSTRUCTIONS), _(FACILITY_NOTES).format(notes=instructions)])
+
+
 def pin_email(*, to: str, booker_name: str, facility_name: str, facility_address: str,
               start: datetime, end: datetime, pins: list[PinLine], instructions: str,
               contact: str, booking_id: int, now: datetime,
@@ -76,7 +88,7 @@ def pin_email(*, to: str, booker_name: str, facility_name: str, facility_address
         start=jst(start, lang), end=jst(end, lang)))
     lines.append("")
     lines += _pin_lines(pins, lang)
-    lines += ["", _("■ How to open and close"), instructions or _(DEFAULT_INSTRUCTIONS),
+    lines += ["", _("■ How to open and close"), _how_to(instructions, lang),
               "", _("After 5 or more wrong entries the keypad stops accepting input for a "
                     "while (the wait doubles from 1 minute up to 60 minutes)."),
               "", _("■ Contact: {contact}").format(contact=contact or _("Facility management")),

@@ -42,7 +42,8 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 class StrEnumColumn(TypeDecorator[StrEnum]):
-    """A gate StrEnum stored as its plain string value (VARCHAR; no database enum type)."""
+    """A StrEnum (gate's, or the catalogs' ``Language``) stored as its plain string value
+    (VARCHAR; no database enum type)."""
 
     impl = String
     cache_ok = True

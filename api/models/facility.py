@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    CheckConstraint,
     Float,
     ForeignKey,
     Index,
@@ -24,7 +25,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import Base, TimestampMixin, utcnow
+from mynagate_i18n import DEFAULT_LANGUAGE, Language
+
+from .base import Base, StrEnumColumn, TimestampMixin, utcnow
 
 LOCK_KINDS = ("online", "offline")
 PAYMENT_STATUSES = ("pending", "paid", "cancelled")
@@ -83,6 +86,10 @@ class SmartLock(Base, TimestampMixin):
 
 class Booking(Base, TimestampMixin):
     __tablename__ = "booking"
+    __table_args__ = (
+        CheckConstraint("language IN ({})".format(", ".join(f"'{x}'" for x in Language)),
+                        name="language"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     facility_id: Mapped[int] = mapped_column(ForeignKey("facility.id"), index=True)
@@ -96,6 +103,9 @@ class Booking(Base, TimestampMixin):
     paid_at: Mapped[datetime | None] = mapped_column(default=None)
     cancelled_at: Mapped[datetime | None] = mapped_column(default=None)
     emailed_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The language of the booker's emails (PIN, reissue, cancellation notice).
+    language: Mapped[Language] = mapped_column(StrEnumColumn(Language, 2),
+                                               default=DEFAULT_LANGUAGE, server_default="ja")
 
 
 class IssuedPin(Base):

@@ -194,3 +194,37 @@ def test_resend_the_pin_email_then_cancel_with_a_confirmation(clerk, admin, data
             MailOutbox.status == MailStatus.QUEUED)).all()
         assert queued == [MailKind.BOOKING_CANCELLED]  # the PIN email is not sent after all
     assert clerk.post(f"{PAGE}/{bid}/send-pin", data=token).status_code == 409
+
+
+def test_the_booking_language_is_chosen_at_registration_and_at_resend(clerk, admin, database,
+                                                                       now) -> None:
+    create_site(admin)
+    page = clerk.get(PAGE).text
+    assert "予約者へのメールの言語" in page and '<option value="en" lang="en" >English</option>' \
+        in page
+    bad = clerk.post(PAGE, data=_form(clerk, now, paid="1", language="fr"),
+                     follow_redirects=False)
+    assert bad.status_code == 422 and _count(database, Booking) == 0
+    r = clerk.post(PAGE, data=_form(clerk, now, paid="1", language="en"),
+                   follow_redirects=False)
+    assert r.status_code == 303
+    with database.session() as s:
+        bid, language = s.execute(select(Booking.id, Booking.language)).one()
+    assert language == "en"
+    listed = clerk.get(PAGE).text
+    assert '<span lang="en">English</span>' in listed
+    assert '<option value="en" lang="en" selected>English</option>' in listed  # the resend form
+    token = {"csrf_token": clerk.cookies[CSRF_COOKIE]}
+    unknown = clerk.post(f"{PAGE}/{bid}/send-pin", data={**token, "language": "xx"},
+                         follow_redirects=False)
+    assert unknown.status_code == 422 and "日本語か英語を選んでください" in unknown.text
+    r = clerk.post(f"{PAGE}/{bid}/send-pin", data={**token, "language": "ja"},
+                   follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == f"{PAGE}?done=resent"
+    with database.session() as s:
+        assert s.get(Booking, bid).language == "ja"  # type: ignore[union-attr]
+        actors = s.scalars(select(AuditLog.actor).where(
+            AuditLog.action == "booking.language")).all()
+        queued = s.scalars(select(MailOutbox.id).where(
+            MailOutbox.status == MailStatus.QUEUED)).all()
+    assert actors == ["shisetsu"] and len(queued) == 1

@@ -77,8 +77,10 @@ class Settings(BaseSettings):
     session_ttl_s: int = 8 * 3600  # a console login lasts a working day
     session_cookie_secure: bool = True  # False only for plain-HTTP development
     # Event batches processed at once per process; past it 429 + Retry-After
-    # (api.events.admission).
-    ingest_max_inflight: int = Field(default=4, ge=1, le=64)
+    # (api.events.admission). Each holds one pooled connection (the pool has 5 + 10
+    # overflow): 10 leaves 5 for every other request. At 4 the service idled between the
+    # waves of refused agents coming back after Retry-After (docs/performance.md).
+    ingest_max_inflight: int = Field(default=10, ge=1, le=64)
     ingest_retry_after_s: int = Field(default=1, ge=1, le=300)
 
     @model_validator(mode="after")

@@ -7,8 +7,11 @@ Its baseline is a raw ``COPY`` of the same rows into an identical table (``CREAT
 (LIKE event INCLUDING ALL)``) in the same run, so ``ratio`` = API rate / COPY rate.
 
 Every batch body is built and chained before the clock starts; the timed part is signing,
-sending, and the service's work (authentication, validation, chain, insert, gaps, outbound
-queue, commit). The agents are threads of this process; the service is its own process.
+sending, and the service's work (authentication, validation, chain, insert, gaps, the
+events' row in the outbound queue, commit). The agents are threads of this process; the
+service is its own process. The fan-out of the queued events into their MQTT/webhook
+deliveries is the worker's job, outside the request: it is timed after the run
+(``outbound_expand_s``, ``expand_all`` in this process) and checked to make each message once.
 
 ``reconnect_storm``: see ``storm``.
 
@@ -40,6 +43,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from api.db import Database
+from api.models.base import utcnow
+from api.outbound.deliver import expand_all
+from api.settings import Settings
 from gate.events import chain_hash
 from gate.signing import canonical_json, public_key_b64, request_signing_string
 from reader_agent.client import ServiceClient, format_time
@@ -185,6 +192,29 @@ def _copy_baseline(url: str, rows: list[tuple[Any, ...]], table: str = "event_co
     return elapsed
 
 
+def _expand_outbound(url: str, total: int) -> tuple[float, int]:
+    """Seconds for the worker's step that turns the queued events into their deliveries (two
+    per door event: its topic and the retained door state); checks each is made once."""
+    db = Database(url)
+    t = time.perf_counter()
+    expanded = expand_all(db, now=utcnow())
+    elapsed = time.perf_counter() - t
+    with db.session() as s:
+        made, distinct = s.execute(text(
+            "SELECT count(*), count(DISTINCT message_id) FROM outbound_delivery")).one()
+    db.dispose()
+    if expanded != total or made != distinct or made != 2 * total:
+        raise RuntimeError(f"outbound fan-out lost or doubled messages: {expanded} events, "
+                           f"{made} deliveries ({distinct} distinct) for {total}")
+    return elapsed, made
+
+
+def _inflight() -> int:
+    """The service's in-flight ingest bound in this run (its settings, from the environment)."""
+    return int(os.environ.get("MYNAGATE_INGEST_MAX_INFLIGHT",
+                              Settings.model_fields["ingest_max_inflight"].default))
+
+
 def measure(url: str, port: int) -> dict[str, Any]:
     """Run the API ingest and its COPY baseline on the (migrated, empty) database ``url``."""
     devices = seed_devices(url, AGENTS)
@@ -220,6 +250,7 @@ def measure(url: str, port: int) -> dict[str, Any]:
         finally:
             service.stop()
     accepted = sum(s["accepted"] for s in stats)
+    expand_s, deliveries = _expand_outbound(url, total)
     copy_s = _copy_baseline(url, copy_rows)
     engine = create_engine(url)
     with engine.connect() as conn:
@@ -229,7 +260,8 @@ def measure(url: str, port: int) -> dict[str, Any]:
     _log(f"ingest_pg: {total} events from {AGENTS} agents in {api_s:.2f} s "
          f"({api_rate:.0f}/s; accepted {accepted}, stored {stored}, "
          f"retries {sum(s['retries'] for s in stats)}); COPY {copy_s:.2f} s "
-         f"({copy_rate:.0f}/s); load {load:.2f}")
+         f"({copy_rate:.0f}/s); outbound fan-out after the run {expand_s:.2f} s "
+         f"({deliveries} deliveries); load {load:.2f}")
     if accepted != total or stored != total:
         raise RuntimeError(f"ingest_pg lost or doubled events: {accepted}/{stored}/{total}")
     return {"name": "ingest_pg", "value": round(api_rate), "unit": "events/s",
@@ -237,6 +269,8 @@ def measure(url: str, port: int) -> dict[str, Any]:
             "baseline_value": round(copy_rate), "ratio": round(api_rate / copy_rate, 4),
             "target": ">= 0.25", "target_met": api_rate / copy_rate >= 0.25, "agents": AGENTS, "events": total, "batch": BATCH,
             "api_s": round(api_s, 2), "copy_s": round(copy_s, 3),
+            "ingest_max_inflight": _inflight(),
+            "outbound_expand_s": round(expand_s, 2), "outbound_deliveries": deliveries,
             "retries": sum(s["retries"] for s in stats), "cpus": os.cpu_count(),
             "loadavg_1m_before": round(load, 2)}
 

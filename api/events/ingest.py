@@ -34,7 +34,6 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import func, select, text, update
@@ -44,7 +43,7 @@ from sqlalchemy.orm import Session
 from api.attendance.config import is_future_punch
 from api.errors import Unprocessable
 from api.models import Credential, Device, DeviceDoor, Event, SequenceGap
-from api.outbound.queue import enqueue_events, enqueue_stored
+from api.outbound.queue import queue_events
 from gate.events import verify_chain
 from gate.policy import Reason
 
@@ -106,18 +105,29 @@ def lock_device(session: Session, device_id: uuid.UUID) -> Device:
 # One short statement whatever the batch size: the rows travel as one JSON document (made
 # by the C encoder, parsed by PostgreSQL), so neither SQLAlchemy nor psycopg compiles, rewrites
 # or adapts anything per row (psycopg prepares the statement once per connection). A
-# multi-row VALUES with thousands of bound values cost most of the ingest time.
+# multi-row VALUES with thousands of bound values cost most of the ingest time. The same
+# statement queues the events it stored for fan-out (``api.outbound.queue``), in seq order.
 _PG_INSERT = text("""
-    INSERT INTO event (id, device_id, seq, kind, occurred_at, device_clock_offset_ms,
-                       received_at, door_id, staff_id, credential_ref, granted, reason, data,
-                       prev_hash, hash)
-    SELECT * FROM json_to_recordset(CAST(:rows AS json)) AS r(
-        id uuid, device_id uuid, seq bigint, kind varchar, occurred_at timestamptz,
-        device_clock_offset_ms integer, received_at timestamptz, door_id integer,
-        staff_id integer, credential_ref varchar, granted boolean, reason varchar, data json,
-        prev_hash varchar, hash varchar)
-    ON CONFLICT DO NOTHING
-    RETURNING id""")
+    WITH ins AS (
+        INSERT INTO event (id, device_id, seq, kind, occurred_at, device_clock_offset_ms,
+                           received_at, door_id, staff_id, credential_ref, granted, reason,
+                           data, prev_hash, hash)
+        SELECT * FROM json_to_recordset(CAST(:rows AS json)) AS r(
+            id uuid, device_id uuid, seq bigint, kind varchar, occurred_at timestamptz,
+            device_clock_offset_ms integer, received_at timestamptz, door_id integer,
+            staff_id integer, credential_ref varchar, granted boolean, reason varchar,
+            data json, prev_hash varchar, hash varchar)
+        ON CONFLICT DO NOTHING
+        RETURNING id, occurred_at, seq),
+    queued AS (
+        INSERT INTO outbound_event (event_id, occurred_at)
+        SELECT id, occurred_at FROM ins ORDER BY seq)
+    SELECT id FROM ins""")
+# The stored links of a set of seqs: the seqs as one array literal, so the statement stays
+# short (an expanding IN of 500 values is a query too long for psycopg's cache).
+_PG_LINKS = text("""
+    SELECT seq, id, hash, prev_hash FROM event
+    WHERE device_id = :device AND seq = ANY(CAST(:seqs AS bigint[]))""")
 
 
 def _json_default(v: Any) -> str:
@@ -130,7 +140,8 @@ def _json_default(v: Any) -> str:
 
 
 def _insert_ignore(session: Session, rows: list[dict[str, Any]]) -> set[uuid.UUID]:
-    """Insert rows, skipping any that conflict on a unique key; the ids inserted."""
+    """Insert rows (in seq order), skipping any that conflict on a unique key, and queue the
+    inserted ones for fan-out; the ids inserted."""
     if not rows:
         return set()
     dialect = session.get_bind().dialect.name
@@ -139,7 +150,10 @@ def _insert_ignore(session: Session, rows: list[dict[str, Any]]) -> set[uuid.UUI
         return set(session.execute(_PG_INSERT, {"rows": doc}).scalars())
     if dialect == "sqlite":
         stmt = sqlite.insert(Event).values(rows).on_conflict_do_nothing()
-        return set(session.execute(stmt.returning(Event.id)).scalars())
+        inserted = set(session.execute(stmt.returning(Event.id)).scalars())
+        queue_events(session, [(r["id"], r["occurred_at"]) for r in rows
+                               if r["id"] in inserted])
+        return inserted
     raise RuntimeError(f"unsupported database dialect {dialect}")  # pragma: no cover
 
 
@@ -148,8 +162,12 @@ def _stored_links(session: Session, device_id: uuid.UUID,
     """seq → (id, hash, prev_hash) of already stored events of the device."""
     if not seqs:
         return {}
-    rows = session.execute(select(Event.seq, Event.id, Event.hash, Event.prev_hash)
-                           .where(Event.device_id == device_id, Event.seq.in_(sorted(seqs))))
+    if session.get_bind().dialect.name == "postgresql":
+        rows = session.execute(_PG_LINKS, {"device": device_id,
+                                           "seqs": "{" + ",".join(map(str, seqs)) + "}"})
+    else:
+        rows = session.execute(select(Event.seq, Event.id, Event.hash, Event.prev_hash)
+                               .where(Event.device_id == device_id, Event.seq.in_(sorted(seqs))))
     return {s: (i, h, p) for s, i, h, p in rows}
 
 
@@ -176,7 +194,7 @@ def record_service_alarm(session: Session, device_id: uuid.UUID, *, alarm: str, 
                door_id=door_id, data={"alarm": alarm, "source": "service", **detail})
     session.add(ev)
     session.flush()
-    enqueue_events(session, [ev.id], now=now)  # events out, sent once this commits
+    queue_events(session, [(ev.id, ev.occurred_at)])  # events out, sent once this commits
     return ev
 
 
@@ -338,7 +356,11 @@ def ingest(session: Session, *, device_id: uuid.UUID, events: list[IncomingEvent
             unique[e.id] = e
             seen_seq.add(e.seq)
     batch = sorted(unique.values(), key=lambda e: e.seq)
-    stored_before = _stored_links(session, device_id, set(seen_seq))
+    # The batch's seqs and their neighbours in one lookup: under the device lock only this
+    # batch adds to them, so the neighbours stored now are those the chain check needs.
+    links = _stored_links(session, device_id,
+                          {x for s in seen_seq for x in (s - 1, s, s + 1) if x > 0})
+    stored_before = {s: links[s] for s in seen_seq if s in links}
     known = _resolve(session, device_id, batch)
     rows = [_row(device_id, e, now, known) for e in batch if e.seq not in stored_before]
     inserted_ids = _insert_ignore(session, rows)
@@ -385,8 +407,7 @@ def ingest(session: Session, *, device_id: uuid.UUID, events: list[IncomingEvent
     # Hash chain: each run of consecutive new events, anchored on the stored neighbours.
     if new:
         neighbours = {s - 1 for s in new} | {s + 1 for s in new}
-        stored = _stored_links(session, device_id,
-                               {s for s in neighbours if s > 0 and s not in new})
+        stored = {s: links[s] for s in neighbours if s in links}  # new ones were not stored
         runs: list[list[IncomingEvent]] = []
         for s in sorted(new):
             if runs and runs[-1][-1].seq == s - 1:
@@ -408,9 +429,6 @@ def ingest(session: Session, *, device_id: uuid.UUID, events: list[IncomingEvent
             if succ is not None and succ[2] != last.hash:
                 broken.append((last.seq + 1, "successor_mismatch"))
     session.flush()
-    # Events out, sent once this commits: from the rows just written, in seq order.
-    enqueue_stored(session, [SimpleNamespace(**r) for r in rows if r["id"] in inserted_ids],
-                   now=now)
 
     chain_ok = not broken
     if broken:

@@ -34,7 +34,13 @@ from .facility import (
 from .lock_nonce import LockNonce
 from .mail import MailKind, MailOutbox, MailStatus
 from .org import Department, Staff
-from .outbound import OutboundDelivery, OutboundStatus, OutboundTarget, WebhookEndpoint
+from .outbound import (
+    OutboundDelivery,
+    OutboundEvent,
+    OutboundStatus,
+    OutboundTarget,
+    WebhookEndpoint,
+)
 from .overtime import Divergence, OvertimeRequest
 from .site import Door, Site
 from .user import ApiToken, User, UserSession
@@ -80,6 +86,7 @@ __all__ = [
     "HeartbeatAlarm",
     "JobKind",
     "OutboundDelivery",
+    "OutboundEvent",
     "OutboundStatus",
     "OutboundTarget",
     "RetentionSummary",

@@ -1,13 +1,15 @@
-"""Events out: webhook endpoints configured by an admin, and the durable queue of deliveries
-(MQTT publishes and webhook posts), written in the transaction of the event they carry."""
+"""Events out: webhook endpoints configured by an admin, the durable queue of events still to
+fan out (written in the transaction of the event), and the deliveries (MQTT publishes and
+webhook posts) the worker makes of them."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, TimestampMixin
@@ -56,3 +58,19 @@ class OutboundDelivery(Base):
     next_attempt_at: Mapped[datetime]
     delivered_at: Mapped[datetime | None] = mapped_column(default=None)
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class OutboundEvent(Base):
+    """A stored event whose deliveries are still to be made (``api.outbound.queue``).
+
+    Ingest writes one such row per new event in its own transaction (in the statement that
+    inserts the events); the worker turns the rows into deliveries and deletes them in one
+    transaction, so each event's messages are queued exactly once, outside the request. No
+    foreign key: events are partitioned by month and pruned; a pruned event is skipped."""
+
+    __tablename__ = "outbound_event"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True)
+    event_id: Mapped[uuid.UUID]
+    occurred_at: Mapped[datetime]  # the event's partition key: its lookup prunes partitions

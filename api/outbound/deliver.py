@@ -1,6 +1,7 @@
-"""Delivering the outbound queue (run by the worker's ``outbound`` job): due rows in order,
-claimed with ``FOR UPDATE SKIP LOCKED``; a failure is retried with backoff (tenacity, via
-``RetryPolicy``) until its attempts are used up, then kept as ``failed``."""
+"""Delivering the outbound queue (run by the worker's ``outbound`` job): first the events
+ingest queued become their deliveries (``queue.expand_queued``), then the due deliveries go
+out in order, claimed with ``FOR UPDATE SKIP LOCKED``; a failure is retried with backoff
+(tenacity, via ``RetryPolicy``) until its attempts are used up, then kept as ``failed``."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from api.mail.retry import RetryPolicy
 from api.models import OutboundDelivery, OutboundStatus, OutboundTarget, WebhookEndpoint
 
 from .mqtt import MqttPublisher, PublishError
+from .queue import expand_queued
 from .settings import MqttSettings, WebhookSettings
 from .webhooks import WebhookError, post
 
@@ -26,6 +28,7 @@ MAX_ERROR = 500
 
 @dataclass
 class OutboundReport:
+    expanded: int = 0  # queued events turned into deliveries
     delivered: int = 0
     retried: int = 0
     failed: int = 0
@@ -87,10 +90,10 @@ class Deliverer:
             report.retried += 1
 
     def deliver_pending(self, db: Database, *, now: datetime) -> OutboundReport:
-        """One pass over the due rows (at most ``batch``), oldest first. After a broker
-        failure the pass leaves the remaining MQTT rows for later, so door states are
-        published in order."""
-        report = OutboundReport()
+        """One pass: the queued events become deliveries, then the due rows (at most
+        ``batch``) go out, oldest first. After a broker failure the pass leaves the remaining
+        MQTT rows for later, so door states are published in order."""
+        report = OutboundReport(expanded=expand_all(db, now=now))
         with db.session() as s:
             if self.publisher is None:
                 report.skipped = s.execute(
@@ -116,3 +119,16 @@ class Deliverer:
                 self._record(row, error, now, report)
             s.commit()
         return report
+
+
+def expand_all(db: Database, *, now: datetime) -> int:
+    """Turn every queued event into its deliveries, a committed transaction per thousand;
+    how many events."""
+    total = 0
+    while True:
+        with db.session() as s:
+            n = expand_queued(s, now=now)
+            s.commit()
+        total += n
+        if n == 0:
+            return total

@@ -15,7 +15,7 @@ from api.models import Device, Door, Site
 
 
 class StoredEvent(Protocol):
-    """What a message is made of: an ``Event`` row, or the row ingest has just inserted."""
+    """What a message is made of (an ``Event`` row)."""
 
     id: uuid.UUID
     device_id: uuid.UUID

@@ -1,16 +1,24 @@
-"""Queueing events out in the transaction that stores them: one MQTT row per topic and one
-webhook row per enabled endpoint whose filter takes the event's type."""
+"""Queueing events out: in the transaction that stores them, one ``outbound_event`` row per
+event (``queue_events``; ingest writes them in its insert statement); later, in the worker,
+the deliveries those rows stand for (``expand_queued``): one MQTT row per topic and one
+webhook row per enabled endpoint whose filter takes the event's type.
+
+The fan-out (loading places, building payloads, writing two or more deliveries per event)
+cost about a third of an ingest request while it ran in the request's transaction, under the
+device row lock. ``expand_queued`` claims queue rows with ``FOR UPDATE SKIP LOCKED``, writes
+their deliveries and deletes them in one transaction: an event's messages are queued once,
+whatever crashes or how many workers run, and never for an event that was rolled back."""
 
 from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import and_, delete, insert, select
 from sqlalchemy.orm import Session
 
 from api.models import (
@@ -18,6 +26,7 @@ from api.models import (
     Door,
     Event,
     OutboundDelivery,
+    OutboundEvent,
     OutboundStatus,
     OutboundTarget,
     Site,
@@ -55,21 +64,37 @@ def _staff_numbers(session: Session, events: Sequence[StoredEvent]) -> dict[int,
                                 .where(Staff.id.in_(ids))).all())
 
 
-def enqueue_events(session: Session, event_ids: Collection[uuid.UUID], *,
-                   now: datetime) -> int:
-    """Queue the deliveries of these stored events (call in their transaction); how many."""
-    if not event_ids:
+def queue_events(session: Session, events: Sequence[tuple[uuid.UUID, datetime]]) -> None:
+    """Queue these stored events (id, occurred_at) for fan-out, in their transaction."""
+    if events:
+        session.execute(insert(OutboundEvent.__table__),
+                        [{"event_id": i, "occurred_at": t} for i, t in events])
+
+
+def expand_queued(session: Session, *, now: datetime, limit: int = 1000) -> int:
+    """Turn up to ``limit`` queued events (oldest first) into their deliveries and drop them
+    from the queue, in the caller's transaction; how many queue rows were taken."""
+    ids = list(session.execute(select(OutboundEvent.id).order_by(OutboundEvent.id)
+                               .limit(limit).with_for_update(skip_locked=True)).scalars())
+    if not ids:
         return 0
-    events = list(session.execute(select(Event).where(Event.id.in_(list(event_ids)))
-                                  .order_by(Event.device_id, Event.seq)).scalars())
-    return enqueue_stored(session, events, now=now)
+    # Plain rows, not ORM objects: the identity map and instrumented attributes of a
+    # thousand events cost more than building their messages.
+    event = Event.__table__
+    events = list(session.execute(
+        select(*event.columns).join(OutboundEvent, and_(
+            OutboundEvent.event_id == event.c.id,
+            OutboundEvent.occurred_at == event.c.occurred_at))
+        .where(OutboundEvent.id.in_(ids)).order_by(OutboundEvent.id)))
+    _enqueue(session, events, now=now)  # in queue order: the order they were stored in
+    session.execute(delete(OutboundEvent).where(OutboundEvent.id.in_(ids)))
+    return len(ids)
 
 
-def enqueue_stored(session: Session, events: Sequence[StoredEvent], *, now: datetime) -> int:
-    """``enqueue_events`` for events the caller holds already (just inserted, in this
-    transaction), in their order: ingest saves loading back the batch it has just written."""
+def _enqueue(session: Session, events: Sequence[StoredEvent], *, now: datetime) -> None:
+    """Write the deliveries of these stored events, in their order."""
     if not events:
-        return 0
+        return
     places = _places(session, events)
     staff = _staff_numbers(session, events)
     endpoints = list(session.execute(select(WebhookEndpoint).where(
@@ -96,7 +121,6 @@ def enqueue_stored(session: Session, events: Sequence[StoredEvent], *, now: date
                              "target": OutboundTarget.WEBHOOK, "endpoint_id": ep.id,
                              "topic": None, "retain": False, **common})
     _insert_deliveries(session, rows)
-    return len(rows)
 
 
 _COPY_COLUMNS = ("message_id", "target", "endpoint_id", "event_type", "topic", "retain",

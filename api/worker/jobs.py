@@ -121,7 +121,8 @@ def jobs(ctx: WorkerContext) -> list[Job]:
 
     def outbound(now: datetime) -> str:
         r = ctx.deliverer.deliver_pending(ctx.db, now=now)
-        return f"delivered={r.delivered} retried={r.retried} failed={r.failed}"
+        return (f"expanded={r.expanded} delivered={r.delivered} retried={r.retried} "
+                f"failed={r.failed}")
 
     def lock_alerts(now: datetime) -> str:
         return f"locks={len(_in_tx(ctx, lambda ss, t: evaluate_lock_alerts(ss, ctx.locks, t), now))}"

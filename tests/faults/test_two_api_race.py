@@ -19,7 +19,8 @@ import pytest
 from sqlalchemy import func, select
 
 from api.db import Database
-from api.models import Device, Event, OutboundDelivery, SequenceGap
+from api.models import Device, Event, OutboundDelivery, OutboundEvent, SequenceGap
+from api.outbound.deliver import expand_all
 from tests.agent.town import seed_town
 from tests.device_protocol.signer import SignedDevice, enroll, make_events
 from tests.identities import make_token
@@ -130,7 +131,7 @@ def run_scenarios(race: Race, ev: dict[int, dict[str, Any]], rng: random.Random,
 
 
 def test_two_api_processes_race_one_device_without_duplicates_or_loss(  # type: ignore[no-untyped-def]
-        database: Database, replicas: tuple[ServeProcess, ServeProcess]):
+        database: Database, replicas: tuple[ServeProcess, ServeProcess], wall_clock):
     a, b = replicas
     town = seed_town(database)
     admin = httpx.Client(base_url=a.url, timeout=30, headers={
@@ -163,9 +164,8 @@ def test_two_api_processes_race_one_device_without_duplicates_or_loss(  # type: 
             Event.device_id == device_id).order_by(Event.seq)))
         device = s.get(Device, device_id)
         assert device is not None
-        delivered = s.execute(select(func.count(func.distinct(OutboundDelivery.message_id)))
-                              ).scalar_one()
-        deliveries = s.execute(select(func.count()).select_from(OutboundDelivery)).scalar_one()
+        queued, queued_events = s.execute(select(
+            func.count(), func.count(func.distinct(OutboundEvent.event_id)))).one()
     assert [r.seq for r in rows] == list(range(1, TOTAL + 1)), \
         "every seq once, no service alarm (chain, authority) among them"
     assert {str(r.id) for r in rows} == {e["id"] for e in events}
@@ -173,7 +173,14 @@ def test_two_api_processes_race_one_device_without_duplicates_or_loss(  # type: 
     assert (device.max_seq, device.contiguous_seq) == (TOTAL, TOTAL)
     assert device.last_event_hash == ev[TOTAL]["hash"]
     assert open_gaps(database, device_id) == []
-    # The outbound queue got each stored event's messages once, not once per replica.
+    # The fan-out queue got each stored event once, not once per replica; the worker's
+    # expansion makes each message once.
+    assert queued == queued_events == TOTAL
+    assert expand_all(database, now=wall_clock()) == TOTAL
+    with database.session() as s:
+        delivered = s.execute(select(func.count(func.distinct(OutboundDelivery.message_id)))
+                              ).scalar_one()
+        deliveries = s.execute(select(func.count()).select_from(OutboundDelivery)).scalar_one()
     assert deliveries == delivered >= TOTAL
     print(f"\ntwo replicas (seed {seed}): {len(race.answers)} answers, {sent} events sent, "
           f"{TOTAL} stored once, {duplicates} answered as duplicates")

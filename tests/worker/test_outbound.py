@@ -25,7 +25,9 @@ from sqlalchemy import func, select
 
 from api.db import Database
 from api.events.ingest import ingest
-from api.models import OutboundDelivery, OutboundTarget
+from api.models import OutboundDelivery, OutboundEvent, OutboundTarget
+from api.outbound.deliver import expand_all
+from api.outbound.queue import expand_queued
 from api.outbound.settings import MqttSettings, WebhookSettings
 from api.outbound.webhooks import url_problem
 from api.worker.runner import Worker
@@ -212,15 +214,49 @@ def test_signed_webhook_is_retried_after_a_500(admin, database: Database,  # typ
         assert (row.status, row.attempts) == ("delivered", 2)
 
 
+def _count(database: Database, model: type[Any]) -> int:
+    with database.session() as s:
+        return int(s.execute(select(func.count()).select_from(model)).scalar_one())
+
+
 def test_an_event_rolled_back_is_never_queued(database: Database) -> None:
     device_id, door_id = town(database)
     with database.session() as s:
         ingest(s, device_id=device_id, now=NOW,
                events=chained([{"occurred_at": NOW, "door_id": door_id}]))
-        assert s.execute(select(func.count()).select_from(OutboundDelivery)).scalar_one() == 2
+        assert s.execute(select(func.count()).select_from(OutboundEvent)).scalar_one() == 1
         s.rollback()
+    assert expand_all(database, now=NOW) == 0
+    assert (_count(database, OutboundEvent), _count(database, OutboundDelivery)) == (0, 0)
+
+
+def test_queued_events_become_their_deliveries_exactly_once(database: Database) -> None:
+    """Ingest queues one row per event, not its messages; two expansions at once take
+    different rows (SKIP LOCKED), one that dies leaves its rows queued, and the messages of
+    every event are made once."""
+    device_id, door_id = town(database)
+    store(database, device_id, chained([
+        {"occurred_at": NOW, "door_id": door_id, "data": {"state": "open"}},
+        {"occurred_at": NOW, "door_id": door_id, "data": {"state": "closed"}},
+        {"occurred_at": NOW, "kind": "alarm", "door_id": door_id,
+         "data": {"alarm": "forced_open", "active": True}}]), NOW)
+    assert (_count(database, OutboundEvent), _count(database, OutboundDelivery)) == (3, 0)
+    with database.session() as first, database.session() as second:
+        assert expand_queued(first, now=NOW, limit=2) == 2
+        assert expand_queued(second, now=NOW) == 1  # the two claimed rows are skipped
+        second.commit()
+        first.rollback()  # the first expansion dies before its commit
+    assert (_count(database, OutboundEvent), _count(database, OutboundDelivery)) == (2, 1)
+    assert expand_all(database, now=NOW) == 2
+    assert expand_all(database, now=NOW) == 0
     with database.session() as s:
-        assert s.execute(select(func.count()).select_from(OutboundDelivery)).scalar_one() == 0
+        rows = s.execute(select(OutboundDelivery.message_id, OutboundDelivery.topic)
+                         .order_by(OutboundDelivery.id)).all()
+    assert _count(database, OutboundEvent) == 0
+    assert len(rows) == len({m for m, _ in rows}) == 5  # 2 per door state, 1 per alarm
+    assert [t for _, t in rows] == ["system/honcho/shoko", "events/honcho/shoko",
+                                    "doors/honcho/shoko/state", "events/honcho/shoko",
+                                    "doors/honcho/shoko/state"]
 
 
 def test_webhook_urls_are_https_or_this_host(admin) -> None:  # type: ignore[no-untyped-def]

@@ -18,6 +18,7 @@ from api.models import (
     OutboundStatus,
     RetentionSummary,
 )
+from api.outbound.deliver import expand_all
 from api.worker.jobs import check_heartbeats
 from api.worker.retention import (
     prune_all,
@@ -151,6 +152,7 @@ def test_service_alarms_are_pruned_by_age_keeping_the_newest(database: Database)
 def test_sent_outbound_messages_are_dropped_after_a_week(database: Database) -> None:
     device_id, door_id = town(database)
     store(database, device_id, chained(_days_ago(1, door_id=door_id)), NOW)
+    assert expand_all(database, now=NOW) == 1  # the worker makes the event's deliveries
     with database.session() as s:
         rows = s.execute(select(OutboundDelivery)).scalars().all()
         assert len(rows) == 2  # the event and the retained door state (MQTT)

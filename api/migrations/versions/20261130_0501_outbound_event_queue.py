@@ -1,8 +1,8 @@
 """The queue of events still to fan out (outbound_event): ingest writes one row per new event
 instead of its deliveries; the worker makes the deliveries.
 
-Revision ID: 0500
-Revises: 0499
+Revision ID: 0501
+Revises: 0500
 Create Date: 2026-11-30 05:00:00
 """
 from collections.abc import Sequence
@@ -12,8 +12,8 @@ from alembic import op
 
 import api.models.base
 
-revision: str = "0500"
-down_revision: str | Sequence[str] | None = "0499"
+revision: str = "0501"
+down_revision: str | Sequence[str] | None = "0500"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -35,8 +35,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import String, cast, func, literal, select
-from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy import String, cast, func, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, selectinload
 
@@ -53,8 +52,9 @@ KEEP = 4  # tables per database: the current version and a few an agent may stil
 SCOPES = 20_000  # (device, version) → scope records per database
 
 StaffEntry = tuple[str, str, str | None]  # display_name, active_from, active_until
-# Per staff id, a digest of its staff row, of its group ids and of its credentials.
-RowDigests = tuple[dict[int, bytes], dict[int, bytes], dict[int, bytes]]
+# What tells a changed row from an unchanged one (``_read_row_digests``): per staff id the
+# digest of its staff row and its group ids as listed; per credential id its staff id and digest.
+RowDigests = tuple[dict[int, bytes], dict[int, str], dict[int, tuple[int, bytes]]]
 REREAD_AT_MOST = 2_000  # staff re-read by id; more changed than that: the whole table is read
 Row = tuple[str, str, str | None, tuple[int, ...]]  # ... and the groups the device sees
 
@@ -219,28 +219,40 @@ def _read_rows(conn: Connection, previous: Table | None) -> Rows:
 
 def _read_row_digests(conn: Connection) -> RowDigests | None:
     """Per staff id, PostgreSQL's digest (sha256, first 16 bytes) of exactly the columns the
-    table takes from its staff row, its group ids, and its credentials; None elsewhere. The
-    database hashes the rows, so this reads three short columns instead of the rows."""
+    table takes from its staff row, and its group ids as the database lists them; per
+    credential id, its staff id and the digest of its columns. None except on PostgreSQL.
+
+    The database hashes the rows, so this reads short columns instead of the rows, and
+    aggregates without sorting: equal lists are equal group sets, and a list merely in
+    another order only has that person read again."""
     if conn.dialect.name != "postgresql":
         return None
 
-    def digest(expr: Any) -> Any:
-        return func.substr(func.sha256(func.convert_to(expr, "UTF8")), 1, 16)
+    def digest(*cols: Any) -> Any:  # a record's text form: quoted, NULL distinct from ""
+        return func.substr(func.sha256(func.convert_to(cast(func.row(*cols), String),
+                                                       "UTF8")), 1, 16)
 
-    def text_of(*cols: Any) -> Any:  # a record's text form: quoted, NULL distinct from ""
-        return cast(func.row(*cols), String)
+    staff = conn.execute(select(Staff.id, digest(Staff.name, Staff.active_from,
+                                                 Staff.active_until))).all()
+    groups = conn.execute(select(AccessGroupMember.staff_id, func.aggregate_strings(
+        cast(AccessGroupMember.group_id, String), ",")).group_by(
+        AccessGroupMember.staff_id)).all()
+    creds = conn.execute(select(Credential.id, Credential.staff_id, digest(
+        Credential.credential_ref, Credential.kind, Credential.status, Credential.public_key,
+        Credential.not_after))).all()
+    return ({i: bytes(d) for i, d in staff}, {i: g for i, g in groups},
+            {i: (sid, bytes(d)) for i, sid, d in creds})
 
-    staff = select(Staff.id, digest(text_of(Staff.name, Staff.active_from, Staff.active_until)))
-    groups = select(AccessGroupMember.staff_id, digest(func.string_agg(
-        cast(AccessGroupMember.group_id, String), aggregate_order_by(
-            literal(","), AccessGroupMember.group_id)))).group_by(AccessGroupMember.staff_id)
-    creds = select(Credential.staff_id, digest(func.string_agg(
-        text_of(Credential.id, Credential.credential_ref, Credential.kind, Credential.status,
-                Credential.public_key, Credential.not_after),
-        aggregate_order_by(literal(","), Credential.id)))).group_by(Credential.staff_id)
-    staff_d, groups_d, creds_d = ({i: bytes(d) for i, d in conn.execute(q).all()}
-                                  for q in (staff, groups, creds))
-    return staff_d, groups_d, creds_d
+
+def _changed_ids(old: RowDigests, new: RowDigests) -> frozenset[int]:
+    """Staff ids whose staff row, group list or credentials differ between the digests."""
+    ids = {i for o, n in ((old[0], new[0]), (old[1], new[1]))
+           for i in o.keys() | n.keys() if o.get(i) != n.get(i)}
+    for cid in old[2].keys() | new[2].keys():
+        was, now = old[2].get(cid), new[2].get(cid)
+        if was != now:
+            ids.update(x[0] for x in (was, now) if x is not None)
+    return frozenset(ids)
 
 
 def _reread(conn: Connection, previous: Table | None, digests: RowDigests | None
@@ -249,8 +261,7 @@ def _reread(conn: Connection, previous: Table | None, digests: RowDigests | None
     (previous version, those ids); (None, None) when the whole table must be read."""
     if previous is None or previous.row_digests is None or digests is None:
         return None, None
-    ids = frozenset(i for old, new in zip(previous.row_digests, digests, strict=True)
-                    for i in old.keys() | new.keys() if old.get(i) != new.get(i))
+    ids = _changed_ids(previous.row_digests, digests)
     if len(ids) > REREAD_AT_MOST:
         return None, None
     staff, groups = dict(previous.staff), dict(previous.groups)

@@ -24,6 +24,7 @@ is measured with the state's time floor, which a clock set back does not rewind.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import logging
 import os
@@ -323,13 +324,22 @@ class _Journal:
         self.token, self.count = token, 0
 
     def append(self, doc: dict[str, Any]) -> None:
-        """Append one document and fsync: durable before the agent accepts it."""
+        """Append one document and fsync: durable before the agent accepts it. A failed
+        append (a full disk) is cut off again, and the next document rewrites both files
+        instead of appending after what may remain of it."""
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW)
         try:
-            view = memoryview(_line(doc) + b"\n")
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
+            start = os.lseek(fd, 0, os.SEEK_END)
+            try:
+                view = memoryview(_line(doc) + b"\n")
+                while view:
+                    view = view[os.write(fd, view):]
+                os.fsync(fd)
+            except OSError:
+                self.token = None
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, start)
+                raise
         finally:
             os.close(fd)
         self.count += 1

@@ -4,8 +4,10 @@ snapshot that is never older than the one it had accepted."""
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -164,3 +166,26 @@ def test_a_removed_journal_is_a_rollback(tmp_path: Path) -> None:
     restarted = _cache(tmp_path)
     assert restarted.load() is None  # version 1 only, older than the version 2 accepted
     assert restarted.rolled_back is not None and restarted.rolled_back.version == 2
+
+
+def test_a_full_disk_during_an_append_leaves_no_torn_line_behind(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = _cache(tmp_path)
+    cache.apply(_full())
+    real_write = os.write
+
+    def full_disk(fd: int, data: Any) -> int:
+        real_write(fd, bytes(data[:50]))  # part of the line fits, then the disk is full
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with monkeypatch.context() as m:
+        m.setattr(snapshot_cache.os, "write", full_disk)
+        with pytest.raises(OSError):
+            cache.apply(_revoke(2, REFS[0]))
+    assert cache.version == 1  # not accepted
+    journal = (tmp_path / "snapshot.json").with_suffix(JOURNAL_SUFFIX)
+    assert len(journal.read_bytes().splitlines()) == 1  # the part written is cut off again
+    cache.apply(_revoke(2, REFS[0]))  # space again: the next delta is taken
+    restarted = _cache(tmp_path)
+    assert restarted.load() is not None and restarted.version == 2
+    assert _statuses(restarted) == ["revoked", "active", "active"]

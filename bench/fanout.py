@@ -140,6 +140,18 @@ class CountingWatcher(SnapshotWatcher):
             raise
 
 
+class TimedClient(ServiceClient):
+    """The agent's client, noting when the last snapshot document arrived (the service's part
+    of the fan-out ends there; the agent's apply follows)."""
+
+    answered = 0.0
+
+    def snapshot(self, since: int | None = None) -> dict[str, Any]:
+        doc = super().snapshot(since)
+        self.answered = time.perf_counter()
+        return doc
+
+
 def notify_round_trip(url: str, n: int = 20) -> float:
     """Median seconds from a committed ``pg_notify`` on one connection to its arrival on a
     LISTENing one."""
@@ -194,7 +206,7 @@ def _connect(work: Path, services: list[ServiceProcess],
         cache = SnapshotCache(work / f"agent-{i}" / "snapshot.json", service_key, str(dev))
         cache.path.parent.mkdir()
         cache.apply(ServiceClient(base, str(dev), key, timeout=300).snapshot(None))
-        watchers.append(CountingWatcher(ServiceClient(base, str(dev), key), cache, stop,
+        watchers.append(CountingWatcher(TimedClient(base, str(dev), key), cache, stop,
                                         wait_s=30.0))
     return watchers
 
@@ -226,12 +238,16 @@ def measure(url: str, work: Path) -> dict[str, Any]:
             time.sleep(0.005)
         # Counted now: stopping the services below fails every watcher's pending long-poll.
         errors = sum(w.errors for w in watchers)
+        answers = sorted(a - t0 for w in watchers
+                         if (a := getattr(w.client, "answered", 0.0)) > t0)
         watchers[0].stop.set()
         served = served_delta(watchers[0].client, version - 1)
     finally:
         for s in services:
             s.stop()
     entry = _entry(sorted(reached.values()), notify_s, read_s, load, errors, version)
+    entry.update(first_answer_s=round(answers[0], 3) if answers else None,
+                 last_answer_s=round(answers[-1], 3) if answers else None)
     entry.update(served)
     entry.update(delta_size(url, devices[0][0], version - 1))
     return entry

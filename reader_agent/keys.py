@@ -5,6 +5,7 @@ Layout of the data directory::
     device-key.pem     Ed25519 private key (0600), made on first enrollment
     identity.json      {"device_id", "service_url", "service_public_key", "service_key_id"}
     snapshot.json      signed snapshot documents (see snapshot_cache)
+    snapshot.journal   signed deltas applied since snapshot.json was written (see snapshot_cache)
     snapshot-state.json  newest snapshot accepted + time floor (see snapshot_state)
     outbox.sqlite3     the durable event outbox (see outbox)
 """

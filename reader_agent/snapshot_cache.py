@@ -1,7 +1,15 @@
 """The signed decision snapshot, cached on disk and verified on every load.
 
-The file holds only documents exactly as the service signed them: the last full snapshot and
-the deltas since. Every load verifies each signature with the service's public key (from
+The files hold only documents exactly as the service signed them: the last full snapshot and
+the deltas since. ``snapshot.json`` holds the full snapshot and the deltas kept when it was last
+written; each delta applied since is appended to ``snapshot.journal`` beside it (one document
+per line, fsync'd), so a delta costs an append of a few kilobytes, not a rewrite of the whole
+file (6.4 MB for 20,000 staff). The journal's first line names the ``snapshot.json`` it
+extends (a random token written in both); a journal naming another is ignored. Once the
+journal holds ``JOURNAL_MAX`` documents, or with a full snapshot, ``snapshot.json`` is written
+again (atomically) and a new journal started; a crash between the two leaves a journal naming
+the old file, which is ignored, the new file already holding everything. A torn last line (a
+crash during an append) is dropped on load: that delta was never accepted. Every load verifies each signature with the service's public key (from
 enrollment) and re-merges the deltas (credentials by ``ref``; the other lists are complete in
 every document, so the newest one wins). Nothing the agent computed itself is trusted from
 disk, so an edited file is refused: the agent logs ``snapshot.cache.rejected``, keeps the
@@ -16,8 +24,11 @@ is measured with the state's time floor, which a clock set back does not rewind.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import logging
+import os
+import secrets
 import threading
 import zlib
 from dataclasses import dataclass
@@ -41,6 +52,8 @@ from .snapshot_state import STATE_FILE, HighWater, SnapshotState
 log = logging.getLogger(__name__)
 
 MAX_DELTAS = 50
+JOURNAL_SUFFIX = ".journal"
+JOURNAL_MAX = 32  # documents appended before snapshot.json is written again
 
 
 class SnapshotError(ValueError):
@@ -287,8 +300,71 @@ def _patch(current: Snapshot | None, payload: dict[str, Any]) -> Snapshot | None
         return None
 
 
+def _line(doc: dict[str, Any]) -> bytes:
+    """One document as a line of compact JSON (JSON escapes every newline in a string)."""
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
+
+
 def _compact(doc: dict[str, Any]) -> bytes:
-    return zlib.compress(json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode(), 1)
+    return zlib.compress(_line(doc), 1)
+
+
+class _Journal:
+    """``snapshot.journal``: the deltas applied since ``snapshot.json`` was written, one signed
+    document per line after a header line naming that file's token (see the module)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.token: str | None = None  # of the snapshot.json this journal extends
+        self.count = 0  # documents in it
+
+    def start(self, token: str) -> None:
+        """A new, empty journal for the snapshot.json with ``token`` (written atomically)."""
+        atomic_write(self.path, _line({"journal": token}) + b"\n")
+        self.token, self.count = token, 0
+
+    def append(self, doc: dict[str, Any]) -> None:
+        """Append one document and fsync: durable before the agent accepts it. A failed
+        append (a full disk) is cut off again, and the next document rewrites both files
+        instead of appending after what may remain of it."""
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW)
+        try:
+            start = os.lseek(fd, 0, os.SEEK_END)
+            try:
+                view = memoryview(_line(doc) + b"\n")
+                while view:
+                    view = view[os.write(fd, view):]
+                os.fsync(fd)
+            except OSError:
+                self.token = None
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, start)
+                raise
+        finally:
+            os.close(fd)
+        self.count += 1
+
+    def read(self, token: str | None) -> list[dict[str, Any]]:
+        """The documents of a journal that extends the snapshot.json with ``token`` (none for
+        another or no journal). A torn last line, from a crash during an append, is cut off
+        the file, so the next append starts on a line of its own."""
+        self.token, self.count = None, 0
+        if token is None or not self.path.exists():
+            return []
+        raw = self.path.read_bytes()
+        lines = raw.split(b"\n")
+        if json.loads(lines[0]) != {"journal": token}:
+            log.warning("snapshot.journal.ignored path=%s reason=another snapshot file",
+                        self.path)
+            return []
+        whole = raw.rfind(b"\n") + 1  # bytes up to the last complete line
+        if whole < len(raw):
+            log.warning("snapshot.journal.torn path=%s dropped_bytes=%d", self.path,
+                        len(raw) - whole)
+            os.truncate(self.path, whole)
+        docs = [json.loads(line) for line in lines[1:-1]]
+        self.token, self.count = token, len(docs)
+        return docs
 
 
 class SnapshotCache:
@@ -304,6 +380,7 @@ class SnapshotCache:
         # holds tens of megabytes of dicts for the life of the agent (only apply reads them).
         self._docs: list[bytes] = []
         self._keep: list[bool] = []  # per document: still needed once a later one follows
+        self._journal = _Journal(path.with_suffix(JOURNAL_SUFFIX))
         self.current: Snapshot | None = None
         self.state = state or SnapshotState(path.with_name(STATE_FILE))
         #: The mark a snapshot file on disk was older than (set by ``load``), for an alarm.
@@ -367,6 +444,8 @@ class SnapshotCache:
                 docs = raw["docs"] if isinstance(raw, dict) else None
                 if not isinstance(docs, list):
                     raise SnapshotError("not a snapshot cache file")
+                token = raw.get("journal")
+                docs = docs + self._journal.read(token if isinstance(token, str) else None)
                 snap = self._verify(docs)
                 self._refuse_older(snap)
             except (SnapshotError, ValueError, KeyError, TypeError) as err:
@@ -409,19 +488,31 @@ class SnapshotCache:
             except SnapshotRollback as err:
                 log.error("snapshot.fetch.rejected reason=%s", err)
                 raise
-            kept = [] if payload.get("full") else [
+            kept: list[tuple[bytes, bool]] = [] if payload.get("full") else [
                 (d, keep) for d, keep in zip(self._docs, self._keep, strict=True) if keep]
             kept.append((_compact(doc), not payload.get("full") and needed_later(
                 payload, self.current.version if self.current is not None else None)))
             kept[0] = (kept[0][0], True)  # the full snapshot
             # The snapshot first: a crash between the two writes leaves a file newer than the
             # mark (raised on the next load), never a mark that refuses the file.
-            atomic_write(self.path, b'{"format":1,"docs":[' + b",".join(
-                zlib.decompress(d) for d, _ in kept) + b"]}")
+            if payload.get("full") or self._journal.token is None:
+                self._write(kept)
+            else:
+                self._journal.append(doc)
             self.state.accept(snap.version, snap.issued_at)
             self._docs, self._keep = [d for d, _ in kept], [k for _, k in kept]
             self.current = snap
+            if self._journal.count >= JOURNAL_MAX:  # after the swap: the new version is held
+                self._write(kept)
             return snap
+
+    def _write(self, kept: list[tuple[bytes, bool]]) -> None:
+        """snapshot.json with the documents kept, under a new token, then a new journal for
+        it (a crash between leaves the old journal, which names the old token: ignored)."""
+        token = secrets.token_hex(8)
+        atomic_write(self.path, b'{"format":1,"journal":"' + token.encode() + b'","docs":['
+                     + b",".join(zlib.decompress(d) for d, _ in kept) + b"]}")
+        self._journal.start(token)
 
     def _merged_docs(self, doc: dict[str, Any], payload: dict[str, Any]) -> list[dict[str, Any]]:
         if payload.get("full"):

@@ -52,6 +52,10 @@ KEEP = 4  # tables per database: the current version and a few an agent may stil
 SCOPES = 20_000  # (device, version) → scope records per database
 
 StaffEntry = tuple[str, str, str | None]  # display_name, active_from, active_until
+# What tells a changed row from an unchanged one (``_read_row_digests``): per staff id the
+# digest of its staff row and its group ids as listed; per credential id its staff id and digest.
+RowDigests = tuple[dict[int, bytes], dict[int, str], dict[int, tuple[int, bytes]]]
+REREAD_AT_MOST = 2_000  # staff re-read by id; more changed than that: the whole table is read
 Row = tuple[str, str, str | None, tuple[int, ...]]  # ... and the groups the device sees
 
 
@@ -81,6 +85,11 @@ class Table:
     schedules: dict[int, dict[str, Any]] = field(default_factory=dict)
     closed_days: list[str] = field(default_factory=list)
     _digests: dict[str, str] = field(default_factory=dict)
+    # PostgreSQL's digests of each staff member's rows (``_read_row_digests``), kept on the
+    # newest table only: the next read re-reads just the staff whose digest changed.
+    row_digests: RowDigests | None = None
+    # (previous version, staff ids re-read since it): ``changed`` without comparing every row.
+    reread: tuple[int, frozenset[int]] | None = None
 
     def in_scope(self, staff_id: int, scope: Scope) -> bool:
         if scope.clock and staff_id in self.clock_staff:
@@ -163,21 +172,19 @@ def read_table(session: Session, day: date, previous: Table | None = None) -> Ta
     """The table at the current version; call inside one REPEATABLE READ transaction.
 
     Rows are read as plain tuples through the Core connection (no ORM objects: the table is
-    20,000 staff and their groups and credentials, read again after every change)."""
+    20,000 staff and their groups and credentials, read again after every change). On
+    PostgreSQL, after the first table only the staff members whose rows' digests changed
+    since ``previous`` are read again (a revocation: one), the rest taken from ``previous``."""
     conn = session.connection()
     version = current(session)
-    staff = _read_staff(conn)
-    frozen = _read_groups(conn)
-    by_staff, active, order = _read_credentials(conn)
+    digests = _read_row_digests(conn)
+    rows, reread = _reread(conn, previous, digests)
+    if rows is None:
+        rows = _read_rows(conn, previous)
+    staff, frozen, by_staff, active, order = rows
     today = day.isoformat()  # ISO dates compare as strings
     clock = frozenset(s for s in set(active.values()) if s in staff and staff[s][1] <= today
                       and (staff[s][2] is None or staff[s][2] >= today))
-    digests: dict[str, str] = {}
-    if previous is not None:
-        staff, frozen = _share(previous.staff, staff), _share(previous.groups, frozen)
-        by_staff = _share(previous.credentials, by_staff)
-        order = previous.order if previous.order == order else order
-        digests = previous._digests  # a ref's digest never changes
     permissions: dict[int, list[dict[str, Any]]] = {}
     for p in conn.execute(select(Permission.group_id, Permission.door_id, Permission.schedule_id)
                           .order_by(Permission.group_id, Permission.door_id,
@@ -189,34 +196,129 @@ def read_table(session: Session, day: date, previous: Table | None = None) -> Ta
                  permissions,
                  {s.id: schedule_entry(s) for s in session.execute(
                      select(Schedule).options(selectinload(Schedule.windows))).scalars()},
-                 closed_day_list(session, day), digests)
+                 closed_day_list(session, day),
+                 previous._digests if previous is not None else {},  # a ref's never changes
+                 digests, reread)
 
 
-def _read_staff(conn: Connection) -> dict[int, StaffEntry]:
+Rows = tuple[dict[int, StaffEntry], dict[int, frozenset[int]],
+             dict[int, tuple[dict[str, Any], ...]], dict[str, int], dict[str, int]]
+
+
+def _read_rows(conn: Connection, previous: Table | None) -> Rows:
+    """Every staff row, group set and credential, sharing ``previous``' equal objects."""
+    staff = _read_staff(conn)
+    frozen = _read_groups(conn)
+    by_staff, active, order = _read_credentials(conn)
+    if previous is not None:
+        staff, frozen = _share(previous.staff, staff), _share(previous.groups, frozen)
+        by_staff = _share(previous.credentials, by_staff)
+        order = previous.order if previous.order == order else order
+    return staff, frozen, by_staff, active, order
+
+
+def _read_row_digests(conn: Connection) -> RowDigests | None:
+    """Per staff id, PostgreSQL's digest (sha256, first 16 bytes) of exactly the columns the
+    table takes from its staff row, and its group ids as the database lists them; per
+    credential id, its staff id and the digest of its columns. None except on PostgreSQL.
+
+    The database hashes the rows, so this reads short columns instead of the rows, and
+    aggregates without sorting: equal lists are equal group sets, and a list merely in
+    another order only has that person read again."""
+    if conn.dialect.name != "postgresql":
+        return None
+
+    def digest(*cols: Any) -> Any:  # a record's text form: quoted, NULL distinct from ""
+        return func.substr(func.sha256(func.convert_to(cast(func.row(*cols), String),
+                                                       "UTF8")), 1, 16)
+
+    staff = conn.execute(select(Staff.id, digest(Staff.name, Staff.active_from,
+                                                 Staff.active_until))).all()
+    groups = conn.execute(select(AccessGroupMember.staff_id, func.aggregate_strings(
+        cast(AccessGroupMember.group_id, String), ",")).group_by(
+        AccessGroupMember.staff_id)).all()
+    creds = conn.execute(select(Credential.id, Credential.staff_id, digest(
+        Credential.credential_ref, Credential.kind, Credential.status, Credential.public_key,
+        Credential.not_after))).all()
+    return ({i: bytes(d) for i, d in staff}, {i: g for i, g in groups},
+            {i: (sid, bytes(d)) for i, sid, d in creds})
+
+
+def _changed_ids(old: RowDigests, new: RowDigests) -> frozenset[int]:
+    """Staff ids whose staff row, group list or credentials differ between the digests."""
+    ids = {i for o, n in ((old[0], new[0]), (old[1], new[1]))
+           for i in o.keys() | n.keys() if o.get(i) != n.get(i)}
+    for cid in old[2].keys() | new[2].keys():
+        was, now = old[2].get(cid), new[2].get(cid)
+        if was != now:
+            ids.update(x[0] for x in (was, now) if x is not None)
+    return frozenset(ids)
+
+
+def _reread(conn: Connection, previous: Table | None, digests: RowDigests | None
+            ) -> tuple[Rows | None, tuple[int, frozenset[int]] | None]:
+    """``previous``' rows with those of the staff whose digests changed read again, and
+    (previous version, those ids); (None, None) when the whole table must be read."""
+    if previous is None or previous.row_digests is None or digests is None:
+        return None, None
+    ids = _changed_ids(previous.row_digests, digests)
+    if len(ids) > REREAD_AT_MOST:
+        return None, None
+    staff, groups = dict(previous.staff), dict(previous.groups)
+    by_staff, active, order = (dict(previous.credentials), dict(previous.active_refs),
+                               dict(previous.order))
+    for i in ids:
+        staff.pop(i, None)
+        groups.pop(i, None)
+        for c in by_staff.pop(i, ()):
+            order.pop(c["ref"], None)
+            if active.get(c["ref"]) == i:
+                del active[c["ref"]]
+    if ids:
+        staff.update(_read_staff(conn, ids))
+        groups.update(_read_groups(conn, ids))
+        new_creds, new_active, new_order = _read_credentials(conn, ids)
+        by_staff.update(new_creds)
+        active.update(new_active)
+        order.update(new_order)
+    return (staff, groups, by_staff, active, order), (previous.version, ids)
+
+
+def _read_staff(conn: Connection, ids: frozenset[int] | None = None
+                ) -> dict[int, StaffEntry]:
+    """Every staff row, or those of ``ids``."""
+    query = select(Staff.id, Staff.name, Staff.active_from, Staff.active_until)
+    if ids is not None:
+        query = query.where(Staff.id.in_(sorted(ids)))
     return {i: (display_name(n), f.isoformat(), u.isoformat() if u else None)
-            for i, n, f, u in conn.execute(select(
-                Staff.id, Staff.name, Staff.active_from, Staff.active_until)).all()}
+            for i, n, f, u in conn.execute(query).all()}
 
 
-def _read_groups(conn: Connection) -> dict[int, frozenset[int]]:
-    """Each staff member's groups, aggregated by the database: one row per staff member
-    instead of one per membership."""
-    ids = func.aggregate_strings(cast(AccessGroupMember.group_id, String), ",")
-    return {s: frozenset(map(int, g.split(","))) for s, g in conn.execute(
-        select(AccessGroupMember.staff_id, ids).group_by(AccessGroupMember.staff_id)).all()}
+def _read_groups(conn: Connection, ids: frozenset[int] | None = None
+                 ) -> dict[int, frozenset[int]]:
+    """Each staff member's groups (or those of ``ids``), aggregated by the database: one row
+    per staff member instead of one per membership."""
+    groups = func.aggregate_strings(cast(AccessGroupMember.group_id, String), ",")
+    query = select(AccessGroupMember.staff_id, groups).group_by(AccessGroupMember.staff_id)
+    if ids is not None:
+        query = query.where(AccessGroupMember.staff_id.in_(sorted(ids)))
+    return {s: frozenset(map(int, g.split(","))) for s, g in conn.execute(query).all()}
 
 
-def _read_credentials(conn: Connection) -> tuple[dict[int, tuple[dict[str, Any], ...]],
-                                                  dict[str, int], dict[str, int]]:
+def _read_credentials(conn: Connection, ids: frozenset[int] | None = None
+                      ) -> tuple[dict[int, tuple[dict[str, Any], ...]], dict[str, int],
+                                 dict[str, int]]:
     """Payload entries by staff id (in credential id order), active ref → staff id, and
-    ref → credential id."""
+    ref → credential id; of every credential, or of the staff ``ids``."""
     creds: dict[int, list[dict[str, Any]]] = {}
     active: dict[str, int] = {}
     order: dict[str, int] = {}
-    for cid, ref, kind, sid, status, key, not_after in conn.execute(select(
-            Credential.id, Credential.credential_ref, Credential.kind, Credential.staff_id,
-            Credential.status, Credential.public_key, Credential.not_after
-    ).order_by(Credential.id)).all():
+    query = select(Credential.id, Credential.credential_ref, Credential.kind,
+                   Credential.staff_id, Credential.status, Credential.public_key,
+                   Credential.not_after).order_by(Credential.id)
+    if ids is not None:
+        query = query.where(Credential.staff_id.in_(sorted(ids)))
+    for cid, ref, kind, sid, status, key, not_after in conn.execute(query).all():
         entry = {"ref": ref, "kind": kind, "staff_id": sid, "status": status,
                  "public_key": key,
                  "not_after": None if not_after is None else format_time(not_after)}
@@ -356,6 +458,8 @@ class TableCache:
             raise
         with self._lock:
             self.builds += 1
+            if previous is not None:
+                previous.row_digests = None  # the next read compares with this table's
             held.tables[table.version] = table
             held.tables.move_to_end(table.version)
             while len(held.tables) > KEEP:
@@ -369,6 +473,8 @@ class TableCache:
             return self._of(engine).tables.get(version)
 
     def changed(self, engine: Engine, old: Table, new: Table) -> frozenset[int]:
+        if new.reread is not None and new.reread[0] == old.version:  # re-read by digest
+            return new.reread[1] | (old.clock_staff ^ new.clock_staff)
         key = (old.version, new.version)
         with self._lock:
             hit = self._of(engine).changed.get(key)

@@ -20,7 +20,7 @@ from gate.policy import Reason
 from reader_agent.agent import AgentConfig, ReaderAgent, TapProcessor, enroll_agent
 from reader_agent.client import ServiceUnavailable
 from reader_agent.outbox import Outbox
-from reader_agent.snapshot_cache import SnapshotCache, SnapshotRollback
+from reader_agent.snapshot_cache import JOURNAL_SUFFIX, SnapshotCache, SnapshotRollback
 from reader_agent.snapshot_state import STATE_FILE, SnapshotState, TimeFloor
 
 from .fake_service import FakeService
@@ -131,10 +131,15 @@ def test_agent_raises_an_alarm_for_a_restored_snapshot(tmp_path: Path):
     agent = ReaderAgent(tmp_path, AgentConfig("sim:rb", 1), transport=svc.transport())
     agent.watcher.sync()
     shutil.copy(tmp_path / "snapshot.json", tmp_path / "backup.json")
+    journal = (tmp_path / "snapshot.json").with_suffix(JOURNAL_SUFFIX)
+    backup_journal = journal.read_bytes()  # the deltas applied since the file was written
     svc.set_credential(cred(REF, "revoked"))
     agent.watcher.sync()
     agent.close()
+    assert journal.read_bytes() != backup_journal  # the revocation was appended to it
+    # The old snapshot put back: the file and its journal as they were.
     shutil.copy(tmp_path / "backup.json", tmp_path / "snapshot.json")
+    journal.write_bytes(backup_journal)
 
     agent = ReaderAgent(tmp_path, AgentConfig("sim:rb", 1), transport=svc.transport())
     try:

@@ -64,14 +64,18 @@ class ClockProbe:
     """Notes which test reads the wall clock (``datetime.now``, ``time.time``, ``date.today``,
     from any thread), through the one method every clock read of time-machine passes through.
 
-    Only reads by the project's own code count: a library's (pytest's timings, hypothesis,
-    logging, connection pools) do not make a test depend on the date. The probe travels to the
-    current time (offset 0), so the clock it shows is unchanged."""
+    Only reads by the project's own code during the test body count: a library's (pytest's
+    timings, hypothesis, logging, connection pools) do not make a test depend on the date, nor
+    does a fixture stamping its rows at setup (a fixture whose value is the date is ``now`` or
+    ``wall_clock``, marked by name). A subprocess started at setup counts: it reads the clock
+    during the body where the probe cannot see. The probe travels to the current time (offset
+    0), so the clock it shows is unchanged."""
 
     active: ClockProbe | None = None  # the installed probe, told of subprocesses by python()
 
     def __init__(self) -> None:
-        self.current: str | None = None
+        self.current: str | None = None  # the test being set up or run
+        self.in_body = False  # whether the current test's body (pytest's call phase) runs
         self.readers: set[str] = set()
         self._original = time_machine.Traveller.time_ns
         self._travel: time_machine.travel | None = None
@@ -81,7 +85,7 @@ class ClockProbe:
 
         def time_ns(traveller: time_machine.Traveller) -> int:
             caller = sys._getframe(1).f_code.co_filename  # who called datetime.now() & co.
-            if caller.startswith(PROJECT) and "site-packages" not in caller:
+            if probe.in_body and caller.startswith(PROJECT) and "site-packages" not in caller:
                 probe.note()
             return original(traveller)
 
@@ -115,7 +119,8 @@ def read_clock_readers() -> set[str]:
 def python(*args: str) -> list[str]:
     """The command line of ``python -m MODULE ...`` or ``python -c CODE ...`` on the moved clock.
 
-    The probe cannot see a subprocess read the clock, so a test starting one counts as a reader."""
+    The probe cannot see a subprocess read the clock, so a test starting one, in its body or
+    in a fixture's setup, counts as a reader."""
     if ClockProbe.active is not None:
         ClockProbe.active.note()
     return [sys.executable, "-m", "tests.clock", *args]

@@ -40,10 +40,11 @@ from .identities import make_token
 
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-# Fixtures through which a test reaches code that reads the wall clock (the service stamps rows
-# and checks signed timestamps with it): a test using one is marked ``clock``.
-CLOCK_FIXTURES = frozenset({"now", "wall_clock", "database", "app", "client", "admin",
-                            "live_server"})
+# Fixtures whose value is the wall clock: a test using one, directly or through another fixture,
+# places what it makes at the date, so it is marked ``clock``. Other tests are marked when the
+# probe sees their body read the clock (a fixture such as ``app`` or ``admin`` does not make a
+# test depend on the date; the service code its body calls does, when it reads the clock).
+CLOCK_FIXTURES = frozenset({"now", "wall_clock"})
 _probe = ClockProbe()
 _clock_readers: set[str] = set()
 # No hypothesis deadlines: speed is measured by the benchmarks, not by timed tests, and a
@@ -82,30 +83,25 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @contextlib.contextmanager
-def _probing(item: pytest.Item) -> Iterator[None]:
-    """Only the test's own setup, call and teardown count, not pytest's timing around them."""
-    _probe.current = item.nodeid
+def _probing(item: pytest.Item, *, body: bool) -> Iterator[None]:
+    """Clock reads count in the test body only (not in pytest's timing around it, nor in the
+    fixtures' setup and teardown); a subprocess started at setup counts too (ClockProbe)."""
+    _probe.current, _probe.in_body = item.nodeid, body
     try:
         yield
     finally:
-        _probe.current = None
+        _probe.current, _probe.in_body = None, False
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_setup(item: pytest.Item):  # type: ignore[no-untyped-def]
-    with _probing(item):
+    with _probing(item, body=False):
         yield
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_call(item: pytest.Item):  # type: ignore[no-untyped-def]
-    with _probing(item):
-        yield
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_teardown(item: pytest.Item):  # type: ignore[no-untyped-def]
-    with _probing(item):
+    with _probing(item, body=True):
         yield
 
 

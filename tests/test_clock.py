@@ -39,12 +39,12 @@ WALL_CLOCK_ALLOWED = {
 WALL_CLOCK_READ = re.compile(r"datetime\.now\(|\btime\.time\(|date\.today\(|\butcnow\(")
 
 
-def _reads(probe: ClockProbe, label: str, read) -> bool:  # type: ignore[no-untyped-def]
-    probe.current = label
+def _reads(probe: ClockProbe, label: str, read, *, body: bool = True) -> bool:  # type: ignore[no-untyped-def]
+    probe.current, probe.in_body = label, body
     try:
         read()
     finally:
-        probe.current = None
+        probe.current, probe.in_body = None, False
     return label in probe.readers
 
 
@@ -65,6 +65,10 @@ def test_probe_sees_every_kind_of_clock_read() -> None:
         assert _reads(probe, "thread", in_a_thread)
         assert not _reads(probe, "monotonic", time.monotonic)  # a duration is not the date
         assert not _reads(probe, "library", lambda: logging.LogRecord("x", 20, "", 0, "", (), None))
+        # a fixture's setup stamping rows is not the test reading the date; a subprocess it
+        # starts is, since it goes on reading the clock during the body, out of the probe's sight
+        assert not _reads(probe, "setup", lambda: datetime.now(UTC), body=False)
+        assert _reads(probe, "setup-subprocess", lambda: python("-c", "pass"), body=False)
     finally:
         probe.uninstall()
     assert not _reads(probe, "after", time.time)

@@ -64,7 +64,10 @@ class AccessIndexBuilder:
         self.cred_not_after = array("q")
         self.key_start = array("l", [0])
         self.keys = bytearray()
-        self.door_groups: dict[int, dict[int, tuple[int, ...]]] = {}
+        # Permissions as rows too; indexed per door and group on first use (``_door_groups``).
+        self.perm_group = array("q")
+        self.perm_door = array("q")
+        self.perm_schedule = array("q")
 
     def staff(self, staff_id: int, active_from: date, active_until: date | None,
               group_ids: Iterable[int], name: str = "") -> None:
@@ -90,8 +93,9 @@ class AccessIndexBuilder:
         self.key_start.append(len(self.keys))
 
     def permission(self, group_id: int, door_id: int, schedule_id: int) -> None:
-        by_group = self.door_groups.setdefault(door_id, {})
-        by_group[group_id] = (*by_group.get(group_id, ()), schedule_id)
+        self.perm_group.append(group_id)
+        self.perm_door.append(door_id)
+        self.perm_schedule.append(schedule_id)
 
     def build(self, *, schedules: Mapping[int, Schedule], closed_days: frozenset[date],
               tz: ZoneInfo = JST, day_change: time = DEFAULT_DAY_CHANGE) -> AccessIndex:
@@ -156,6 +160,17 @@ class AccessIndex:
     def _staff_row(self) -> dict[int, int]:
         return {staff_id: i for i, staff_id in enumerate(self._rows.staff_ids)}
 
+    @cached_property
+    def _door_groups(self) -> dict[int, dict[int, tuple[int, ...]]]:
+        """Per door and group, the schedules that grant it (in the order they were given)."""
+        rows = self._rows
+        index: dict[int, dict[int, tuple[int, ...]]] = {}
+        for group_id, door_id, schedule_id in zip(rows.perm_group, rows.perm_door,
+                                                  rows.perm_schedule, strict=True):
+            by_group = index.setdefault(door_id, {})
+            by_group[group_id] = (*by_group.get(group_id, ()), schedule_id)
+        return index
+
     def patched(self, rows: AccessIndexBuilder, *, schedules: Mapping[int, Schedule],
                 closed_days: frozenset[date], tz: ZoneInfo, day_change: time
                 ) -> AccessIndex | None:
@@ -184,7 +199,8 @@ class AccessIndex:
                 return None
             new.active_from[at] = rows.active_from[i]
             new.active_until[at] = rows.active_until[i]
-        new.door_groups = rows.door_groups
+        new.perm_group, new.perm_door, new.perm_schedule = (
+            rows.perm_group, rows.perm_door, rows.perm_schedule)
         index = AccessIndex(new, dict(schedules), closed_days, tz, day_change)
         # Same refs and staff on the same rows: lookup dicts already made carry over.
         for name in ("_cred_row", "_staff_row"):
@@ -269,7 +285,7 @@ class AccessIndex:
     def _schedule_decision(self, staff: int, door_id: int, now: datetime,
                            local: datetime) -> Decision:
         r = self._rows
-        by_group = r.door_groups.get(door_id, {})
+        by_group = self._door_groups.get(door_id, {})
         granting = [sid for g in r.groups[r.group_start[staff]:r.group_start[staff + 1]]
                     for sid in by_group.get(g, ())]
         if not granting:

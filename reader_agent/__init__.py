@@ -21,4 +21,4 @@ import sys
 # rich and pygments) whenever those are installed: about 5.5 MB resident in every agent, which
 # never runs it (encode/httpx#3547). Marked absent, httpx takes its own fallback for a missing
 # CLI. Nothing changes in a process that imported httpx before this package.
-sys.modules.setdefault("httpx._main", None)
+sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]  # None: "not importable"

@@ -359,7 +359,9 @@ class SnapshotCache:
 
         The agent loads at start, before any tap or background thread reads ``current``."""
         snap = self._settle() if self._load() is not None else None
-        release_free_memory()  # the parsed file is garbage now
+        if snap is not None:
+            snap.index.prepare()
+        release_free_memory()  # the parsed file and the lookups' scratch are garbage now
         return snap
 
     def _settle(self) -> Snapshot | None:

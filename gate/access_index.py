@@ -165,7 +165,8 @@ class AccessIndex:
         """The credential rows by ref, an open-addressing hash table: ``hash(ref)`` picks a
         slot, the row there is confirmed against its packed ref, and the next slot is tried
         on a mismatch. Four bytes a slot, at least twice as many slots as credentials (a dict
-        of the ref strings cost 3 MB for 20,000 credentials; this, 256 kB)."""
+        of the ref strings cost 3 MB for 20,000 credentials; this, 256 kB). ``hash`` of a str
+        differs between processes: the table is made in the process that uses it, never kept."""
         rows = self._rows
         size = 1 << max(3, (2 * len(rows.cred_staff)).bit_length())
         table = array("i", [_NONE]) * size

@@ -6,7 +6,8 @@
 - ``decide_throughput``: decisions/s from a 20,000-staff × 200-door snapshot (and its build
   time). Baseline: decisions/s from a snapshot with one door.
 - ``agent_rss``: resident memory of an agent process after loading the 20,000-staff snapshot
-  and 10,000 taps (a subprocess). Baseline: the same process with no snapshot.
+  and 10,000 taps (a subprocess, ``bench.agent_rss``). Baseline: the same process with no
+  snapshot.
 - ``pin_verify``: HMACs per PIN entry on the key box, worst case. Baseline: one HMAC.
 """
 
@@ -24,13 +25,14 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from bench.agent_rss import DEVICE, NOW, STAFF, ref_of
 from gate.signing import sign_document
 from reader_agent.agent import AgentConfig, TapProcessor
 from reader_agent.card_auth import KIND_STAFF_AP, CardAuthResult
@@ -38,14 +40,8 @@ from reader_agent.lock_emulator.keybox import DriftingClock, KeyBox
 from reader_agent.outbox import Outbox
 from reader_agent.snapshot_cache import SnapshotCache, build_snapshot
 
-DEVICE = "6f1c2b8e-0000-4000-8000-00000000b001"
-ISSUED = datetime(2026, 11, 30, 0, 0, tzinfo=UTC)
-NOW = ISSUED + timedelta(hours=1)  # 10:00 JST on a Monday
-STAFF, DOORS, GROUPS = 20_000, 200, 200
-
-
-def ref_of(i: int) -> str:
-    return f"{i:032x}"
+ISSUED = NOW - timedelta(hours=1)
+DOORS, GROUPS = 200, 200
 
 
 def snapshot_payload(staff: int = STAFF, doors: int = DOORS, seed: int = 13) -> dict[str, Any]:
@@ -203,29 +199,12 @@ def _json_time(payload: dict[str, Any]) -> float:
     return time.perf_counter() - t
 
 
-def rss_worker(data_dir: Path, public_key: bytes, taps: int) -> dict[str, int]:
-    """Run in a subprocess, as an agent starts: load ``snapshot.json`` (if there is one) from
-    ``data_dir``, serve ``taps`` taps, report the process's memory (kB)."""
-    key = Ed25519PublicKey.from_public_bytes(public_key)
-    cache = SnapshotCache(data_dir / "snapshot.json", key, DEVICE)
-    cache.load()
-    tp = TapProcessor(AgentConfig("sim:bench", 1), cache, Outbox(data_dir / "outbox.sqlite3"),
-                      device_clock=lambda: NOW)
-    rng = random.Random(3)
-    for _ in range(taps):
-        tp.tap(_card(ref_of(rng.randint(1, STAFF))))
-    status = Path("/proc/self/status").read_text()
-    tp.close()
-    return {line.split(":")[0]: int(line.split()[1]) for line in status.splitlines()
-            if line.startswith(("VmRSS", "VmHWM"))}
-
-
 def agent_rss(taps: int = 10_000) -> list[dict[str, Any]]:
     key = Ed25519PrivateKey.generate()
     public = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
 
     def run(data_dir: Path) -> dict[str, int]:
-        out = subprocess.run([sys.executable, "-m", "bench.agent", "rss", str(data_dir), public,
+        out = subprocess.run([sys.executable, "-m", "bench.agent_rss", str(data_dir), public,
                               str(taps)], check=True, capture_output=True, text=True,
                              cwd=Path(__file__).parents[1])
         return dict(json.loads(out.stdout))
@@ -309,9 +288,5 @@ def run_all(log: Callable[[str], None]) -> list[dict[str, Any]]:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["rss"]:
-        print(json.dumps(rss_worker(Path(sys.argv[2]), bytes.fromhex(sys.argv[3]),
-                                    int(sys.argv[4]))))
-    else:
-        for entry in run_all(lambda m: print(m, file=sys.stderr)):
-            print(json.dumps(entry, ensure_ascii=False))
+    for entry in run_all(lambda m: print(m, file=sys.stderr)):
+        print(json.dumps(entry, ensure_ascii=False))

@@ -43,28 +43,34 @@ def _micros(dt: datetime | None) -> int:
 class AccessIndexBuilder:
     """Collects rows one by one into arrays and byte strings, then :meth:`build`.
 
-    Nothing per row is a Python object while the rows are collected (that happens while the
-    parsed snapshot document is alive): the lookup dicts are made on first use, after the parsed
-    document is gone, so they do not pin its freed memory (the agent's resident size)."""
+    Nothing per row is a Python object, neither while the rows are collected (that happens while
+    the parsed snapshot document is alive) nor after: the lookups (credential by ref, a
+    credential's staff row, a door's permissions) are arrays and one small dict per door, made
+    on first use or by :meth:`AccessIndex.prepare`, after the parsed document is gone."""
 
     def __init__(self) -> None:
+        # Dates as ordinals and offsets into the packed rows fit in 4 bytes ("i"); ids and
+        # times in microseconds take 8 ("q").
         self.staff_ids = array("q")
-        self.active_from = array("l")
-        self.active_until = array("l")
-        self.group_start = array("l", [0])
-        self.groups = array("l")
+        self.active_from = array("i")
+        self.active_until = array("i")
+        self.group_start = array("i", [0])
+        self.groups = array("q")
         self.names = bytearray()
-        self.name_start = array("l", [0])
+        self.name_start = array("i", [0])
         self.refs = bytearray()
-        self.ref_start = array("l", [0])
+        self.ref_start = array("i", [0])
         self.cred_staff = array("q")
         self.cred_status = array("b")
         self.cred_kind = array("b")
         self.kinds: list[str] = []
         self.cred_not_after = array("q")
-        self.key_start = array("l", [0])
+        self.key_start = array("i", [0])
         self.keys = bytearray()
-        self.door_groups: dict[int, dict[int, tuple[int, ...]]] = {}
+        # Permissions as rows too; indexed per group for a door when it is first decided.
+        self.perm_group = array("q")
+        self.perm_door = array("q")
+        self.perm_schedule = array("q")
 
     def staff(self, staff_id: int, active_from: date, active_until: date | None,
               group_ids: Iterable[int], name: str = "") -> None:
@@ -90,8 +96,9 @@ class AccessIndexBuilder:
         self.key_start.append(len(self.keys))
 
     def permission(self, group_id: int, door_id: int, schedule_id: int) -> None:
-        by_group = self.door_groups.setdefault(door_id, {})
-        by_group[group_id] = (*by_group.get(group_id, ()), schedule_id)
+        self.perm_group.append(group_id)
+        self.perm_door.append(door_id)
+        self.perm_schedule.append(schedule_id)
 
     def build(self, *, schedules: Mapping[int, Schedule], closed_days: frozenset[date],
               tz: ZoneInfo = JST, day_change: time = DEFAULT_DAY_CHANGE) -> AccessIndex:
@@ -147,14 +154,65 @@ class AccessIndex:
     def _business_day(self) -> BusinessDay:
         return BusinessDay(self.tz, self.day_change)
 
-    @cached_property
-    def _cred_row(self) -> dict[str, int]:
-        rows = self._rows
-        return {rows._ref(i): i for i in range(len(rows.cred_staff))}
+    def prepare(self) -> None:
+        """Make the lookup structures now instead of at the first decision (the agent does
+        it at load, before it gives the memory freed meanwhile back to the system)."""
+        for name in ("_cred_table", "_cred_staff_row"):
+            getattr(self, name)
 
     @cached_property
-    def _staff_row(self) -> dict[int, int]:
-        return {staff_id: i for i, staff_id in enumerate(self._rows.staff_ids)}
+    def _cred_table(self) -> array[int]:
+        """The credential rows by ref, an open-addressing hash table: ``hash(ref)`` picks a
+        slot, the row there is confirmed against its packed ref, and the next slot is tried
+        on a mismatch. Four bytes a slot, at least twice as many slots as credentials (a dict
+        of the ref strings cost 3 MB for 20,000 credentials; this, 256 kB). ``hash`` of a str
+        differs between processes: the table is made in the process that uses it, never kept."""
+        rows = self._rows
+        size = 1 << max(3, (2 * len(rows.cred_staff)).bit_length())
+        table = array("i", [_NONE]) * size
+        for row in range(len(rows.cred_staff)):
+            slot = hash(rows._ref(row)) & (size - 1)
+            while table[slot] != _NONE:
+                slot = (slot + 1) & (size - 1)
+            table[slot] = row
+        return table
+
+    def _cred_row(self, ref: str) -> int | None:
+        table, r, packed = self._cred_table, self._rows, ref.encode()
+        mask = len(table) - 1
+        slot = hash(ref) & mask
+        while (row := table[slot]) != _NONE:
+            if r.refs[r.ref_start[row]:r.ref_start[row + 1]] == packed:
+                return row
+            slot = (slot + 1) & mask
+        return None
+
+    @cached_property
+    def _cred_staff_row(self) -> array[int]:
+        """Per credential row, its staff member's row (``_NONE``: not in the snapshot); an
+        array, not a dict of staff ids, which would cost a megabyte for 20,000 staff."""
+        rows = self._rows
+        staff_row = {staff_id: i for i, staff_id in enumerate(rows.staff_ids)}
+        return array("i", (staff_row.get(s, _NONE) for s in rows.cred_staff))
+
+    @cached_property
+    def _door_groups(self) -> dict[int, dict[int, tuple[int, ...]]]:
+        """Per door decided so far, :meth:`_groups_at` (a reader decides for its own door only:
+        the other doors of a 200-door snapshot cost nothing)."""
+        return {}
+
+    def _groups_at(self, door_id: int) -> dict[int, tuple[int, ...]]:
+        """Per group, the schedules that grant it at ``door_id`` (in the order given)."""
+        by_group = self._door_groups.get(door_id)
+        if by_group is None:
+            by_group = {}
+            rows = self._rows
+            for group_id, door, schedule_id in zip(rows.perm_group, rows.perm_door,
+                                                   rows.perm_schedule, strict=True):
+                if door == door_id:
+                    by_group[group_id] = (*by_group.get(group_id, ()), schedule_id)
+            self._door_groups[door_id] = by_group  # two threads at once make equal ones
+        return by_group
 
     def patched(self, rows: AccessIndexBuilder, *, schedules: Mapping[int, Schedule],
                 closed_days: frozenset[date], tz: ZoneInfo, day_change: time
@@ -184,19 +242,20 @@ class AccessIndex:
                 return None
             new.active_from[at] = rows.active_from[i]
             new.active_until[at] = rows.active_until[i]
-        new.door_groups = rows.door_groups
+        new.perm_group, new.perm_door, new.perm_schedule = (
+            rows.perm_group, rows.perm_door, rows.perm_schedule)
         index = AccessIndex(new, dict(schedules), closed_days, tz, day_change)
-        # Same refs and staff on the same rows: lookup dicts already made carry over.
-        for name in ("_cred_row", "_staff_row"):
+        # Same refs and staff on the same rows: lookups already made carry over.
+        for name in ("_cred_table", "_cred_staff_row"):
             if name in self.__dict__:
                 index.__dict__[name] = self.__dict__[name]
         return index
 
     def _find_cred(self, ref: str) -> int | None:
-        """The row of ``ref``: from the lookup dict if made, else by a scan of the packed refs
-        (C speed; making the dict for one revocation costs far more)."""
-        if "_cred_row" in self.__dict__:
-            return self._cred_row.get(ref)
+        """The row of ``ref``: from the lookup table if made, else by a scan of the packed refs
+        (C speed; making the table for one revocation costs more)."""
+        if "_cred_table" in self.__dict__:
+            return self._cred_row(ref)
         r, packed, at = self._rows, ref.encode(), 0
         while (at := r.refs.find(packed, at)) >= 0:
             row = bisect_left(r.ref_start, at)
@@ -207,22 +266,20 @@ class AccessIndex:
         return None
 
     def _find_staff(self, staff_id: int) -> int | None:
-        if "_staff_row" in self.__dict__:
-            return self._staff_row.get(staff_id)
         try:
             return self._rows.staff_ids.index(staff_id)
         except ValueError:
             return None
 
     def public_key(self, ref: str) -> bytes | None:
-        row = self._cred_row.get(ref)
+        row = self._cred_row(ref)
         if row is None:
             return None
         return bytes(self._rows.keys[self._rows.key_start[row]:self._rows.key_start[row + 1]])
 
     def credential(self, ref: str) -> CredentialInfo | None:
         r = self._rows
-        row = self._cred_row.get(ref)
+        row = self._cred_row(ref)
         if row is None:
             return None
         micros = r.cred_not_after[row]
@@ -231,7 +288,7 @@ class AccessIndex:
                               None if micros == _NONE else _EPOCH + timedelta(microseconds=micros))
 
     def staff_name(self, staff_id: int) -> str:
-        row = self._staff_row.get(staff_id)
+        row = self._find_staff(staff_id)  # a scan at C speed, once per punch
         if row is None:
             return ""
         return self._rows.names[self._rows.name_start[row]:self._rows.name_start[row + 1]].decode()
@@ -246,7 +303,7 @@ class AccessIndex:
         if door.lockdown:
             return _DENY[Reason.LOCKDOWN]
         r = self._rows
-        row = self._cred_row.get(ref) if ref is not None else None
+        row = self._cred_row(ref) if ref is not None else None
         if row is None:
             return _DENY[Reason.UNKNOWN_CREDENTIAL]
         status = _STATUS_DENIAL[r.cred_status[row]]
@@ -255,9 +312,9 @@ class AccessIndex:
         not_after = r.cred_not_after[row]
         if not_after != _NONE and _micros(now) >= not_after:
             return _DENY[Reason.CREDENTIAL_EXPIRED]
-        staff = self._staff_row.get(r.cred_staff[row])
+        staff = self._cred_staff_row[row]
         day = local.toordinal()
-        if staff is None or not (r.active_from[staff] <= day and (
+        if staff == _NONE or not (r.active_from[staff] <= day and (
                 r.active_until[staff] == _NONE or day <= r.active_until[staff])):
             return _DENY[Reason.STAFF_INACTIVE]
         if door.assurance.needs_pin and not pin_verified:
@@ -269,7 +326,7 @@ class AccessIndex:
     def _schedule_decision(self, staff: int, door_id: int, now: datetime,
                            local: datetime) -> Decision:
         r = self._rows
-        by_group = r.door_groups.get(door_id, {})
+        by_group = self._groups_at(door_id)
         granting = [sid for g in r.groups[r.group_start[staff]:r.group_start[staff + 1]]
                     for sid in by_group.get(g, ())]
         if not granting:

@@ -14,3 +14,11 @@ Parts (each module's docstring has the details):
 - ``clock_point`` / ``display`` / ``door_io`` — punches, the display, the door hardware;
 - ``keys`` — the device key and enrolled identity in the data directory.
 """
+
+import sys
+
+# httpx's package __init__ imports its command-line client (``httpx._main``, and with it click,
+# rich and pygments) whenever those are installed: about 5.5 MB resident in every agent, which
+# never runs it (encode/httpx#3547). Marked absent, httpx takes its own fallback for a missing
+# CLI. Nothing changes in a process that imported httpx before this package.
+sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]  # None: "not importable"

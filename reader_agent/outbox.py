@@ -63,6 +63,7 @@ log = logging.getLogger(__name__)
 
 # Room kept for a full disk: some hundreds of taps (about 1 kB each) and the alarm.
 RESERVE_BYTES = 512 * 1024
+CACHE_KB = 256  # the connection's page cache (SQLite's default is 2,000 kB)
 
 EVENT_FIELDS = ("id", "seq", "kind", "occurred_at", "clock_offset_ms", "door_id",
                 "credential_ref", "staff_id", "granted", "reason", "data", "prev_hash")
@@ -82,6 +83,9 @@ class Outbox:
                                    timeout=30)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
+        # An append log: new rows go to the last pages, and the uploader reads each pending row
+        # once. SQLite's default page cache (2 MB) would hold pages not read again.
+        self._db.execute(f"PRAGMA cache_size=-{CACHE_KB}")
         self._db.executescript(SCHEMA)
 
     def _make_reserve(self, size: int) -> None:

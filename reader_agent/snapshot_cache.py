@@ -25,9 +25,11 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import gc
 import json
 import logging
 import os
+import pickle
 import secrets
 import threading
 import zlib
@@ -430,10 +432,33 @@ class SnapshotCache:
         return build_snapshot(merge_payloads(payloads))
 
     def load(self) -> Snapshot | None:
-        """Read and verify the file. On failure log, keep the current snapshot, return None."""
-        snap = self._load()
-        release_free_memory()  # the parsed file is garbage now
+        """Read and verify the file. On failure log, keep the current snapshot, return None.
+
+        The agent loads at start, before any tap or background thread reads ``current``."""
+        snap = self._settle() if self._load() is not None else None
+        if snap is not None:
+            snap.index.prepare()
+        release_free_memory()  # the parsed file and the lookups' scratch are garbage now
         return snap
+
+    def _settle(self) -> Snapshot | None:
+        """The current snapshot and the kept documents, made again once the parsed file is
+        garbage.
+
+        Their small objects (doors, schedules, array headers, lists) were made among the
+        file's millions of parsed ones, and CPython's small-object allocator gives an arena
+        (1 MiB) back only when all of it is free: a few hundred of them pinned about 2 MB of
+        freed memory. So they are serialized (our own objects of a moment ago, nothing read
+        from outside), dropped, and made again among the memory that stays. The full
+        collection also empties the interpreter's free lists of tuples, lists and dicts,
+        which the parse filled."""
+        with self._lock:
+            frozen = pickle.dumps((self.current, self._docs, self._keep),
+                                  pickle.HIGHEST_PROTOCOL)
+            self.current, self._docs, self._keep = None, [], []
+            gc.collect()
+            self.current, self._docs, self._keep = pickle.loads(frozen)  # noqa: S301
+            return self.current
 
     def _load(self) -> Snapshot | None:
         with self._lock:

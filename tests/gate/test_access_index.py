@@ -110,3 +110,24 @@ def test_expiry_keeps_its_microseconds():
     index = rows.build(schedules={}, closed_days=frozenset())
     cred = index.credential("c")
     assert cred is not None and cred.not_after == t and cred.not_after - t == timedelta(0)
+
+
+@settings(max_examples=200)
+@given(st.lists(st.text(min_size=1, max_size=12), min_size=1, max_size=300, unique=True),
+       st.text(max_size=12))
+def test_every_credential_is_found_by_its_ref_and_no_other(refs, other):  # type: ignore[no-untyped-def]
+    """The lookup is an open-addressing table of 2–4 slots per credential: refs that share a
+    slot are told apart by their packed bytes, and a ref not given is found nowhere."""
+    rows = AccessIndexBuilder()
+    for i, ref in enumerate(refs):
+        rows.credential(ref, i, "staff_ap", CredentialStatus.ACTIVE, None, bytes([i % 256]))
+        rows.staff(i, date(2020, 1, 1), None, [1], ref)
+    index = rows.build(schedules={}, closed_days=frozenset())
+    for i, ref in enumerate(refs):
+        cred = index.credential(ref)
+        assert cred is not None and cred.staff_id == i
+        assert index.public_key(ref) == bytes([i % 256])
+        assert index.staff_name(i) == ref
+    if other not in refs:
+        assert index.credential(other) is None
+        assert index.public_key(other) is None

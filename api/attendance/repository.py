@@ -75,12 +75,23 @@ def point_rows(session: Session, start_at: datetime, end_at: datetime,
         hint = Event.data["punch"].as_string()
         q = select(Event.staff_id, ms.cast(_BigInt()), Event.kind, hint).where(*cond)
         q = q.order_by(Event.staff_id, Event.occurred_at)
-        # Core rows on the session's connection, fetched at once: no ORM processing per punch.
-        return session.connection().execute(q).all()
+        return _driver_rows(session, q)
     q2 = select(Event.staff_id, Event.occurred_at, offset, Event.kind, Event.data).where(*cond)
     q2 = q2.order_by(Event.staff_id, Event.occurred_at)
     return ((r[0], int((r[1] - _EPOCH).total_seconds() * 1000) + int(r[2]), r[3],
              (r[4] or {}).get("punch")) for r in session.execute(q2))
+
+
+def _driver_rows(session: Session, q: Any) -> list[tuple[Any, ...]]:
+    """A Core query's rows as the driver's plain tuples, on the session's connection: no ORM
+    and no Row object per punch (a month holds hundreds of thousands). Its bound values pass
+    to the driver as they are, so they must be ones it takes unconverted (aware datetimes,
+    numbers, strings, lists)."""
+    conn = session.connection()
+    compiled = q.compile(dialect=conn.dialect)
+    with conn.connection.dbapi_connection.cursor() as cur:  # type: ignore[union-attr]
+        cur.execute(str(compiled), compiled.params)
+        return cur.fetchall()
 
 
 def not_quarantined() -> Any:
@@ -223,6 +234,8 @@ def approved_overtime(session: Session, start: date, end: date,
         OvertimeRequest.work_date <= end)
     if staff_ids is not None:
         q = q.where(_among(session, OvertimeRequest.staff_id, staff_ids))
+    if session.get_bind().dialect.name == "postgresql":
+        return _driver_rows(session, q)  # a month's orders: tens of thousands of rows
     return [tuple(r) for r in session.execute(q)]
 
 

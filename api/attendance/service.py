@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from operator import itemgetter
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -53,6 +53,7 @@ from .rules import (
 
 _REPEAT_MS = 60_000
 _AT = itemgetter(0)  # a point's time
+_V = TypeVar("_V")
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,20 +166,8 @@ def compute_period(session: Session, start: date, end: date, *,
         result.staff[r[0]] = StaffInfo(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[10])
         active[r[0]] = (r[8], r[9])
         pattern_code[r[0]] = r[7]
-    # Calendar: day types for everyone, then per-staff overrides (振替, 代休日).
-    holidays = closed_days(session, start, end)
     days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
-    global_over: dict[date, DayType] = {}
-    staff_over: dict[int, dict[date, DayType]] = defaultdict(dict)
-    for o in repo.overrides(session, start, end):
-        (global_over if o.staff_id is None else staff_over[o.staff_id])[o.day] = DayType(o.day_type)
-    base_types = {d: classify_day(d, holidays=holidays, overrides=global_over, cfg=cfg)
-                  for d in days}
-    for sid, worked in repo.replaced_holidays(session, start, end):
-        # 給与法 §17: the 休日給 of a worked 休日 moves to its 代休日.
-        if sid is not None and base_types.get(worked) is DayType.HOLIDAY \
-                and worked not in staff_over[sid]:
-            staff_over[sid][worked] = DayType.HOLIDAY_REPLACED
+    base_types, staff_over = _day_types(session, start, end, days, cfg)
     # Work patterns by code, and per-staff assignments with effective dates.
     patterns = {p.code: PatternAxis.of(_pattern_from_row(p), cfg)
                 for p in repo.work_patterns(session)}
@@ -203,15 +192,7 @@ def compute_period(session: Session, start: date, end: date, *,
         b = min(hi, int((e_at - s0).total_seconds() // 60))
         approved[(sid, wd)].append((a, b))
     now_ms = {d: int((now - starts[d]).total_seconds() // 60) for d in days}
-    fixes_by: dict[int, dict[date, list[tuple[str, int]]]] = defaultdict(dict)
-    for (sid, d), fx_list in fixes.items():
-        fixes_by[sid][d] = fx_list
-    approved_by: dict[int, dict[date, list[Interval]]] = defaultdict(dict)
-    for (sid, d), ivs in approved.items():
-        approved_by[sid][d] = ivs
-    leaves_by: dict[int, dict[date, list[tuple[LeaveUnit, Interval | None]]]] = defaultdict(dict)
-    for (sid, d), lv_list in leaves.items():
-        leaves_by[sid][d] = lv_list
+    fixes_by, approved_by, leaves_by = _by_staff(fixes), _by_staff(approved), _by_staff(leaves)
     # Days from the first on which ``now`` has begun are not computed at all.
     calendar = [(d, now_ms[d], base_types[d], starts[d]) for d in days]
     calendar = calendar[:next((i for i, c in enumerate(calendar) if c[1] < 0), len(calendar))]
@@ -221,8 +202,8 @@ def compute_period(session: Session, start: date, end: date, *,
         if progress is not None and i % 1000 == 0:
             progress(i, n_staff)
         a_from, a_until = active[sid]
-        lo = bisect_left(days, a_from)
-        cal = calendar[lo:len(calendar) if a_until is None else bisect_right(days, a_until)]
+        first = bisect_left(days, a_from)
+        cal = calendar[first:len(calendar) if a_until is None else bisect_right(days, a_until)]
         per = grouped.get(sid, {})
         over = staff_over.get(sid)
         assigns = assigned.get(sid)
@@ -241,6 +222,32 @@ def compute_period(session: Session, start: date, end: date, *,
     if progress is not None:
         progress(n_staff, n_staff)
     return result
+
+
+def _day_types(session: Session, start: date, end: date, days: list[date], cfg: RuleConfig
+               ) -> tuple[dict[date, DayType], dict[int, dict[date, DayType]]]:
+    """Calendar: the day types for everyone, and per-staff overrides (振替, 代休日)."""
+    holidays = closed_days(session, start, end)
+    global_over: dict[date, DayType] = {}
+    staff_over: dict[int, dict[date, DayType]] = defaultdict(dict)
+    for o in repo.overrides(session, start, end):
+        (global_over if o.staff_id is None else staff_over[o.staff_id])[o.day] = DayType(o.day_type)
+    base_types = {d: classify_day(d, holidays=holidays, overrides=global_over, cfg=cfg)
+                  for d in days}
+    for sid, worked in repo.replaced_holidays(session, start, end):
+        # 給与法 §17: the 休日給 of a worked 休日 moves to its 代休日.
+        if sid is not None and base_types.get(worked) is DayType.HOLIDAY \
+                and worked not in staff_over[sid]:
+            staff_over[sid][worked] = DayType.HOLIDAY_REPLACED
+    return base_types, staff_over
+
+
+def _by_staff(per_day: dict[tuple[int, date], _V]) -> dict[int, dict[date, _V]]:
+    """{(staff, day): value} as {staff: {day: value}}."""
+    out: dict[int, dict[date, _V]] = defaultdict(dict)
+    for (sid, d), v in per_day.items():
+        out[sid][d] = v
+    return out
 
 
 def _axis_on(d: date, assigns: list[tuple[date, date | None, str]], base_axis: PatternAxis,

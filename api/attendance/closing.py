@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -41,6 +42,25 @@ def pack_lines(per_day: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """A staff-month's records in the compact stored form: one value list per day."""
     return {"v": 2, "keys": list(PACKED),
             "days": {iso: [rec[k] for k in PACKED] for iso, rec in per_day.items()}}
+
+
+_PACKED_HEAD = '{"v":2,"keys":' + json.dumps(list(PACKED), separators=(",", ":")) + ',"days":{'
+
+
+def packed_json(records: Mapping[Key, dict[str, Any]],
+                staff: Iterable[int]) -> list[tuple[int, str]]:
+    """(staff id, its records in the stored form as compact JSON) for each staff member: the
+    text of ``json.dumps(pack_lines(...), ensure_ascii=False, separators=(",", ":"))``, with
+    each day record that several staff members share encoded once."""
+    parts: dict[int, list[str]] = {sid: [] for sid in staff}
+    encoded: dict[int, str] = {}
+    for (sid, d), rec in records.items():
+        js = encoded.get(id(rec))
+        if js is None:
+            js = encoded[id(rec)] = json.dumps([rec[k] for k in PACKED], ensure_ascii=False,
+                                               separators=(",", ":"))
+        parts[sid].append(f'"{d.isoformat()}":{js}')
+    return [(sid, _PACKED_HEAD + ",".join(p) + "}}") for sid, p in parts.items()]
 
 
 def unpack_lines(stored: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -6,11 +6,13 @@ benchmark call :func:`compute_period` (every staff member, a month, a handful of
 from __future__ import annotations
 
 import calendar as _cal
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from operator import itemgetter
+from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -50,6 +52,8 @@ from .rules import (
 )
 
 _REPEAT_MS = 60_000
+_AT = itemgetter(0)  # a point's time
+_V = TypeVar("_V")
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,20 +166,8 @@ def compute_period(session: Session, start: date, end: date, *,
         result.staff[r[0]] = StaffInfo(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[10])
         active[r[0]] = (r[8], r[9])
         pattern_code[r[0]] = r[7]
-    # Calendar: day types for everyone, then per-staff overrides (振替, 代休日).
-    holidays = closed_days(session, start, end)
     days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
-    global_over: dict[date, DayType] = {}
-    staff_over: dict[int, dict[date, DayType]] = defaultdict(dict)
-    for o in repo.overrides(session, start, end):
-        (global_over if o.staff_id is None else staff_over[o.staff_id])[o.day] = DayType(o.day_type)
-    base_types = {d: classify_day(d, holidays=holidays, overrides=global_over, cfg=cfg)
-                  for d in days}
-    for sid, worked in repo.replaced_holidays(session, start, end):
-        # 給与法 §17: the 休日給 of a worked 休日 moves to its 代休日.
-        if sid is not None and base_types.get(worked) is DayType.HOLIDAY \
-                and worked not in staff_over[sid]:
-            staff_over[sid][worked] = DayType.HOLIDAY_REPLACED
+    base_types, staff_over = _day_types(session, start, end, days, cfg)
     # Work patterns by code, and per-staff assignments with effective dates.
     patterns = {p.code: PatternAxis.of(_pattern_from_row(p), cfg)
                 for p in repo.work_patterns(session)}
@@ -199,62 +191,127 @@ def compute_period(session: Session, start: date, end: date, *,
         a = max(lo, int((s_at - s0).total_seconds() // 60))
         b = min(hi, int((e_at - s0).total_seconds() // 60))
         approved[(sid, wd)].append((a, b))
-    empty: tuple[list[tuple[int, str | None]], list[int]] = ([], [])
     now_ms = {d: int((now - starts[d]).total_seconds() // 60) for d in days}
-    fixes_by: dict[int, dict[date, list[tuple[str, int]]]] = defaultdict(dict)
-    for (sid, d), fx_list in fixes.items():
-        fixes_by[sid][d] = fx_list
-    approved_by: dict[int, dict[date, list[Interval]]] = defaultdict(dict)
-    for (sid, d), ivs in approved.items():
-        approved_by[sid][d] = ivs
-    leaves_by: dict[int, dict[date, list[tuple[LeaveUnit, Interval | None]]]] = defaultdict(dict)
-    for (sid, d), lv_list in leaves.items():
-        leaves_by[sid][d] = lv_list
+    fixes_by, approved_by, leaves_by = _by_staff(fixes), _by_staff(approved), _by_staff(leaves)
+    # Days from the first on which ``now`` has begun are not computed at all.
     calendar = [(d, now_ms[d], base_types[d], starts[d]) for d in days]
+    calendar = calendar[:next((i for i, c in enumerate(calendar) if c[1] < 0), len(calendar))]
     same_results: dict[tuple[Any, ...], DayResult] = {}
     n_staff = len(result.staff)
     for i, sid in enumerate(result.staff):
         if progress is not None and i % 1000 == 0:
             progress(i, n_staff)
         a_from, a_until = active[sid]
+        first = bisect_left(days, a_from)
+        cal = calendar[first:len(calendar) if a_until is None else bisect_right(days, a_until)]
         per = grouped.get(sid, {})
         over = staff_over.get(sid)
-        code = pattern_code[sid]
         assigns = assigned.get(sid)
         fx_s = fixes_by.get(sid)
-        ap_s = approved_by.get(sid)
         lv_s = leaves_by.get(sid)
-        base_axis = patterns.get(code, default_axis)
-        out: list[DayResult] = []
-        for d, now_m, base_type, start0 in calendar:
-            if d < a_from or (a_until is not None and d > a_until):
-                continue
-            if now_m < 0:
-                break
-            axis = base_axis
-            if assigns:
-                for f, u, c in assigns:
-                    if f <= d and (u is None or d <= u):
-                        axis = patterns.get(c, default_axis)
-            dt = over[d] if over and d in over else base_type
-            clock, door = per.get(d, empty)
-            fx = fx_s.get(d, ()) if fx_s else ()
-            appr = ap_s.get(d) if ap_s else None
-            lv = lv_s.get(d) if lv_s else None
-            # The same punches (or none) under the same orders give the same day: staff who
-            # arrive and leave with the crowd, and staff on leave-free empty days, share one.
-            key = None if door or fx or lv else (
-                d, dt, id(axis), tuple(clock), tuple(appr) if appr else None)
-            res_ = same_results.get(key) if key is not None else None
-            if res_ is None:
-                res_ = _day_result(sid, d, dt, clock, door, fx, now_m, axis, start0, lv, appr)
-                if key is not None:
-                    same_results[key] = res_
-            out.append(res_)
-        result.days[sid] = out
+        base_axis = patterns.get(pattern_code[sid], default_axis)
+        if over or assigns or fx_s or lv_s:
+            axes = [base_axis if not assigns else _axis_on(d, assigns, base_axis, patterns,
+                                                             default_axis) for d, *_ in cal]
+            result.days[sid] = _staff_days(sid, cal, axes, per, over or {}, fx_s or {},
+                                           approved_by.get(sid) or {}, lv_s or {},
+                                           same_results)
+        else:
+            result.days[sid] = _plain_days(sid, cal, base_axis, per,
+                                           approved_by.get(sid), same_results)
     if progress is not None:
         progress(n_staff, n_staff)
     return result
+
+
+def _day_types(session: Session, start: date, end: date, days: list[date], cfg: RuleConfig
+               ) -> tuple[dict[date, DayType], dict[int, dict[date, DayType]]]:
+    """Calendar: the day types for everyone, and per-staff overrides (振替, 代休日)."""
+    holidays = closed_days(session, start, end)
+    global_over: dict[date, DayType] = {}
+    staff_over: dict[int, dict[date, DayType]] = defaultdict(dict)
+    for o in repo.overrides(session, start, end):
+        (global_over if o.staff_id is None else staff_over[o.staff_id])[o.day] = DayType(o.day_type)
+    base_types = {d: classify_day(d, holidays=holidays, overrides=global_over, cfg=cfg)
+                  for d in days}
+    for sid, worked in repo.replaced_holidays(session, start, end):
+        # 給与法 §17: the 休日給 of a worked 休日 moves to its 代休日.
+        if sid is not None and base_types.get(worked) is DayType.HOLIDAY \
+                and worked not in staff_over[sid]:
+            staff_over[sid][worked] = DayType.HOLIDAY_REPLACED
+    return base_types, staff_over
+
+
+def _by_staff(per_day: dict[tuple[int, date], _V]) -> dict[int, dict[date, _V]]:
+    """{(staff, day): value} as {staff: {day: value}}."""
+    out: dict[int, dict[date, _V]] = defaultdict(dict)
+    for (sid, d), v in per_day.items():
+        out[sid][d] = v
+    return out
+
+
+def _axis_on(d: date, assigns: list[tuple[date, date | None, str]], base_axis: PatternAxis,
+             patterns: dict[str, PatternAxis], default_axis: PatternAxis) -> PatternAxis:
+    """The work pattern in force on ``d``: the last assignment covering it, else the staff's."""
+    axis = base_axis
+    for f, u, c in assigns:
+        if f <= d and (u is None or d <= u):
+            axis = patterns.get(c, default_axis)
+    return axis
+
+
+_NO_POINTS: tuple[list[tuple[int, str | None]], list[int]] = ([], [])
+
+
+def _plain_days(sid: int, cal: list[tuple[date, int, DayType, datetime]], axis: PatternAxis,
+                per: dict[date, tuple[list[tuple[int, str | None]], list[int]]],
+                ap_s: dict[date, list[Interval]] | None,
+                same: dict[tuple[Any, ...], DayResult]) -> list[DayResult]:
+    """A staff member's days without overrides, pattern changes, corrections or leave (most
+    staff): ``_staff_days`` with those checks left out."""
+    out: list[DayResult] = []
+    ax = id(axis)
+    for d, now_m, dt, start0 in cal:
+        clock, door = per.get(d, _NO_POINTS)
+        appr = ap_s.get(d) if ap_s else None
+        if door:
+            out.append(_day_result(sid, d, dt, clock, door, (), now_m, axis, start0, None, appr))
+            continue
+        key = (d, dt, ax, tuple(clock), tuple(appr) if appr else None)
+        res = same.get(key)
+        if res is None:
+            res = same[key] = _day_result(sid, d, dt, clock, door, (), now_m, axis, start0,
+                                          None, appr)
+        out.append(res)
+    return out
+
+
+def _staff_days(sid: int, cal: list[tuple[date, int, DayType, datetime]],
+                axes: list[PatternAxis],
+                per: dict[date, tuple[list[tuple[int, str | None]], list[int]]],
+                over: dict[date, DayType], fx_s: dict[date, list[tuple[str, int]]],
+                ap_s: dict[date, list[Interval]],
+                lv_s: dict[date, list[tuple[LeaveUnit, Interval | None]]],
+                same: dict[tuple[Any, ...], DayResult]) -> list[DayResult]:
+    """A staff member's day results over ``cal`` (their active days), each under its axis."""
+    out: list[DayResult] = []
+    for (d, now_m, base_type, start0), axis in zip(cal, axes, strict=True):
+        dt = over.get(d, base_type)
+        clock, door = per.get(d, _NO_POINTS)
+        fx = fx_s.get(d, ())
+        appr = ap_s.get(d)
+        lv = lv_s.get(d)
+        # The same punches (or none) under the same orders give the same day: staff who
+        # arrive and leave with the crowd, and staff on leave-free empty days, share one.
+        key = None if door or fx or lv else (
+            d, dt, id(axis), tuple(clock), tuple(appr) if appr else None)
+        res = same.get(key) if key is not None else None
+        if res is None:
+            res = _day_result(sid, d, dt, clock, door, fx, now_m, axis, start0, lv, appr)
+            if key is not None:
+                same[key] = res
+        out.append(res)
+    return out
 
 
 def _day_result(sid: int, d: date, dt: DayType, clock: Sequence[tuple[int, str | None]],
@@ -322,17 +379,22 @@ def _grouped_points(session: Session, result: PeriodResult, days: list[date],
     n = len(days)
     dc = cfg.day_change_minutes
     for sid, (clock, door) in raw.items():
-        clock.sort(key=lambda p: p[0])
+        clock.sort(key=_AT)
         clock_day, door_day = assign_days(clock, door, start_ms, dc, unit=60_000)
-        per_day: dict[date, tuple[list[tuple[int, str | None]], list[int]]] = {}
+        per_day: dict[int, tuple[list[tuple[int, str | None]], list[int]]] = {}
         for (ms, hint), i in zip(clock, clock_day, strict=True):
             if 0 <= i < n:
-                per_day.setdefault(days[i], ([], []))[0].append(
-                    ((ms - start_ms[i]) // 60_000, hint))
+                got = per_day.get(i)
+                if got is None:
+                    got = per_day[i] = ([], [])
+                got[0].append(((ms - start_ms[i]) // 60_000, hint))
         for ms, i in zip(door, door_day, strict=True):
             if 0 <= i < n:
-                per_day.setdefault(days[i], ([], []))[1].append((ms - start_ms[i]) // 60_000)
-        grouped[sid] = per_day
+                got = per_day.get(i)
+                if got is None:
+                    got = per_day[i] = ([], [])
+                got[1].append((ms - start_ms[i]) // 60_000)
+        grouped[sid] = {days[i]: pts for i, pts in per_day.items()}
     return grouped
 
 

@@ -8,7 +8,6 @@ single process writes (a test checks this). Only used on PostgreSQL for unfrozen
 from __future__ import annotations
 
 import gc
-import json
 import multiprocessing
 import os
 import threading
@@ -18,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
-from api.attendance.closing import pack_lines
+from api.attendance.closing import packed_json
 from api.attendance.repository import char_substitutes
 from api.attendance.rules import RuleConfig
 from api.attendance.service import compute_period
@@ -76,13 +75,7 @@ def _work(job: ChunkJob) -> ChunkOut:
                 else:
                     rows_by[ds] = monthly_rows(session, res, records, job.start, job.now,
                                                 job.cfg)
-            lines: list[tuple[int, str]] = []
-            if job.want_lines:
-                per: dict[int, dict[str, Any]] = {sid: {} for sid in res.staff}
-                for (sid, d), rec in records.items():
-                    per[sid][d.isoformat()] = rec
-                lines = [(sid, json.dumps(pack_lines(v), ensure_ascii=False,
-                                          separators=(",", ":"))) for sid, v in per.items()]
+            lines = packed_json(records, res.staff) if job.want_lines else []
             substitutes = char_substitutes(session)
             session.rollback()
         bodies: dict[str, bytes] = {}

@@ -42,7 +42,7 @@ from api.overtime.caps import buckets_of, fy_months, split_fy
 
 from . import repository as xrepo
 from .profiles import FIELDS, Profile
-from .writer import _formatter, table
+from .writer import _formatter, csv_record, csv_records, table, text_columns
 
 
 def staff_cols(s: StaffInfo) -> dict[str, Any]:
@@ -142,18 +142,40 @@ class DailyRows(Sequence[dict[str, Any]]):
     def extend(self, rows: Sequence[dict[str, Any]]) -> None:
         self.extra.extend(rows)
 
-    def cells(self, profile: Profile) -> list[list[str]]:
+    def _layout(self, profile: Profile) -> tuple[list[Any], list[bool], int, list[Any]]:
+        """(column formatters, which columns are staff columns, how many, and per day column
+        its getter, formatter and memo of formatted values)."""
         catalogue = FIELDS[profile.dataset]
         cols = list(profile.columns)
         fns = [_formatter(catalogue[c.field][0], c.format) for c in cols]
-        memos: list[dict[Any, str]] = [{} for _ in cols]
         is_staff = [c.field in self._STAFF for c in cols]
-        n_staff = sum(is_staff)
-        prefix = is_staff == [True] * n_staff + [False] * (len(cols) - n_staff)
         # Every day field but 訂正区分, which is "0" here (amendments are the extra rows).
-        day_cols = [(DAY_FIELDS.get(c.field, _not_amended), fns[i], memos[i])
+        day_cols = [(DAY_FIELDS.get(c.field, _not_amended), fns[i], {})
                     for i, c in enumerate(cols) if not is_staff[i]]
+        return fns, is_staff, sum(is_staff), day_cols
 
+    def _staff_cells(self, sid: int, profile: Profile, fns: list[Any],
+                     is_staff: list[bool]) -> list[str]:
+        """A staff member's cells, with "" in the day columns."""
+        row = staff_cols(self.res.staff[sid])
+        return [fns[i](row.get(c.field, "")) if is_staff[i] else ""
+                for i, c in enumerate(profile.columns)]
+
+    @staticmethod
+    def _day_cells(rec: dict[str, Any], day_cols: list[Any]) -> list[str]:
+        out = []
+        for get, fn, memo in day_cols:
+            v = get(rec)
+            cell = memo.get(v)
+            if cell is None:
+                cell = memo[v] = fn(v)
+            out.append(cell)
+        return out
+
+    def cells(self, profile: Profile) -> list[list[str]]:
+        fns, is_staff, n_staff, day_cols = self._layout(profile)
+        n = len(is_staff)
+        prefix = is_staff == [True] * n_staff + [False] * (n - n_staff)
         staff_cells: dict[int, list[str]] = {}
         day_cells: dict[int, list[str]] = {}
         out: list[list[str]] = []
@@ -161,28 +183,48 @@ class DailyRows(Sequence[dict[str, Any]]):
         for (sid, _d), rec in self.items:
             sc = staff_cells.get(sid)
             if sc is None:
-                row = staff_cols(self.res.staff[sid])
-                full = [fns[i](row.get(c.field, "")) if is_staff[i] else ""
-                        for i, c in enumerate(cols)]
+                full = self._staff_cells(sid, profile, fns, is_staff)
                 sc = staff_cells[sid] = full[:n_staff] if prefix else full
             dc = day_cells.get(id(rec))
             if dc is None:
-                dc = []
-                for get, fn, memo in day_cols:
-                    v = get(rec)
-                    cell = memo.get(v)
-                    if cell is None:
-                        cell = memo[v] = fn(v)
-                    dc.append(cell)
-                day_cells[id(rec)] = dc
+                dc = day_cells[id(rec)] = self._day_cells(rec, day_cols)
             if prefix:
                 append(sc + dc)
             else:
                 it = iter(dc)
-                append([sc[i] if is_staff[i] else next(it) for i in range(len(cols))])
+                append([sc[i] if is_staff[i] else next(it) for i in range(n)])
         if self.extra:
             out.extend(table(self.extra, profile))
         return out
+
+    def csv_text(self, profile: Profile) -> str | None:
+        """The CSV records ``render`` writes for ``cells``, joined from each staff member's
+        part and each distinct day record's part, each written once. None unless the staff
+        columns come first, then at least one day column."""
+        fns, is_staff, n_staff, day_cols = self._layout(profile)
+        if not 0 < n_staff < len(is_staff) or any(is_staff[n_staff:]):
+            return None
+        text_cols = text_columns(profile)
+        staff_text = [i for i in text_cols if i < n_staff]
+        day_text = [i - n_staff for i in text_cols if i >= n_staff]
+        staff_parts: dict[int, str] = {}
+        day_parts: dict[int, str] = {}
+        out: list[str] = []
+        append = out.append
+        for (sid, _d), rec in self.items:
+            sp = staff_parts.get(sid)
+            if sp is None:
+                cells = self._staff_cells(sid, profile, fns, is_staff)[:n_staff]
+                sp = staff_parts[sid] = csv_record(cells, staff_text) + ","
+            dp = day_parts.get(id(rec))
+            if dp is None:
+                cells = self._day_cells(rec, day_cols)
+                dp = day_parts[id(rec)] = csv_record(cells, day_text) + "\r\n"
+            append(sp)
+            append(dp)
+        if self.extra:
+            append(csv_records(table(self.extra, profile), profile))
+        return "".join(out)
 
 
 def daily_rows(res: PeriodResult, records: dict[Key, dict[str, Any]]) -> DailyRows:

@@ -47,6 +47,7 @@ _LOSSY_RE = re.compile("[" + "".join(LOSSY) + "]")
 Substitutes = Mapping[str, Mapping[str, str]]  # staff_number → {character: 代替文字}
 _FORMULA_CHARS = frozenset(FORMULA_START)
 _PLAIN_NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+_CSV_SPECIAL = re.compile('[,"\r\n]')  # what makes csv.writer quote a cell
 
 
 def neutralise(cell: str) -> str:
@@ -56,11 +57,17 @@ def neutralise(cell: str) -> str:
     return cell
 
 
-def _neutralised(cells: list[list[Any]], profile: Profile) -> list[list[Any]]:
-    """``cells`` with every text column neutralised, in place (the other kinds are numbers,
-    dates, times and flags that the service formats itself)."""
+def text_columns(profile: Profile) -> list[int]:
+    """The indexes of the profile's text columns: the only cells a user can make start with a
+    formula character (the other kinds are numbers, dates, times and flags that the service
+    formats itself)."""
     catalogue = FIELDS[profile.dataset]
-    text_cols = [i for i, c in enumerate(profile.columns) if catalogue[c.field][0] == "text"]
+    return [i for i, c in enumerate(profile.columns) if catalogue[c.field][0] == "text"]
+
+
+def _neutralised(cells: list[list[Any]], profile: Profile) -> list[list[Any]]:
+    """``cells`` with every text column neutralised, in place."""
+    text_cols = text_columns(profile)
     for line in cells:
         for i in text_cols:
             if line[i][:1] in _FORMULA_CHARS:
@@ -186,15 +193,20 @@ def render(rows: Sequence[dict[str, Any]], profile: Profile, file_format: str, *
            substitutes: Substitutes | None = None, report: Counter[str] | None = None) -> bytes:
     """The file's bytes for ``cp932`` / ``utf8bom`` CSV or ``xlsx``. ``report`` counts the
     LOSSY substitutions of a CP932 file per code point."""
-    cells = table(rows, profile)
     header = [c.header for c in profile.columns]
     if file_format == "xlsx":
-        return _xlsx(header if profile.header_row else None, cells, profile)
+        return _xlsx(header if profile.header_row else None, table(rows, profile), profile)
     if file_format not in ("utf8bom", "cp932"):
         raise Unprocessable(f"unknown file format {file_format!r}", field="format")
     csv_header = [neutralise(h) for h in header] if profile.header_row else None
-    cells = _neutralised(cells, profile)
-    text = _csv_text(csv_header, cells)
+    # A row collection that shares parts between rows offers their records as text directly.
+    fast = getattr(rows, "csv_text", None)
+    body = fast(profile) if fast is not None else None
+    cells = None
+    if body is None:
+        cells = _neutralised(table(rows, profile), profile)
+        body = _csv_text(None, cells)
+    text = _csv_text(csv_header, []) + body
     if file_format == "utf8bom":
         return b"\xef\xbb\xbf" + text.encode("utf-8")
     _header_cp932(profile)
@@ -203,6 +215,8 @@ def render(rows: Sequence[dict[str, Any]], profile: Profile, file_format: str, *
         plain = _try_cp932(text)
         if plain is not None:
             return plain  # the common case: nothing to substitute
+    if cells is None:
+        cells = _neutralised(table(rows, profile), profile)
     cells = _cp932_cells(rows, cells, profile, substitutes or {},
                          report if report is not None else Counter())
     return _csv_text(csv_header, cells).encode("cp932")
@@ -213,6 +227,26 @@ def _try_cp932(text: str) -> bytes | None:
         return text.encode("cp932")
     except UnicodeEncodeError:
         return None
+
+
+def csv_record(cells: Sequence[str], text_cols: Sequence[int]) -> str:
+    """One CSV record without its line end, exactly as ``render`` writes those cells (text
+    cells neutralised, quoted as csv.writer quotes them). Records joined from such parts
+    with "," are the record of all their cells."""
+    if len(cells) == 1 and cells[0] == "":
+        return ""  # csv.writer writes a lone empty field as "" to mark the record
+    line = list(cells)
+    for i in text_cols:
+        if line[i][:1] in _FORMULA_CHARS:
+            line[i] = neutralise(line[i])
+    if _CSV_SPECIAL.search("".join(line)) is None:
+        return ",".join(line)  # what csv.writer writes for cells it need not quote
+    return _csv_text(None, [line])[:-2]
+
+
+def csv_records(cells: list[list[str]], profile: Profile) -> str:
+    """Whole CSV records (each with its line end) of rows of cells, as ``render`` writes them."""
+    return _csv_text(None, _neutralised(cells, profile))
 
 
 def _csv_text(header: list[str] | None, cells: list[list[str]]) -> str:

@@ -11,6 +11,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gate.policy import CredentialStatus, Reason
+from reader_agent import snapshot_cache
 from reader_agent.agent import AgentConfig, TapProcessor
 from reader_agent.outbox import Outbox
 from reader_agent.snapshot_cache import SnapshotCache, SnapshotError
@@ -129,3 +130,33 @@ def test_garbage_file_is_refused(tmp_path: Path, key: Ed25519PrivateKey,
     with caplog.at_level(logging.ERROR):
         assert cache_at(path, key).load() is None
     assert "snapshot.cache.rejected" in caplog.text
+
+
+def test_a_large_snapshot_is_settled_after_load_and_stays_whole(tmp_path: Path,
+                                                                key: Ed25519PrivateKey,
+                                                                monkeypatch: pytest.MonkeyPatch):
+    path = tmp_path / "snapshot.json"
+    cache_at(path, key).apply(signed(payload(issued_at=NOW, credentials=[
+        cred(REF), cred("bb" * 16, "revoked")]), key))
+    settled: list[int] = []
+    settle = SnapshotCache._settle
+
+    def counting(self: SnapshotCache) -> object:
+        settled.append(1)
+        return settle(self)
+
+    monkeypatch.setattr(SnapshotCache, "_settle", counting)
+    assert cache_at(path, key).load() is not None and settled == []  # a small file: no settling
+    monkeypatch.setattr(snapshot_cache, "SETTLE_BYTES", 0)
+    c = cache_at(path, key)
+    snap = c.load()
+    assert settled == [1] and snap is c.current and snap is not None and snap.version == 1
+    assert snap.index.credential(REF).status is CredentialStatus.ACTIVE
+    assert snap.index.credential("bb" * 16).status is CredentialStatus.REVOKED
+    # The kept documents came back too: the next delta merges onto them.
+    c.apply(signed(payload(version=2, since=1, issued_at=NOW, credentials=[cred(REF, "revoked")]),
+                   key))
+    again = cache_at(path, key).load()
+    assert again is not None and again.version == 2
+    assert again.index.credential(REF).status is CredentialStatus.REVOKED
+    assert again.index.credential("bb" * 16).status is CredentialStatus.REVOKED

@@ -48,6 +48,13 @@ def _cache(tmp_path: Path) -> SnapshotCache:
     return SnapshotCache(tmp_path / "snapshot.json", KEY.public_key(), DEVICE_ID)
 
 
+def _reloaded(tmp_path: Path, version: int) -> SnapshotCache:
+    """The cache of an agent started again over the same files, loaded at ``version``."""
+    cache = _cache(tmp_path)
+    assert cache.load() is not None and cache.version == version
+    return cache
+
+
 def _statuses(cache: SnapshotCache) -> list[str]:
     snap = cache.current
     assert snap is not None
@@ -63,8 +70,7 @@ def test_a_delta_is_appended_and_the_snapshot_file_left_alone(tmp_path: Path) ->
     assert (file.read_bytes(), file.stat().st_ino) == before
     journal = file.with_suffix(JOURNAL_SUFFIX).read_bytes().splitlines()
     assert len(journal) == 2 and json.loads(journal[1])["payload"]["version"] == 2
-    restarted = _cache(tmp_path)
-    assert restarted.load() is not None and restarted.version == 2
+    restarted = _reloaded(tmp_path, 2)
     assert _statuses(restarted) == ["revoked", "active", "active"]
 
 
@@ -91,8 +97,7 @@ def test_a_crash_during_an_append_restarts_on_the_version_before(
     assert restarted.version == 2 and _statuses(restarted) == ["revoked", "active", "active"]
     # The torn bytes are gone: the delta fetched again is appended on a line of its own.
     restarted.apply(_revoke(3, REFS[1]))
-    again = _cache(tmp_path)
-    assert again.load() is not None and again.version == 3
+    again = _reloaded(tmp_path, 3)
     assert _statuses(again) == ["revoked", "revoked", "active"]
 
 
@@ -104,8 +109,7 @@ def test_a_crash_after_the_append_before_the_mark_keeps_the_delta(
         m.setattr(SnapshotState, "accept", lambda *_: (_ for _ in ()).throw(Crash()))
         with pytest.raises(Crash):
             cache.apply(_revoke(2, REFS[0]))
-    restarted = _cache(tmp_path)
-    assert restarted.load() is not None and restarted.version == 2
+    restarted = _reloaded(tmp_path, 2)
     mark = restarted.state.mark
     assert mark is not None and mark.version == 2  # raised on load
     assert _statuses(restarted) == ["revoked", "active", "active"]
@@ -121,12 +125,10 @@ def test_a_crash_while_the_file_is_rewritten_loses_nothing(
         m.setattr(_Journal, "start", lambda *_: (_ for _ in ()).throw(Crash()))
         with pytest.raises(Crash):
             cache.apply(_revoke(3, REFS[1]))  # the second append: the file is rewritten
-    restarted = _cache(tmp_path)  # the old journal names the old file: ignored
-    assert restarted.load() is not None and restarted.version == 3
+    restarted = _reloaded(tmp_path, 3)  # the old journal names the old file: ignored
     assert _statuses(restarted) == ["revoked", "revoked", "active"]
     restarted.apply(_revoke(4, REFS[2]))  # no journal for this file yet: written whole again
-    again = _cache(tmp_path)
-    assert again.load() is not None and again.version == 4
+    again = _reloaded(tmp_path, 4)
     assert _statuses(again) == ["revoked", "revoked", "revoked"]
 
 
@@ -140,8 +142,7 @@ def test_the_journal_is_folded_into_the_file_and_restarted(
     file = tmp_path / "snapshot.json"
     assert len(json.loads(file.read_bytes())["docs"]) == 3  # full + versions 2 and 3
     assert len(file.with_suffix(JOURNAL_SUFFIX).read_bytes().splitlines()) == 2  # + version 4
-    restarted = _cache(tmp_path)
-    assert restarted.load() is not None and restarted.version == 4
+    restarted = _reloaded(tmp_path, 4)
     assert _statuses(restarted) == _statuses(cache) == ["revoked"] * 3
 
 
@@ -186,6 +187,5 @@ def test_a_full_disk_during_an_append_leaves_no_torn_line_behind(
     journal = (tmp_path / "snapshot.json").with_suffix(JOURNAL_SUFFIX)
     assert len(journal.read_bytes().splitlines()) == 1  # the part written is cut off again
     cache.apply(_revoke(2, REFS[0]))  # space again: the next delta is taken
-    restarted = _cache(tmp_path)
-    assert restarted.load() is not None and restarted.version == 2
+    restarted = _reloaded(tmp_path, 2)
     assert _statuses(restarted) == ["revoked", "active", "active"]

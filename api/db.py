@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import ARRAY, ColumnElement, Engine, any_, create_engine, event, literal
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -43,6 +43,15 @@ def make_engine(url: str, **kwargs: object) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def among(session: Session, column: Any, ids: Collection[int]) -> ColumnElement[bool]:
+    """``column IN ids``. On PostgreSQL the ids travel as one array parameter (``= ANY``): a
+    statement with thousands of bound values is compiled anew by SQLAlchemy and rewritten by
+    psycopg on every call, and is too long for psycopg's prepared-statement cache."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(literal(list(ids), ARRAY(column.type)))
+    return column.in_(list(ids))  # type: ignore[no-any-return]
 
 
 class Database:

@@ -6,9 +6,10 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any, cast
 
-from sqlalchemy import ARRAY, BigInteger, Integer, and_, any_, func, literal, or_, select
+from sqlalchemy import BigInteger, and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from api.db import among
 from api.models import (
     AttendanceAmendment,
     AttendanceCorrection,
@@ -30,15 +31,6 @@ from api.models import (
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def _among(session: Session, column: Any, ids: Sequence[int]) -> Any:
-    """``column IN ids``. On PostgreSQL the ids travel as one array parameter (``= ANY``):
-    a worker's chunk of thousands of staff then compiles no query with thousands of bound
-    values (SQLAlchemy and psycopg would rewrite it on every call)."""
-    if session.get_bind().dialect.name == "postgresql":
-        return column == any_(literal(list(ids), ARRAY(Integer)))
-    return column.in_(list(ids))
-
-
 def staff_in_period(session: Session, start: date, end: date,
                     staff_ids: Sequence[int] | None = None) -> list[tuple[Any, ...]]:
     """(id, staff_number, name, name_kana, department code, department name, overtime class,
@@ -51,7 +43,7 @@ def staff_in_period(session: Session, start: date, end: date,
                 or_(Staff.active_until.is_(None), Staff.active_until >= start))
          .order_by(Staff.id))
     if staff_ids is not None:
-        q = q.where(_among(session, Staff.id, staff_ids))
+        q = q.where(among(session, Staff.id, staff_ids))
     return [tuple(r) for r in session.execute(q)]
 
 
@@ -69,7 +61,7 @@ def point_rows(session: Session, start_at: datetime, end_at: datetime,
             or_(Event.kind == "clock_punch",
                 and_(Event.kind == "tap", Event.granted.is_(True), Event.door_id.is_not(None)))]
     if staff_ids is not None:
-        cond.append(_among(session, Event.staff_id, staff_ids))
+        cond.append(among(session, Event.staff_id, staff_ids))
     if bind.dialect.name == "postgresql":
         ms = (func.floor(func.extract("epoch", Event.occurred_at) * 1000) + offset)
         hint = Event.data["punch"].as_string()
@@ -118,7 +110,7 @@ def punch_events(session: Session, start_at: datetime, end_at: datetime,
     if received_after is not None:
         q = q.where(Event.received_at > received_after)
     if staff_ids is not None:
-        q = q.where(_among(session, Event.staff_id, staff_ids))
+        q = q.where(among(session, Event.staff_id, staff_ids))
     return list(session.execute(q.order_by(Event.staff_id, Event.occurred_at)).scalars())
 
 
@@ -158,7 +150,7 @@ def leaves(session: Session, start: date, end: date,
            staff_ids: Sequence[int] | None = None) -> list[Leave]:
     q = select(Leave).where(Leave.day >= start, Leave.day <= end)
     if staff_ids is not None:
-        q = q.where(_among(session, Leave.staff_id, staff_ids))
+        q = q.where(among(session, Leave.staff_id, staff_ids))
     return list(session.execute(q.order_by(Leave.staff_id, Leave.day, Leave.id)).scalars())
 
 
@@ -188,7 +180,7 @@ def staff_with_approved_overtime(session: Session, start: date, end: date,
         OvertimeRequest.status == "approved", OvertimeRequest.work_date >= start,
         OvertimeRequest.work_date <= end).distinct()
     if staff_ids is not None:
-        q = q.where(_among(session, OvertimeRequest.staff_id, staff_ids))
+        q = q.where(among(session, OvertimeRequest.staff_id, staff_ids))
     return sorted(r[0] for r in session.execute(q))
 
 
@@ -203,7 +195,7 @@ def months_with_approved_overtime(session: Session, start: date, before: date,
         OvertimeRequest.status == "approved", OvertimeRequest.work_date >= start,
         OvertimeRequest.work_date < before).distinct()
     if staff_ids is not None:
-        q = q.where(_among(session, OvertimeRequest.staff_id, staff_ids))
+        q = q.where(among(session, OvertimeRequest.staff_id, staff_ids))
     out: dict[date, list[int]] = {}
     for sid, yy, mm in session.execute(q):
         out.setdefault(date(int(yy), int(mm), 1), []).append(sid)
@@ -237,7 +229,7 @@ def approved_overtime(session: Session, start: date, end: date,
         OvertimeRequest.status == "approved", OvertimeRequest.work_date >= start,
         OvertimeRequest.work_date <= end)
     if staff_ids is not None:
-        q = q.where(_among(session, OvertimeRequest.staff_id, staff_ids))
+        q = q.where(among(session, OvertimeRequest.staff_id, staff_ids))
     if session.get_bind().dialect.name == "postgresql":
         return _driver_rows(session, q)  # a month's orders: tens of thousands of rows
     return [tuple(r) for r in session.execute(q)]
@@ -259,7 +251,7 @@ def frozen_months(session: Session, month_start: date,
                   staff_ids: Sequence[int] | None = None) -> list[AttendanceFrozenMonth]:
     q = select(AttendanceFrozenMonth).where(AttendanceFrozenMonth.month_start == month_start)
     if staff_ids is not None:
-        q = q.where(_among(session, AttendanceFrozenMonth.staff_id, staff_ids))
+        q = q.where(among(session, AttendanceFrozenMonth.staff_id, staff_ids))
     return list(session.execute(q).scalars())
 
 

@@ -41,6 +41,7 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 from api.attendance.config import is_future_punch
+from api.db import among
 from api.errors import Unprocessable
 from api.models import Credential, Device, DeviceDoor, Event, SequenceGap
 from api.outbound.queue import queue_events
@@ -123,11 +124,6 @@ _PG_INSERT = text("""
         INSERT INTO outbound_event (event_id, occurred_at)
         SELECT id, occurred_at FROM ins ORDER BY seq)
     SELECT id FROM ins""")
-# The stored links of a set of seqs: the seqs as one array literal, so the statement stays
-# short (an expanding IN of 500 values is a query too long for psycopg's cache).
-_PG_LINKS = text("""
-    SELECT seq, id, hash, prev_hash FROM event
-    WHERE device_id = :device AND seq = ANY(CAST(:seqs AS bigint[]))""")
 
 
 def _json_default(v: Any) -> str:
@@ -162,12 +158,8 @@ def _stored_links(session: Session, device_id: uuid.UUID,
     """seq → (id, hash, prev_hash) of already stored events of the device."""
     if not seqs:
         return {}
-    if session.get_bind().dialect.name == "postgresql":
-        rows = session.execute(_PG_LINKS, {"device": device_id,
-                                           "seqs": "{" + ",".join(map(str, seqs)) + "}"})
-    else:
-        rows = session.execute(select(Event.seq, Event.id, Event.hash, Event.prev_hash)
-                               .where(Event.device_id == device_id, Event.seq.in_(sorted(seqs))))
+    rows = session.execute(select(Event.seq, Event.id, Event.hash, Event.prev_hash)
+                           .where(Event.device_id == device_id, among(session, Event.seq, seqs)))
     return {s: (i, h, p) for s, i, h, p in rows}
 
 

@@ -18,6 +18,7 @@ from api.models import (
     Department,
     DepartmentSupervisor,
     Device,
+    DeviceStatus,
     Event,
     Leave,
     OvertimeRequest,
@@ -236,14 +237,14 @@ def approved_overtime(session: Session, start: date, end: date,
 
 
 def active_devices_watermarks(session: Session) -> list[tuple[Any, str, datetime | None]]:
-    q = select(Device.id, Device.name, Device.delivered_through).where(Device.status == "active")
+    q = select(Device.id, Device.name, Device.delivered_through).where(Device.status == DeviceStatus.ACTIVE)
     return [tuple(r) for r in session.execute(q)]  # type: ignore[misc]
 
 
 def devices_with_open_gaps(session: Session) -> set[Any]:
     """Active devices with a sequence gap not yet filled (events known to be missing)."""
     q = select(SequenceGap.device_id).join(Device, Device.id == SequenceGap.device_id).where(
-        SequenceGap.closed_at.is_(None), Device.status == "active").distinct()
+        SequenceGap.closed_at.is_(None), Device.status == DeviceStatus.ACTIVE).distinct()
     return {r[0] for r in session.execute(q)}
 
 

@@ -34,7 +34,7 @@ from api.device_protocol.negotiation import service_protocol
 from api.devices import service as devices
 from api.errors import BadRequest, Conflict, NotFound
 from api.limits import RawBody
-from api.models import Door
+from api.models import DeviceStatus, Door
 from api.models.base import utcnow
 from api.users.roles import Role, allowed
 from gate.business_day import JST
@@ -76,7 +76,7 @@ def _device_page(request: Request, session: Session, user: ConsoleIdentity, name
         raise NotFound("no reader with this name", field="name")
     d = detail.device
     return render(request, "device.html", status_code=status_code, user=user, d=detail,
-                  awaiting=d.status == "pending" and d.enrolled_at is not None,
+                  awaiting=d.status == DeviceStatus.PENDING and d.enrolled_at is not None,
                   can_confirm=allowed(Role(user.role), "POST", CONFIRM_PATH),
                   skew_ms=request.app.state.settings.clock_skew_alarm_ms,
                   csrf=request.cookies.get(CSRF_COOKIE, ""), **context)

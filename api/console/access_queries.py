@@ -29,7 +29,7 @@ from api.models import (
 )
 from api.snapshot.versioning import current
 from gate.door import DoorMode
-from gate.policy import Decision
+from gate.policy import CredentialStatus, Decision
 from gate.protocol import ProtocolStanding, ProtocolVersion, standing
 
 PREVIEW_STEPS = (0, 15, 30, 45, 60)  # minutes from the chosen moment: the next hour
@@ -112,7 +112,7 @@ def card_of(session: Session, staff_id: int) -> Credential | None:
     suspended card shows why it is refused)."""
     cards = list(session.execute(select(Credential).where(Credential.staff_id == staff_id)
                                  .order_by(Credential.id.desc())).scalars())
-    return next((c for c in cards if c.status == "active"), cards[0] if cards else None)
+    return next((c for c in cards if c.status == CredentialStatus.ACTIVE), cards[0] if cards else None)
 
 
 @dataclass(frozen=True)

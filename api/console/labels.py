@@ -5,8 +5,9 @@
 from __future__ import annotations
 
 from api.attendance.rules import DayType, DivergenceReason, LeaveKind, LeaveUnit
-from api.models import MailStatus
+from api.models import DeviceStatus, MailStatus
 from gate.door import Assurance, DoorMode
+from gate.policy import CredentialStatus
 from gate.protocol import ProtocolStanding
 from mynagate_i18n import Language
 
@@ -41,8 +42,9 @@ FLAGS = {"late": N_("Late"), "early": N_("Left early"), "missing_in": N_("No clo
          "no_clock": N_("No punch (seen at a door)"), "absent": N_("No record"),
          "corrected": N_("Corrected"), "long_span": N_("Over 16 h on the premises"),
          "leave": N_("Leave")}
-DEVICE_STATUSES = {"active": N_("In service"), "pending": N_("Awaiting enrollment"),
-                   "revoked": N_("Access revoked")}
+DEVICE_STATUSES = {DeviceStatus.ACTIVE: N_("In service"),
+                   DeviceStatus.PENDING: N_("Awaiting enrollment"),
+                   DeviceStatus.REVOKED: N_("Access revoked")}
 PROTOCOL_STANDINGS = {
     ProtocolStanding.CURRENT: N_("Up to date"),
     ProtocolStanding.DEPRECATED: N_("Old agent: still served, but refused after the next service "
@@ -53,8 +55,9 @@ PROTOCOL_STANDINGS = {
 }
 CREDENTIAL_KINDS = {"staff_ap": N_("Staff card (free area)"),
                     "jpki_auth": N_("Card + PIN (JPKI)")}
-CREDENTIAL_STATUSES = {"active": N_("In use"), "suspended": N_("Suspended"),
-                       "lost": N_("Lost"), "revoked": N_("Revoked")}
+CREDENTIAL_STATUSES = {CredentialStatus.ACTIVE: N_("In use"),
+                       CredentialStatus.SUSPENDED: N_("Suspended"),
+                       CredentialStatus.LOST: N_("Lost"), CredentialStatus.REVOKED: N_("Revoked")}
 CREDENTIAL_ACTIONS = {"lost": N_("Report lost"), "suspend": N_("Suspend"),
                       "revoke": N_("Revoke for good"), "reactivate": N_("Reactivate"),
                       "enrolled": N_("Enroll a card")}

@@ -19,6 +19,7 @@ from api.models import (
     Credential,
     Department,
     Device,
+    DeviceStatus,
     Door,
     Event,
     LockAlert,
@@ -147,7 +148,7 @@ def alarms(session: Session, *, now: datetime, offline_after: timedelta,
                     limit=100, descending=True, after=None)
     out = [Alarm(r.at, r.detail or "alarm", r.door or r.device, r.reason)
            for r in event_rows(session, recent)]
-    for d in session.execute(select(Device).where(Device.status == "active")).scalars():
+    for d in session.execute(select(Device).where(Device.status == DeviceStatus.ACTIVE)).scalars():
         if d.last_heartbeat_at is None or now - d.last_heartbeat_at > offline_after:
             out.append(Alarm(d.last_heartbeat_at, "device_offline", d.name, ""))
         if d.clock_offset_ms is not None and abs(d.clock_offset_ms) > skew_alarm_ms:
@@ -161,7 +162,7 @@ def alarms(session: Session, *, now: datetime, offline_after: timedelta,
                 is ProtocolStanding.TOO_OLD:
             out.append(Alarm(d.last_heartbeat_at, "agent_too_old", d.name, d.agent_protocol))
     waiting = session.execute(select(Device).where(
-        Device.status == "pending", Device.public_key.is_not(None)).order_by(Device.name)).scalars()
+        Device.status == DeviceStatus.PENDING, Device.public_key.is_not(None)).order_by(Device.name)).scalars()
     out.extend(Alarm(d.enrolled_at, "device_unconfirmed", d.name, "") for d in waiting)
     low = session.execute(select(SmartLock).where(
         SmartLock.battery_percent < low_battery_percent).order_by(SmartLock.lock_id)).scalars()
@@ -322,5 +323,5 @@ def devices(session: Session, service: ProtocolVersion) -> list[DeviceRow]:
                            .order_by(Device.name)).all()
     return [DeviceRow(name, site or "", status, heard, spoken or "",
                       standing(service, ProtocolVersion.parse(spoken)) if spoken else None,
-                      awaiting=status == "pending" and enrolled is not None)
+                      awaiting=status == DeviceStatus.PENDING and enrolled is not None)
             for name, site, status, heard, spoken, enrolled in rows]

@@ -7,13 +7,13 @@ from fastapi import APIRouter
 from api.audit.admin import AdminDep, AdminRoute, LimitQuery, OffsetPage, OffsetQuery
 from api.bounded import Id
 from api.db import SessionDep
+from gate.policy import CredentialStatus
 
 from . import repository, service
 from .schemas import (
     CredentialCreate,
     CredentialKind,
     CredentialRead,
-    CredentialStatus,
     CredentialStatusChange,
 )
 

@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from api.models import Credential
+from gate.policy import CredentialStatus
 
 
 def get(session: Session, credential_id: int, *, lock: bool = False) -> Credential | None:
@@ -23,7 +24,7 @@ def get_by_ref(session: Session, credential_ref: str) -> Credential | None:
 def active_of_kind(session: Session, staff_id: int, kind: str) -> Credential | None:
     return session.execute(select(Credential).where(
         Credential.staff_id == staff_id, Credential.kind == kind,
-        Credential.status == "active")).scalar_one_or_none()
+        Credential.status == CredentialStatus.ACTIVE)).scalar_one_or_none()
 
 
 def list_credentials(session: Session, *, staff_id: int | None, kind: str | None,

@@ -8,9 +8,9 @@ from typing import Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from api.staff.validation import Reason
+from gate.policy import CredentialStatus
 
 CredentialKind = Literal["staff_ap", "jpki_auth"]
-CredentialStatus = Literal["active", "suspended", "lost", "revoked"]
 
 
 class CredentialCreate(BaseModel):
@@ -49,7 +49,7 @@ class CredentialRead(BaseModel):
     public_key: str
     issuer_code: str | None
     not_after: datetime | None
-    status: str
+    status: CredentialStatus
     status_reason: str | None
     status_changed_at: datetime | None
     snapshot_version: int

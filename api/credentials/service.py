@@ -31,16 +31,18 @@ from api.models import Credential
 from api.models.base import utcnow
 from api.snapshot.versioning import bump
 from api.staff import repository as staff_repository
+from gate.policy import CredentialStatus
 
 from . import repository
 from .schemas import CredentialCreate
 
 # action → (statuses it may start from, status it leads to)
-TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
-    "suspend": (("active",), "suspended"),
-    "lost": (("active", "suspended"), "lost"),
-    "revoke": (("active", "suspended", "lost"), "revoked"),
-    "reactivate": (("suspended",), "active"),
+_S = CredentialStatus
+TRANSITIONS: dict[str, tuple[tuple[CredentialStatus, ...], CredentialStatus]] = {
+    "suspend": ((_S.ACTIVE,), _S.SUSPENDED),
+    "lost": ((_S.ACTIVE, _S.SUSPENDED), _S.LOST),
+    "revoke": ((_S.ACTIVE, _S.SUSPENDED, _S.LOST), _S.REVOKED),
+    "reactivate": ((_S.SUSPENDED,), _S.ACTIVE),
 }
 
 
@@ -134,7 +136,7 @@ def create(session: Session, data: CredentialCreate, *, actor: str) -> Credentia
     cred = Credential(staff_id=data.staff_id, kind=data.kind, credential_ref=ref,
                       public_key=data.public_key, issuer_code=data.issuer_code,
                       not_after=data.not_after.astimezone(UTC) if data.not_after else None,
-                      status="active", status_reason="enrolled",
+                      status=CredentialStatus.ACTIVE, status_reason="enrolled",
                       status_changed_at=now, snapshot_version=0)
     session.add(cred)
     _flush(session)

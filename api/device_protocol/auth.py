@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from api.db import Database
 from api.errors import Unauthorized
 from api.limits import RawBody
-from api.models import Device, DeviceNonce
+from api.models import Device, DeviceNonce, DeviceStatus
 from api.models.base import utcnow
 from api.settings import Settings
 from api.timefmt import format_time
@@ -123,12 +123,12 @@ def verify_request(db: Database, settings: Settings, *, method: str, path: str,
         device = session.get(Device, device_id)
         if device is None:
             raise Unauthorized("unknown device")
-        usable = device.status == "active" or (pending_ok and device.status == "pending")
+        usable = device.status == DeviceStatus.ACTIVE or (pending_ok and device.status == DeviceStatus.PENDING)
         if not usable or not device.public_key:
             log.warning("device.auth.refused device=%s status=%s", device_id, device.status)
             raise Unauthorized(f"device is {device.status}"
                                + (" (awaiting confirmation in the console)"
-                                  if device.status == "pending" and device.public_key else ""))
+                                  if device.status == DeviceStatus.PENDING and device.public_key else ""))
         try:
             load_public_key(device.public_key).verify(
                 signature, request_signing_string(method, path, timestamp, nonce, body))

@@ -19,7 +19,7 @@ from api.devices import repository as device_repository
 from api.devices.service import hash_token
 from api.errors import BadRequest, Forbidden, Unauthorized
 from api.events.ingest import lock_device, record_service_alarm
-from api.models import Credential, Device, Door
+from api.models import Credential, Device, DeviceStatus, Door
 from api.snapshot import repository as snapshot_repository
 from api.snapshot.versioning import current
 from api.timefmt import format_time
@@ -43,7 +43,7 @@ def enroll(session: Session, data: EnrollRequest, *, now: datetime,
     stays pending (heartbeats only) until an admin or security confirms it
     (``api.devices.service.confirm``)."""
     device = device_repository.get_by_token_hash(session, hash_token(data.enrollment_token))
-    if device is None or device.status != "pending":
+    if device is None or device.status != DeviceStatus.PENDING:
         log.warning("device.enroll.unknown_token")
         raise Unauthorized("unknown or already used enrollment token",
                            field="enrollment_token")
@@ -59,7 +59,7 @@ def enroll(session: Session, data: EnrollRequest, *, now: datetime,
     # lock) cannot both win.
     won = session.execute(
         update(Device)
-        .where(Device.id == device.id, Device.status == "pending",
+        .where(Device.id == device.id, Device.status == DeviceStatus.PENDING,
                Device.enrollment_token_hash == hash_token(data.enrollment_token))
         .values(public_key=data.public_key, enrolled_at=now,
                 enrollment_token_hash=None, enrollment_expires_at=None)
@@ -71,7 +71,7 @@ def enroll(session: Session, data: EnrollRequest, *, now: datetime,
     session.refresh(device)
     record(session, actor=f"device:{device.id}", action="device.enroll", entity="device",
            entity_id=device.id, before={"status": "pending"},
-           after={"status": "pending", "agent_version": data.agent_version})
+           after={"status": DeviceStatus.PENDING, "agent_version": data.agent_version})
     public = service_key.public_key()
     return EnrollResponse(device_id=device.id, service_public_key=public_key_b64(public),
                           service_key_id=key_id(public), server_time=format_time(now))

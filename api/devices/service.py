@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from api.audit.service import record
 from api.errors import BadRequest, Conflict, NotFound
-from api.models import Device, DeviceDoor
+from api.models import Device, DeviceDoor, DeviceStatus
 from api.models.base import utcnow
 from api.snapshot.service import staff_in_scope, stamp_staff_credentials
 from api.snapshot.versioning import bump
@@ -64,7 +64,7 @@ def create(session: Session, data: DeviceCreate, *, actor: str, token_ttl_s: int
     if missing:
         raise BadRequest(f"unknown door id(s): {missing}", field="door_ids")
     token = secrets.token_urlsafe(32)
-    device = Device(id=uuid.uuid4(), name=data.name, site_id=data.site_id, status="pending",
+    device = Device(id=uuid.uuid4(), name=data.name, site_id=data.site_id, status=DeviceStatus.PENDING,
                     enrollment_token_hash=hash_token(token),
                     enrollment_expires_at=utcnow() + timedelta(seconds=token_ttl_s),
                     max_seq=0, contiguous_seq=0)
@@ -83,7 +83,7 @@ def reissue_token(session: Session, device_id: uuid.UUID, *, actor: str,
                   token_ttl_s: int) -> DeviceCreated:
     """A new one-time token for a device that has not enrolled yet (the old one stops working)."""
     device = get_or_raise(session, device_id, lock=True)
-    if device.status != "pending" or device.public_key is not None:
+    if device.status != DeviceStatus.PENDING or device.public_key is not None:
         raise Conflict(f"device is {device.status}; only a device not yet enrolled can get "
                        "a token", field="status")
     token = secrets.token_urlsafe(32)
@@ -134,11 +134,11 @@ def confirm(session: Session, device_id: uuid.UUID, *, actor: str, now: datetime
     """An admin or security confirms an enrolled reader (``docs/deploy-reader.md``): from now
     on it gets its snapshot, decisions and configuration, and its events are taken."""
     device = get_or_raise(session, device_id, lock=True)
-    if device.status != "pending" or device.public_key is None:
+    if device.status != DeviceStatus.PENDING or device.public_key is None:
         raise Conflict(f"device is {device.status}"
                        + ("" if device.public_key else " and has not enrolled yet")
                        + "; only an enrolled, pending device can be confirmed", field="status")
-    device.status = "active"
+    device.status = DeviceStatus.ACTIVE
     device.confirmed_at = now
     device.confirmed_by = actor
     session.flush()
@@ -150,13 +150,13 @@ def confirm(session: Session, device_id: uuid.UUID, *, actor: str, now: datetime
 def revoke(session: Session, device_id: uuid.UUID, *, reason: str, actor: str) -> DeviceRead:
     """Revoke a device: every later request it signs gets 401."""
     device = get_or_raise(session, device_id, lock=True)
-    if device.status == "revoked":
+    if device.status == DeviceStatus.REVOKED:
         raise Conflict("device is already revoked", field="status")
     before = device.status
-    device.status = "revoked"
+    device.status = DeviceStatus.REVOKED
     device.revoked_at = utcnow()
     device.enrollment_token_hash = None
     session.flush()
     record(session, actor=actor, action="device.revoke", entity="device", entity_id=device.id,
-           before={"status": before}, after={"status": "revoked", "reason": reason})
+           before={"status": before}, after={"status": DeviceStatus.REVOKED, "reason": reason})
     return get(session, device_id)

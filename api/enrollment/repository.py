@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.models import CardEnrollment, Credential, Staff
+from gate.policy import CredentialStatus
 
 
 def get(session: Session, enrollment_id: int, *, lock: bool = False) -> CardEnrollment | None:
@@ -37,5 +38,5 @@ def credential_by_ref(session: Session, ref: str) -> Credential | None:
 def active_credential(session: Session, staff_id: int, kind: str) -> Credential | None:
     return session.execute(
         select(Credential).where(Credential.staff_id == staff_id, Credential.kind == kind,
-                                 Credential.status == "active").with_for_update()
+                                 Credential.status == CredentialStatus.ACTIVE).with_for_update()
     ).scalar_one_or_none()

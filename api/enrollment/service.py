@@ -38,6 +38,7 @@ from api.models.base import utcnow
 from api.snapshot.versioning import bump
 from gate.card.apdu import ResponseError
 from gate.card.staff_ap import RECORD_LENGTH, CredentialRecord, verify_signature
+from gate.policy import CredentialStatus
 
 from . import repository
 from .schemas import (
@@ -119,7 +120,7 @@ def _not_registered(session: Session, enrollment: CardEnrollment, ref: str, fiel
     existing = repository.credential_by_ref(session, ref)
     if existing is None:
         return None
-    if existing.status == "lost" and existing.staff_id == enrollment.staff_id and \
+    if existing.status == CredentialStatus.LOST and existing.staff_id == enrollment.staff_id and \
             existing.kind == enrollment.kind and public_key in (None, existing.public_key):
         return existing
     raise Conflict(f"credential {ref} is already registered (status {existing.status})",
@@ -231,7 +232,7 @@ def _revoke_active(session: Session, staff_id: int, kind: str, *, version: int,
     if old is None:
         return None
     before = _cred_view(old)
-    old.status = "revoked"
+    old.status = CredentialStatus.REVOKED
     old.status_reason = "replaced"
     old.status_changed_at = now
     old.snapshot_version = version
@@ -245,7 +246,7 @@ def _recover(session: Session, found: Credential, enrollment: CardEnrollment, *,
              version: int, now: datetime, actor: str) -> Credential:
     """A lost card that turned up, proven in hand again: back to active, audited."""
     before = _cred_view(found)
-    found.status = "active"
+    found.status = CredentialStatus.ACTIVE
     found.status_reason = f"found: possession proven at enrollment {enrollment.id}"
     found.status_changed_at = now
     found.snapshot_version = version
@@ -277,7 +278,7 @@ def confirm(session: Session, enrollment_id: int, *, actor: str) -> EnrollmentRe
         cred = Credential(staff_id=enrollment.staff_id, kind=enrollment.kind,
                           credential_ref=enrollment.credential_ref,
                           public_key=enrollment.public_key, issuer_code=enrollment.issuer_code,
-                          not_after=enrollment.not_after, status="active",
+                          not_after=enrollment.not_after, status=CredentialStatus.ACTIVE,
                           status_changed_at=now, snapshot_version=version)
         session.add(cred)
         session.flush()

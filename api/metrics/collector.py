@@ -18,7 +18,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from api.db import Database
-from api.models import Device, Event, SmartLock, SnapshotCounter
+from api.models import Device, DeviceStatus, Event, SmartLock, SnapshotCounter
 
 from .settings import MetricsSettings
 
@@ -54,11 +54,11 @@ def device_metrics(s: Session, now: datetime, online_window: timedelta) -> Itera
         select(Event.device_id, Event.received_at - Event.occurred_at)
         .join(Device, and_(Device.id == Event.device_id, Device.max_seq == Event.seq))).all())
     by_status = GaugeMetricFamily("mynagate_devices", "Devices by status", labels=["status"])
-    for status in ("pending", "active", "revoked"):
+    for status in DeviceStatus:
         by_status.add_metric([status], sum(1 for d in devices if d.status == status))
     online = GaugeMetricFamily("mynagate_devices_online",
                                "Active devices whose last heartbeat is within the online window")
-    online.add_metric([], sum(1 for d in devices if d.status == "active" and d.last_heartbeat_at
+    online.add_metric([], sum(1 for d in devices if d.status == DeviceStatus.ACTIVE and d.last_heartbeat_at
                               and now - d.last_heartbeat_at <= online_window))
     families = {
         "lag": GaugeMetricFamily("mynagate_device_ingest_lag_seconds",
@@ -78,7 +78,7 @@ def device_metrics(s: Session, now: datetime, online_window: timedelta) -> Itera
         "snapshot": GaugeMetricFamily("mynagate_device_snapshot_version",
                                       "Snapshot version the reader reported", labels=DEVICE_LABELS),
     }
-    for d in (d for d in devices if d.status == "active"):
+    for d in (d for d in devices if d.status == DeviceStatus.ACTIVE):
         labels = [d.name, str(d.id)]
         lag = newest.get(d.id)
         values = {"lag": None if lag is None else lag.total_seconds(),

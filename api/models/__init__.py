@@ -15,7 +15,7 @@ from .attendance import (
 from .audit import AuditLog, SnapshotCounter
 from .base import Base
 from .credential import Credential
-from .device import Device, DeviceConfig, DeviceDoor, DeviceNonce, SequenceGap
+from .device import Device, DeviceConfig, DeviceDoor, DeviceNonce, DeviceStatus, SequenceGap
 from .enrollment import CardEnrollment
 from .event import Event
 from .export import ExportProfile, ExportRun
@@ -68,6 +68,7 @@ __all__ = [
     "DeviceConfig",
     "DeviceDoor",
     "DeviceNonce",
+    "DeviceStatus",
     "Divergence",
     "Door",
     "Event",

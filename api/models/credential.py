@@ -7,11 +7,12 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from gate.policy import CredentialStatus
+
 from .base import Base, TimestampMixin
 from .org import Staff
 
 CREDENTIAL_KINDS = ("staff_ap", "jpki_auth")
-CREDENTIAL_STATUSES = ("active", "suspended", "lost", "revoked")
 
 
 class Credential(Base, TimestampMixin):
@@ -37,7 +38,7 @@ class Credential(Base, TimestampMixin):
     public_key: Mapped[str] = mapped_column(Text)
     issuer_code: Mapped[str | None] = mapped_column(String(6), default=None)
     not_after: Mapped[datetime | None] = mapped_column(default=None)
-    status: Mapped[str] = mapped_column(String(20), default="active", index=True)
+    status: Mapped[str] = mapped_column(String(20), default=CredentialStatus.ACTIVE, index=True)
     status_reason: Mapped[str | None] = mapped_column(Text, default=None)
     status_changed_at: Mapped[datetime | None] = mapped_column(default=None)
     # Snapshot version at which this row last changed (drives snapshot deltas).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, ForeignKey, String, Text
@@ -11,7 +12,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, TimestampMixin
 
-DEVICE_STATUSES = ("pending", "active", "revoked")
+
+class DeviceStatus(StrEnum):
+    PENDING = "pending"  # created; awaiting enrollment, then an admin's confirmation
+    ACTIVE = "active"  # confirmed: may fetch snapshots and send events
+    REVOKED = "revoked"  # refused for good
 
 
 class Device(Base, TimestampMixin):
@@ -20,7 +25,7 @@ class Device(Base, TimestampMixin):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     name: Mapped[str] = mapped_column(String(100), unique=True)
     site_id: Mapped[int | None] = mapped_column(ForeignKey("site.id"), default=None)
-    status: Mapped[str] = mapped_column(String(10), default="pending")
+    status: Mapped[str] = mapped_column(String(10), default=DeviceStatus.PENDING)
     # Ed25519 public key the agent registered at enrollment (base64 raw).
     public_key: Mapped[str | None] = mapped_column(Text, default=None)
     # SHA-256 of the one-time enrollment token; cleared once used.

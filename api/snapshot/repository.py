@@ -18,6 +18,7 @@ from api.models import (
     Schedule,
     Staff,
 )
+from gate.policy import CredentialStatus
 
 
 def doors_of_device(session: Session, device_id: uuid.UUID) -> list[Door]:
@@ -77,7 +78,7 @@ def credentials_for(session: Session, staff_ids: Collection[int],
         cond = Credential.staff_id.in_(ids)
     else:
         in_scope = Credential.staff_id.in_(ids) if ids else None
-        not_active = Credential.status != "active"
+        not_active = Credential.status != CredentialStatus.ACTIVE
         cond = and_(Credential.snapshot_version > since,
                     or_(in_scope, not_active) if in_scope is not None else not_active)
     return list(session.execute(
@@ -87,7 +88,7 @@ def credentials_for(session: Session, staff_ids: Collection[int],
 def active_staff_ids(session: Session, day: date) -> list[int]:
     """Staff active on ``day`` who hold an active credential."""
     q = (select(Staff.id).join(Credential, Credential.staff_id == Staff.id)
-         .where(Credential.status == "active", Staff.active_from <= day,
+         .where(Credential.status == CredentialStatus.ACTIVE, Staff.active_from <= day,
                 or_(Staff.active_until.is_(None), Staff.active_until >= day)).distinct())
     return sorted(session.execute(q).scalars())
 
@@ -95,4 +96,4 @@ def active_staff_ids(session: Session, day: date) -> list[int]:
 def active_refs(session: Session) -> list[str]:
     """Every active credential's ref."""
     return list(session.execute(select(Credential.credential_ref)
-                                .where(Credential.status == "active")).scalars())
+                                .where(Credential.status == CredentialStatus.ACTIVE)).scalars())

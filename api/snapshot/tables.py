@@ -43,7 +43,7 @@ from api.calendar.service import closed_days
 from api.models import AccessGroupMember, Credential, Door, Permission, Schedule, Staff
 from api.snapshot.versioning import current
 from api.timefmt import format_time
-from gate.policy import credential_digest
+from gate.policy import CredentialStatus, credential_digest
 
 CLOSED_DAYS_BACK = 7
 CLOSED_DAYS_AHEAD = 400
@@ -327,7 +327,7 @@ def _read_credentials(conn: Connection, ids: frozenset[int] | None = None
         else:
             creds[sid] = [entry]
         order[ref] = cid
-        if status == "active":
+        if status == CredentialStatus.ACTIVE:
             active[ref] = sid
     return {s: tuple(c) for s, c in creds.items()}, active, order
 

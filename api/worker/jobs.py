@@ -22,7 +22,15 @@ from api.locks.settings import LockSettings
 from api.mail import outbox
 from api.mail.settings import SmtpSettings
 from api.mail_delivery import deliver_outbox
-from api.models import Device, DeviceNonce, HeartbeatAlarm, JobKind, LockNonce, MailKind
+from api.models import (
+    Device,
+    DeviceNonce,
+    DeviceStatus,
+    HeartbeatAlarm,
+    JobKind,
+    LockNonce,
+    MailKind,
+)
 from api.models.facility import SmartLock
 from api.outbound.deliver import Deliverer
 
@@ -61,7 +69,7 @@ def check_heartbeats(session: Session, silence: timedelta, now: datetime) -> lis
     ``silence``; a device is alarmed again only after a new heartbeat. The devices alarmed."""
     limit = now - silence
     silent = session.execute(select(Device.id, Device.last_heartbeat_at).where(
-        Device.status == "active",
+        Device.status == DeviceStatus.ACTIVE,
         or_(Device.last_heartbeat_at < limit,
             Device.last_heartbeat_at.is_(None) & (Device.enrolled_at < limit)))
         .order_by(Device.id)).all()

@@ -22,7 +22,7 @@ ROUTER_MODULES: list[str] = [
     "api.doors.endpoints",
     "api.access.endpoints",
     "api.events.endpoints",
-    "api.audit.endpoints",
+    "api.auditlog.endpoints",
     "api.attendance.endpoints",
     "api.overtime.endpoints",
     "api.exports.endpoints",

@@ -65,14 +65,6 @@ def test_checker_sees_a_violation(tmp_path: Path):
 # Every import counts, also one inside a function: such an import only hides a cycle from the
 # interpreter's load order, it does not remove it. An ``api`` domain is ``api.<name>``.
 
-# The cycles between api domains that exist today, each to be broken (issue 13 item 5). The list
-# must match exactly: a new cycle fails, and so does a broken one still listed here.
-KNOWN_API_DOMAIN_CYCLES = {
-    frozenset({"api.audit", "api.auth", "api.users"}),
-}
-KNOWN_API_MODULE_CYCLES: set[frozenset[str]] = set()
-
-
 def module_name(path: Path) -> str:
     parts = list(path.relative_to(ROOT).with_suffix("").parts)
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
@@ -181,18 +173,17 @@ def test_no_import_cycle_outside_api():
     assert not found, f"import cycles: {[sorted(c) for c in found]}"
 
 
-def test_api_domain_cycles_are_only_the_known_ones():
+def test_no_import_cycle_between_api_domains():
     graph, _ = import_graph()
-    assert cycles(api_domain_graph(graph)) == KNOWN_API_DOMAIN_CYCLES
-    api_modules = {c for c in cycles(graph) if all(m.startswith("api.") for m in c)}
-    assert api_modules == KNOWN_API_MODULE_CYCLES
+    found = cycles(api_domain_graph(graph)) | {c for c in cycles(graph)
+                                               if all(m.startswith("api.") for m in c)}
+    assert not found, f"import cycles: {[sorted(c) for c in found]}"
 
 
 def test_no_import_inside_a_function_hides_a_cycle():
     """An import inside a function is allowed only where it closes no cycle (optional drivers
-    loaded by URI, the CLI's composition root); outside the known api cycles none may."""
+    loaded by URI, the CLI's composition root)."""
     graph, inner = import_graph()
-    known = set().union(*KNOWN_API_DOMAIN_CYCLES, *KNOWN_API_MODULE_CYCLES)
     module_cycles = cycles(graph)
     domain_cycles = cycles(api_domain_graph(graph))
     hiding = sorted(
@@ -200,7 +191,7 @@ def test_no_import_inside_a_function_hides_a_cycle():
         if any({a, b} <= c for c in module_cycles)
         or any({domain_of(a), domain_of(b)} <= c for c in domain_cycles if domain_of(a)
                != domain_of(b)))
-    assert [(a, b) for a, b in hiding if not {a, b, domain_of(a), domain_of(b)} & known] == []
+    assert hiding == []
 
 
 def test_cycle_checker_sees_a_cycle(tmp_path: Path):

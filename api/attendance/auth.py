@@ -6,10 +6,10 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from api.auth import PrincipalDep
 from api.db import SessionDep
 from api.errors import Forbidden
 from api.models import Staff
+from api.users.auth import PrincipalDep
 
 
 def current_staff(session: SessionDep, principal: PrincipalDep) -> Staff:

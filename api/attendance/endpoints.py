@@ -5,15 +5,15 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 
 from api.audit.service import record
-from api.auth import require_admin
 from api.csv_import import ImportBody
 from api.db import SessionDep
 from api.errors import BadRequest, Unprocessable
 from api.models import Department, DepartmentSupervisor, WorkPattern
 from api.models.base import utcnow
+from api.users.auth import AdminDep
 
 from . import leave as leave_service
 from . import repository as repo
@@ -38,7 +38,6 @@ from .schemas import (
 )
 
 router = APIRouter(tags=["attendance"])
-AdminDep = Annotated[str, Depends(require_admin)]
 
 
 def _lines(session, staff_id: int, start: date, end: date) -> list[DailyLineRead]:  # type: ignore[no-untyped-def]

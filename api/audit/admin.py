@@ -1,4 +1,4 @@
-"""Plumbing shared by the admin REST API: the acting admin, 409s for lost races, paging and JSON views for the audit log.
+"""Plumbing shared by the admin REST API: 409s for lost races, paging and JSON views for the audit log (the acting admin is ``api.users.auth.AdminDep``).
 
 Paging: list endpoints take ``limit`` (1–500) and either ``offset`` (answer ``{items, total}``)
 or, for the append-only logs (events, audit), an opaque keyset ``cursor`` (answer
@@ -13,19 +13,17 @@ from collections.abc import Callable, Coroutine
 from datetime import date, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
-from fastapi import Depends, Query, Request, Response
+from fastapi import Query, Request, Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from sqlalchemy import Select, func, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from api.auth import require_admin
 from api.bounded import INT64_MAX
 from api.errors import BadRequest, Conflict
 
 T = TypeVar("T")
-AdminDep = Annotated[str, Depends(require_admin)]
 MAX_LIMIT = 500
 LimitQuery = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="page size (≤500)")]
 OffsetQuery = Annotated[int, Query(ge=0, le=INT64_MAX, description="rows to skip")]

@@ -4,13 +4,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Request
 
-from api.auth import require_admin
 from api.bounded import Id
 from api.csv_import import ImportBody
 from api.db import SessionDep
 from api.limits import RawBody
 from api.locks.settings import LockSettings, get_lock_settings
 from api.mail.background import wake_sender
+from api.users.auth import require_admin
 from mynagate_i18n import Language
 
 from . import service

@@ -8,7 +8,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Request
 
-from api.auth import require_admin
 from api.bounded import Id
 from api.db import SessionDep
 from api.locks import service as locks
@@ -17,6 +16,7 @@ from api.locks.schemas import LockRead
 from api.locks.settings import LockSettings, get_lock_settings
 from api.mail.background import wake_sender
 from api.models.base import utcnow
+from api.users.auth import require_admin
 
 from . import service
 

@@ -28,7 +28,6 @@ from api.attendance.config import rule_config
 from api.audit import repository as audit_repo
 from api.audit import service as audit
 from api.audit.repository import AuditFilter
-from api.auth import CSRF_COOKIE
 from api.db import SessionDep
 from api.device_protocol.negotiation import service_protocol
 from api.devices import service as devices
@@ -36,6 +35,7 @@ from api.errors import BadRequest, Conflict, NotFound
 from api.limits import RawBody
 from api.models import DeviceStatus, Door
 from api.models.base import utcnow
+from api.users.auth import CSRF_COOKIE
 from api.users.roles import Role, allowed
 from gate.business_day import JST
 from gate.messages import reason_text

@@ -18,7 +18,6 @@ from api.attendance import service as attendance
 from api.attendance.config import rule_config
 from api.attendance.rules import DailyLine, DivergenceReason
 from api.attendance.schemas import CorrectionCreate
-from api.auth import CSRF_COOKIE
 from api.bounded import Id
 from api.db import SessionDep
 from api.errors import Conflict, Forbidden, MynagateError, NotFound
@@ -31,6 +30,7 @@ from api.models.base import utcnow
 from api.overtime import repository as overtime_repo
 from api.overtime import service as overtime
 from api.users import repository as users_repo
+from api.users.auth import CSRF_COOKIE
 from api.users.roles import Role
 
 from . import attendance_queries as aq

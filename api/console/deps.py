@@ -14,10 +14,10 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.routing import APIRoute
 
-from api.auth import SESSION_COOKIE
 from api.db import SessionDep
 from api.models.base import utcnow
 from api.users import service as users
+from api.users.auth import SESSION_COOKIE
 from api.users.roles import Role, allowed, rule_for
 from api.users.secrets import token_digest
 

@@ -17,7 +17,6 @@ from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from api.auth import CSRF_COOKIE
 from api.bookings import service as bookings
 from api.bookings.schemas import BookingCreate
 from api.bounded import Id
@@ -28,6 +27,7 @@ from api.limits import RawBody
 from api.locks.settings import LockSettings, get_lock_settings
 from api.mail.background import wake_sender
 from api.models.base import utcnow
+from api.users.auth import CSRF_COOKIE
 from api.users.roles import Role, allowed
 from gate.business_day import JST
 from mynagate_i18n import DEFAULT_LANGUAGE, Language

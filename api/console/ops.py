@@ -20,7 +20,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.attendance.config import rule_config
-from api.auth import CSRF_COOKIE
 from api.bounded import Id
 from api.db import Database, SessionDep
 from api.errors import BadRequest
@@ -32,6 +31,7 @@ from api.locks.schemas import EmergencyRequest
 from api.locks.settings import lock_settings_of
 from api.models import Event
 from api.models.base import utcnow
+from api.users.auth import CSRF_COOKIE
 from api.users.roles import Role, allowed
 
 from . import labels, queries

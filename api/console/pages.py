@@ -16,7 +16,6 @@ from pydantic import ValidationError
 
 from api.attendance import service as attendance
 from api.attendance.config import rule_config
-from api.auth import CSRF_COOKIE, SESSION_COOKIE, start_session_cookies
 from api.bounded import Id
 from api.credentials import service as credentials
 from api.credentials.schemas import CredentialStatusChange
@@ -33,6 +32,7 @@ from api.models import Staff
 from api.models.base import utcnow
 from api.overtime.service import caps_report
 from api.users import service as users
+from api.users.auth import CSRF_COOKIE, SESSION_COOKIE, start_session_cookies
 from api.users.roles import Role, allowed
 
 from . import labels, queries

@@ -14,7 +14,6 @@ from pydantic import ValidationError
 from api.attendance import repository as attendance_repo
 from api.attendance import service as attendance
 from api.attendance.config import rule_config
-from api.auth import CSRF_COOKIE
 from api.bounded import Id
 from api.db import SessionDep
 from api.errors import Conflict, Forbidden, MynagateError, NotFound
@@ -24,6 +23,7 @@ from api.models.base import utcnow
 from api.overtime import repository as overtime_repo
 from api.overtime import service as overtime
 from api.overtime.schemas import DivergenceSubmit, OvertimeApply
+from api.users.auth import CSRF_COOKIE
 
 from .deps import SelfUser
 from .pages import ConsoleRoute, MonthQuery, form_fields, timesheet_page

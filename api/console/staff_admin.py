@@ -19,7 +19,6 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from api.attendance.config import rule_config
-from api.auth import CSRF_COOKIE
 from api.bounded import Id
 from api.db import SessionDep
 from api.enrollment import service as enrollment
@@ -34,6 +33,7 @@ from api.staff import service as staff_service
 from api.staff.schemas import StaffCreate, StaffUpdate
 from api.staff.validation import EMPLOYMENT_TYPE_LABELS
 from api.text import INDIVIDUAL_NUMBER_MESSAGE
+from api.users.auth import CSRF_COOKIE
 from api.users.roles import Role, allowed
 
 from . import queries

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 
-from api.auth import require_admin
 from api.db import SessionDep
 from api.models.base import utcnow
+from api.users.auth import AdminDep
 
 from . import service
 from .schemas import DeviceConfigRead, DeviceConfigSettings
 
 router = APIRouter(prefix="/admin/devices", tags=["devices"])
-AdminDep = Annotated[str, Depends(require_admin)]
 
 
 @router.get("/{device_id}/config", response_model=DeviceConfigRead)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.audit.admin import AdminDep, AdminRoute, LimitQuery, OffsetPage, OffsetQuery
+from api.audit.admin import AdminRoute, LimitQuery, OffsetPage, OffsetQuery
 from api.bounded import Id
 from api.db import SessionDep
+from api.users.auth import AdminDep
 from gate.door import DoorMode
 
 from . import repository, service

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter
 
-from fastapi import APIRouter, Depends
-
-from api.auth import require_admin
 from api.bounded import Id
 from api.db import SessionDep
+from api.users.auth import AdminDep
 
 from . import service
 from .schemas import (
@@ -20,7 +18,6 @@ from .schemas import (
 )
 
 router = APIRouter(prefix="/admin/enrollments", tags=["enrollment"])
-AdminDep = Annotated[str, Depends(require_admin)]
 
 
 @router.post("", status_code=201, response_model=EnrollmentRead)

@@ -8,9 +8,10 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from pydantic import AwareDatetime
 
-from api.audit.admin import AdminDep, AdminRoute, CursorPage, CursorQuery, LimitQuery
+from api.audit.admin import AdminRoute, CursorPage, CursorQuery, LimitQuery
 from api.bounded import Id
 from api.db import SessionDep
+from api.users.auth import AdminDep
 from gate.policy import Reason
 
 from . import service

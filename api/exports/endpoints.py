@@ -5,17 +5,16 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.auth import require_admin
 from api.db import SessionDep
 from api.text import FreeText, GuardJson
+from api.users.auth import AdminDep
 
 from . import repository, service
 
 router = APIRouter(prefix="/admin/exports", tags=["exports"])
-AdminDep = Annotated[str, Depends(require_admin)]
 
 
 class ProfileCreate(BaseModel):

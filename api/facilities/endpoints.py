@@ -4,9 +4,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from api.auth import require_admin
 from api.bounded import Id
 from api.db import SessionDep
+from api.users.auth import require_admin
 
 from . import service
 from .schemas import FacilityCreate, FacilityRead, FacilityUpdate

@@ -4,11 +4,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from api.auth import require_admin
 from api.bounded import Id
 from api.db import SessionDep
 from api.limits import RawBody
 from api.models.base import utcnow
+from api.users.auth import require_admin
 
 from . import repository, service
 from .pins import pending_codes

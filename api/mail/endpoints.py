@@ -7,12 +7,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Path, Query, Request
 
-from api.audit.admin import AdminDep, AdminRoute, LimitQuery, OffsetPage, OffsetQuery
+from api.audit.admin import AdminRoute, LimitQuery, OffsetPage, OffsetQuery
 from api.audit.service import record
 from api.db import SessionDep
 from api.errors import NotFound
 from api.models import MailOutbox, MailStatus
 from api.models.base import utcnow
+from api.users.auth import AdminDep
 
 from . import outbox, repository
 from .background import sender_lifespan, wake_sender

@@ -8,16 +8,18 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 from sqlalchemy import select
 
-from api.audit.admin import AdminDep, AdminRoute
+from api.audit.admin import AdminRoute
 from api.audit.service import record
 from api.db import SessionDep
 from api.errors import NotFound
 from api.models import WebhookEndpoint
+from api.users.auth import AdminDep
 
 from .schemas import WebhookCreate, WebhookCreated, WebhookRead
 from .webhooks import new_secret
 
 router = APIRouter(prefix="/admin/webhooks", tags=["events out"], route_class=AdminRoute)
+
 EndpointId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 

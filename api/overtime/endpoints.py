@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 
 from api.attendance.auth import StaffDep
 from api.attendance.service import month_bounds
-from api.auth import require_admin
 from api.csv_import import ImportBody
 from api.db import SessionDep
+from api.users.auth import AdminDep
 
 from . import repository as repo
 from . import service
@@ -26,7 +26,6 @@ from .schemas import (
 )
 
 router = APIRouter(tags=["overtime"])
-AdminDep = Annotated[str, Depends(require_admin)]
 
 
 @router.get("/admin/overtime/requests", response_model=list[OvertimeRead])

@@ -7,10 +7,11 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from api.audit.admin import AdminDep, AdminRoute, LimitQuery, OffsetPage, OffsetQuery
+from api.audit.admin import AdminRoute, LimitQuery, OffsetPage, OffsetQuery
 from api.bounded import Id
 from api.db import SessionDep
 from api.text import Guard
+from api.users.auth import AdminDep
 
 from . import repository, service
 from .schemas import (

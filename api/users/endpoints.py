@@ -5,11 +5,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from api.audit.admin import AdminDep, AdminRoute
-from api.auth import CSRF_COOKIE, SESSION_COOKIE, PrincipalDep, start_session_cookies
+from api.audit.admin import AdminRoute
 from api.db import SessionDep
 from api.errors import Unauthorized
 from api.models.base import utcnow
+from api.users.auth import (
+    CSRF_COOKIE,
+    SESSION_COOKIE,
+    AdminDep,
+    PrincipalDep,
+    start_session_cookies,
+)
 
 from . import repository as repo
 from . import service

@@ -16,7 +16,6 @@ from playwright.sync_api import Browser, sync_playwright
 
 from api.attendance.config import rule_config
 from api.attendance.rules import DayType, classify_day
-from api.auth import SESSION_COOKIE
 from api.calendar.service import closed_days
 from api.models import (
     Booking,
@@ -31,6 +30,7 @@ from api.models import (
     SmartLock,
     Staff,
 )
+from api.users.auth import SESSION_COOKIE
 from api.users.secrets import totp_now
 
 STAFF_IDS = (987654, 987655, 987656)

@@ -10,7 +10,6 @@ from datetime import datetime, time, timedelta
 import pytest
 from sqlalchemy import select, text
 
-from api.auth import CSRF_COOKIE
 from api.models import (
     AccessGroup,
     AccessGroupMember,
@@ -22,6 +21,7 @@ from api.models import (
     Schedule,
     ScheduleWindow,
 )
+from api.users.auth import CSRF_COOKIE
 from gate import policy
 from gate.business_day import JST
 from tests.console.conftest import DOOR_IDS, STAFF_IDS, assert_no_internal_ids, log_in

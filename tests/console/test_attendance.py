@@ -14,7 +14,6 @@ from sqlalchemy import func, select
 
 from api.attendance.config import rule_config
 from api.attendance.rules import DayType, classify_day
-from api.auth import CSRF_COOKIE, SESSION_COOKIE
 from api.calendar.service import closed_days
 from api.models import (
     AttendanceCorrection,
@@ -27,6 +26,7 @@ from api.models import (
     Staff,
 )
 from api.overtime import service as overtime
+from api.users.auth import CSRF_COOKIE, SESSION_COOKIE
 from api.users.secrets import totp_now
 from tests.console.conftest import DEVICE_ID, DOOR_IDS, STAFF_IDS, Recorder, assert_no_internal_ids
 from tests.identities import make_token

@@ -10,8 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from api.auth import CSRF_COOKIE
 from api.models import AuditLog, Credential
+from api.users.auth import CSRF_COOKIE
 
 pytestmark = pytest.mark.postgres
 CARDS = "/console/staff/1001/cards"

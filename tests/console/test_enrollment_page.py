@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from api.auth import CSRF_COOKIE
 from api.models import CardEnrollment, Credential
+from api.users.auth import CSRF_COOKIE
 from mynagate_cli import app as cli
 from reader_agent.cards.staff_ap import VirtualStaffCard
 from reader_agent.drivers.sim import get_sim_reader

@@ -10,9 +10,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from api.auth import CSRF_COOKIE
 from api.mail.settings import SmtpSettings
 from api.models import AuditLog, Booking, IssuedPin, MailKind, MailOutbox, MailStatus
+from api.users.auth import CSRF_COOKIE
 from gate.business_day import JST
 from tests.console.conftest import log_in
 from tests.locks.helpers import create_site, free_port, wire

@@ -15,7 +15,6 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from api.auth import CSRF_COOKIE
 from api.console import ops
 from api.console.rendering import jst
 from api.models import (
@@ -28,6 +27,7 @@ from api.models import (
     LockTelemetry,
     SmartLock,
 )
+from api.users.auth import CSRF_COOKIE
 from tests.console.conftest import (
     BDAY,
     DEVICE_ID,

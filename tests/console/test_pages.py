@@ -10,9 +10,9 @@ from datetime import UTC, timedelta
 import pytest
 from fastapi.testclient import TestClient
 
-from api.auth import SESSION_COOKIE
 from api.console.rendering import jst
 from api.models import Device, MailOutbox, MailStatus
+from api.users.auth import SESSION_COOKIE
 from api.users.secrets import totp_now
 from tests.console.conftest import (
     DEVICE_ID,

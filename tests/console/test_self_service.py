@@ -10,8 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from api.auth import CSRF_COOKIE
 from api.models import AuditLog, DepartmentSupervisor, Divergence, OvertimeRequest, Staff
+from api.users.auth import CSRF_COOKIE
 from tests.attendance import factories as f
 from tests.console.conftest import STAFF_IDS, next_workday, past_workday
 

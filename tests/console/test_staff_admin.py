@@ -10,8 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from api.auth import CSRF_COOKIE
 from api.models import AuditLog, Staff
+from api.users.auth import CSRF_COOKIE
 
 from .conftest import assert_no_internal_ids, log_in
 

@@ -25,7 +25,7 @@ ASYNC_ENDPOINTS = {
     "api.console.ops.event_stream",  # the console's SSE feed: its reads run in worker threads
 }
 ASYNC_DEPENDENCIES = {
-    "api.auth.submitted_csrf",  # reads a urlencoded form, bounded by the route limit
+    "api.users.auth.submitted_csrf",  # reads a urlencoded form, bounded by the route limit
     "api.limits.raw_body",  # reads the bounded body
     "api.csv_import.spooled_body",  # streams an import into a spooled file
     "api.events.admission.ingest_slot",  # counts batches in flight

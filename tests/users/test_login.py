@@ -10,9 +10,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from api.auth import CSRF_COOKIE, SESSION_COOKIE
 from api.models import AuditLog, User, UserSession
 from api.users import service
+from api.users.auth import CSRF_COOKIE, SESSION_COOKIE
 from api.users.roles import Role
 from api.users.secrets import token_digest, totp_now
 

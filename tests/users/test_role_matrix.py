@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 from starlette.routing import Mount, Route
 
-from api.auth import require_admin
 from api.models import Base, Department, DepartmentSupervisor, Staff
+from api.users.auth import require_admin
 from api.users.roles import ROLE_MATRIX, Access, Role, allowed, rule_for
 from api.users.scope import SUPERVISOR_SCOPE
 from tests.identities import make_token

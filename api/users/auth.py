@@ -23,17 +23,17 @@ from fastapi import Depends, Request, Response
 from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 
+from api.db import SessionDep
+from api.errors import Forbidden, Unauthorized
+from api.models import User
+from api.models.base import utcnow
+from api.settings import Settings
 from gate.business_day import BusinessDay
 
-from .db import SessionDep
-from .errors import Forbidden, Unauthorized
-from .models import User
-from .models.base import utcnow
-from .settings import Settings
-from .users import service as users
-from .users.roles import READ_METHODS, Role, allowed
-from .users.scope import check_supervisor
-from .users.secrets import token_digest
+from . import service as users
+from .roles import READ_METHODS, Role, allowed
+from .scope import check_supervisor
+from .secrets import token_digest
 
 SESSION_COOKIE = "mynagate_session"
 CSRF_COOKIE = "mynagate_csrf"
@@ -109,7 +109,11 @@ def require_admin(request: Request, session: SessionDep,
     return principal.name
 
 
-def current_principal(request: Request, _name: Annotated[str, Depends(require_admin)]
+# The acting user's name, for every admin route (the role matrix checked).
+AdminDep = Annotated[str, Depends(require_admin)]
+
+
+def current_principal(request: Request, _name: AdminDep
                       ) -> users.Principal:
     """FastAPI dependency: the authenticated, authorised caller."""
     principal: users.Principal = request.state.principal

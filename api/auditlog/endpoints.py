@@ -7,12 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from pydantic import AwareDatetime
 
-from api.db import SessionDep
-from api.errors import BadRequest
-
-from . import repository, service
-from .admin import (
-    AdminDep,
+from api.audit import repository, service
+from api.audit.admin import (
     AdminRoute,
     CursorPage,
     CursorQuery,
@@ -20,8 +16,11 @@ from .admin import (
     decode_cursor,
     encode_cursor,
 )
-from .repository import AuditFilter
-from .schemas import AuditRead, VerificationRead
+from api.audit.repository import AuditFilter
+from api.audit.schemas import AuditRead, VerificationRead
+from api.db import SessionDep
+from api.errors import BadRequest
+from api.users.auth import AdminDep
 
 router = APIRouter(prefix="/admin/audit", tags=["audit"], route_class=AdminRoute)
 Short = Annotated[str | None, Query(max_length=100)]

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from functools import cached_property, lru_cache
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from gate.business_day import DEFAULT_DAY_CHANGE, JST, BusinessDay
@@ -313,9 +314,11 @@ class Correction:
     at: datetime
 
 
-@dataclass(frozen=True, slots=True)
-class DailyLine:
-    """One staff-day of attendance (日次勤務実績)."""
+class DailyLine(NamedTuple):
+    """One staff-day of attendance (日次勤務実績). Immutable; a named tuple rather than a frozen
+    dataclass because a month builds one per distinct staff-day (tens of thousands per
+    chunk), and a frozen dataclass's ``__init__`` sets each of its 25 fields through
+    ``object.__setattr__``: that alone was about a tenth of the month's export CPU."""
 
     business_date: date
     day_type: DayType

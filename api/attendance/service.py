@@ -10,9 +10,9 @@ from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from operator import itemgetter
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -68,8 +68,7 @@ class StaffInfo:
     department_id: int
 
 
-@dataclass(frozen=True, slots=True)
-class DayResult:
+class DayResult(NamedTuple):
     """A staff-day's line with its overtime. Identical days (nothing on them, or the same
     punches under the same orders) are shared between staff members, so ``staff_id`` is only
     the first owner's; use the key it is filed under."""
@@ -442,29 +441,45 @@ def format_line(line: DailyLine, name: str = "", lang: str = "ja",
             f"{' [' + flags + ']' if flags else ''}")
 
 
-_HM: dict[tuple[int, int], str] = {}
+class _ClockTimes(dict[int | None, str]):
+    """Clock times of minutes on the business-day axis (25:30 style past midnight) for one
+    day change, each formatted once; ``None`` (no punch) is ""."""
+
+    def __init__(self, change: int) -> None:
+        super().__init__({None: ""})
+        self.change = change
+
+    def __missing__(self, minute: int) -> str:
+        m = minute + self.change
+        out = self[minute] = f"{m // 60:02d}:{m % 60:02d}"
+        return out
 
 
-def _hm(minute: int | None, cfg: RuleConfig) -> str:
-    """Clock time of a minute on the business-day axis (25:30 style past midnight)."""
-    if minute is None:
-        return ""
-    key = (minute, cfg.day_change.hour * 60 + cfg.day_change.minute)
-    out = _HM.get(key)
-    if out is None:
-        m = minute + key[1]
-        out = _HM[key] = f"{m // 60:02d}:{m % 60:02d}"
-    return out
+_CLOCK_TIMES: dict[time, _ClockTimes] = {}
+_ISO: dict[date, str] = {}  # a month's records repeat the same few dates
+_DAY_TYPE_VALUE = {t: t.value for t in DayType}
+
+
+def _clock_times(cfg: RuleConfig) -> _ClockTimes:
+    table = _CLOCK_TIMES.get(cfg.day_change)
+    if table is None:
+        change = cfg.day_change.hour * 60 + cfg.day_change.minute
+        table = _CLOCK_TIMES[cfg.day_change] = _ClockTimes(change)
+    return table
 
 
 def line_record(res: DayResult, cfg: RuleConfig) -> dict[str, Any]:
     """The JSON-able record of a staff-day: what the daily export shows and what is frozen."""
     ln = res.line
     d = ln.business_date
+    iso = _ISO.get(d)
+    if iso is None:
+        iso = _ISO[d] = d.isoformat()
+    hm = _clock_times(cfg)
     flags = ln.flags
     rec = {
-        "date": d.isoformat(), "day_type": ln.day_type.value,
-        "in": _hm(ln.in_minute, cfg), "out": _hm(ln.out_minute, cfg),
+        "date": iso, "day_type": _DAY_TYPE_VALUE[ln.day_type],
+        "in": hm[ln.in_minute], "out": hm[ln.out_minute],
         "in_source": ln.in_source or "", "out_source": ln.out_source or "",
         "premises": ln.premises_minutes, "break": ln.break_minutes,
         "scheduled": ln.scheduled_minutes, "worked": ln.worked_in_schedule_minutes,

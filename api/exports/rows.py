@@ -86,10 +86,12 @@ def daily_row(s: StaffInfo, rec: dict[str, Any], amendment: bool) -> dict[str, A
 
 def week25(recs: Sequence[dict[str, Any]]) -> int:
     """+25 minutes of a staff-month: weeks are counted from the month's own days only."""
-    worked = ((record_day(r["date"], r["day_type"]), r["worked"]) for r in recs if r["worked"])
-    return moved_weekly_off_minutes((d, w) for (d, t), w in worked if t in SCHEDULED_WORK_DAYS)
+    return moved_weekly_off_minutes((record_day(r["date"], r["day_type"])[0], worked)
+                                    for r in recs
+                                    if (worked := r["worked"]) and r["day_type"] in _SCHEDULED)
 
 
+_SCHEDULED = frozenset(t.value for t in SCHEDULED_WORK_DAYS)
 _BUCKET_COLUMNS = tuple((b.value, f"m{b.value}", f"h{b.value}") for b in Bucket)
 
 

@@ -29,10 +29,9 @@ from api.overtime import repository as orepo
 
 
 def buckets_of(recs: Sequence[dict[str, Any]], cfg: RuleConfig) -> dict[str, int]:
-    days = [OvertimeDay(*record_day(r["date"], r["day_type"]),
-                        tuple((a, b) for a, b in r["paid"]),
-                        (r["schedule"][0], r["schedule"][1]))
-            for r in recs if r["paid"]]
+    days = [OvertimeDay(*record_day(r["date"], r["day_type"]), tuple(map(tuple, paid)),
+                        tuple(r["schedule"]))
+            for r in recs if (paid := r["paid"])]
     return month_buckets(days, cfg)
 
 

@@ -111,7 +111,8 @@ def chained_events(n: int, door_id: int, start: datetime) -> list[dict[str, Any]
 
 
 class ServiceProcess:
-    """``uvicorn --factory api.app:create_app`` on loopback, configured by environment."""
+    """``uvicorn --factory api.app:serving_app`` (the app ``mynagate serve`` runs) on
+    loopback, configured by environment."""
 
     def __init__(self, url: str, data_dir: Path, port: int, workers: int = 1) -> None:
         env = {**os.environ, "MYNAGATE_ENV": "development", "MYNAGATE_DATABASE_URL": url,
@@ -119,7 +120,7 @@ class ServiceProcess:
                "MYNAGATE_ADMIN_TOKEN": secrets.token_hex(24)}
         self.url = f"http://127.0.0.1:{port}"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app",
+            [sys.executable, "-m", "uvicorn", "--factory", "api.app:serving_app",
              "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
              "--workers", str(workers)], env=env)
         deadline = time.monotonic() + 60
@@ -143,6 +144,12 @@ class ServiceProcess:
             self.proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds a process has used so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _post(http: httpx.Client, device: uuid.UUID, key: Ed25519PrivateKey,
@@ -240,10 +247,13 @@ def measure(url: str, port: int) -> dict[str, Any]:
                 spy = service.profile(profile) if profile else None
                 time.sleep(0.5)  # every agent connected and waiting
                 load = os.getloadavg()[0]
+                cpu0, own0 = cpu_s(service.proc.pid), time.process_time()
                 t = time.perf_counter()
                 go.set()
                 stats = [f.result() for f in futures]
                 api_s = time.perf_counter() - t
+                service_cpu = cpu_s(service.proc.pid) - cpu0
+                agents_cpu = time.process_time() - own0
                 if spy is not None:
                     spy.send_signal(signal.SIGINT)
                     spy.wait(timeout=60)
@@ -261,7 +271,8 @@ def measure(url: str, port: int) -> dict[str, Any]:
          f"({api_rate:.0f}/s; accepted {accepted}, stored {stored}, "
          f"retries {sum(s['retries'] for s in stats)}); COPY {copy_s:.2f} s "
          f"({copy_rate:.0f}/s); outbound fan-out after the run {expand_s:.2f} s "
-         f"({deliveries} deliveries); load {load:.2f}")
+         f"({deliveries} deliveries); CPU per event: service {1e3 * service_cpu / total:.4f} ms, "
+         f"agents {1e3 * agents_cpu / total:.4f} ms; load {load:.2f}")
     if accepted != total or stored != total:
         raise RuntimeError(f"ingest_pg lost or doubled events: {accepted}/{stored}/{total}")
     return {"name": "ingest_pg", "value": round(api_rate), "unit": "events/s",
@@ -272,6 +283,8 @@ def measure(url: str, port: int) -> dict[str, Any]:
             "ingest_max_inflight": _inflight(),
             "outbound_expand_s": round(expand_s, 2), "outbound_deliveries": deliveries,
             "retries": sum(s["retries"] for s in stats), "cpus": os.cpu_count(),
+            "service_cpu_ms_per_event": round(1e3 * service_cpu / total, 4),
+            "agents_cpu_ms_per_event": round(1e3 * agents_cpu / total, 4),
             "loadavg_1m_before": round(load, 2)}
 
 

@@ -92,6 +92,8 @@ def _phone_list(groups: list[str]) -> bool:
 def holds_individual_number(text: str) -> bool:
     """Whether ``text`` holds a run of 12 or more digits, however written (see the module)."""
     text = normalise_digits(text)
+    if len(text) < MIN_DIGITS:
+        return False  # fewer characters than the digits of a run (most event data strings)
     if ":" in text:
         text = _TIME.sub(":", text)
     for run in _RUN.finditer(text):

@@ -31,8 +31,13 @@ class SignatureError(ValueError):
     """A signature is missing, malformed or does not verify."""
 
 
+# One encoder for every call: ``json.dumps`` with options builds a new JSONEncoder each time,
+# which cost as much as the encoding of a small event (the hash chain encodes every event).
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical_json(obj: Any) -> bytes:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return _CANONICAL.encode(obj).encode()
 
 
 def public_key_b64(key: Ed25519PublicKey) -> str:

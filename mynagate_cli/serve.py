@@ -60,12 +60,12 @@ def serve(
 def _run(settings: Settings, host: str, port: int, workers: int) -> None:
     import uvicorn
 
-    from api.app import create_app
+    from api.app import serving_app
     from api.logging_config import configure_logging
 
     configure_logging()  # JSON lines; uvicorn's own loggers propagate to it (log_config=None)
     if workers == 1:
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="info",
+        uvicorn.run(serving_app(settings), host=host, port=port, log_level="info",
                     log_config=None)
         return
     # Worker processes are spawned and build their own app from the environment: hand them
@@ -77,8 +77,8 @@ def _run(settings: Settings, host: str, port: int, workers: int) -> None:
 
 def worker_app() -> FastAPI:
     """The app of one uvicorn worker process (``serve --workers N``)."""
-    from api.app import create_app
+    from api.app import serving_app
     from api.logging_config import configure_logging
 
     configure_logging()
-    return create_app()
+    return serving_app()

@@ -27,6 +27,9 @@ HEX64 = r"^[0-9a-f]{64}$"
 MAX_DATA_BYTES = 2048
 MAX_DATA_KEYS = 32
 MAX_DATA_DEPTH = 3
+# Measures ``data`` as compact JSON; one encoder for all (``json.dumps`` with options builds one
+# per call, as costly as encoding a small ``data``).
+_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
 class _Data(BaseModel):
@@ -78,10 +81,16 @@ DATA_MODELS: dict[str, type[_Data]] = {
 
 def _depth(value: Any) -> int:
     if isinstance(value, dict):
-        return 1 + max((_depth(v) for v in value.values()), default=0)
-    if isinstance(value, list):
-        return 1 + max((_depth(v) for v in value), default=0)
-    return 0
+        children: Any = value.values()
+    elif isinstance(value, list):
+        children = value
+    else:
+        return 0
+    deepest = 0
+    for v in children:  # a plain loop: max() over a generator cost more than the rest of it
+        if isinstance(v, dict | list):
+            deepest = max(deepest, _depth(v))
+    return 1 + deepest
 
 
 class EnrollRequest(BaseModel):
@@ -144,7 +153,7 @@ class EventIn(BaseModel):
             raise ValueError(f"data has more than {MAX_DATA_KEYS} keys")
         if _depth(data) > MAX_DATA_DEPTH:
             raise ValueError(f"data is nested deeper than {MAX_DATA_DEPTH} levels")
-        size = len(json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode())
+        size = len(_COMPACT.encode(data).encode())
         if size > MAX_DATA_BYTES:
             raise ValueError(f"data is {size} bytes as JSON, more than {MAX_DATA_BYTES}")
         return data

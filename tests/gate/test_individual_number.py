@@ -149,6 +149,19 @@ def test_documented_refusals(text: str) -> None:
     assert holds_individual_number(text)
 
 
+@given(st.text(max_size=40))
+def test_a_refused_text_holds_12_digits_once_normalised(text: str) -> None:
+    # The guard skips texts shorter than 12 characters after normalising: sound only if
+    # nothing is refused with fewer digits than that.
+    if holds_individual_number(text):
+        assert sum(c in "0123456789" for c in normalise_digits(text)) >= 12
+
+
+def test_characters_that_normalise_to_several_digits_count_after_normalising() -> None:
+    # Six characters, each ⒓ ("12." under NFKC): short as written, 12 digits once normalised.
+    assert holds_individual_number("\u2493" * 6)
+
+
 def test_kanji_digit_table_is_digit_for_digit() -> None:
     assert sorted(set(KANJI_DIGITS.values())) == list("0123456789")
 

@@ -212,8 +212,11 @@ def _clock_staff(staff: dict[int, StaffEntry], by_staff: dict[int, tuple[dict[st
     today = day.isoformat()  # ISO dates compare as strings
 
     def active_on_day(s: int) -> bool:
-        return s in staff and staff[s][1] <= today and (staff[s][2] is None
-                                                        or staff[s][2] >= today)
+        entry = staff.get(s)
+        if entry is None:
+            return False
+        until = entry[2]
+        return entry[1] <= today and (until is None or until >= today)
 
     if previous is not None and reread is not None and previous.day == day:
         ids = reread[1]

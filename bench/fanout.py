@@ -19,7 +19,9 @@ Baseline, same run: the LISTEN/NOTIFY round trip on the same server (median of 2
 plain read of the 20,000 staff and credential rows — the least any fan-out must do: hear the
 change and read the rows once.
 
-Run alone: ``python -m bench.run --only revocation_fanout``.
+Run alone: ``python -m bench.run --only revocation_fanout``. With
+``MYNAGATE_BENCH_PROFILE=path``, py-spy samples both API processes during the timed part
+(``path.api0``, ``path.api1``, raw folded stacks).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import gzip
 import logging
 import os
 import random
+import signal
 import statistics
 import sys
 import tempfile
@@ -227,6 +230,9 @@ def measure(url: str, work: Path) -> dict[str, Any]:
             w.start()
         time.sleep(3.0)  # every watcher is inside its long-poll
         notify_s, read_s = notify_round_trip(url), plain_read(url)
+        profile = os.environ.get("MYNAGATE_BENCH_PROFILE")  # py-spy, one file per process
+        spies = [s.profile(f"{profile}.api{i}") for i, s in enumerate(services)] \
+            if profile else []
         load = os.getloadavg()[0]
         t0 = time.perf_counter()
         version = _revoke(url, 1)
@@ -238,6 +244,9 @@ def measure(url: str, work: Path) -> dict[str, Any]:
             time.sleep(0.005)
         # Counted now: stopping the services below fails every watcher's pending long-poll.
         errors = sum(w.errors for w in watchers)
+        for spy in spies:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(timeout=60)
         answers = sorted(a - t0 for w in watchers
                          if (a := getattr(w.client, "answered", 0.0)) > t0)
         watchers[0].stop.set()

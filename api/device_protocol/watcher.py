@@ -11,6 +11,11 @@ ending after a while without waiters:
 
 Waiters are asyncio events; the thread sets them through their loop. A woken waiter re-reads
 the version from the database, so a notification is only ever a hint.
+
+After waking the waiters on a notification, the thread runs ``on_version`` (the app's: build
+the shared snapshot table of that version, ``api.snapshot.tables``), so the table is being
+read while the woken agents' answers and their snapshot requests are still on the way; those
+requests then wait for that one build instead of starting it.
 """
 
 from __future__ import annotations
@@ -21,12 +26,15 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import psycopg
 from sqlalchemy import Engine, select
 from sqlalchemy.engine import make_url
 
 from api.models import SnapshotCounter
+from api.models.base import utcnow
+from api.snapshot.service import prefetch_table
 from api.snapshot.versioning import NOTIFY_CHANNEL
 
 log = logging.getLogger(__name__)
@@ -34,8 +42,10 @@ log = logging.getLogger(__name__)
 
 class VersionWatcher:
     def __init__(self, engine: Engine, *, poll_s: float = 0.5, safety_poll_s: float = 10.0,
-                 idle_exit_s: float = 15.0) -> None:
+                 idle_exit_s: float = 15.0,
+                 on_version: Callable[[int], object] | None = None) -> None:
         self.engine = engine
+        self.on_version = on_version
         self.poll_s = poll_s
         self.safety_poll_s = safety_poll_s
         self.idle_exit_s = idle_exit_s
@@ -204,6 +214,11 @@ class VersionWatcher:
         if v > self.latest:
             self.latest = v
         self._wake_all()
+        if self.on_version is not None:
+            try:
+                self.on_version(v)
+            except Exception as err:  # a hint too: the requests build the table themselves
+                log.warning("snapshot.watcher.prefetch_failed error=%s", type(err).__name__)
 
 
 def get_watcher(app: Any) -> VersionWatcher:
@@ -213,7 +228,9 @@ def get_watcher(app: Any) -> VersionWatcher:
         with _create_lock:
             watcher = getattr(app.state, "snapshot_watcher", None)
             if watcher is None:
-                watcher = VersionWatcher(app.state.db.engine)
+                engine, tz = app.state.db.engine, ZoneInfo(app.state.settings.timezone)
+                watcher = VersionWatcher(engine, on_version=lambda v: prefetch_table(
+                    engine, v, utcnow(), tz))
                 app.state.snapshot_watcher = watcher
     return watcher
 

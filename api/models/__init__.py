@@ -12,7 +12,7 @@ from .attendance import (
     StaffWorkPattern,
     WorkPattern,
 )
-from .audit import AuditLog, SnapshotCounter
+from .audit import AuditLog, SnapshotChange, SnapshotCounter
 from .base import Base
 from .credential import Credential
 from .device import Device, DeviceConfig, DeviceDoor, DeviceNonce, DeviceStatus, SequenceGap
@@ -101,6 +101,7 @@ __all__ = [
     "SequenceGap",
     "Site",
     "SmartLock",
+    "SnapshotChange",
     "SnapshotCounter",
     "Staff",
     "StaffCharSubstitute",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Index, String
+from sqlalchemy import JSON, BigInteger, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, utcnow
@@ -40,3 +40,20 @@ class SnapshotCounter(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     version: Mapped[int] = mapped_column(BigInteger, default=0)
     changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SnapshotChange(Base):
+    """A staff member whose snapshot rows (staff row, group memberships, credentials) a
+    transaction changed, written by PostgreSQL triggers (migration 0520) with that
+    transaction's id, so the shared snapshot table re-reads just those staff after a change
+    (``api.snapshot.tables``) instead of scanning every row. ``staff_id`` -1: everything (a
+    TRUNCATE). Empty on SQLite (no triggers; the table is read whole there); rows older than a
+    day are deleted by ``bump``."""
+
+    __tablename__ = "snapshot_change"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True)
+    xid: Mapped[int] = mapped_column(BigInteger, index=True)  # pg_current_xact_id()
+    staff_id: Mapped[int]
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

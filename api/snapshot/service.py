@@ -194,6 +194,12 @@ def _compact_from(session: Session, device_id: uuid.UUID, since: int | None, tab
     return compact_lists(old, table, scope, TABLES.changed(engine, old, table))
 
 
+def prefetch_table(engine: Engine, version: int, now: datetime, tz: ZoneInfo) -> None:
+    """Build (or join the build of) the shared table of ``version``, before any request asks:
+    the API process calls this on hearing of a new version (``api.device_protocol.watcher``)."""
+    TABLES.at_least(engine, version, now.astimezone(tz).date())
+
+
 def build_shared_payload(session: Session, *, device_id: uuid.UUID, since: int | None,
                          now: datetime, tz: ZoneInfo) -> dict[str, Any]:
     """The snapshot payload from the shared per-version table (module ``tables``): a compact

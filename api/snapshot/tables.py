@@ -32,10 +32,10 @@ from collections.abc import Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import String, cast, func, select
+from sqlalchemy import String, cast, func, select, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, selectinload
 
@@ -52,9 +52,12 @@ KEEP = 4  # tables per database: the current version and a few an agent may stil
 SCOPES = 20_000  # (device, version) → scope records per database
 
 StaffEntry = tuple[str, str, str | None]  # display_name, active_from, active_until
-# What tells a changed row from an unchanged one (``_read_row_digests``): per staff id the
-# digest of its staff row and its group ids as listed; per credential id its staff id and digest.
-RowDigests = tuple[dict[int, bytes], dict[int, str], dict[int, tuple[int, bytes]]]
+# Where a read stands in the change log (``snapshot_change``): its transaction's pg_snapshot,
+# as text, and the database's now().
+LogPosition = tuple[str, datetime]
+# A previous read older than this is not compared through the log (``bump`` deletes log rows
+# after a day; a writer's row carries its transaction's start, so this leaves 23 h of slack).
+LOG_TRUSTED = timedelta(hours=1)
 REREAD_AT_MOST = 2_000  # staff re-read by id; more changed than that: the whole table is read
 Row = tuple[str, str, str | None, tuple[int, ...]]  # ... and the groups the device sees
 
@@ -85,9 +88,9 @@ class Table:
     schedules: dict[int, dict[str, Any]] = field(default_factory=dict)
     closed_days: list[str] = field(default_factory=list)
     _digests: dict[str, str] = field(default_factory=dict)
-    # PostgreSQL's digests of each staff member's rows (``_read_row_digests``), kept on the
-    # newest table only: the next read re-reads just the staff whose digest changed.
-    row_digests: RowDigests | None = None
+    # Where this read stood in the change log: the next read re-reads just the staff that
+    # transactions it could not see changed (``_changed_since``). None except on PostgreSQL.
+    log_position: LogPosition | None = None
     # (previous version, staff ids re-read since it): ``changed`` without comparing every row.
     reread: tuple[int, frozenset[int]] | None = None
 
@@ -173,18 +176,17 @@ def read_table(session: Session, day: date, previous: Table | None = None) -> Ta
 
     Rows are read as plain tuples through the Core connection (no ORM objects: the table is
     20,000 staff and their groups and credentials, read again after every change). On
-    PostgreSQL, after the first table only the staff members whose rows' digests changed
-    since ``previous`` are read again (a revocation: one), the rest taken from ``previous``."""
+    PostgreSQL, after the first table only the staff members that the change log names since
+    ``previous`` are read again (a revocation: one), the rest taken from ``previous``."""
     conn = session.connection()
     version = current(session)
-    digests = _read_row_digests(conn)
-    rows, reread = _reread(conn, previous, digests)
+    position = _log_position(conn)
+    rows, reread = _reread(conn, previous, position)
     if rows is None:
         rows = _read_rows(conn, previous)
     staff, frozen, by_staff, active, order = rows
-    today = day.isoformat()  # ISO dates compare as strings
-    clock = frozenset(s for s in set(active.values()) if s in staff and staff[s][1] <= today
-                      and (staff[s][2] is None or staff[s][2] >= today))
+    clock = _clock_staff(staff, by_staff, active, day,
+                         previous if reread is not None else None, reread)
     permissions: dict[int, list[dict[str, Any]]] = {}
     for p in conn.execute(select(Permission.group_id, Permission.door_id, Permission.schedule_id)
                           .order_by(Permission.group_id, Permission.door_id,
@@ -198,7 +200,30 @@ def read_table(session: Session, day: date, previous: Table | None = None) -> Ta
                      select(Schedule).options(selectinload(Schedule.windows))).scalars()},
                  closed_day_list(session, day),
                  previous._digests if previous is not None else {},  # a ref's never changes
-                 digests, reread)
+                 position, reread)
+
+
+def _clock_staff(staff: dict[int, StaffEntry], by_staff: dict[int, tuple[dict[str, Any], ...]],
+                 active: dict[str, int], day: date, previous: Table | None,
+                 reread: tuple[int, frozenset[int]] | None) -> frozenset[int]:
+    """Staff active on ``day`` with an active credential. After a re-read on the same day,
+    ``previous``' set with only the re-read staff decided again (the others' rows are the same
+    objects), instead of going through all 20,000."""
+    today = day.isoformat()  # ISO dates compare as strings
+
+    def active_on_day(s: int) -> bool:
+        entry = staff.get(s)
+        if entry is None:
+            return False
+        until = entry[2]
+        return entry[1] <= today and (until is None or until >= today)
+
+    if previous is not None and reread is not None and previous.day == day:
+        ids = reread[1]
+        return (previous.clock_staff - ids) | frozenset(
+            s for s in ids if active_on_day(s) and any(
+                c["status"] == CredentialStatus.ACTIVE for c in by_staff.get(s, ())))
+    return frozenset(s for s in set(active.values()) if active_on_day(s))
 
 
 Rows = tuple[dict[int, StaffEntry], dict[int, frozenset[int]],
@@ -217,52 +242,41 @@ def _read_rows(conn: Connection, previous: Table | None) -> Rows:
     return staff, frozen, by_staff, active, order
 
 
-def _read_row_digests(conn: Connection) -> RowDigests | None:
-    """Per staff id, PostgreSQL's digest (sha256, first 16 bytes) of exactly the columns the
-    table takes from its staff row, and its group ids as the database lists them; per
-    credential id, its staff id and the digest of its columns. None except on PostgreSQL.
-
-    The database hashes the rows, so this reads short columns instead of the rows, and
-    aggregates without sorting: equal lists are equal group sets, and a list merely in
-    another order only has that person read again."""
+def _log_position(conn: Connection) -> LogPosition | None:
+    """This transaction's place in the change log; None except on PostgreSQL."""
     if conn.dialect.name != "postgresql":
         return None
-
-    def digest(*cols: Any) -> Any:  # a record's text form: quoted, NULL distinct from ""
-        return func.substr(func.sha256(func.convert_to(cast(func.row(*cols), String),
-                                                       "UTF8")), 1, 16)
-
-    staff = conn.execute(select(Staff.id, digest(Staff.name, Staff.active_from,
-                                                 Staff.active_until))).all()
-    groups = conn.execute(select(AccessGroupMember.staff_id, func.aggregate_strings(
-        cast(AccessGroupMember.group_id, String), ",")).group_by(
-        AccessGroupMember.staff_id)).all()
-    creds = conn.execute(select(Credential.id, Credential.staff_id, digest(
-        Credential.credential_ref, Credential.kind, Credential.status, Credential.public_key,
-        Credential.not_after))).all()
-    return ({i: bytes(d) for i, d in staff}, {i: g for i, g in groups},
-            {i: (sid, bytes(d)) for i, sid, d in creds})
+    snap, at = conn.execute(text("SELECT pg_current_snapshot()::text, now()")).one()
+    return str(snap), at
 
 
-def _changed_ids(old: RowDigests, new: RowDigests) -> frozenset[int]:
-    """Staff ids whose staff row, group list or credentials differ between the digests."""
-    ids = {i for o, n in ((old[0], new[0]), (old[1], new[1]))
-           for i in o.keys() | n.keys() if o.get(i) != n.get(i)}
-    for cid in old[2].keys() | new[2].keys():
-        was, now = old[2].get(cid), new[2].get(cid)
-        if was != now:
-            ids.update(x[0] for x in (was, now) if x is not None)
-    return frozenset(ids)
+# Log rows of the transactions a snapshot did not see: every such transaction id is at least
+# the snapshot's xmin (the index bound), and not visible in it.
+CHANGED_SINCE = text(
+    "SELECT DISTINCT staff_id FROM snapshot_change "
+    "WHERE xid >= pg_snapshot_xmin(CAST(:snap AS pg_snapshot))::text::bigint "
+    "AND NOT pg_visible_in_snapshot(xid::text::xid8, CAST(:snap AS pg_snapshot))")
 
 
-def _reread(conn: Connection, previous: Table | None, digests: RowDigests | None
+def _changed_since(conn: Connection, since: LogPosition, position: LogPosition
+                   ) -> frozenset[int] | None:
+    """Staff ids whose snapshot rows were changed by a transaction committed after the read at
+    ``since`` and before this one (triggers of migration 0520 log them); None when the log
+    cannot tell: ``since`` is too old, or a table was truncated."""
+    if position[1] - since[1] > LOG_TRUSTED:
+        return None
+    ids = frozenset(conn.execute(CHANGED_SINCE, {"snap": since[0]}).scalars())
+    return None if -1 in ids else ids
+
+
+def _reread(conn: Connection, previous: Table | None, position: LogPosition | None
             ) -> tuple[Rows | None, tuple[int, frozenset[int]] | None]:
-    """``previous``' rows with those of the staff whose digests changed read again, and
+    """``previous``' rows with those of the staff the change log names read again, and
     (previous version, those ids); (None, None) when the whole table must be read."""
-    if previous is None or previous.row_digests is None or digests is None:
+    if previous is None or previous.log_position is None or position is None:
         return None, None
-    ids = _changed_ids(previous.row_digests, digests)
-    if len(ids) > REREAD_AT_MOST:
+    ids = _changed_since(conn, previous.log_position, position)
+    if ids is None or len(ids) > REREAD_AT_MOST:
         return None, None
     staff, groups = dict(previous.staff), dict(previous.groups)
     by_staff, active, order = (dict(previous.credentials), dict(previous.active_refs),
@@ -458,8 +472,6 @@ class TableCache:
             raise
         with self._lock:
             self.builds += 1
-            if previous is not None:
-                previous.row_digests = None  # the next read compares with this table's
             held.tables[table.version] = table
             held.tables.move_to_end(table.version)
             while len(held.tables) > KEEP:
@@ -473,7 +485,7 @@ class TableCache:
             return self._of(engine).tables.get(version)
 
     def changed(self, engine: Engine, old: Table, new: Table) -> frozenset[int]:
-        if new.reread is not None and new.reread[0] == old.version:  # re-read by digest
+        if new.reread is not None and new.reread[0] == old.version:  # re-read from the change log
             return new.reread[1] | (old.clock_staff ^ new.clock_staff)
         key = (old.version, new.version)
         with self._lock:

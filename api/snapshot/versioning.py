@@ -14,15 +14,20 @@ backup and the disaster.
 
 from __future__ import annotations
 
-from sqlalchemy import select, text
+from datetime import timedelta
+
+from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
 
-from api.models import SnapshotCounter
+from api.models import SnapshotChange, SnapshotCounter
 from api.models.base import utcnow
 
 # Listeners (e.g. the PostgreSQL NOTIFY sender) may hook here; see api/device_protocol.
 NOTIFY_CHANNEL = "mynagate_snapshot"
 EPOCH = 1 << 20
+# The change log (``snapshot_change``, written by triggers) is kept this long; snapshot tables
+# compare through it only with a read at most ``api.snapshot.tables.LOG_TRUSTED`` old.
+CHANGE_LOG_KEEP = timedelta(days=1)
 NEXT_EPOCH_SQL = text("UPDATE snapshot_counter SET version = (version / :epoch + 1) * :epoch, "
                       "changed_at = :now WHERE id = 1").bindparams(epoch=EPOCH)
 
@@ -47,4 +52,7 @@ def bump(session: Session) -> int:
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_notify(:ch, :v)"), {"ch": NOTIFY_CHANNEL,
                                                             "v": str(counter.version)})
+        # Under the counter's lock: one pruner at a time (an index range, usually empty).
+        session.execute(delete(SnapshotChange).where(
+            SnapshotChange.at < counter.changed_at - CHANGE_LOG_KEEP))
     return counter.version

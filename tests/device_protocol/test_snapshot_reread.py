@@ -1,6 +1,7 @@
-"""The snapshot table read again by digest (PostgreSQL): after each kind of change, the table
-made from the previous one plus the staff whose rows' digests changed equals the table read
-whole, and the staff it re-reads include every one whose rows differ."""
+"""The snapshot table read again through the change log (PostgreSQL, triggers of migration
+0520): after each kind of change, the table made from the previous one plus the staff the log
+names equals the table read whole, and the staff it re-reads include every one whose rows
+differ; a transaction that commits after the previous read began is never missed."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, text, update
 from sqlalchemy.orm import Session
 
 from api.db import Database
@@ -62,11 +63,11 @@ CHANGES: list[tuple[str, Callable[[Session, World], Any]]] = [
 ]
 
 
-def test_a_table_read_again_by_digest_equals_the_table_read_whole(
+def test_a_table_read_again_from_the_log_equals_the_table_read_whole(
         database: Database, world: World, now: datetime) -> None:
     day = now.date()
     previous = _read(database, day)
-    assert previous.row_digests is not None  # PostgreSQL hashes the rows
+    assert previous.log_position is not None  # PostgreSQL: triggers keep the log
     for name, change in CHANGES:
         with database.session() as s:
             change(s, world)
@@ -80,3 +81,35 @@ def test_a_table_read_again_by_digest_equals_the_table_read_whole(
         if name == "nothing":
             assert again.reread[1] == frozenset()
         previous = again
+
+
+def test_a_change_committed_after_the_previous_read_began_is_read_again(
+        database: Database, world: World, now: datetime) -> None:
+    """Its transaction id is older than the next ones, and it was still running when the
+    previous table was read: the log names it by visibility, not by order."""
+    day = now.date()
+    with database.session() as late:
+        late.execute(update(Staff).where(Staff.id == world.sato.id).values(active_until=date(2021, 3, 31)))
+        late.flush()  # the change has its transaction id now, uncommitted
+        previous = _read(database, day)
+        late.commit()
+    with database.session() as s:
+        s.execute(update(Credential).where(Credential.id == world.cred.id)
+                  .values(status="revoked"))
+        bump(s)
+        s.commit()
+    again, whole = _read(database, day, previous), _read(database, day)
+    assert again.reread is not None and world.sato.id in again.reread[1]
+    assert _fields(again) == _fields(whole)
+    assert again.staff[world.sato.id][2] == "2021-03-31"
+
+
+def test_after_a_truncate_the_table_is_read_whole(
+        database: Database, world: World, now: datetime) -> None:
+    day = now.date()
+    previous = _read(database, day)
+    with database.engine.begin() as conn:
+        conn.execute(text("TRUNCATE access_group_member"))
+    again = _read(database, day, previous)
+    assert again.reread is None
+    assert _fields(again) == _fields(_read(database, day))

@@ -8,6 +8,7 @@ import asyncio
 import threading
 import time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 from sqlalchemy import create_engine, text
@@ -16,6 +17,8 @@ from sqlalchemy.orm import Session
 from api.db import make_engine
 from api.device_protocol.watcher import VersionWatcher
 from api.migrate import upgrade
+from api.snapshot.service import prefetch_table
+from api.snapshot.tables import TABLES
 from api.snapshot.versioning import bump
 
 from .signer import enroll
@@ -192,3 +195,22 @@ def test_a_waiter_whose_client_went_away_does_not_linger(live_server, app, admin
     while app.state.snapshot_watcher._waiters:
         assert time.monotonic() - t0 < 5, "the waiter outlived its client"
         time.sleep(0.05)
+
+
+def test_a_notification_builds_the_shared_table_before_any_request(database, now):
+    """The watcher's hook (the app's: ``prefetch_table``) reads the new version's table, so
+    the woken agents' requests find it built or being built; a failing hook is only logged."""
+    with database.session() as s:
+        version = bump(s)
+        s.commit()
+    tz = ZoneInfo("Asia/Tokyo")
+    watcher = VersionWatcher(database.engine, on_version=lambda v: prefetch_table(
+        database.engine, v, now, tz))
+    watcher._on_notify(str(version))
+    table = TABLES.table(database.engine, version)
+    assert table is not None and table.day == now.astimezone(tz).date()
+
+    def failing(v: int) -> None:
+        raise RuntimeError("database gone")
+
+    VersionWatcher(database.engine, on_version=failing)._on_notify(str(version + 1))

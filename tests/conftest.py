@@ -178,9 +178,6 @@ def db_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     admin = create_engine(server, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-        # A commit need not wait for its WAL flush (~8 ms -> ~2 ms here): only a crash of the
-        # server could lose it, and the fault tests crash a cluster of their own (pg_cluster).
-        conn.execute(text(f'ALTER DATABASE "{name}" SET synchronous_commit = off'))
     url = make_url(server).set(database=name).render_as_string(hide_password=False)
     try:
         upgrade(url)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
 from api.models import SnapshotChange, SnapshotCounter
@@ -52,7 +52,9 @@ def bump(session: Session) -> int:
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_notify(:ch, :v)"), {"ch": NOTIFY_CHANNEL,
                                                             "v": str(counter.version)})
-        # Under the counter's lock: one pruner at a time (an index range, usually empty).
+        # Under the counter's lock: one pruner at a time (an index range, usually empty). By
+        # the database's clock, which wrote ``at``: a service clock ahead of it (skew) must
+        # not prune the rows a table still needs.
         session.execute(delete(SnapshotChange).where(
-            SnapshotChange.at < counter.changed_at - CHANGE_LOG_KEEP))
+            SnapshotChange.at < func.now() - CHANGE_LOG_KEEP))
     return counter.version
